@@ -1,0 +1,297 @@
+//! Layered configuration: defaults → TOML file → `MODELWATCH__*` environment → flags.
+//!
+//! Loading is separate from validation. [`Config::load`] merges the layers and
+//! deserialises (an unknown key or a wrong type names the key); [`Config::validate`] is a
+//! pure function that reports every problem at once, each naming the key, the value and
+//! the fix. Jobs call both before they open a socket, so a bad config exits 2 and never
+//! half-starts.
+//!
+//! The environment is passed in as a map, so tests never mutate the process environment.
+
+use crate::exit::UsageError;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+/// The whole configuration of a modelwatch process.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub proxy: ProxyConfig,
+    pub model: ModelConfig,
+}
+
+/// The reverse proxy and its admin listener.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// Base URL of the model server, `http://HOST:PORT`. Required by `modelwatch proxy`.
+    pub upstream: Option<String>,
+    /// HTTP version spoken to the upstream: `http1`, or `h2c` (HTTP/2 with prior knowledge).
+    pub upstream_protocol: UpstreamProtocol,
+    /// Where inference clients connect.
+    pub listen: String,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served; never on the traffic port.
+    pub admin_listen: String,
+    /// A client must send its complete request head within this time (slowloris guard).
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// Time allowed to open a TCP connection to the upstream before answering 502.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Time allowed for the upstream's response head before answering 504.
+    #[serde(with = "humantime_serde")]
+    pub response_timeout: Duration,
+    /// After SIGTERM, how long in-flight requests may take before the process exits anyway.
+    #[serde(with = "humantime_serde")]
+    pub drain_timeout: Duration,
+    /// Idle keep-alive connections to the upstream are closed after this time.
+    #[serde(with = "humantime_serde")]
+    pub pool_idle_timeout: Duration,
+    /// Most idle keep-alive connections kept open to the upstream.
+    pub pool_max_idle: usize,
+    /// Largest request body forwarded; larger ones get 413.
+    pub max_request_body_bytes: u64,
+    /// Largest request head (request line and headers) accepted; larger ones get 431.
+    pub max_header_bytes: usize,
+    /// Most header fields in one request; more get 431.
+    pub max_headers: usize,
+    /// Distinct model names that get their own metric labels; later ones are `__other__`.
+    pub max_models: usize,
+    /// Distinct versions per model that get their own labels; later ones are `__other__`.
+    pub max_versions_per_model: usize,
+}
+
+/// How to talk to the upstream model server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamProtocol {
+    Http1,
+    H2c,
+}
+
+/// Model identity used when neither the URL nor the response carries one.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    /// The model name for requests whose URL has none (`/invocations`, Seldon, …).
+    pub name: Option<String>,
+    /// The model version for requests whose URL and response have none.
+    pub version: Option<String>,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        Self {
+            upstream: None,
+            upstream_protocol: UpstreamProtocol::Http1,
+            listen: "0.0.0.0:8080".into(),
+            admin_listen: "0.0.0.0:9090".into(),
+            header_read_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(2),
+            response_timeout: Duration::from_secs(60),
+            drain_timeout: Duration::from_secs(25),
+            pool_idle_timeout: Duration::from_secs(30),
+            pool_max_idle: 256,
+            max_request_body_bytes: 32 * 1024 * 1024,
+            max_header_bytes: 64 * 1024,
+            max_headers: 100,
+            max_models: 32,
+            max_versions_per_model: 16,
+        }
+    }
+}
+
+/// Values given on the command line; `None` leaves the lower layers in force.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides(pub Vec<(&'static str, Option<String>)>);
+
+impl Config {
+    /// Merges defaults, the optional TOML file, `MODELWATCH__SECTION__KEY` variables from
+    /// `env`, and flag overrides, in that order of increasing precedence.
+    pub fn load(
+        file: Option<&Path>,
+        env: &HashMap<String, String>,
+        overrides: &Overrides,
+    ) -> Result<Config, UsageError> {
+        let mut builder = config::Config::builder()
+            .add_source(config::Config::try_from(&Config::default()).map_err(internal)?);
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(UsageError(format!(
+                    "config file {} does not exist or is not a file: pass --config with the path \
+                     of a TOML file, or leave it out to use the defaults",
+                    path.display()
+                )));
+            }
+            builder = builder.add_source(
+                config::File::from(path)
+                    .format(config::FileFormat::Toml)
+                    .required(true),
+            );
+        }
+        let modelwatch_env: HashMap<String, String> = env
+            .iter()
+            .filter(|(k, _)| k.starts_with("MODELWATCH__"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("MODELWATCH")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(modelwatch_env)),
+        );
+        for (key, value) in &overrides.0 {
+            builder = builder
+                .set_override_option(*key, value.clone())
+                .map_err(internal)?;
+        }
+        let where_from = file.map_or_else(
+            || "the environment or flags".to_string(),
+            |p| format!("{} (or the environment or flags)", p.display()),
+        );
+        builder
+            .build()
+            .and_then(|c| c.try_deserialize::<Config>())
+            .map_err(|e| {
+                UsageError(format!(
+                    "invalid configuration in {where_from}: {e}; see `modelwatch proxy --help` \
+                     for the keys and their types"
+                ))
+            })
+    }
+
+    /// Checks the values a running proxy depends on and reports every problem at once.
+    pub fn validate_proxy(&self) -> Result<(), UsageError> {
+        let p = &self.proxy;
+        let mut problems = Vec::new();
+        match &p.upstream {
+            None => problems.push(
+                "proxy.upstream is not set: pass --upstream http://HOST:PORT (the model \
+                 server), or set MODELWATCH__PROXY__UPSTREAM"
+                    .to_string(),
+            ),
+            Some(url) => {
+                if let Err(why) = parse_upstream(url) {
+                    problems.push(format!(
+                        "proxy.upstream = {url:?} {why}: use http://HOST:PORT, for example \
+                         http://127.0.0.1:8000"
+                    ));
+                }
+            }
+        }
+        for (key, value) in [
+            ("proxy.listen", &p.listen),
+            ("proxy.admin_listen", &p.admin_listen),
+        ] {
+            if value.parse::<SocketAddr>().is_err() {
+                problems.push(format!(
+                    "{key} = {value:?} is not an IP address and port: use for example \
+                     0.0.0.0:8080 or 127.0.0.1:9090"
+                ));
+            }
+        }
+        if p.listen == p.admin_listen {
+            problems.push(format!(
+                "proxy.listen and proxy.admin_listen are both {:?}: the admin endpoints need \
+                 their own port",
+                p.listen
+            ));
+        }
+        for (key, value) in [
+            ("proxy.header_read_timeout", p.header_read_timeout),
+            ("proxy.connect_timeout", p.connect_timeout),
+            ("proxy.response_timeout", p.response_timeout),
+            ("proxy.pool_idle_timeout", p.pool_idle_timeout),
+        ] {
+            if value.is_zero() {
+                problems.push(format!(
+                    "{key} is 0: give a positive duration such as \"10s\" or \"500ms\""
+                ));
+            }
+        }
+        if p.max_request_body_bytes == 0 {
+            problems
+                .push("proxy.max_request_body_bytes is 0: give a positive size in bytes".into());
+        }
+        if p.max_header_bytes < 8192 {
+            problems.push(format!(
+                "proxy.max_header_bytes = {} is below 8192, the smallest head buffer the HTTP \
+                 server supports: raise it",
+                p.max_header_bytes
+            ));
+        }
+        if p.max_headers == 0 {
+            problems.push("proxy.max_headers is 0: allow at least a few dozen headers".into());
+        }
+        if p.max_models == 0 || p.max_versions_per_model == 0 {
+            problems.push(
+                "proxy.max_models and proxy.max_versions_per_model must be at least 1".into(),
+            );
+        }
+        for (key, value) in [
+            ("model.name", &self.model.name),
+            ("model.version", &self.model.version),
+        ] {
+            if let Some(v) = value {
+                if !crate::proxy::identity::is_label_safe(v) {
+                    problems.push(format!(
+                        "{key} = {v:?} is not a valid label: use 1 to 64 letters, digits, \
+                         '.', '_' or '-'"
+                    ));
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(UsageError(format!(
+                "invalid configuration:\n  - {}",
+                problems.join("\n  - ")
+            )))
+        }
+    }
+}
+
+/// The parts of an upstream URL the proxy uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpstreamAddr {
+    /// `host:port` as given, used for the `Host` header and the connection.
+    pub authority: http::uri::Authority,
+    /// The port, defaulted to 80.
+    pub port: u16,
+}
+
+/// Parses `http://HOST[:PORT][/]`; anything else is refused with the reason.
+pub fn parse_upstream(url: &str) -> Result<UpstreamAddr, &'static str> {
+    let uri: http::Uri = url.parse().map_err(|_| "is not a URL")?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Err(
+                "uses https, which the sidecar does not speak to its upstream (it runs next to \
+                 the model on loopback)",
+            );
+        }
+        _ => return Err("has no http:// scheme"),
+    }
+    let authority = uri.authority().cloned().ok_or("has no host")?;
+    if uri.path() != "/" && !uri.path().is_empty() {
+        return Err("has a path; the proxy forwards the client's path as it is");
+    }
+    if uri.query().is_some() {
+        return Err("has a query string");
+    }
+    let port = authority.port_u16().unwrap_or(80);
+    Ok(UpstreamAddr { authority, port })
+}
+
+fn internal(e: config::ConfigError) -> UsageError {
+    UsageError(format!("could not assemble the configuration: {e}"))
+}
+
+#[cfg(test)]
+mod tests;

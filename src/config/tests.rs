@@ -1,0 +1,98 @@
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn defaults_are_the_documented_ones() {
+    let c = Config::load(None, &HashMap::new(), &Overrides::default()).unwrap();
+    assert_eq!(c.proxy.listen, "0.0.0.0:8080");
+    assert_eq!(c.proxy.admin_listen, "0.0.0.0:9090");
+    assert_eq!(c.proxy.drain_timeout, Duration::from_secs(25));
+    assert_eq!(c.proxy.upstream, None);
+}
+
+#[test]
+fn layers_apply_file_then_env_then_flags() {
+    let dir = std::env::temp_dir().join(format!("mw-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("modelwatch.toml");
+    std::fs::write(
+        &file,
+        "[proxy]\nupstream = \"http://file:1\"\nlisten = \"127.0.0.1:1000\"\nresponse_timeout = \"3s\"\n",
+    )
+    .unwrap();
+    let c = Config::load(
+        Some(&file),
+        &env(&[
+            ("MODELWATCH__PROXY__LISTEN", "127.0.0.1:2000"),
+            ("MODELWATCH__PROXY__MAX_HEADERS", "50"),
+            ("OTHER__PROXY__LISTEN", "ignored"),
+        ]),
+        &Overrides(vec![("proxy.upstream", Some("http://flag:2".into()))]),
+    )
+    .unwrap();
+    assert_eq!(c.proxy.upstream.as_deref(), Some("http://flag:2"));
+    assert_eq!(c.proxy.listen, "127.0.0.1:2000");
+    assert_eq!(c.proxy.max_headers, 50);
+    assert_eq!(c.proxy.response_timeout, Duration::from_secs(3));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_misspelled_key_is_named() {
+    let dir = std::env::temp_dir().join(format!("mw-config-typo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bad.toml");
+    std::fs::write(&file, "[proxy]\nupstreem = \"http://x:1\"\n").unwrap();
+    let err = Config::load(Some(&file), &HashMap::new(), &Overrides::default()).unwrap_err();
+    assert!(err.0.contains("upstreem"), "{}", err.0);
+    assert!(err.0.contains("bad.toml"), "{}", err.0);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_wrong_type_in_the_environment_names_the_key() {
+    let err = Config::load(
+        None,
+        &env(&[("MODELWATCH__PROXY__RESPONSE_TIMEOUT", "soon")]),
+        &Overrides::default(),
+    )
+    .unwrap_err();
+    assert!(err.0.contains("response_timeout"), "{}", err.0);
+}
+
+#[test]
+fn validation_reports_every_problem_at_once() {
+    let mut c = Config::default();
+    c.proxy.upstream = Some("https://model:8443".into());
+    c.proxy.listen = "nowhere".into();
+    c.proxy.connect_timeout = Duration::ZERO;
+    c.model.name = Some("has space".into());
+    let err = c.validate_proxy().unwrap_err().0;
+    assert!(
+        err.contains("proxy.upstream = \"https://model:8443\" uses https"),
+        "{err}"
+    );
+    assert!(err.contains("proxy.listen = \"nowhere\""), "{err}");
+    assert!(err.contains("proxy.connect_timeout is 0"), "{err}");
+    assert!(err.contains("model.name = \"has space\""), "{err}");
+}
+
+#[test]
+fn a_missing_upstream_says_which_flag_to_pass() {
+    let err = Config::default().validate_proxy().unwrap_err().0;
+    assert!(err.contains("--upstream http://HOST:PORT"), "{err}");
+}
+
+#[test]
+fn upstream_urls() {
+    assert_eq!(parse_upstream("http://127.0.0.1:8000").unwrap().port, 8000);
+    assert_eq!(parse_upstream("http://model/").unwrap().port, 80);
+    assert!(parse_upstream("http://model:1/v2").is_err());
+    assert!(parse_upstream("model:8000").is_err());
+}

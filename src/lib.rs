@@ -1,0 +1,20 @@
+//! modelwatch: an observability sidecar and drift monitor for machine-learning model servers.
+//!
+//! The crate is one library with a thin binary (`src/main.rs`) on top. A reader finds a
+//! concept by its folder:
+//!
+//! - [`config`]: the layered configuration (TOML file → `MODELWATCH__*` environment →
+//!   flags), validated before anything listens.
+//! - [`proxy`]: the hot path. A hyper server and client that forward inference traffic
+//!   untouched, enforce limits, and record RED metrics. It never waits for analysis or
+//!   export.
+//! - [`profile`]: dataset schemas and reference profiles (bin edges, category frequencies,
+//!   samples) computed from a reference dataset.
+//! - [`exit`]: the process exit codes and the error kinds that map to them.
+//!
+//! `ARCHITECTURE.md` at the repository root has the bird's-eye view and the invariants.
+
+pub mod config;
+pub mod exit;
+pub mod profile;
+pub mod proxy;
