@@ -194,7 +194,9 @@ impl Config {
                 ));
             }
         }
-        if p.listen == p.admin_listen {
+        let same_fixed_port = p.listen == p.admin_listen
+            && p.listen.parse::<SocketAddr>().is_ok_and(|a| a.port() != 0);
+        if same_fixed_port {
             problems.push(format!(
                 "proxy.listen and proxy.admin_listen are both {:?}: the admin endpoints need \
                  their own port",
@@ -236,13 +238,13 @@ impl Config {
             ("model.name", &self.model.name),
             ("model.version", &self.model.version),
         ] {
-            if let Some(v) = value {
-                if !crate::proxy::identity::is_label_safe(v) {
-                    problems.push(format!(
-                        "{key} = {v:?} is not a valid label: use 1 to 64 letters, digits, \
+            if let Some(v) = value
+                && !crate::proxy::identity::is_label_safe(v)
+            {
+                problems.push(format!(
+                    "{key} = {v:?} is not a valid label: use 1 to 64 letters, digits, \
                          '.', '_' or '-'"
-                    ));
-                }
+                ));
             }
         }
         if problems.is_empty() {

@@ -10,11 +10,16 @@
 //!   export.
 //! - [`profile`]: dataset schemas and reference profiles (bin edges, category frequencies,
 //!   samples) computed from a reference dataset.
+//! - [`export`]: where observations leave the process (the Prometheus exposition).
 //! - [`exit`]: the process exit codes and the error kinds that map to them.
+//! - [`logging`] and [`shutdown`]: stderr diagnostics and the stop signal.
 //!
 //! `ARCHITECTURE.md` at the repository root has the bird's-eye view and the invariants.
 
 pub mod config;
 pub mod exit;
+pub mod export;
+pub mod logging;
 pub mod profile;
 pub mod proxy;
+pub mod shutdown;

@@ -1,0 +1,42 @@
+//! The process-wide Prometheus registry: build info, process metrics, and the text
+//! exposition the admin listener serves.
+
+use prometheus::{Encoder, IntGaugeVec, Opts, Registry, TextEncoder};
+
+/// The exposition format Prometheus expects; scrapes without a Content-Type fail on
+/// Prometheus 3.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// A registry with `modelwatch_build_info` and the `process_*` metrics registered.
+pub fn new_registry() -> prometheus::Result<Registry> {
+    let registry = Registry::new();
+    let build_info = IntGaugeVec::new(
+        Opts::new(
+            "modelwatch_build_info",
+            "Always 1; the labels say which modelwatch build is running.",
+        ),
+        &["version", "revision"],
+    )?;
+    build_info
+        .with_label_values(&[
+            env!("CARGO_PKG_VERSION"),
+            option_env!("MODELWATCH_GIT_COMMIT").unwrap_or("unknown"),
+        ])
+        .set(1);
+    registry.register(Box::new(build_info))?;
+    registry.register(Box::new(
+        prometheus::process_collector::ProcessCollector::for_self(),
+    ))?;
+    Ok(registry)
+}
+
+/// Renders every metric of `registry` in the Prometheus text format.
+pub fn render(registry: &Registry) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 * 1024);
+    // Encoding into a Vec cannot fail on I/O; an error here means an invalid metric, which
+    // registration already rules out.
+    if let Err(err) = TextEncoder::new().encode(&registry.gather(), &mut out) {
+        tracing::error!(%err, "could not encode metrics");
+    }
+    out
+}

@@ -1,0 +1,121 @@
+//! The admin listener: `/metrics`, `/healthz`, `/readyz`, on their own port so that
+//! inference clients never reach them and scrapes never queue behind inference traffic.
+
+use crate::export::prometheus as exposition;
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use prometheus::Registry;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// What `/readyz` checks.
+pub struct Readiness {
+    /// `host:port` of the upstream, connected to on every readiness probe.
+    pub upstream: String,
+    /// Set when shutdown begins, so load balancers stop sending traffic while it drains.
+    pub draining: AtomicBool,
+}
+
+/// Serves the admin endpoints until `stop` turns true.
+pub async fn serve(
+    listener: TcpListener,
+    registry: Registry,
+    readiness: Arc<Readiness>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let registry = Arc::new(registry);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(err) => {
+                    tracing::warn!(%err, "admin listener could not accept a connection");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => return,
+        };
+        let registry = registry.clone();
+        let readiness = readiness.clone();
+        let service = service_fn(move |req| {
+            let registry = registry.clone();
+            let readiness = readiness.clone();
+            async move { Ok::<_, Infallible>(route(req, &registry, &readiness).await) }
+        });
+        tokio::spawn(async move {
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
+                .serve_connection(TokioIo::new(stream), service);
+            if let Err(err) = conn.await {
+                tracing::debug!(%err, "admin connection ended with an error");
+            }
+        });
+    }
+}
+
+async fn route(
+    req: Request<Incoming>,
+    registry: &Registry,
+    readiness: &Readiness,
+) -> Response<Full<Bytes>> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "use GET\n");
+    }
+    match req.uri().path() {
+        "/metrics" => {
+            let mut response = Response::new(Full::new(Bytes::from(exposition::render(registry))));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static(exposition::CONTENT_TYPE),
+            );
+            response
+        }
+        "/healthz" => text(StatusCode::OK, "ok\n"),
+        "/readyz" => ready(readiness).await,
+        _ => text(
+            StatusCode::NOT_FOUND,
+            "not found; the admin endpoints are /metrics, /healthz and /readyz\n",
+        ),
+    }
+}
+
+async fn ready(readiness: &Readiness) -> Response<Full<Bytes>> {
+    if readiness.draining.load(Ordering::Relaxed) {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "draining: shutting down\n");
+    }
+    let connect = tokio::net::TcpStream::connect(readiness.upstream.as_str());
+    match tokio::time::timeout(Duration::from_secs(1), connect).await {
+        Ok(Ok(_)) => text(StatusCode::OK, "ready\n"),
+        Ok(Err(err)) => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("upstream {} unreachable: {err}\n", readiness.upstream),
+        ),
+        Err(_) => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!(
+                "upstream {} did not accept a connection within 1s\n",
+                readiness.upstream
+            ),
+        ),
+    }
+}
+
+fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::copy_from_slice(body.as_bytes())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}

@@ -1,0 +1,265 @@
+//! One request through the proxy: label it, check limits, forward it with its body
+//! streaming, and stream the answer back, recording metrics when the answer ends.
+//!
+//! Every request gets a response: the upstream's, or one made by [`super::rescue`] when
+//! the upstream cannot give one. Errors never escape to hyper, so a failing upstream never
+//! closes the client's connection by surprise.
+
+use super::body::{BodyEnd, Observed, OnBodyEnd};
+use super::headers;
+use super::identity::{self, LabelInterner, ModelLabels};
+use super::metrics::{InFlight, ProxyMetrics, VersionHandles};
+use super::rescue::{self, ProxyError};
+use crate::config::{Config, UpstreamProtocol, parse_upstream};
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
+use http_body_util::{Either, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The body sent upstream: the client's, streamed, cut off past the size limit.
+pub type UpstreamBody = Observed<Limited<Incoming>, RequestSize>;
+/// The body sent to the client: the upstream's, or a small one made by the proxy.
+pub type ClientBody = Observed<Either<Incoming, Full<Bytes>>, Completion>;
+
+/// Forwards requests to one upstream. Shared by every connection.
+pub struct Forwarder {
+    client: Client<HttpConnector, UpstreamBody>,
+    authority: http::uri::Authority,
+    version: Version,
+    max_request_body: u64,
+    response_timeout: Duration,
+    labels: LabelInterner,
+    default_model: Option<String>,
+    default_version: Option<String>,
+    metrics: Arc<ProxyMetrics>,
+}
+
+impl Forwarder {
+    /// Builds the forwarder from a validated configuration.
+    pub fn new(config: &Config, metrics: Arc<ProxyMetrics>) -> anyhow::Result<Self> {
+        let p = &config.proxy;
+        let upstream = parse_upstream(p.upstream.as_deref().unwrap_or_default())
+            .map_err(|why| anyhow::anyhow!("proxy.upstream {why}"))?;
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(p.connect_timeout));
+        connector.set_nodelay(true);
+        connector.enforce_http(true);
+        let mut builder = Client::builder(TokioExecutor::new());
+        builder
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .pool_idle_timeout(p.pool_idle_timeout)
+            .pool_max_idle_per_host(p.pool_max_idle)
+            // A request is re-sent only when the pooled connection closed before a single
+            // byte of it was written: the upstream never saw it, so no inference request is
+            // ever delivered twice.
+            .retry_canceled_requests(true)
+            .set_host(true);
+        let version = match p.upstream_protocol {
+            UpstreamProtocol::Http1 => Version::HTTP_11,
+            UpstreamProtocol::H2c => {
+                builder.http2_only(true);
+                Version::HTTP_2
+            }
+        };
+        Ok(Self {
+            client: builder.build(connector),
+            authority: upstream.authority,
+            version,
+            max_request_body: p.max_request_body_bytes,
+            response_timeout: p.response_timeout,
+            labels: LabelInterner::new(p.max_models, p.max_versions_per_model),
+            default_model: config.model.name.clone(),
+            default_version: config.model.version.clone(),
+            metrics,
+        })
+    }
+
+    /// Answers one client request.
+    pub async fn handle(&self, req: Request<Incoming>, client: IpAddr) -> Response<ClientBody> {
+        let started = Instant::now();
+        let request_id = headers::request_id(req.headers());
+        let path_identity = identity::from_path(req.uri().path());
+        let model = path_identity.model.or(self.default_model.as_deref());
+        let version = path_identity.version.or(self.default_version.as_deref());
+        let labels = self.labels.labels(model, version);
+        let in_flight = self.metrics.in_flight(&labels.model);
+        let url_has_version = path_identity.version.is_some() || self.default_version.is_some();
+
+        let mut finish = Finish {
+            metrics: self.metrics.clone(),
+            labels,
+            started,
+            request_id,
+            in_flight: Some(in_flight),
+        };
+        match self
+            .forward(req, client, &mut finish, url_has_version)
+            .await
+        {
+            Ok(response) => response,
+            Err(err) => finish.error_response(err),
+        }
+    }
+
+    async fn forward(
+        &self,
+        req: Request<Incoming>,
+        client: IpAddr,
+        finish: &mut Finish,
+        url_has_version: bool,
+    ) -> Result<Response<ClientBody>, ProxyError> {
+        let (mut parts, body) = req.into_parts();
+        if let Some(len) = content_length(&parts.headers)
+            && len > self.max_request_body
+        {
+            return Err(ProxyError::BodyTooLarge {
+                limit: self.max_request_body,
+            });
+        }
+        let handles = self.metrics.version(&finish.labels);
+        parts.uri = self.upstream_uri(&parts.uri)?;
+        parts.version = self.version;
+        headers::to_upstream(&mut parts.headers, &finish.request_id, client);
+        let body = Observed::new(
+            Limited::new(body, self.max_request_body as usize),
+            RequestSize(handles.request_size.clone()),
+        );
+
+        let sent = Instant::now();
+        let upstream = self.client.request(Request::from_parts(parts, body));
+        let response = match tokio::time::timeout(self.response_timeout, upstream).await {
+            Err(_elapsed) => {
+                return Err(ProxyError::ResponseTimeout(self.response_timeout));
+            }
+            Ok(Err(err)) => return Err(rescue::classify_upstream(&err, self.max_request_body)),
+            Ok(Ok(response)) => response,
+        };
+        handles
+            .upstream_duration
+            .observe(sent.elapsed().as_secs_f64());
+
+        let (mut parts, body) = response.into_parts();
+        if !url_has_version {
+            // The server may say which version answered; it is bounded by the interner.
+            if let Some(v) = parts
+                .headers
+                .get(&headers::MODEL_VERSION)
+                .and_then(|v| v.to_str().ok())
+            {
+                let model = finish.labels.model.clone();
+                finish.labels = self.labels.labels(Some(&model), Some(v));
+            }
+        }
+        headers::to_client(&mut parts.headers, &finish.request_id);
+        let handles = self.metrics.version(&finish.labels);
+        let status = parts.status;
+        let body = Observed::new(Either::Left(body), finish.completion(status, handles));
+        Ok(Response::from_parts(parts, body))
+    }
+
+    fn upstream_uri(&self, uri: &Uri) -> Result<Uri, ProxyError> {
+        let path_and_query = uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
+        Uri::builder()
+            .scheme(http::uri::Scheme::HTTP)
+            .authority(self.authority.clone())
+            .path_and_query(path_and_query)
+            .build()
+            .map_err(|_| ProxyError::BadRequestTarget)
+    }
+}
+
+fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// What a request needs to record when its answer ends, whichever answer it is.
+struct Finish {
+    metrics: Arc<ProxyMetrics>,
+    labels: ModelLabels,
+    started: Instant,
+    request_id: HeaderValue,
+    in_flight: Option<InFlight>,
+}
+
+impl Finish {
+    fn completion(&mut self, status: StatusCode, handles: VersionHandles) -> Completion {
+        Completion {
+            metrics: self.metrics.clone(),
+            labels: self.labels.clone(),
+            handles,
+            started: self.started,
+            status,
+            _in_flight: self.in_flight.take(),
+        }
+    }
+
+    fn error_response(mut self, err: ProxyError) -> Response<ClientBody> {
+        rescue::count(&self.metrics, &self.labels.model, &err);
+        let (status, body) = rescue::response_body(&err, &self.request_id);
+        tracing::warn!(
+            request_id = ?self.request_id,
+            model = %self.labels.model,
+            status = status.as_u16(),
+            "{err}"
+        );
+        let handles = self.metrics.version(&self.labels);
+        let completion = self.completion(status, handles);
+        let mut response = Response::new(Observed::new(Either::Right(Full::new(body)), completion));
+        *response.status_mut() = status;
+        let h = response.headers_mut();
+        h.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        h.insert(headers::REQUEST_ID.clone(), self.request_id.clone());
+        if matches!(err, ProxyError::BodyTooLarge { .. }) {
+            // The rest of the body is not read: tell HTTP/1 clients the connection ends here.
+            h.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
+    }
+}
+
+/// Records the request body size when the upstream has consumed it.
+pub struct RequestSize(prometheus::Histogram);
+
+impl OnBodyEnd for RequestSize {
+    fn on_end(self, bytes: u64, _end: BodyEnd) {
+        self.0.observe(bytes as f64);
+    }
+}
+
+/// Records the request's RED metrics when its response body ends.
+pub struct Completion {
+    metrics: Arc<ProxyMetrics>,
+    labels: ModelLabels,
+    handles: VersionHandles,
+    started: Instant,
+    status: StatusCode,
+    _in_flight: Option<InFlight>,
+}
+
+impl OnBodyEnd for Completion {
+    fn on_end(self, bytes: u64, _end: BodyEnd) {
+        self.handles
+            .request_duration
+            .observe(self.started.elapsed().as_secs_f64());
+        self.handles.response_size.observe(bytes as f64);
+        self.metrics.count_request(&self.labels, self.status);
+    }
+}

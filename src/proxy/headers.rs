@@ -1,0 +1,103 @@
+//! Header rules of a transparent proxy: hop-by-hop fields stay on their hop, the request id
+//! travels both ways, and the upstream learns who the original client was.
+//!
+//! RFC 9110 §7.6.1: `Connection` and every field it names, plus the classic hop-by-hop set
+//! (`Keep-Alive`, `Proxy-Connection`, `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade`,
+//! `Proxy-Authenticate`, `Proxy-Authorization`), apply to one connection only. Everything
+//! else, `traceparent` and `tracestate` included, passes through untouched.
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use std::net::IpAddr;
+
+/// `X-Request-Id`: kept when the client sends a sane one, generated otherwise.
+pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// The model version a server reports in a header, when it does.
+pub static MODEL_VERSION: HeaderName = HeaderName::from_static("x-model-version");
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+const HOP_BY_HOP: [&HeaderName; 9] = [
+    &header::CONNECTION,
+    &KEEP_ALIVE,
+    &PROXY_CONNECTION,
+    &header::TE,
+    &header::TRAILER,
+    &header::TRANSFER_ENCODING,
+    &header::UPGRADE,
+    &header::PROXY_AUTHENTICATE,
+    &header::PROXY_AUTHORIZATION,
+];
+
+/// Longest client-supplied request id kept; a longer one is replaced, not truncated.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// Removes the hop-by-hop fields, including those the `Connection` header names.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Fields named in `Connection` are hop-by-hop too; collect them before removing it.
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+/// The request id to use: the client's when it is 1–128 visible ASCII characters, else a
+/// fresh UUID v7 (time-ordered, so ids sort by arrival in Elasticsearch and logs).
+pub fn request_id(headers: &HeaderMap) -> HeaderValue {
+    if let Some(v) = headers.get(&REQUEST_ID) {
+        let bytes = v.as_bytes();
+        if !bytes.is_empty()
+            && bytes.len() <= MAX_REQUEST_ID_LEN
+            && bytes.iter().all(|b| b.is_ascii_graphic())
+        {
+            return v.clone();
+        }
+    }
+    let mut buf = uuid::Uuid::encode_buffer();
+    let id = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut buf);
+    HeaderValue::from_str(id).expect("a UUID is a valid header value")
+}
+
+/// Prepares a client's request headers for the upstream: hop-by-hop fields removed, the
+/// request id set, `Host` moved to `X-Forwarded-Host` (the client sets `Host` from the
+/// upstream URL), and the client address appended to `X-Forwarded-For`.
+pub fn to_upstream(headers: &mut HeaderMap, request_id: &HeaderValue, client: IpAddr) {
+    strip_hop_by_hop(headers);
+    headers.insert(REQUEST_ID.clone(), request_id.clone());
+    if let Some(host) = headers.remove(header::HOST)
+        && !headers.contains_key(&X_FORWARDED_HOST)
+    {
+        headers.insert(X_FORWARDED_HOST.clone(), host);
+    }
+    let client = client.to_string();
+    let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(prior) => format!("{prior}, {client}"),
+        None => client,
+    };
+    if let Ok(v) = HeaderValue::from_str(&forwarded_for) {
+        headers.insert(X_FORWARDED_FOR.clone(), v);
+    }
+    if !headers.contains_key(&X_FORWARDED_PROTO) {
+        headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
+    }
+}
+
+/// Prepares the upstream's response headers for the client.
+pub fn to_client(headers: &mut HeaderMap, request_id: &HeaderValue) {
+    strip_hop_by_hop(headers);
+    headers.insert(REQUEST_ID.clone(), request_id.clone());
+}
+
+#[cfg(test)]
+mod tests;

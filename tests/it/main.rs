@@ -1,0 +1,5 @@
+//! modelwatch's integration tests: one binary, one module per area. Each test runs the
+//! real `modelwatch` binary against real HTTP servers bound on loopback.
+
+mod proxy;
+mod support;
