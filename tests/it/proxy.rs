@@ -23,6 +23,24 @@ async fn scrape(proxy: &ProxyProcess) -> Vec<metrics_text::Sample> {
     parse(&answer.text())
 }
 
+/// Scrapes until `metric{labels}` equals `expected` or 5 s pass. Connection-level errors
+/// are counted when hyper's connection task ends, which may be just after the client saw
+/// the connection close.
+async fn eventually(proxy: &ProxyProcess, metric: &str, labels: &[(&str, &str)], expected: f64) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let seen = value(&scrape(proxy).await, metric, labels);
+        if seen == Some(expected) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{metric}{labels:?} is {seen:?}, expected {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn bodies_pass_byte_for_byte_both_ways() {
     let upstream = Upstream::echo().await;
@@ -251,15 +269,13 @@ async fn too_many_or_too_large_headers_get_431() {
     let reply = raw_exchange(proxy.listen, &large);
     assert!(reply.starts_with("HTTP/1.1 431"), "{reply}");
     assert_eq!(upstream.hits.load(std::sync::atomic::Ordering::SeqCst), 0);
-    let samples = scrape(&proxy).await;
-    assert_eq!(
-        value(
-            &samples,
-            "modelwatch_client_errors_total",
-            &[("reason", "headers_too_large")]
-        ),
-        Some(2.0)
-    );
+    eventually(
+        &proxy,
+        "modelwatch_client_errors_total",
+        &[("reason", "headers_too_large")],
+        2.0,
+    )
+    .await;
 }
 
 /// Writes raw bytes and reads until the server closes or 5 s pass.
@@ -369,15 +385,13 @@ async fn a_slowloris_client_is_disconnected_within_the_header_timeout() {
         .expect("the silent connection was not closed");
     assert_eq!(n, 0, "expected EOF");
     assert_eq!(upstream.hits.load(std::sync::atomic::Ordering::SeqCst), 0);
-    let samples = scrape(&proxy).await;
-    assert_eq!(
-        value(
-            &samples,
-            "modelwatch_client_errors_total",
-            &[("reason", "header_timeout")]
-        ),
-        Some(2.0)
-    );
+    eventually(
+        &proxy,
+        "modelwatch_client_errors_total",
+        &[("reason", "header_timeout")],
+        2.0,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every modelwatch test, the way CI does.
+#
+# It installs what the tests need (Debian packages, via apt-get, when missing), starts the
+# real services they talk to as processes on loopback, runs the Rust test suite and the
+# rule checks, and stops every service it started, whether the tests pass or fail.
+#
+#   bash tests/run.sh            # everything
+#   bash tests/run.sh proxy      # only tests whose name contains "proxy"
+#
+# State (logs, pid files, service data) goes to $MODELWATCH_TEST_STATE, a fresh temp dir
+# by default; it is removed at the end unless KEEP_TEST_STATE=1.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export MODELWATCH_TEST_STATE="${MODELWATCH_TEST_STATE:-$(mktemp -d /tmp/modelwatch-test.XXXXXX)}"
+filter="${1:-}"
+
+say() { printf '\n==> %s\n' "$*" >&2; }
+
+cleanup() {
+    local status=$?
+    # Services register their stop commands here as they start.
+    for stop in "${STOPS[@]+"${STOPS[@]}"}"; do
+        eval "$stop" || true
+    done
+    if [ "${KEEP_TEST_STATE:-0}" != 1 ]; then
+        rm -rf "$MODELWATCH_TEST_STATE"
+    else
+        say "test state kept in $MODELWATCH_TEST_STATE"
+    fi
+    exit "$status"
+}
+STOPS=()
+trap cleanup EXIT INT TERM
+
+say "Rust toolchain"
+command -v cargo >/dev/null || { echo "cargo is not installed: install Rust (https://rustup.rs)" >&2; exit 1; }
+cargo --version
+
+say "Building and running the Rust tests"
+cargo build --locked --all-targets
+cargo test --locked --all-targets -- ${filter:+"$filter"}
