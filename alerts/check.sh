@@ -5,7 +5,9 @@
 #   3. promtool check config  compose/prometheus.yml (syntax; its rule file is step 1's)
 #      amtool check-config    alerts/alertmanager.yml, and its routing (amtool config routes test)
 #   4. every PromQL expression of every Grafana panel and variable, with the variables
-#      filled in, parsed by promtool (as recording rules in a temporary file)
+#      filled in (alerts/dashboard_exprs.py): parsed by promtool as recording rules, then
+#      evaluated by promtool's PromQL engine on synthetic series shaped like the metric
+#      contract, each required to return data
 #   5. the compose file (compose-go, the Docker Compose v2 loader) and the Kubernetes
 #      manifests (strict decoding into the k8s API types), via compose/validate (Go)
 # Exits non-zero on the first failing step.
@@ -55,46 +57,8 @@ route_ok modelwatch-pager alertname=ModelwatchHighErrorRatio severity=critical m
 route_ok modelwatch-tickets alertname=ModelwatchFeatureDrift severity=warning model=credit
 route_ok modelwatch-chat alertname=ModelwatchFleetFeaturePSIHigh severity=info model=credit
 
-echo "== dashboard PromQL syntax (promtool)"
-python3 - "$tmp/dashboard-exprs.yml" dashboards/grafana/*.json <<'PY'
-"""Write every panel and variable expression as a recording rule, variables filled in."""
-import json, re, sys
-
-out, files = sys.argv[1], sys.argv[2:]
-# Values a user could pick: regex matchers get a regex, intervals a duration.
-fill = {"$__rate_interval": "1m", "$__interval": "1m", "$__range": "1h"}
-rules = []
-
-def add(source, expr):
-    for var, value in fill.items():
-        expr = expr.replace(var, value)
-    expr = re.sub(r"\$\{?(\w+)\}?", ".+", expr)
-    rules.append((source, expr))
-
-def walk(panels, fname):
-    for p in panels:
-        walk(p.get("panels", []), fname)
-        for t in p.get("targets", []):
-            add(f"{fname}: panel '{p.get('title')}' {t.get('refId')}", t["expr"])
-
-for fname in files:
-    d = json.load(open(fname))
-    walk(d.get("panels", []), fname)
-    for v in d.get("templating", {}).get("list", []):
-        if v.get("type") != "query":
-            continue
-        q = v["query"]["query"] if isinstance(v["query"], dict) else v["query"]
-        m = re.fullmatch(r"\s*label_values\((.*),\s*\w+\s*\)\s*", q, re.S)
-        if not m:
-            sys.exit(f"{fname}: variable {v['name']}: expected label_values(selector, label), got {q!r}")
-        add(f"{fname}: variable {v['name']}", m.group(1))
-
-with open(out, "w") as f:
-    f.write("groups:\n  - name: dashboard-exprs\n    rules:\n")
-    for i, (source, expr) in enumerate(rules):
-        f.write(f"      # {source}\n      - record: dashboard_expr_{i}\n        expr: {json.dumps(expr)}\n")
-print(f"{len(rules)} expressions from {len(files)} dashboards")
-PY
+echo "== dashboard PromQL syntax (promtool check rules)"
+python3 alerts/dashboard_exprs.py rules "$tmp/dashboard-exprs.yml"
 if ! promtool check rules "$tmp/dashboard-exprs.yml" > "$tmp/promtool.out" 2>&1; then
   cat "$tmp/promtool.out" >&2
   # Name the dashboard and panel of each failing rule, not only its index.
@@ -104,6 +68,11 @@ if ! promtool check rules "$tmp/dashboard-exprs.yml" > "$tmp/promtool.out" 2>&1;
   exit 1
 fi
 grep SUCCESS "$tmp/promtool.out"
+
+echo "== dashboard PromQL evaluation on contract-shaped series (promtool test rules)"
+mkdir -p "$tmp/eval"
+python3 alerts/dashboard_exprs.py test "$tmp/eval"
+promtool test rules "$tmp/eval/dashboard-exprs-test.yml"
 
 if [[ "${MODELWATCH_SKIP_GO_VALIDATE:-0}" == 1 ]]; then
   echo "== compose and Kubernetes validation SKIPPED (MODELWATCH_SKIP_GO_VALIDATE=1)"

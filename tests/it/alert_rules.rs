@@ -220,6 +220,7 @@ fn every_recording_rule_is_tested_or_feeds_an_alert() {
 fn every_series_name_is_in_the_metric_contract() {
     let metrics = metric_contract::contract_metrics();
     let recorded = metric_contract::recording_rules();
+    let labels = metric_contract::contract_labels();
     let mut problems = Vec::new();
     // PromQL in the rules: selectors, including recording rules read by other rules.
     for rule in metric_contract::all_rules() {
@@ -227,6 +228,17 @@ fn every_series_name_is_in_the_metric_contract() {
         for s in selectors(expr).unwrap_or_else(|err| panic!("{expr}: {err}")) {
             if let Some(why) = metric_contract::unknown_series(&s.metric, &metrics, &recorded) {
                 problems.push(format!("{}: {why}", metric_contract::RULES_FILE));
+            }
+            if let Some(allowed) = labels.get(&s.metric) {
+                for label in metric_contract::matcher_labels(&s.matchers) {
+                    if !allowed.contains(&label) {
+                        problems.push(format!(
+                            "{}: {} has no label {label:?}",
+                            metric_contract::RULES_FILE,
+                            s.metric
+                        ));
+                    }
+                }
             }
         }
     }

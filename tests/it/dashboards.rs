@@ -2,8 +2,9 @@
 //! grafana/dashboard-linter enforces (that linter cannot be built here: the Go module
 //! proxy refuses it), plus the metric contract and the provisioning files.
 //!
-//! PromQL syntax is not checked here: `alerts/check.sh` parses every expression with
-//! promtool, and the live-Prometheus test evaluates them.
+//! PromQL syntax and evaluation are not checked here: `alerts/check.sh` parses every
+//! expression with promtool and evaluates it on contract-shaped series
+//! (`alerts/dashboard_exprs.py`); the live-Prometheus test evaluates them on a sidecar.
 
 use std::collections::BTreeSet;
 
@@ -142,6 +143,7 @@ fn uses_datasource_variable(value: &Value) -> bool {
 fn expression_problems(expr: &str, where_: &str, problems: &mut Vec<String>) {
     let metrics = metric_contract::contract_metrics();
     let recorded = metric_contract::recording_rules();
+    let labels = metric_contract::contract_labels();
     let found = match selectors(expr) {
         Ok(found) => found,
         Err(err) => return problems.push(format!("{where_}: {err}")),
@@ -160,6 +162,16 @@ fn expression_problems(expr: &str, where_: &str, problems: &mut Vec<String>) {
         }
         if let Some(why) = metric_contract::unknown_series(name, &metrics, &recorded) {
             problems.push(format!("{where_}: {why}"));
+        }
+        // A matcher on a label the series does not carry silently selects nothing.
+        if let Some(allowed) = labels.get(name) {
+            for label in metric_contract::matcher_labels(&selector.matchers) {
+                if !allowed.contains(&label) {
+                    problems.push(format!(
+                        "{where_}: {name} has no label {label:?} (alerts/metrics.txt)"
+                    ));
+                }
+            }
         }
         if !selector.matchers.contains(r#"job=~"$job""#) {
             problems.push(format!("{where_}: {name} lacks the matcher job=~\"$job\""));
@@ -368,6 +380,11 @@ fn lint_rules_catch_what_the_linter_would() {
         "unknown metric",
         &mut problems,
     );
+    expression_problems(
+        r#"modelwatch_requests_in_flight{job=~"$job",instance=~"$instance",model_version=~"$model_version"}"#,
+        "wrong label",
+        &mut problems,
+    );
     let joined = problems.join("\n");
     assert!(
         joined.contains("fixed range: modelwatch_requests_total[5m] must use [$__rate_interval]"),
@@ -389,7 +406,12 @@ fn lint_rules_catch_what_the_linter_would() {
         ),
         "{joined}"
     );
-    assert_eq!(problems.len(), 4, "{joined}");
+    assert!(
+        joined
+            .contains(r#"wrong label: modelwatch_requests_in_flight has no label "model_version""#),
+        "{joined}"
+    );
+    assert_eq!(problems.len(), 5, "{joined}");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! `alerts/metrics.txt`, recording rules defined in `alerts/modelwatch-rules.yml`, and the
 //! few series Prometheus makes itself.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 /// Series Prometheus synthesises for every scrape target; the sidecar cannot export them.
@@ -22,11 +22,29 @@ pub fn read(relative: &str) -> String {
 
 /// Names listed in `alerts/metrics.txt` (comments and blank lines skipped).
 pub fn contract_metrics() -> BTreeSet<String> {
+    contract_labels().into_keys().collect()
+}
+
+/// Each contract series with the labels it may carry (`job` and `instance` included).
+pub fn contract_labels() -> BTreeMap<String, BTreeSet<String>> {
     read("alerts/metrics.txt")
         .lines()
         .map(|line| line.split('#').next().unwrap_or("").trim())
-        .filter(|name| !name.is_empty())
-        .map(str::to_string)
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            let mut fields = line.split_whitespace();
+            let name = fields.next().unwrap().to_string();
+            let labels = fields.next().unwrap_or_else(|| {
+                panic!("alerts/metrics.txt: {name} lists no labels ('-' for none)")
+            });
+            let mut set: BTreeSet<String> = labels
+                .split(',')
+                .filter(|l| *l != "-")
+                .map(str::to_string)
+                .collect();
+            set.extend(["job".to_string(), "instance".to_string()]);
+            (name, set)
+        })
         .collect()
 }
 
@@ -96,4 +114,28 @@ pub fn metric_like_tokens(text: &str) -> BTreeSet<String> {
         }
     }
     tokens
+}
+
+/// Label names of a matcher list such as `job=~"$job",le="0.5"`.
+pub fn matcher_labels(matchers: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = matchers;
+    while let Some(op) = rest.find(['=', '!']) {
+        let name = rest[..op].trim().trim_start_matches(',').trim();
+        if !name.is_empty() {
+            names.push(name.to_string());
+        }
+        // Skip the quoted value (which may itself contain '=' or ',').
+        let Some(open) = rest[op..].find('"') else {
+            break;
+        };
+        let value_start = op + open + 1;
+        let mut end = value_start;
+        let bytes = rest.as_bytes();
+        while end < bytes.len() && bytes[end] != b'"' {
+            end += if bytes[end] == b'\\' { 2 } else { 1 };
+        }
+        rest = rest.get(end + 1..).unwrap_or("");
+    }
+    names
 }
