@@ -41,6 +41,7 @@ LABEL_VALUES = {
     "sink": ["elasticsearch"],
     "outcome": ["delivered", "dead_letter"],
     "version": ["0.1.0"],
+    "revision": ["8be82f1"],
 }
 # Histogram bucket edges with cumulative per-minute increments.
 BUCKETS = [("0.1", 5), ("0.5", 8), ("+Inf", 10)]
