@@ -1,6 +1,11 @@
-//! modelwatch's integration tests: one binary, one module per area. Each test runs the
-//! real `modelwatch` binary against real HTTP servers bound on loopback.
+//! modelwatch's integration tests: one binary, one module per area. Tests run the real
+//! `modelwatch` binary against real HTTP servers bound on loopback, and check the shipped
+//! rules, dashboards and deployment files.
 
+mod alert_rules;
+mod dashboards;
+mod metric_contract;
+mod promql_selectors;
 mod proxy;
 mod support;
 mod tidy;
