@@ -34,9 +34,32 @@ cleanup() {
 STOPS=()
 trap cleanup EXIT INT TERM
 
+# Installs Debian packages whose commands are missing: need_apt COMMAND PACKAGE...
+need_apt() {
+    local command=$1
+    shift
+    command -v "$command" >/dev/null && return 0
+    say "Installing $* (for $command)"
+    if [ "$(id -u)" != 0 ]; then
+        echo "run as root or install $* yourself: $command is needed by the tests" >&2
+        exit 1
+    fi
+    if [ -z "${APT_UPDATED:-}" ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+need_apt promtool prometheus
+need_apt amtool prometheus-alertmanager
+
 say "Rust toolchain"
 command -v cargo >/dev/null || { echo "cargo is not installed: install Rust (https://rustup.rs)" >&2; exit 1; }
 cargo --version
+
+say "Alert rules, Alertmanager config, dashboards and deployment files (real promtool, amtool)"
+bash alerts/check.sh
 
 say "Building and running the Rust tests"
 cargo build --locked --all-targets
