@@ -23,7 +23,8 @@
 # Environment: MODELWATCH_TEST_STATE (default /tmp/modelwatch-test; $STATE below is its
 # opensearch/ subdirectory), OPENSEARCH_HEAP (default 512m), OPENSEARCH_START_TIMEOUT
 # (default 180 s), OPENSEARCH_STOP_TIMEOUT (default 30 s), JAVA_HOME (else java on PATH).
-# Needs: bash, curl, Java 17+, Maven (the first build downloads ~65 MB from Maven Central).
+# Needs: bash, curl, Java 17+, Maven (the first build downloads ~67 MB from Maven Central,
+# 45 MB of it the jars the node runs on).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -68,7 +69,7 @@ needs_build() {
 build() {
     needs_build || return 0
     command -v mvn > /dev/null || die "mvn not found: install Maven (apt-get install maven)"
-    say "building the launcher in $project (first time downloads the OpenSearch jars)"
+    say "building the launcher in $project (on an empty ~/.m2: ~70 MB from Maven Central)"
     local started=$SECONDS
     # Only the dependency plugin runs: it resolves the jars and writes the classpath file.
     # (Maven 3.8 prints colour resets even in batch mode: strip them from the error output.)
@@ -144,10 +145,12 @@ cmd_start() {
     build
 
     rm -f "$state/port" "$state/env"
+    # Keep the previous run's log: after an outage restart it shows how the first run ended.
+    [[ -f "$state/node.log" ]] && mv -f "$state/node.log" "$state/node.log.1"
     say "starting OpenSearch (heap $heap, data $data, port ${port/#0/any free})"
     local started=$SECONDS
     # Detached from stdin/stdout so a caller capturing our output does not wait for the node.
-    "$(java_bin)" -Xms"$heap" -Xmx"$heap" -XX:+ExitOnOutOfMemoryError \
+    "$(java_bin)" -Xms128m -Xmx"$heap" -XX:+ExitOnOutOfMemoryError \
         -Djava.awt.headless=true -Dfile.encoding=UTF-8 \
         -cp "$project/target/classes:$(cat "$classpath_file")" "$main_class" \
         --home "$state/home" --data "$data" --port "$port" --port-file "$state/port" \
@@ -162,7 +165,9 @@ cmd_start() {
         # does not name the launcher yet.
         if ! kill -0 "$pid" 2> /dev/null; then
             log_tail
-            die "the node exited during start-up (log: $state/node.log)"
+            local reason
+            reason="$(grep -h 'modelwatch-test-node: start failed' "$state/node.log" | tail -n 1)" || true
+            die "the node exited during start-up${reason:+ (${reason#modelwatch-test-node: })} (log: $state/node.log)"
         fi
         if [[ -f "$state/port" ]] && curl -fsS --max-time 10 \
             "$(url)/_cluster/health?wait_for_status=yellow&timeout=5s" > /dev/null 2>&1; then

@@ -94,13 +94,33 @@ public final class OpenSearchTestNode {
             }
         }, "modelwatch-test-node-shutdown"));
 
-        node.start();
+        try {
+            node.start();
+        } catch (Exception e) {
+            // The stack trace is long; the script shows the log tail, so end it with the cause.
+            e.printStackTrace();
+            System.out.println("modelwatch-test-node: start failed: " + causes(e));
+            System.out.flush();
+            System.exit(1);
+        }
         int boundPort = node.injector().getInstance(HttpServerTransport.class)
             .boundAddress().publishAddress().getPort();
         writeAtomically(portFile, boundPort + "\n");
         System.out.println("modelwatch-test-node: listening on http://127.0.0.1:" + boundPort);
         System.out.flush();
         closed.await();
+    }
+
+    /** The messages of an exception and its causes, outermost first, on one line. */
+    private static String causes(Throwable e) {
+        StringBuilder line = new StringBuilder();
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (line.length() > 0) {
+                line.append(": ");
+            }
+            line.append(t.getClass().getSimpleName()).append(' ').append(t.getMessage());
+        }
+        return line.toString();
     }
 
     private static Map<String, String> parseOptions(String[] args) {
