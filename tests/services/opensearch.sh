@@ -68,6 +68,15 @@ needs_build() {
 
 build() {
     needs_build || return 0
+    # Two nodes started at once from a fresh checkout (say a test's private node beside the
+    # shared one) must not compile into the same directory together.
+    mkdir -p "$project/target"
+    exec 9> "$project/target/build.lock"
+    flock 9
+    if ! needs_build; then
+        exec 9>&-  # built by the other one meanwhile; the node must not inherit the lock
+        return 0
+    fi
     command -v mvn > /dev/null || die "mvn not found: install Maven (apt-get install maven)"
     say "building the launcher in $project (on an empty ~/.m2: ~70 MB from Maven Central)"
     local started=$SECONDS
@@ -78,11 +87,14 @@ build() {
         || die "Maven could not resolve the OpenSearch jars (see above)"
     rm -rf "$project/target/classes" "$build_stamp"
     mkdir -p "$project/target/classes"
+    local sources=()
+    mapfile -t sources < <(find "$project/src/main/java" -name '*.java')
     "$(javac_bin)" --release 17 -d "$project/target/classes" -cp "$(cat "$classpath_file")" \
-        $(find "$project/src/main/java" -name '*.java') >&2 \
+        "${sources[@]}" >&2 \
         || die "javac failed on the launcher in $project/src/main/java"
     touch "$build_stamp"
     say "launcher built in $((SECONDS - started)) s"
+    exec 9>&-
 }
 
 # The pid in the pid file, if that process is alive and really is our node (a pid file can
@@ -213,7 +225,7 @@ cmd_stop() {
     fi
     rm -f "$state/pid" "$state/port" "$state/env"
     if [[ "$keep" == false ]]; then
-        rm -rf "$state/data" "$state/home"
+        rm -rf "${state:?}/data" "${state:?}/home"
         rm -f "$state/kept-port" "$state/data-dir"
     fi
 }
