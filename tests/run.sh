@@ -53,6 +53,8 @@ need_apt() {
 
 need_apt promtool prometheus
 need_apt amtool prometheus-alertmanager
+need_apt jq jq
+need_apt curl curl
 
 say "Rust toolchain"
 command -v cargo >/dev/null || { echo "cargo is not installed: install Rust (https://rustup.rs)" >&2; exit 1; }
@@ -60,6 +62,17 @@ cargo --version
 
 say "Alert rules, Alertmanager config, dashboards and deployment files (real promtool, amtool)"
 bash alerts/check.sh
+
+say "Starting a real OpenSearch node (Maven Central jars, loopback)"
+command -v mvn >/dev/null && command -v java >/dev/null || {
+    echo "Java 17 and Maven are needed for the OpenSearch test node" >&2
+    exit 1
+}
+STOPS+=("bash tests/services/opensearch.sh stop")
+opensearch_env="$(bash tests/services/opensearch.sh start)"
+export "${opensearch_env?}"
+echo "$OPENSEARCH_URL"
+bash tests/opensearch/smoke.sh
 
 say "Building and running the Rust tests"
 cargo build --locked --all-targets
