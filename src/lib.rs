@@ -10,11 +10,14 @@
 //!   export.
 //! - [`profile`]: dataset schemas and reference profiles (bin edges, category frequencies,
 //!   samples) computed from a reference dataset.
+//! - [`drift`]: drift statistics (PSI, KS, Wasserstein, Jensen–Shannon, chi², z) and the
+//!   `auto` method choice; pure functions, no I/O.
 //! - [`exit`]: the process exit codes and the error kinds that map to them.
 //!
 //! `ARCHITECTURE.md` at the repository root has the bird's-eye view and the invariants.
 
 pub mod config;
+pub mod drift;
 pub mod exit;
 pub mod profile;
 pub mod proxy;
