@@ -112,7 +112,8 @@ pub fn split_unseen(reference_counts: &[u64], current_counts: &[u64]) -> SeenCou
 
 /// Merges the rarest categories of a 2 × k table into one "other" cell until every
 /// expected count is at least [`MIN_EXPECTED_COUNT`], and returns the merged
-/// `(reference, current)` counts; the "other" cell, when there is one, comes last.
+/// `(reference, current)` counts: kept categories in their input order, then the "other"
+/// cell when there is one.
 ///
 /// Expected counts under homogeneity are `row_total · column_total / N`; the smaller row
 /// sets the bound, so a category is kept when its column total is at least
@@ -148,7 +149,10 @@ pub fn merge_rare_categories(
         pooled_total += total(order[pooled]);
         pooled += 1;
     }
-    let (mut r, mut c): (Vec<u64>, Vec<u64>) = order[pooled..]
+    // Kept categories stay in their input order; the pooled cell goes last.
+    let mut kept = order[pooled..].to_vec();
+    kept.sort_unstable();
+    let (mut r, mut c): (Vec<u64>, Vec<u64>) = kept
         .iter()
         .map(|&i| (reference_counts[i], current_counts[i]))
         .unzip();
