@@ -19,7 +19,14 @@
 //!   ([`merge_rare_categories`]).
 //! - A category absent from the reference gives Evidently an expected count of 0 and an
 //!   infinite statistic (p = 0, drift). modelwatch excludes such categories from the test
-//!   ([`split_unseen`]) and reports them as the unseen-category data-quality rate.
+//!   ([`split_unseen`]) and reports them as the unseen-category data-quality rate. The
+//!   z-test and Jensen–Shannon keep Evidently's behaviour with unseen categories: both stay
+//!   finite there, and a new category taking a large share of a two-valued column is real
+//!   drift the z-test should see.
+//!
+//! Each difference is named, with its reason, in `tests/fixtures/drift/evidently.json`
+//! (`differences`), and the tests check that every verdict that departs from Evidently's
+//! carries one.
 
 use statrs::distribution::{ChiSquared, ContinuousCDF, Normal};
 

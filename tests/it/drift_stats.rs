@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use modelwatch::drift::binning::evidently_numeric_proportions;
+use modelwatch::drift::binning::{distinct_value_counts, evidently_numeric_proportions};
 use modelwatch::drift::categorical::{chi2_homogeneity, chisquare, z_test};
 use modelwatch::drift::jensen_shannon::jensen_shannon_distance;
 use modelwatch::drift::kolmogorov::{kstwo_sf, smirnov_sf};
@@ -282,7 +282,10 @@ fn auto_verdicts_match_evidently_except_named_differences() {
             let name = format!("{table_name}/{}", col["name"].as_str().unwrap());
             let ev = &col["evidently"];
             let mw = &col["modelwatch"];
-            let result = column_result(col);
+            let (result, unseen) = column_result(col);
+            if let Some(expected_unseen) = col["unseen_current"].as_u64() {
+                assert_eq!(unseen, expected_unseen, "{name}: unseen-category rows");
+            }
             columns += 1;
             verdicts.push(result.drifted);
 
@@ -311,14 +314,26 @@ fn auto_verdicts_match_evidently_except_named_differences() {
                 "{name}: modelwatch verdict"
             );
 
+            let differences = col["differences"].as_array().unwrap();
             if result.drifted == ev["drifted"].as_bool().unwrap() {
                 same += 1;
-            } else {
-                let reason = col["difference"].as_str();
                 assert!(
-                    reason.is_some_and(|r| !r.is_empty()),
+                    differences.is_empty(),
+                    "{name}: same verdict, no difference to name"
+                );
+            } else {
+                // Every departure from Evidently is named, and each name has its reason.
+                assert!(
+                    !differences.is_empty(),
                     "{name}: verdict differs from Evidently without a named reason"
                 );
+                for d in differences {
+                    let reason = &fixture["differences"][d.as_str().unwrap()];
+                    assert!(
+                        reason.as_str().is_some_and(|r| r.len() > 40),
+                        "{name}: no reason for {d}"
+                    );
+                }
                 named += 1;
             }
         }
@@ -332,6 +347,7 @@ fn auto_verdicts_match_evidently_except_named_differences() {
         named > 0 && same > named,
         "{same} identical verdicts, {named} named differences"
     );
+    eprintln!("{columns} columns: {same} verdicts equal to Evidently's, {named} named differences");
 
     // The high-cardinality case of REFERENCE.md §9: undrifted 51-state columns.
     let states = fixture["tables"]
@@ -345,7 +361,7 @@ fn auto_verdicts_match_evidently_except_named_differences() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|c| column_result(c).drifted)
+        .filter(|c| column_result(c).0.drifted)
         .count();
     assert!(
         flagged_by_evidently >= 15,
@@ -358,8 +374,8 @@ fn auto_verdicts_match_evidently_except_named_differences() {
 }
 
 /// Runs modelwatch's `auto` on one fixture column (missing values dropped first, as the
-/// profile side does).
-fn column_result(col: &Value) -> modelwatch::drift::DriftResult {
+/// profile side does); returns the result and the current rows in unseen categories.
+fn column_result(col: &Value) -> (modelwatch::drift::DriftResult, u64) {
     let auto = ColumnDriftConfig::default();
     let values = |k: &str| {
         col[k]
@@ -374,7 +390,15 @@ fn column_result(col: &Value) -> modelwatch::drift::DriftResult {
     if col["kind"] == "numeric" {
         let r = sorted(reference.iter().map(|v| v.as_f64().unwrap()).collect());
         let c = sorted(current.iter().map(|v| v.as_f64().unwrap()).collect());
-        numeric_column_drift(&r, &c, &auto).unwrap()
+        let counts = distinct_value_counts(&r, &c);
+        let unseen: u64 = counts
+            .reference
+            .iter()
+            .zip(&counts.current)
+            .filter(|(r, _)| **r == 0)
+            .map(|(_, c)| *c)
+            .sum();
+        (numeric_column_drift(&r, &c, &auto).unwrap(), unseen)
     } else {
         // Aligned counts over the union of labels, sorted by label (Evidently's z-test
         // compares the smallest label with the rest).
@@ -391,8 +415,7 @@ fn column_result(col: &Value) -> modelwatch::drift::DriftResult {
                 .map(|l| side.iter().filter(|v| v.as_str() == Some(l)).count() as u64)
                 .collect()
         };
-        categorical_column_drift(&count(&reference), &count(&current), &auto)
-            .unwrap()
-            .result
+        let drift = categorical_column_drift(&count(&reference), &count(&current), &auto).unwrap();
+        (drift.result, drift.unseen_current)
     }
 }
