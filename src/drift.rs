@@ -117,6 +117,19 @@ impl Method {
     }
 }
 
+impl std::str::FromStr for Method {
+    type Err = UnknownMethod;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Method::from_name(s).ok_or_else(|| UnknownMethod(s.to_string()))
+    }
+}
+
+/// A method name that is not one of [`Method::ALL`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown drift method `{0}`: use one of psi, ks, wasserstein, jensen_shannon, chi2, z")]
+pub struct UnknownMethod(pub String);
+
 impl std::fmt::Display for Method {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

@@ -39,6 +39,12 @@ fn method_names_are_stable_and_round_trip() {
         );
     }
     assert_eq!(Method::from_name("kolmogorov"), None);
+    let err = "kolmogorov".parse::<Method>().unwrap_err();
+    assert!(err.to_string().contains("use one of psi, ks"));
+    assert_eq!(
+        "jensen_shannon".parse::<Method>(),
+        Ok(Method::JensenShannon)
+    );
 }
 
 #[test]
