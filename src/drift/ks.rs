@@ -129,6 +129,13 @@ fn exact_p_value(n1: u64, n2: u64, d: f64) -> Option<(f64, f64)> {
     if h == 0 {
         return Some((d, 1.0));
     }
+    // The p-value is below exp(-2 d² n m / (n + m)) up to a polynomial factor (Hodges
+    // 1958); past exp(-1600) it underflows to 0.0 with any such factor, which is what
+    // scipy returns there after up to a second of path counting.
+    let en = (n1 as f64 * n2 as f64) / (n1 + n2) as f64;
+    if en * d * d > 800.0 {
+        return Some((d, 0.0));
+    }
     let p = if n1 == n2 {
         prob_outside_square(n1, h)
     } else {
@@ -186,7 +193,19 @@ fn outer_prob_inside_method(m: u64, n: u64, g: u64, h: u64) -> f64 {
         let fi = i as f64;
         for jj in 0..(maxj - minj) {
             let j = (jj + minj) as f64;
-            val = (a[(jj + minj - lastminj) as usize] * fi + val * j) / (fi + j);
+            // scipy: val = (A[..] * i + val * j) / (i + j). Taking the division out of the
+            // dependency chain on `val` (the reciprocal does not depend on it) makes the
+            // loop ~3x faster; the results move by a few ulps (1e-12 relative at most on
+            // the fixtures).
+            let inv = 1.0 / (fi + j);
+            let carried = a[(jj + minj - lastminj) as usize] * fi * inv;
+            val = carried + val * (j * inv);
+            // Entries are convex combinations of values in [0, 1]; one below the smallest
+            // normal double changes the result by < 1e-308 absolute, but subnormal
+            // arithmetic is ~100x slower (strongly drifted pairs went from 0.6 s to 15 ms).
+            if val < f64::MIN_POSITIVE {
+                val = 0.0;
+            }
             a[jj as usize] = val;
         }
         curlen = maxj - minj;
