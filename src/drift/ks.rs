@@ -10,7 +10,7 @@
 //!   "inside" recursion otherwise (arXiv:2102.08037). The asymptotic p-value is
 //!   `kstwo.sf(D, round(n·m / (n + m)))`, see [`super::kolmogorov::kstwo_sf`].
 //! - Precision: the statistic matches scipy's within 1e-15 (the exact branch returns the same
-//!   rounded `h / lcm`); p-values agree with scipy within 1e-9 relative on the 20 fixture
+//!   rounded `h / lcm`); p-values agree with scipy within 1e-9 relative on the 22 fixture
 //!   cases (the tests assert the 1e-6), including p-values near 1e-291.
 //! - Cost (release build, measured on this shared 2-core machine): the statistic walks
 //!   2 × 10⁶ sorted values in about 30 ms. The p-value adds microseconds except in the
