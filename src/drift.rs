@@ -28,7 +28,7 @@
 //! - [`categorical`]: chi-squared (goodness of fit and homogeneity with rare-category
 //!   merging), two-proportion z-test, unseen-category split.
 //! - [`auto`]: Evidently's `auto` method choice and the dataset drift share.
-//! - [`column`]: one call per column that applies a method and returns a [`DriftResult`].
+//! - [`column`](mod@column): one call per column that applies a method and returns a [`DriftResult`].
 
 pub mod auto;
 pub mod binning;
