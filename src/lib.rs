@@ -11,12 +11,15 @@
 //! - [`profile`]: dataset schemas and reference profiles (bin edges, category frequencies,
 //!   samples) computed from a reference dataset.
 //! - [`export`]: where observations leave the process (the Prometheus exposition).
+//! - [`drift`]: drift statistics (PSI, KS, Wasserstein, Jensen–Shannon, chi², z) and the
+//!   `auto` method choice; pure functions, no I/O.
 //! - [`exit`]: the process exit codes and the error kinds that map to them.
 //! - [`logging`] and [`shutdown`]: stderr diagnostics and the stop signal.
 //!
 //! `ARCHITECTURE.md` at the repository root has the bird's-eye view and the invariants.
 
 pub mod config;
+pub mod drift;
 pub mod exit;
 pub mod export;
 pub mod logging;

@@ -4,6 +4,8 @@
 
 mod alert_rules;
 mod dashboards;
+mod drift_calibration;
+mod drift_stats;
 mod metric_contract;
 mod promql_selectors;
 mod proxy;
