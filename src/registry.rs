@@ -14,6 +14,7 @@
 //! - [`blobs`]: the content-addressed store (atomic writes, verified reads).
 //! - [`names`]: validation of dataset and model names.
 //! - [`datasets`]: dataset versions (`NAME@VERSION`), their schema and metadata.
+//! - [`reference`]: a drift reference (`NAME[@VERSION]`, profile JSON or CSV) → a profile.
 //! - [`dataset_cli`]: the `modelwatch dataset` job.
 //!
 //! A component that needs its own tables (models, aliases) adds a `Component` with its
@@ -25,6 +26,7 @@ pub mod datasets;
 pub mod home;
 pub mod migrations;
 pub mod names;
+pub mod reference;
 
 pub use blobs::{BlobHash, BlobStore, BlobWriter};
 pub use datasets::{AddedDataset, DatasetSpec, DatasetVersion};
