@@ -12,11 +12,14 @@
 //!   samples) computed from a reference dataset.
 //! - [`registry`]: the home directory: SQLite metadata, content-addressed blobs, dataset
 //!   versions (and, later, model versions).
+//! - [`drift`]: drift statistics (PSI, KS, Wasserstein, Jensen–Shannon, chi², z) and the
+//!   `auto` method choice; pure functions, no I/O.
 //! - [`exit`]: the process exit codes and the error kinds that map to them.
 //!
 //! `ARCHITECTURE.md` at the repository root has the bird's-eye view and the invariants.
 
 pub mod config;
+pub mod drift;
 pub mod exit;
 pub mod profile;
 pub mod proxy;
