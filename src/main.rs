@@ -28,6 +28,8 @@ enum Job {
     Proxy(modelwatch::proxy::ProxyArgs),
     /// Store, list, show and profile versioned datasets.
     Dataset(modelwatch::registry::dataset_cli::DatasetArgs),
+    /// Compare a current CSV with a reference dataset, profile or CSV, column by column.
+    Drift(modelwatch::drift_cli::DriftArgs),
 }
 
 fn main() {
@@ -41,6 +43,7 @@ fn main() {
     let result = match cli.job {
         Job::Proxy(args) => modelwatch::proxy::run(args),
         Job::Dataset(args) => modelwatch::registry::dataset_cli::run(args),
+        Job::Drift(args) => modelwatch::drift_cli::run(args),
     };
     match result {
         Ok(()) => std::process::exit(exit::OK),
