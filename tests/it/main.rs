@@ -1,3 +1,4 @@
 //! The integration test binary: each module drives the real `modelwatch` binary.
 
 mod dataset_cli;
+mod drift_cli;
