@@ -46,23 +46,55 @@ pub struct CurrentColumn {
     pub category_counts: Vec<u64>,
     pub unseen_counts: HashMap<String, u64>,
     range: (f64, f64),
-    lookup: HashMap<Box<[u8]>, CategorySlot, BuildHasherDefault<Fnv1a>>,
+    lookup: CategoryLookup,
+}
+
+/// Raw label bytes → reference slot. A handful of labels (the usual case) are compared in
+/// a short linear scan, which beats hashing; more go through an FNV hash map.
+enum CategoryLookup {
+    Few(Vec<(Box<[u8]>, CategorySlot)>),
+    Many(HashMap<Box<[u8]>, CategorySlot, BuildHasherDefault<Fnv1a>>),
+}
+
+/// Label sets up to this size use the linear scan.
+const LINEAR_LOOKUP_MAX: usize = 12;
+
+impl CategoryLookup {
+    fn new(entries: Vec<(Box<[u8]>, CategorySlot)>) -> Self {
+        if entries.len() <= LINEAR_LOOKUP_MAX {
+            CategoryLookup::Few(entries)
+        } else {
+            CategoryLookup::Many(entries.into_iter().collect())
+        }
+    }
+
+    #[inline]
+    fn get(&self, label: &[u8]) -> Option<CategorySlot> {
+        match self {
+            CategoryLookup::Few(entries) => entries
+                .iter()
+                .find(|(l, _)| l.as_ref() == label)
+                .map(|(_, slot)| *slot),
+            CategoryLookup::Many(map) => map.get(label).copied(),
+        }
+    }
 }
 
 impl CurrentColumn {
     pub fn new(field: usize, reference: &ColumnProfile, sample_size: usize, seed: u64) -> Self {
-        let mut lookup: HashMap<Box<[u8]>, CategorySlot, BuildHasherDefault<Fnv1a>> =
-            HashMap::default();
+        let mut entries: Vec<(Box<[u8]>, CategorySlot)> = Vec::new();
         let mut named = 0;
         if let Some(c) = reference.categorical.as_ref() {
             named = c.categories.len();
-            for label in &c.other_categories {
-                lookup.insert(label.as_bytes().into(), CategorySlot::Other);
-            }
+            // Most frequent first: the linear scan usually stops at the first entry.
             for (i, label) in c.categories.iter().enumerate() {
-                lookup.insert(label.value.as_bytes().into(), CategorySlot::Named(i));
+                entries.push((label.value.as_bytes().into(), CategorySlot::Named(i)));
+            }
+            for label in &c.other_categories {
+                entries.push((label.as_bytes().into(), CategorySlot::Other));
             }
         }
+        let lookup = CategoryLookup::new(entries);
         let range = reference
             .numeric
             .as_ref()
@@ -106,7 +138,7 @@ impl CurrentColumn {
                 }
             }
             ColumnKind::Boolean | ColumnKind::Categorical => {
-                if let Some(&slot) = self.lookup.get(cell) {
+                if let Some(slot) = self.lookup.get(cell) {
                     self.count_slot(slot);
                 } else {
                     self.push_unusual_category(cell, line);
@@ -163,7 +195,7 @@ impl CurrentColumn {
         } else {
             text
         };
-        if let Some(&slot) = self.lookup.get(label.as_bytes()) {
+        if let Some(slot) = self.lookup.get(label.as_bytes()) {
             return self.count_slot(slot);
         }
         self.unseen += 1;
