@@ -28,7 +28,7 @@
 //! - [`categorical`]: chi-squared (goodness of fit and homogeneity with rare-category
 //!   merging), two-proportion z-test, unseen-category split.
 //! - [`auto`]: Evidently's `auto` method choice and the dataset drift share.
-//! - [`column`]: one call per column that applies a method and returns a [`DriftResult`].
+//! - [`column`](mod@column): one call per column that applies a method and returns a [`DriftResult`].
 
 pub mod auto;
 pub mod binning;
@@ -116,6 +116,19 @@ impl Method {
         if self.is_p_value() { 0.05 } else { 0.1 }
     }
 }
+
+impl std::str::FromStr for Method {
+    type Err = UnknownMethod;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Method::from_name(s).ok_or_else(|| UnknownMethod(s.to_string()))
+    }
+}
+
+/// A method name that is not one of [`Method::ALL`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown drift method `{0}`: use one of psi, ks, wasserstein, jensen_shannon, chi2, z")]
+pub struct UnknownMethod(pub String);
 
 impl std::fmt::Display for Method {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -19,7 +19,14 @@
 //!   ([`merge_rare_categories`]).
 //! - A category absent from the reference gives Evidently an expected count of 0 and an
 //!   infinite statistic (p = 0, drift). modelwatch excludes such categories from the test
-//!   ([`split_unseen`]) and reports them as the unseen-category data-quality rate.
+//!   ([`split_unseen`]) and reports them as the unseen-category data-quality rate. The
+//!   z-test and Jensen–Shannon keep Evidently's behaviour with unseen categories: both stay
+//!   finite there, and a new category taking a large share of a two-valued column is real
+//!   drift the z-test should see.
+//!
+//! Each difference is named, with its reason, in `tests/fixtures/drift/evidently.json`
+//! (`differences`), and the tests check that every verdict that departs from Evidently's
+//! carries one.
 
 use statrs::distribution::{ChiSquared, ContinuousCDF, Normal};
 
@@ -112,7 +119,8 @@ pub fn split_unseen(reference_counts: &[u64], current_counts: &[u64]) -> SeenCou
 
 /// Merges the rarest categories of a 2 × k table into one "other" cell until every
 /// expected count is at least [`MIN_EXPECTED_COUNT`], and returns the merged
-/// `(reference, current)` counts; the "other" cell, when there is one, comes last.
+/// `(reference, current)` counts: kept categories in their input order, then the "other"
+/// cell when there is one.
 ///
 /// Expected counts under homogeneity are `row_total · column_total / N`; the smaller row
 /// sets the bound, so a category is kept when its column total is at least
@@ -148,7 +156,10 @@ pub fn merge_rare_categories(
         pooled_total += total(order[pooled]);
         pooled += 1;
     }
-    let (mut r, mut c): (Vec<u64>, Vec<u64>) = order[pooled..]
+    // Kept categories stay in their input order; the pooled cell goes last.
+    let mut kept = order[pooled..].to_vec();
+    kept.sort_unstable();
+    let (mut r, mut c): (Vec<u64>, Vec<u64>) = kept
         .iter()
         .map(|&i| (reference_counts[i], current_counts[i]))
         .unzip();

@@ -57,9 +57,11 @@ pub struct CategoricalColumnDrift {
 
 /// Drift of a numeric column from two sorted samples.
 ///
-/// `auto` picks by reference size and distinct values; KS, Wasserstein and PSI work on the
-/// values, chi², z and Jensen–Shannon on the per-value table when Evidently would
-/// (≤ 20 distinct reference values for Jensen–Shannon and PSI, Sturges bins above).
+/// `auto` picks by reference size and distinct values; KS and Wasserstein work on the
+/// values, chi² and z on the per-value table, Jensen–Shannon and PSI on Evidently's bins
+/// (one per value up to 20 distinct reference values, Sturges bins above). PSI against a
+/// profile's own quantile bins is [`super::psi::psi`], called directly with the profile's
+/// proportions and the window's bin counts.
 pub fn numeric_column_drift(
     reference_sorted: &[f64],
     current_sorted: &[f64],

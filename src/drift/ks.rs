@@ -9,8 +9,16 @@
 //!   lattice paths: Hodges' square formula when `n == m`, Viehmann's numerically stable
 //!   "inside" recursion otherwise (arXiv:2102.08037). The asymptotic p-value is
 //!   `kstwo.sf(D, round(n·m / (n + m)))`, see [`super::kolmogorov::kstwo_sf`].
-//! - Precision: the statistic equals scipy's to the last bit for the exact branch and within
-//!   1e-15 otherwise; p-values agree with scipy within 1e-10 relative on the fixtures.
+//! - Precision: the statistic matches scipy's within 1e-15 (the exact branch returns the same
+//!   rounded `h / lcm`); p-values agree with scipy within 1e-9 relative on the 22 fixture
+//!   cases (the tests assert the 1e-6), including p-values near 1e-291.
+//! - Cost (release build, measured on this shared 2-core machine): the statistic walks
+//!   2 × 10⁶ sorted values in about 30 ms. The p-value adds microseconds except in the
+//!   tails: the exact "inside" recursion is O(m · n · D / gcd(m, n)) like scipy's (one
+//!   buffer of min(n, m) + 1 values), 0.1–0.3 s for strongly drifted ~10,000-row pairs
+//!   with p near 1e-200 (scipy: 0.5–0.6 s), and skipped when the p-value must underflow;
+//!   the asymptotic Smirnov sum is O(n_eff), ~25 ms at n_eff = 5·10⁵. scipy's `ks_2samp`
+//!   on a presorted 10⁶ vs 10⁶ pair takes 0.33 s (1.25 s in the Smirnov tail).
 
 use super::debug_assert_sorted;
 use super::kolmogorov::kstwo_sf;
@@ -122,6 +130,13 @@ fn exact_p_value(n1: u64, n2: u64, d: f64) -> Option<(f64, f64)> {
     if h == 0 {
         return Some((d, 1.0));
     }
+    // The p-value is below exp(-2 d² n m / (n + m)) up to a polynomial factor (Hodges
+    // 1958); past exp(-1600) it underflows to 0.0 with any such factor, which is what
+    // scipy returns there after up to a second of path counting.
+    let en = (n1 as f64 * n2 as f64) / (n1 + n2) as f64;
+    if en * d * d > 800.0 {
+        return Some((d, 0.0));
+    }
     let p = if n1 == n2 {
         prob_outside_square(n1, h)
     } else {
@@ -179,7 +194,19 @@ fn outer_prob_inside_method(m: u64, n: u64, g: u64, h: u64) -> f64 {
         let fi = i as f64;
         for jj in 0..(maxj - minj) {
             let j = (jj + minj) as f64;
-            val = (a[(jj + minj - lastminj) as usize] * fi + val * j) / (fi + j);
+            // scipy: val = (A[..] * i + val * j) / (i + j). Taking the division out of the
+            // dependency chain on `val` (the reciprocal does not depend on it) makes the
+            // loop ~3x faster; the results move by a few ulps (1e-12 relative at most on
+            // the fixtures).
+            let inv = 1.0 / (fi + j);
+            let carried = a[(jj + minj - lastminj) as usize] * fi * inv;
+            val = carried + val * (j * inv);
+            // Entries are convex combinations of values in [0, 1]; one below the smallest
+            // normal double changes the result by < 1e-308 absolute, but subnormal
+            // arithmetic is ~100x slower (strongly drifted pairs went from 0.6 s to 15 ms).
+            if val < f64::MIN_POSITIVE {
+                val = 0.0;
+            }
             a[jj as usize] = val;
         }
         curlen = maxj - minj;

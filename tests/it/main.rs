@@ -1,4 +1,6 @@
-//! The integration test binary: each module drives the real `modelwatch` binary.
+//! The integration tests: one binary, one module per area.
 
 mod dataset_cli;
+mod drift_calibration;
 mod drift_cli;
+mod drift_stats;
