@@ -4,7 +4,9 @@
 
 mod alert_rules;
 mod dashboards;
+mod dataset_cli;
 mod drift_calibration;
+mod drift_cli;
 mod drift_stats;
 mod metric_contract;
 mod promql_selectors;

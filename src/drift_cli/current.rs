@@ -1,0 +1,373 @@
+//! The current file, streamed: per-column counts and bounded samples, compared with the
+//! reference profile as the rows go by.
+//!
+//! Memory per column is fixed by the options: a numeric column keeps a reservoir of at most
+//! `sample_size` values; a categorical column keeps one counter per reference category plus
+//! at most [`MAX_UNSEEN_CATEGORIES`] unseen ones. A 1 GB file costs what a 100 MB one does.
+
+use crate::profile::reservoir::Reservoir;
+use crate::profile::schema::{ColumnKind, is_missing, parse_bool};
+use crate::profile::{CategorySlot, ColumnProfile, Profile};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Unseen categories tracked by name per column; more are still counted as unseen.
+pub const MAX_UNSEEN_CATEGORIES: usize = 1000;
+
+/// The label that collects unseen categories beyond [`MAX_UNSEEN_CATEGORIES`].
+pub const UNSEEN_OVERFLOW: &str = "__more_unseen__";
+
+/// The first bad value of a column, for a message that names file, line and column.
+#[derive(Clone, Debug)]
+pub struct BadValue {
+    pub line: u64,
+    pub value: String,
+}
+
+/// What the current file holds for one reference column.
+pub struct CurrentColumn {
+    /// Position of the column in the current file.
+    pub field: usize,
+    pub kind: ColumnKind,
+    pub rows: u64,
+    pub missing: u64,
+    /// Words in a numeric column, non-booleans in a boolean one, invalid UTF-8.
+    pub type_errors: u64,
+    /// NaN and ±Inf in a numeric column.
+    pub non_finite: u64,
+    /// Valid numeric values outside the reference [min, max].
+    pub out_of_range: u64,
+    /// Values of categories the reference never saw.
+    pub unseen: u64,
+    pub first_type_error: Option<BadValue>,
+    pub first_non_finite: Option<BadValue>,
+    pub sample: Reservoir<f64>,
+    /// Counts per reference category (same order as the profile), then `__other__`.
+    pub category_counts: Vec<u64>,
+    pub unseen_counts: HashMap<String, u64>,
+    range: (f64, f64),
+    lookup: CategoryLookup,
+}
+
+/// Raw label bytes → reference slot. A handful of labels (the usual case) are compared in
+/// a short linear scan, which beats hashing; more go through an FNV hash map.
+enum CategoryLookup {
+    Few(Vec<(Box<[u8]>, CategorySlot)>),
+    Many(HashMap<Box<[u8]>, CategorySlot, BuildHasherDefault<Fnv1a>>),
+}
+
+/// Label sets up to this size use the linear scan.
+const LINEAR_LOOKUP_MAX: usize = 12;
+
+impl CategoryLookup {
+    fn new(entries: Vec<(Box<[u8]>, CategorySlot)>) -> Self {
+        if entries.len() <= LINEAR_LOOKUP_MAX {
+            CategoryLookup::Few(entries)
+        } else {
+            CategoryLookup::Many(entries.into_iter().collect())
+        }
+    }
+
+    #[inline]
+    fn get(&self, label: &[u8]) -> Option<CategorySlot> {
+        match self {
+            CategoryLookup::Few(entries) => entries
+                .iter()
+                .find(|(l, _)| l.as_ref() == label)
+                .map(|(_, slot)| *slot),
+            CategoryLookup::Many(map) => map.get(label).copied(),
+        }
+    }
+}
+
+impl CurrentColumn {
+    pub fn new(field: usize, reference: &ColumnProfile, sample_size: usize, seed: u64) -> Self {
+        let mut entries: Vec<(Box<[u8]>, CategorySlot)> = Vec::new();
+        let mut named = 0;
+        if let Some(c) = reference.categorical.as_ref() {
+            named = c.categories.len();
+            // Most frequent first: the linear scan usually stops at the first entry.
+            for (i, label) in c.categories.iter().enumerate() {
+                entries.push((label.value.as_bytes().into(), CategorySlot::Named(i)));
+            }
+            for label in &c.other_categories {
+                entries.push((label.as_bytes().into(), CategorySlot::Other));
+            }
+        }
+        let lookup = CategoryLookup::new(entries);
+        let range = reference
+            .numeric
+            .as_ref()
+            .map_or((f64::NEG_INFINITY, f64::INFINITY), |n| (n.min, n.max));
+        CurrentColumn {
+            field,
+            kind: reference.kind,
+            rows: 0,
+            missing: 0,
+            type_errors: 0,
+            non_finite: 0,
+            out_of_range: 0,
+            unseen: 0,
+            first_type_error: None,
+            first_non_finite: None,
+            sample: Reservoir::new(sample_size, seed),
+            category_counts: vec![0; named + 1],
+            unseen_counts: HashMap::new(),
+            range,
+            lookup,
+        }
+    }
+
+    /// Records one cell (`line` is the file line, for messages).
+    ///
+    /// The common case goes first and skips everything it can: a plain number parses
+    /// straight away, a known category is one hash lookup on the raw bytes. Only cells that
+    /// fail that are checked for missing spellings, surrounding spaces and booleans.
+    #[inline]
+    pub fn push(&mut self, cell: &[u8], line: u64) {
+        self.rows += 1;
+        match self.kind {
+            ColumnKind::Numeric => {
+                if let Some(x) = std::str::from_utf8(cell)
+                    .ok()
+                    .and_then(|t| t.parse::<f64>().ok())
+                {
+                    self.push_number(x, cell, line);
+                } else {
+                    self.push_unusual_number(cell, line);
+                }
+            }
+            ColumnKind::Boolean | ColumnKind::Categorical => {
+                if let Some(slot) = self.lookup.get(cell) {
+                    self.count_slot(slot);
+                } else {
+                    self.push_unusual_category(cell, line);
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn push_number(&mut self, x: f64, cell: &[u8], line: u64) {
+        if !x.is_finite() {
+            self.non_finite += 1;
+            if self.first_non_finite.is_none() {
+                self.first_non_finite = Some(BadValue {
+                    line,
+                    value: String::from_utf8_lossy(cell).into_owned(),
+                });
+            }
+            return;
+        }
+        if x < self.range.0 || x > self.range.1 {
+            self.out_of_range += 1;
+        }
+        self.sample.push(x);
+    }
+
+    fn push_unusual_number(&mut self, cell: &[u8], line: u64) {
+        let Ok(text) = std::str::from_utf8(cell) else {
+            return self.type_error(line, &String::from_utf8_lossy(cell));
+        };
+        if is_missing(text) {
+            self.missing += 1;
+        } else if let Ok(x) = text.trim().parse::<f64>() {
+            self.push_number(x, cell, line);
+        } else {
+            self.type_error(line, text);
+        }
+    }
+
+    fn push_unusual_category(&mut self, cell: &[u8], line: u64) {
+        let Ok(text) = std::str::from_utf8(cell) else {
+            return self.type_error(line, &String::from_utf8_lossy(cell));
+        };
+        if is_missing(text) {
+            self.missing += 1;
+            return;
+        }
+        let label = if self.kind == ColumnKind::Boolean {
+            match parse_bool(text) {
+                Some(true) => "true",
+                Some(false) => "false",
+                None => return self.type_error(line, text),
+            }
+        } else {
+            text
+        };
+        if let Some(slot) = self.lookup.get(label.as_bytes()) {
+            return self.count_slot(slot);
+        }
+        self.unseen += 1;
+        if let Some(n) = self.unseen_counts.get_mut(label) {
+            *n += 1;
+        } else if self.unseen_counts.len() < MAX_UNSEEN_CATEGORIES {
+            self.unseen_counts.insert(label.to_string(), 1);
+        } else {
+            *self
+                .unseen_counts
+                .entry(UNSEEN_OVERFLOW.to_string())
+                .or_default() += 1;
+        }
+    }
+
+    #[inline]
+    fn count_slot(&mut self, slot: CategorySlot) {
+        let i = match slot {
+            CategorySlot::Named(i) => i,
+            CategorySlot::Other => self.category_counts.len() - 1,
+        };
+        self.category_counts[i] += 1;
+    }
+
+    fn type_error(&mut self, line: u64, text: &str) {
+        self.type_errors += 1;
+        if self.first_type_error.is_none() {
+            self.first_type_error = Some(BadValue {
+                line,
+                value: text.chars().take(40).collect(),
+            });
+        }
+    }
+
+    /// Adds the counts of `other`, which saw a later part of the same file, and merges the
+    /// samples. `line_offset` turns `other`'s chunk-relative lines into file lines.
+    pub fn merge(&mut self, other: CurrentColumn, line_offset: u64) {
+        self.rows += other.rows;
+        self.missing += other.missing;
+        self.type_errors += other.type_errors;
+        self.non_finite += other.non_finite;
+        self.out_of_range += other.out_of_range;
+        self.unseen += other.unseen;
+        let shift = |b: BadValue| BadValue {
+            line: b.line + line_offset,
+            value: b.value,
+        };
+        if self.first_type_error.is_none() {
+            self.first_type_error = other.first_type_error.map(shift);
+        }
+        if self.first_non_finite.is_none() {
+            self.first_non_finite = other.first_non_finite.map(shift);
+        }
+        let sample = std::mem::replace(&mut self.sample, Reservoir::new(0, 0));
+        self.sample = sample.merge(other.sample);
+        for (a, b) in self.category_counts.iter_mut().zip(other.category_counts) {
+            *a += b;
+        }
+        for (label, n) in other.unseen_counts {
+            if let Some(m) = self.unseen_counts.get_mut(&label) {
+                *m += n;
+            } else if self.unseen_counts.len() < MAX_UNSEEN_CATEGORIES {
+                self.unseen_counts.insert(label, n);
+            } else {
+                *self
+                    .unseen_counts
+                    .entry(UNSEEN_OVERFLOW.to_string())
+                    .or_default() += n;
+            }
+        }
+    }
+
+    /// Turns range-relative line numbers in the first-bad-value notes into file lines.
+    pub fn shift_lines(&mut self, offset: u64) {
+        for bad in [&mut self.first_type_error, &mut self.first_non_finite]
+            .into_iter()
+            .flatten()
+        {
+            bad.line += offset;
+        }
+    }
+
+    /// The sorted sample of valid numeric values.
+    pub fn sorted_sample(&self) -> Vec<f64> {
+        let mut v = self.sample.values().to_vec();
+        v.sort_unstable_by(f64::total_cmp);
+        v
+    }
+}
+
+/// FNV-1a (Fowler, Noll, Vo): category labels are short, and SipHash's DoS resistance buys
+/// nothing for a file the user chose, while it doubled the per-cell cost in profiling.
+#[derive(Default)]
+pub struct Fnv1a(u64);
+
+impl Hasher for Fnv1a {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// Reference and current category counts aligned by label (sorted by label, as Evidently
+/// orders them), with `__other__` when either side uses it and every unseen category
+/// (reference count 0).
+pub fn aligned_counts(reference: &ColumnProfile, current: &CurrentColumn) -> (Vec<u64>, Vec<u64>) {
+    let Some(cat) = reference.categorical.as_ref() else {
+        return (Vec::new(), Vec::new());
+    };
+    let mut rows: Vec<(&str, u64, u64)> = cat
+        .categories
+        .iter()
+        .zip(&current.category_counts)
+        .map(|(c, &n)| (c.value.as_str(), c.count, n))
+        .collect();
+    let other_current = *current.category_counts.last().unwrap_or(&0);
+    if cat.other_count > 0 || other_current > 0 {
+        rows.push((crate::profile::OTHER, cat.other_count, other_current));
+    }
+    for (label, &n) in &current.unseen_counts {
+        rows.push((label.as_str(), 0, n));
+    }
+    rows.sort_by(|a, b| a.0.cmp(b.0));
+    rows.into_iter().map(|(_, r, c)| (r, c)).unzip()
+}
+
+/// Maps the current header onto the profile: for each profiled column, its field index.
+pub struct ColumnMap {
+    /// (index into `profile.columns`, field index in the current file).
+    pub matched: Vec<(usize, usize)>,
+    /// Profiled feature columns the current file lacks.
+    pub missing_features: Vec<String>,
+    /// Current columns the reference does not know.
+    pub unknown: Vec<String>,
+}
+
+impl ColumnMap {
+    pub fn new(profile: &Profile, header: &csv::ByteRecord) -> ColumnMap {
+        let names: Vec<String> = header
+            .iter()
+            .map(|h| String::from_utf8_lossy(h).into_owned())
+            .collect();
+        let mut matched = Vec::new();
+        let mut missing_features = Vec::new();
+        for (i, column) in profile.columns.iter().enumerate() {
+            match names.iter().position(|n| *n == column.name) {
+                Some(field) => matched.push((i, field)),
+                // Live traffic has no labels: a missing target is expected, not an error.
+                None if column.role == crate::profile::ColumnRole::Target => {}
+                None => missing_features.push(column.name.clone()),
+            }
+        }
+        let unknown = names
+            .into_iter()
+            .filter(|n| profile.column(n).is_none())
+            .collect();
+        ColumnMap {
+            matched,
+            missing_features,
+            unknown,
+        }
+    }
+}
