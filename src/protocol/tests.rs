@@ -4,6 +4,7 @@ mod json_text;
 mod kserve_v1;
 mod mlflow;
 mod oip;
+mod properties;
 mod seldon;
 
 use super::*;
