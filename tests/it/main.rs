@@ -10,6 +10,7 @@ mod drift_cli;
 mod drift_stats;
 mod metric_contract;
 mod promql_selectors;
+mod protocol_corpus;
 mod proxy;
 mod support;
 mod tidy;
