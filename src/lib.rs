@@ -18,3 +18,4 @@ pub mod config;
 pub mod exit;
 pub mod profile;
 pub mod proxy;
+pub mod train;
