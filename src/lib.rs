@@ -10,6 +10,8 @@
 //!   export.
 //! - [`profile`]: dataset schemas and reference profiles (bin edges, category frequencies,
 //!   samples) computed from a reference dataset.
+//! - [`registry`]: the home directory: SQLite metadata, content-addressed blobs, dataset
+//!   versions (and, later, model versions).
 //! - [`exit`]: the process exit codes and the error kinds that map to them.
 //!
 //! `ARCHITECTURE.md` at the repository root has the bird's-eye view and the invariants.
@@ -18,4 +20,5 @@ pub mod config;
 pub mod exit;
 pub mod profile;
 pub mod proxy;
+pub mod registry;
 pub mod train;

@@ -26,6 +26,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Job {
     Proxy(modelwatch::proxy::ProxyArgs),
+    /// Store, list, show and profile versioned datasets.
+    Dataset(modelwatch::registry::dataset_cli::DatasetArgs),
 }
 
 fn main() {
@@ -38,6 +40,7 @@ fn main() {
     };
     let result = match cli.job {
         Job::Proxy(args) => modelwatch::proxy::run(args),
+        Job::Dataset(args) => modelwatch::registry::dataset_cli::run(args),
     };
     match result {
         Ok(()) => std::process::exit(exit::OK),

@@ -1,0 +1,3 @@
+//! The integration test binary: each module drives the real `modelwatch` binary.
+
+mod dataset_cli;
