@@ -12,13 +12,18 @@
 //!   samples) computed from a reference dataset.
 //! - [`registry`]: the home directory: SQLite metadata, content-addressed blobs, dataset
 //!   versions (and, later, model versions).
+//! - [`train`]: reference training, validation, metrics and promotion gates.
+//! - [`serve`]: the reference model server (Open Inference Protocol and MLflow `/invocations`).
+//! - [`pipeline`]: `pipeline run`, dataset add → train → validate → register → promote.
 //! - [`exit`]: the process exit codes and the error kinds that map to them.
 //!
 //! `ARCHITECTURE.md` at the repository root has the bird's-eye view and the invariants.
 
 pub mod config;
 pub mod exit;
+pub mod pipeline;
 pub mod profile;
 pub mod proxy;
 pub mod registry;
+pub mod serve;
 pub mod train;

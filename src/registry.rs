@@ -15,6 +15,7 @@
 //! - [`names`]: validation of dataset and model names.
 //! - [`datasets`]: dataset versions (`NAME@VERSION`), their schema and metadata.
 //! - [`dataset_cli`]: the `modelwatch dataset` job.
+//! - [`models`]: model versions, aliases and their history; [`models_cli`]: `modelwatch registry`.
 //!
 //! A component that needs its own tables (models, aliases) adds a `Component` with its
 //! migrations to [`migrations::COMPONENTS`] and an `impl Home` block in its own file.
@@ -24,6 +25,8 @@ pub mod dataset_cli;
 pub mod datasets;
 pub mod home;
 pub mod migrations;
+pub mod models;
+pub mod models_cli;
 pub mod names;
 
 pub use blobs::{BlobHash, BlobStore, BlobWriter};

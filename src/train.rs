@@ -9,14 +9,17 @@
 //! - [`metrics`]: accuracy, precision, recall, F1, ROC AUC, log loss as scikit-learn defines them.
 //! - [`evaluation`]: holdout, cross-validation, permutation importance, robustness.
 //! - [`gates`], [`report`]: promotion gates and the JSON / Markdown report.
+//! - [`jobs`]: the `train` and `validate` jobs and the steps the pipeline reuses.
 //! - [`config`]: the TOML sections `[train]`, `[validate]`, `[gates]`.
 
 pub mod config;
 pub mod evaluation;
 pub mod gates;
+pub mod jobs;
 pub mod metrics;
 pub mod model;
 pub mod preprocess;
+pub mod reference;
 pub mod report;
 pub mod split;
 pub mod table;

@@ -60,9 +60,47 @@ pub struct Evaluation {
     pub cross_validation: CrossValidation,
     pub permutation_importance: Vec<FeatureImportance>,
     pub robustness: Vec<RobustnessCheck>,
+    /// The split and holdout scores the metrics came from.
+    pub scoring: HoldoutScoring,
+}
+
+/// The artifact's own split of its dataset, with holdout scores: what registration needs
+/// for metrics and the reference profile, without the cost of cross-validation.
+pub struct HoldoutScoring {
+    pub holdout: HoldoutResult,
     pub holdout_rows: Vec<Vec<RawValue>>,
+    pub holdout_labels: Vec<bool>,
     pub holdout_scores: Vec<f64>,
     pub train_rows: Vec<Vec<RawValue>>,
+    pub train_labels: Vec<bool>,
+}
+
+/// Recomputes the artifact's holdout split and scores it.
+pub fn score_holdout(
+    artifact: &ModelArtifact,
+    table: &LabeledTable,
+) -> anyhow::Result<HoldoutScoring> {
+    let tc = &artifact.training.config;
+    let split = split::holdout(&table.labels, tc.holdout_fraction, tc.seed);
+    let (holdout_rows, holdout_labels) = table.select(&split.holdout);
+    let (train_rows, train_labels) = table.select(&split.train);
+    let (scores, _) = artifact
+        .score(&holdout_rows)
+        .map_err(|e| anyhow::anyhow!("scoring the holdout: {e}"))?;
+    let metrics = ClassificationMetrics::compute(&holdout_labels, &scores, artifact.threshold);
+    let predicted: Vec<bool> = scores.iter().map(|&p| p >= artifact.threshold).collect();
+    Ok(HoldoutScoring {
+        holdout: HoldoutResult {
+            rows: holdout_rows.len(),
+            metrics,
+            confusion_matrix: ConfusionMatrix::of(&holdout_labels, &predicted),
+        },
+        holdout_rows,
+        holdout_labels,
+        holdout_scores: scores,
+        train_rows,
+        train_labels,
+    })
 }
 
 /// Validates `artifact` against the dataset it was trained on.
@@ -71,34 +109,24 @@ pub fn evaluate(
     table: &LabeledTable,
     config: &ValidateConfig,
 ) -> anyhow::Result<Evaluation> {
-    let tc = &artifact.training.config;
-    let split = split::holdout(&table.labels, tc.holdout_fraction, tc.seed);
-    let (holdout_rows, holdout_labels) = table.select(&split.holdout);
-    let (train_rows, train_labels) = table.select(&split.train);
+    let scoring = score_holdout(artifact, table)?;
+    let holdout = scoring.holdout.clone();
+    let metrics = holdout.metrics;
+    let (train_rows, train_labels) = (&scoring.train_rows, &scoring.train_labels);
+    let (holdout_rows, holdout_labels) = (&scoring.holdout_rows, &scoring.holdout_labels);
 
-    let (scores, _) = artifact
-        .score(&holdout_rows)
-        .map_err(|e| anyhow::anyhow!("scoring the holdout: {e}"))?;
-    let metrics = ClassificationMetrics::compute(&holdout_labels, &scores, artifact.threshold);
-    let predicted: Vec<bool> = scores.iter().map(|&p| p >= artifact.threshold).collect();
-    let holdout = HoldoutResult {
-        rows: holdout_rows.len(),
-        metrics,
-        confusion_matrix: ConfusionMatrix::of(&holdout_labels, &predicted),
-    };
-
-    let cross_validation = cross_validate(artifact, &train_rows, &train_labels, config)?;
+    let cross_validation = cross_validate(artifact, train_rows, train_labels, config)?;
     let permutation_importance = permutation_importance(
         artifact,
-        &holdout_rows,
-        &holdout_labels,
+        holdout_rows,
+        holdout_labels,
         config,
         metrics.roc_auc,
     );
     let robustness = robustness(
         artifact,
-        &holdout_rows,
-        &holdout_labels,
+        holdout_rows,
+        holdout_labels,
         config,
         metrics.roc_auc,
     );
@@ -107,9 +135,7 @@ pub fn evaluate(
         cross_validation,
         permutation_importance,
         robustness,
-        holdout_rows,
-        holdout_scores: scores,
-        train_rows,
+        scoring,
     })
 }
 
