@@ -1,3 +1,7 @@
 //! The integration test binary: each module drives the real `modelwatch` binary.
 
 mod dataset_cli;
+mod ml_metrics;
+mod ml_pipeline;
+mod ml_registry;
+mod ml_support;
