@@ -15,11 +15,17 @@
 //! - [`train`]: reference training, validation, metrics and promotion gates.
 //! - [`serve`]: the reference model server (Open Inference Protocol and MLflow `/invocations`).
 //! - [`pipeline`]: `pipeline run`, dataset add → train → validate → register → promote.
+//! - [`drift`]: drift statistics (PSI, KS, Wasserstein, Jensen–Shannon, chi², z) and the
+//!   `auto` method choice; pure functions, no I/O.
+//! - [`drift_cli`]: the `modelwatch drift` command: a reference profile against a streamed
+//!   current CSV, column by column, as a table or JSON.
 //! - [`exit`]: the process exit codes and the error kinds that map to them.
 //!
 //! `ARCHITECTURE.md` at the repository root has the bird's-eye view and the invariants.
 
 pub mod config;
+pub mod drift;
+pub mod drift_cli;
 pub mod exit;
 pub mod pipeline;
 pub mod profile;

@@ -38,6 +38,8 @@ enum Job {
     Serve(modelwatch::serve::ServeArgs),
     /// Run a train → validate → register → promote pipeline from a TOML file.
     Pipeline(modelwatch::pipeline::PipelineArgs),
+    /// Compare a current CSV with a reference dataset, profile or CSV, column by column.
+    Drift(modelwatch::drift_cli::DriftArgs),
 }
 
 fn main() {
@@ -56,6 +58,7 @@ fn main() {
         Job::Registry(args) => modelwatch::registry::models_cli::run(args),
         Job::Serve(args) => modelwatch::serve::run(args),
         Job::Pipeline(args) => modelwatch::pipeline::run(args),
+        Job::Drift(args) => modelwatch::drift_cli::run(args),
     };
     match result {
         Ok(()) => std::process::exit(exit::OK),

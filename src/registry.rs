@@ -14,6 +14,7 @@
 //! - [`blobs`]: the content-addressed store (atomic writes, verified reads).
 //! - [`names`]: validation of dataset and model names.
 //! - [`datasets`]: dataset versions (`NAME@VERSION`), their schema and metadata.
+//! - [`reference`]: a drift reference (`NAME[@VERSION]`, profile JSON or CSV) → a profile.
 //! - [`dataset_cli`]: the `modelwatch dataset` job.
 //! - [`models`]: model versions, aliases and their history; [`models_cli`]: `modelwatch registry`.
 //!
@@ -28,6 +29,7 @@ pub mod migrations;
 pub mod models;
 pub mod models_cli;
 pub mod names;
+pub mod reference;
 
 pub use blobs::{BlobHash, BlobStore, BlobWriter};
 pub use datasets::{AddedDataset, DatasetSpec, DatasetVersion};

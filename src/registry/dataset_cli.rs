@@ -2,7 +2,11 @@
 
 use super::datasets::{AddedDataset, DatasetVersion};
 use super::home::{Home, HomeArgs};
+use super::reference::{ReferenceKind, classify, load_profile};
+use crate::exit::UsageError;
+use crate::profile::ProfileOptions;
 use crate::profile::schema::SchemaOverrides;
+use anyhow::Context;
 use std::path::PathBuf;
 
 /// Flags of `modelwatch dataset`.
@@ -27,6 +31,54 @@ pub enum DatasetCommand {
     List(ListArgs),
     /// Show one version (the latest when no @VERSION is given) with its schema.
     Show(ShowArgs),
+    /// Write the reference profile (JSON, format modelwatch.profile/v1) of a dataset version
+    /// or a CSV file: per column count, missing rate, min/max, mean/std, equal-frequency bin
+    /// edges with proportions, top-K category frequencies and a reservoir sample.
+    Profile(ProfileArgs),
+}
+
+/// Flags of `modelwatch dataset profile`.
+#[derive(Debug, clap::Args)]
+pub struct ProfileArgs {
+    /// NAME[@VERSION] of a stored dataset, or the path of a CSV file.
+    pub source: String,
+    /// Write the profile here instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Schema overrides (only for a CSV file; a dataset keeps its stored schema).
+    #[command(flatten)]
+    pub schema: SchemaFlags,
+    #[command(flatten)]
+    pub options: ProfileFlags,
+}
+
+/// How a profile is built (shared with `modelwatch drift`).
+#[derive(Clone, Debug, clap::Args)]
+pub struct ProfileFlags {
+    /// Equal-frequency bins per numeric column.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub bins: u16,
+    /// Categories kept by name per column; the rest become __other__.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub top_k: u32,
+    /// Reservoir sample size per numeric column (a column with fewer values keeps all).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sample_size: u32,
+    /// Seed of the reservoir sampler.
+    #[arg(long, default_value_t = ProfileOptions::default().seed)]
+    pub seed: u64,
+}
+
+impl ProfileFlags {
+    /// The options these flags describe.
+    pub fn options(&self) -> ProfileOptions {
+        ProfileOptions {
+            bins: self.bins.into(),
+            top_k: self.top_k as usize,
+            sample_size: self.sample_size as usize,
+            seed: self.seed,
+        }
+    }
 }
 
 /// Flags of `modelwatch dataset add`.
@@ -113,6 +165,33 @@ pub fn run(args: DatasetArgs) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&dataset)?);
             } else {
                 print!("{}", show_text(&dataset));
+            }
+            Ok(())
+        }
+        DatasetCommand::Profile(p) => {
+            if classify(&p.source) == ReferenceKind::ProfileFile {
+                return Err(UsageError(format!(
+                    "{} is already a profile: pass a dataset NAME[@VERSION] or a CSV file",
+                    p.source
+                ))
+                .into());
+            }
+            let profile = load_profile(root, &p.source, &p.schema, &p.options.options())?;
+            let json = profile.to_json();
+            match &p.output {
+                Some(path) => {
+                    std::fs::write(path, json + "\n").with_context(|| {
+                        format!("could not write the profile to {}", path.display())
+                    })?;
+                    eprintln!(
+                        "wrote the profile of {} ({} rows, {} columns) to {}",
+                        profile.source,
+                        profile.rows,
+                        profile.columns.len(),
+                        path.display()
+                    );
+                }
+                None => println!("{json}"),
             }
             Ok(())
         }

@@ -121,6 +121,88 @@ fn bad_names_and_files_are_usage_errors_naming_the_problem() {
     );
 }
 
+#[test]
+fn a_tampered_blob_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let file = write(dir.path(), "d.csv", "x,y\n1,a\n2,b\n");
+    let added = json(&modelwatch(
+        &home,
+        &["dataset", "add", "d", file.to_str().unwrap(), "--json"],
+    ));
+    let sha = added["sha256"].as_str().unwrap();
+    let blob = home.join("blobs/sha256").join(&sha[..2]).join(&sha[2..]);
+    std::fs::write(&blob, "x,y\n1,a\n2,c\n").unwrap();
+    let out = modelwatch(&home, &["dataset", "profile", "d"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("corrupted"), "{}", stderr(&out));
+}
+
+#[test]
+fn profile_of_a_dataset_is_versioned_json_with_exact_small_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let added = json(&modelwatch(
+        &home,
+        &[
+            "dataset", "add", "credit", CREDIT, "--target", "Status", "--json",
+        ],
+    ));
+    let out_file = dir.path().join("p.json");
+    let out = modelwatch(
+        &home,
+        &[
+            "dataset",
+            "profile",
+            "credit",
+            "-o",
+            out_file.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let p: serde_json::Value = serde_json::from_slice(&std::fs::read(&out_file).unwrap()).unwrap();
+    assert_eq!(p["format"], "modelwatch.profile/v1");
+    assert_eq!(
+        p["source"],
+        format!("credit@{}", added["version"].as_str().unwrap())
+    );
+    assert_eq!(p["source_sha256"], added["sha256"]);
+    assert_eq!(p["rows"], 4454);
+    let column = |name: &str| {
+        p["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    // README: Income has 381 missing cells.
+    let income = column("Income");
+    assert_eq!(income["missing"], 381);
+    assert_eq!(income["numeric"]["valid"], 4454 - 381);
+    assert_eq!(
+        income["numeric"]["sample"].as_array().unwrap().len(),
+        4454 - 381
+    );
+    assert_eq!(income["numeric"]["sample_complete"], true);
+    let proportions: f64 = income["numeric"]["proportions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .sum();
+    assert!((proportions - 1.0).abs() < 1e-9);
+    let home_col = column("Home");
+    assert_eq!(home_col["missing"], 6);
+    assert_eq!(home_col["categorical"]["categories"][0]["value"], "owner");
+
+    // The CSV path gives the same statistics (source differs).
+    let direct = modelwatch(&home, &["dataset", "profile", CREDIT, "--target", "Status"]);
+    let direct: serde_json::Value = serde_json::from_slice(&direct.stdout).unwrap();
+    assert_eq!(direct["columns"], p["columns"]);
+}
+
 /// Two real processes add datasets into one fresh home at the same time, many times over:
 /// every version must land, none twice, and the database must stay readable.
 #[test]

@@ -5,3 +5,4 @@ mod ml_metrics;
 mod ml_pipeline;
 mod ml_registry;
 mod ml_support;
+mod drift_cli;
