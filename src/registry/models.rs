@@ -15,6 +15,7 @@ use super::home::Home;
 use super::migrations::{Component, Migration};
 use super::names;
 use crate::exit::UsageError;
+use crate::profile::Profile;
 use crate::train::model::ModelArtifact;
 use anyhow::Context;
 use rusqlite::{OptionalExtension, Row, Transaction, params};
@@ -322,6 +323,25 @@ impl Home {
             })?;
         ModelArtifact::from_bytes(&bytes)
             .with_context(|| format!("the artifact of {}", version.spec()))
+    }
+
+    /// The reference profile of `NAME@VERSION` or `NAME@ALIAS`, verified by its hash: what
+    /// the sidecar and `modelwatch drift` compare live traffic with.
+    pub fn model_profile(&self, spec: &str) -> anyhow::Result<(ModelVersion, Profile)> {
+        let version = self.resolve_model(spec)?;
+        let hash = version.profile_sha256.clone().with_context(|| {
+            format!(
+                "{} was registered without a reference profile",
+                version.spec()
+            )
+        })?;
+        let bytes = self
+            .blobs()
+            .read(&hash)
+            .with_context(|| format!("the reference profile of {}", version.spec()))?;
+        let profile = Profile::from_json(&bytes)
+            .with_context(|| format!("the reference profile of {}", version.spec()))?;
+        Ok((version, profile))
     }
 
     /// Every version (of one model, or of all), oldest first.

@@ -40,6 +40,19 @@ pub enum RegistryCommand {
     Rollback(RollbackArgs),
     /// Archive NAME@VERSION: kept and readable, never promoted again.
     Archive(SpecArgs),
+    /// Write the reference profile of NAME@VERSION or NAME@ALIAS (training features plus
+    /// holdout `label` / `probability` columns) for `modelwatch drift` or the sidecar.
+    Profile(ProfileArgs),
+}
+
+/// Flags of `registry profile`.
+#[derive(Debug, clap::Args)]
+pub struct ProfileArgs {
+    /// NAME@VERSION or NAME@ALIAS.
+    pub model: String,
+    /// Write to this file instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// Flags of `registry register`.
@@ -125,7 +138,7 @@ pub fn register_artifact(
     home.register_model(&NewModelVersion {
         name,
         artifact,
-        profile: profile.as_deref(),
+        profile: Some(&profile),
         report: report_bytes.as_deref(),
         metrics,
     })
@@ -218,6 +231,24 @@ pub fn run(args: RegistryArgs) -> anyhow::Result<()> {
                 println!("rolled back {}@{} to {}", a.name, a.alias, version.spec());
                 Ok(())
             }
+        }
+        RegistryCommand::Profile(a) => {
+            let home = Home::open(root)?;
+            let (version, profile) = home.model_profile(&a.model)?;
+            let json = profile.to_json();
+            match &a.out {
+                Some(path) => {
+                    std::fs::write(path, json.as_bytes())
+                        .with_context(|| format!("could not write {}", path.display()))?;
+                    eprintln!(
+                        "wrote the reference profile of {} to {}",
+                        version.spec(),
+                        path.display()
+                    );
+                }
+                None => println!("{json}"),
+            }
+            Ok(())
         }
         RegistryCommand::Archive(a) => {
             let mut home = Home::open(root)?;

@@ -1,5 +1,10 @@
 //! HTTP routing for `serve`: Open Inference Protocol v2 REST and MLflow scoring endpoints.
 //!
+//! Responses: OIP `infer` returns two outputs, `label` (BYTES, the predicted class) and
+//! `probability` (FP64, positive-class probability), plus `model_name` and
+//! `model_version`. `/invocations` returns `{"predictions": [label, …], "probabilities":
+//! [p, …], "model_name", "model_version"}`. Both set the `X-Model-Version` header.
+//!
 //! Errors are `{"error": "..."}` with 400 (bad input), 404 (unknown model or path), 413
 //! (body too large) or 415 (unsupported content type), as both protocols expect.
 
@@ -282,15 +287,13 @@ async fn invocations(req: hyper::Request<Incoming>, model: &ServedModel) -> Repl
         Ok(s) => s,
         Err(reply) => return reply,
     };
-    let predictions: Vec<Value> = labels
-        .iter()
-        .zip(&p)
-        .map(|(l, q)| json!({"label": l, "probability": q}))
-        .collect();
+    // MLflow clients read `predictions` (the labels, as a scikit-learn pyfunc returns
+    // them); `probabilities` carries P(positive class) per row.
     json_reply(
         StatusCode::OK,
         &json!({
-            "predictions": predictions,
+            "predictions": labels,
+            "probabilities": p,
             "model_name": model.name,
             "model_version": model.version.to_string(),
         }),

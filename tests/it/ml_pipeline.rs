@@ -77,6 +77,31 @@ fn pipeline_registers_promotes_reuses_gates_rolls_back_and_serves() {
     assert_eq!(v1[0]["params"]["seed"], 42);
     assert!(v1[0]["dataset"].as_str().unwrap().starts_with("credit@"));
     assert!(v1[0]["report_sha256"].is_string());
+    // The reference profile: training features plus holdout label/probability columns.
+    let profile_file = dir.path().join("profile.json");
+    let wrote = modelwatch(
+        &home,
+        &[
+            "registry",
+            "profile",
+            "credit@production",
+            "-o",
+            profile_file.to_str().unwrap(),
+        ],
+    );
+    assert!(wrote.status.success(), "{}", text(&wrote.stderr));
+    let profile: Value = serde_json::from_slice(&std::fs::read(&profile_file).unwrap()).unwrap();
+    let columns: Vec<&str> = profile["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(columns.len(), 15, "{columns:?}");
+    assert_eq!(&columns[13..], ["label", "probability"]);
+    let holdout_rows = v1[0]["metrics"]["holdout_rows"].as_u64().unwrap();
+    assert_eq!(profile["columns"][13]["count"], holdout_rows);
+    assert_eq!(profile["rows"].as_u64().unwrap() + holdout_rows, 4454);
     assert_eq!(production(&home), 1);
 
     // 2. Same inputs again: the deterministic artifact is found, nothing new registered.
@@ -199,11 +224,11 @@ fn pipeline_registers_promotes_reuses_gates_rolls_back_and_serves() {
         assert_eq!(status, 200, "{reply}");
         assert!(head.contains("x-model-version: 1"));
         let reply: Value = serde_json::from_str(&reply).unwrap();
-        let got: Vec<f64> = reply["predictions"]
+        let got: Vec<f64> = reply["probabilities"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|p| p["probability"].as_f64().unwrap())
+            .map(|p| p.as_f64().unwrap())
             .collect();
         assert_eq!(
             got,
@@ -211,7 +236,7 @@ fn pipeline_registers_promotes_reuses_gates_rolls_back_and_serves() {
             "/invocations {}",
             body.as_object().unwrap().keys().next().unwrap()
         );
-        assert_eq!(reply["predictions"][0]["label"], labels[0]);
+        assert_eq!(reply["predictions"], json!(labels));
     }
 
     // A bad cell: 400 naming row, column and reason.
