@@ -194,11 +194,14 @@ pub fn metadata(model: &ServedModel) -> Value {
 }
 
 /// Scores rows: positive-class probabilities and labels, or a 400 naming the cell.
-fn score(model: &ServedModel, rows: &[Vec<RawValue>]) -> Result<(Vec<String>, Vec<f64>), Reply> {
+fn score(
+    model: &ServedModel,
+    rows: &[Vec<RawValue>],
+) -> Result<(Vec<String>, Vec<f64>), Box<Reply>> {
     let (p, _) = model
         .artifact
         .score(rows)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, e))?;
+        .map_err(|e| Box::new(error(StatusCode::BAD_REQUEST, e)))?;
     let labels = p
         .iter()
         .map(|&q| model.artifact.label_for(q).to_string())
@@ -213,7 +216,7 @@ fn infer_oip(model: &ServedModel, body: &Value) -> Reply {
     };
     let (labels, p) = match score(model, &rows) {
         Ok(s) => s,
-        Err(reply) => return reply,
+        Err(reply) => return *reply,
     };
     let n = rows.len();
     let mut response = json!({
@@ -240,13 +243,12 @@ async fn invocations(req: hyper::Request<Incoming>, model: &ServedModel) -> Repl
     if let Some(charset) = content_type
         .split(';')
         .find_map(|p| p.trim().strip_prefix("charset="))
+        && !charset.trim_matches('"').eq_ignore_ascii_case("utf-8")
     {
-        if !charset.trim_matches('"').eq_ignore_ascii_case("utf-8") {
-            return error(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                format!("charset {charset} is not supported: send utf-8"),
-            );
-        }
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("charset {charset} is not supported: send utf-8"),
+        );
     }
     let mime = content_type
         .split(';')
@@ -285,7 +287,7 @@ async fn invocations(req: hyper::Request<Incoming>, model: &ServedModel) -> Repl
     };
     let (labels, p) = match score(model, &rows) {
         Ok(s) => s,
-        Err(reply) => return reply,
+        Err(reply) => return *reply,
     };
     // MLflow clients read `predictions` (the labels, as a scikit-learn pyfunc returns
     // them); `probabilities` carries P(positive class) per row.

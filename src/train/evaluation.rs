@@ -10,11 +10,9 @@ use super::metrics::{ClassificationMetrics, ConfusionMatrix, METRIC_NAMES};
 use super::model::{self, ModelArtifact};
 use super::preprocess::ColumnTransform;
 use super::split;
+use super::split::{ChaCha8Rng, SeedableRng, shuffle, unit};
 use super::table::{LabeledTable, RawValue};
 use anyhow::Context;
-use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -217,7 +215,7 @@ fn permutation_importance(
         for r in 0..config.permutation_repeats {
             let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_add((j * 1000 + r) as u64));
             let mut column: Vec<RawValue> = rows.iter().map(|row| row[j].clone()).collect();
-            column.shuffle(&mut rng);
+            shuffle(&mut column, &mut rng);
             let shuffled: Vec<Vec<RawValue>> = rows
                 .iter()
                 .zip(column)
@@ -254,7 +252,7 @@ fn robustness(
         .map(|row| {
             row.iter()
                 .map(|v| {
-                    if rng.r#gen::<f64>() < config.missing_rate {
+                    if unit(&mut rng) < config.missing_rate {
                         RawValue::Missing
                     } else {
                         v.clone()
@@ -312,10 +310,9 @@ fn robustness(
         .collect()
 }
 
-/// One draw of N(0, 1) by the Box–Muller transform (rand 0.8 ships no normal sampler
-/// without an extra crate, and two lines do not earn one).
+/// One draw of N(0, 1) by the Box–Muller transform (two lines do not earn a crate).
 fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
-    let u1: f64 = 1.0 - rng.r#gen::<f64>();
-    let u2: f64 = rng.r#gen::<f64>();
+    let u1: f64 = 1.0 - unit(rng);
+    let u2: f64 = unit(rng);
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
