@@ -14,6 +14,9 @@
 pub mod decode;
 pub mod http;
 
+#[cfg(test)]
+mod tests;
+
 use crate::exit::UsageError;
 use crate::registry::home::{Home, HomeArgs};
 use crate::train::model::ModelArtifact;

@@ -2,6 +2,7 @@
 
 mod dataset_cli;
 mod drift_cli;
+mod ml_jobs;
 mod ml_metrics;
 mod ml_pipeline;
 mod ml_registry;
