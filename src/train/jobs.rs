@@ -72,9 +72,9 @@ pub fn load_table(
     let version = home.resolve_dataset(dataset)?;
     if version.schema.target().is_none() {
         return Err(UsageError(format!(
-            "dataset {} has no target column: add it again with `modelwatch dataset add {} FILE --target COLUMN`",
-            version.spec(),
-            version.name
+            "dataset {} has no target column, and a stored version's schema never changes: \
+             add the file under a new name with `modelwatch dataset add NAME FILE --target COLUMN`",
+            version.spec()
         ))
         .into());
     }
