@@ -3,7 +3,10 @@
 //! Responses: OIP `infer` returns two outputs, `label` (BYTES, the predicted class) and
 //! `probability` (FP64, positive-class probability), plus `model_name` and
 //! `model_version`. `/invocations` returns `{"predictions": [label, …], "probabilities":
-//! [p, …], "model_name", "model_version"}`. Both set the `X-Model-Version` header.
+//! [p, …], "model_name", "model_version"}`. Both set the `X-Model-Version` header and carry
+//! `parameters: {"imputed_values", "unknown_categories"}`: missing cells filled with the
+//! training median / most frequent category, and categories never seen in training (encoded
+//! as all zeros), so a client sees when its rows were scored on patched input.
 //!
 //! Errors are `{"error": "..."}` with 400 (bad input), 404 (unknown model or path), 413
 //! (body too large) or 415 (unsupported content type), as both protocols expect.
@@ -211,12 +214,13 @@ pub fn metadata(model: &ServedModel) -> Value {
     })
 }
 
-/// Scores rows: positive-class probabilities and labels, or a 400 naming the cell.
+/// Scores rows: labels, positive-class probabilities and what encoding papered over
+/// (`{"imputed_values", "unknown_categories"}`), or a 400 naming the cell.
 fn score(
     model: &ServedModel,
     rows: &[Vec<RawValue>],
-) -> Result<(Vec<String>, Vec<f64>), Box<Reply>> {
-    let (p, _) = model
+) -> Result<(Vec<String>, Vec<f64>, Value), Box<Reply>> {
+    let (p, stats) = model
         .artifact
         .score(rows)
         .map_err(|e| Box::new(error(StatusCode::BAD_REQUEST, e)))?;
@@ -224,7 +228,11 @@ fn score(
         .iter()
         .map(|&q| model.artifact.label_for(q).to_string())
         .collect();
-    Ok((labels, p))
+    let counts = json!({
+        "imputed_values": stats.imputed,
+        "unknown_categories": stats.unknown_categories,
+    });
+    Ok((labels, p, counts))
 }
 
 fn infer_oip(model: &ServedModel, body: &Value) -> Reply {
@@ -232,7 +240,7 @@ fn infer_oip(model: &ServedModel, body: &Value) -> Reply {
         Ok(rows) => rows,
         Err(BadRequest(m)) => return error(StatusCode::BAD_REQUEST, m),
     };
-    let (labels, p) = match score(model, &rows) {
+    let (labels, p, counts) = match score(model, &rows) {
         Ok(s) => s,
         Err(reply) => return *reply,
     };
@@ -240,6 +248,7 @@ fn infer_oip(model: &ServedModel, body: &Value) -> Reply {
     let mut response = json!({
         "model_name": model.name,
         "model_version": model.version.to_string(),
+        "parameters": counts,
         "outputs": [
             {"name": "label", "datatype": "BYTES", "shape": [n], "data": labels},
             {"name": "probability", "datatype": "FP64", "shape": [n], "data": p},
@@ -303,7 +312,7 @@ async fn invocations(req: hyper::Request<Incoming>, model: &ServedModel) -> Repl
         Ok(rows) => rows,
         Err(BadRequest(m)) => return error(StatusCode::BAD_REQUEST, m),
     };
-    let (labels, p) = match score(model, &rows) {
+    let (labels, p, counts) = match score(model, &rows) {
         Ok(s) => s,
         Err(reply) => return *reply,
     };
@@ -314,6 +323,7 @@ async fn invocations(req: hyper::Request<Incoming>, model: &ServedModel) -> Repl
         &json!({
             "predictions": labels,
             "probabilities": p,
+            "parameters": counts,
             "model_name": model.name,
             "model_version": model.version.to_string(),
         }),

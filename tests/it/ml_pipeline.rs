@@ -239,6 +239,22 @@ fn pipeline_registers_promotes_reuses_gates_rolls_back_and_serves() {
         assert_eq!(reply["predictions"], json!(labels));
     }
 
+    // An unseen category still scores (all-zero one-hot) and is counted, as are imputed cells.
+    let mut odd = records[..2].to_vec();
+    odd[0]["Home"] = json!("houseboat");
+    odd[1]["Income"] = Value::Null;
+    let (status, _, body) = http(
+        &server.addr,
+        "POST",
+        "/invocations",
+        "application/json",
+        &json!({ "dataframe_records": odd }).to_string(),
+    );
+    assert_eq!(status, 200, "{body}");
+    let reply: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(reply["parameters"]["unknown_categories"], 1);
+    assert!(reply["parameters"]["imputed_values"].as_u64().unwrap() >= 1);
+
     // A bad cell: 400 naming row, column and reason.
     let mut bad_records = records.clone();
     bad_records[3]["Age"] = json!("forty");
