@@ -7,7 +7,6 @@ use modelwatch::train::config::ConfigFile;
 use modelwatch::train::jobs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 /// A home with the credit dataset and `n` artifact files trained with seeds 1..=n.
 fn home_with_artifacts(dir: &Path, n: u64) -> (PathBuf, Vec<PathBuf>) {
@@ -100,6 +99,7 @@ fn concurrent_registrations_get_distinct_versions_and_lose_nothing() {
 fn a_process_killed_mid_registration_leaves_a_working_registry() {
     let dir = tempfile::tempdir().unwrap();
     let (home, files) = home_with_artifacts(dir.path(), 4);
+    let started = std::time::Instant::now();
     let first = modelwatch(
         &home,
         &[
@@ -111,9 +111,14 @@ fn a_process_killed_mid_registration_leaves_a_working_registry() {
         ],
     );
     assert!(first.status.success(), "{}", text(&first.stderr));
-    // Kill registrations at different points of their run (startup, scoring, blob write,
-    // transaction) with SIGKILL: no cleanup code runs.
-    for (i, delay_ms) in [5u64, 30, 80, 150, 250, 400].into_iter().enumerate() {
+    // Kill registrations with SIGKILL (no cleanup code runs) at fractions of the time one
+    // registration takes: the late ones land in the blob writes and the transaction, which
+    // come last.
+    let full = started.elapsed();
+    for (i, fraction) in [0.05, 0.3, 0.6, 0.8, 0.9, 0.95, 0.98, 0.99]
+        .into_iter()
+        .enumerate()
+    {
         let file = &files[1 + i % 3];
         let mut child = Command::new(env!("CARGO_BIN_EXE_modelwatch"))
             .args([
@@ -128,7 +133,7 @@ fn a_process_killed_mid_registration_leaves_a_working_registry() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
+        std::thread::sleep(full.mul_f64(fraction));
         let _ = child.kill();
         let _ = child.wait();
     }
