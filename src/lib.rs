@@ -15,6 +15,9 @@
 //! - [`export`]: where observations leave the process (the Prometheus exposition).
 //! - [`registry`]: the home directory: SQLite metadata, content-addressed blobs, dataset
 //!   versions (and, later, model versions).
+//! - [`train`]: reference training, validation, metrics and promotion gates.
+//! - [`serve`]: the reference model server (Open Inference Protocol and MLflow `/invocations`).
+//! - [`pipeline`]: `pipeline run`, dataset add → train → validate → register → promote.
 //! - [`drift`]: drift statistics (PSI, KS, Wasserstein, Jensen–Shannon, chi², z) and the
 //!   `auto` method choice; pure functions, no I/O.
 //! - [`drift_cli`]: the `modelwatch drift` command: a reference profile against a streamed
@@ -30,8 +33,11 @@ pub mod drift_cli;
 pub mod exit;
 pub mod export;
 pub mod logging;
+pub mod pipeline;
 pub mod profile;
 pub mod protocol;
 pub mod proxy;
 pub mod registry;
+pub mod serve;
 pub mod shutdown;
+pub mod train;

@@ -28,6 +28,16 @@ enum Job {
     Proxy(modelwatch::proxy::ProxyArgs),
     /// Store, list, show and profile versioned datasets.
     Dataset(modelwatch::registry::dataset_cli::DatasetArgs),
+    /// Train a model on a stored dataset version (seeded, reproducible artifact).
+    Train(modelwatch::train::jobs::TrainArgs),
+    /// Validate a model: holdout, cross-validation, importance, robustness, gates.
+    Validate(modelwatch::train::jobs::ValidateArgs),
+    /// Register, list, show, promote, roll back and archive model versions.
+    Registry(modelwatch::registry::models_cli::RegistryArgs),
+    /// Serve a registered model over the Open Inference Protocol and MLflow /invocations.
+    Serve(modelwatch::serve::ServeArgs),
+    /// Run a train → validate → register → promote pipeline from a TOML file.
+    Pipeline(modelwatch::pipeline::PipelineArgs),
     /// Compare a current CSV with a reference dataset, profile or CSV, column by column.
     Drift(modelwatch::drift_cli::DriftArgs),
 }
@@ -43,6 +53,11 @@ fn main() {
     let result = match cli.job {
         Job::Proxy(args) => modelwatch::proxy::run(args),
         Job::Dataset(args) => modelwatch::registry::dataset_cli::run(args),
+        Job::Train(args) => modelwatch::train::jobs::run_train(args),
+        Job::Validate(args) => modelwatch::train::jobs::run_validate(args),
+        Job::Registry(args) => modelwatch::registry::models_cli::run(args),
+        Job::Serve(args) => modelwatch::serve::run(args),
+        Job::Pipeline(args) => modelwatch::pipeline::run(args),
         Job::Drift(args) => modelwatch::drift_cli::run(args),
     };
     match result {

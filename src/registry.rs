@@ -16,6 +16,7 @@
 //! - [`datasets`]: dataset versions (`NAME@VERSION`), their schema and metadata.
 //! - [`reference`]: a drift reference (`NAME[@VERSION]`, profile JSON or CSV) → a profile.
 //! - [`dataset_cli`]: the `modelwatch dataset` job.
+//! - [`models`]: model versions, aliases and their history; [`models_cli`]: `modelwatch registry`.
 //!
 //! A component that needs its own tables (models, aliases) adds a `Component` with its
 //! migrations to [`migrations::COMPONENTS`] and an `impl Home` block in its own file.
@@ -25,6 +26,8 @@ pub mod dataset_cli;
 pub mod datasets;
 pub mod home;
 pub mod migrations;
+pub mod models;
+pub mod models_cli;
 pub mod names;
 pub mod reference;
 

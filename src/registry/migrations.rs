@@ -29,7 +29,7 @@ pub struct Component {
 }
 
 /// Every component, in the order their migrations run.
-pub const COMPONENTS: &[Component] = &[super::datasets::COMPONENT];
+pub const COMPONENTS: &[Component] = &[super::datasets::COMPONENT, super::models::COMPONENT];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     component   TEXT    NOT NULL,

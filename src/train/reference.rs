@@ -1,0 +1,96 @@
+//! The reference profile a model version carries for drift monitoring: the training
+//! split's features plus the holdout predictions, profiled with the shared
+//! [`ProfileBuilder`].
+//!
+//! The prediction columns are named exactly as `serve` names its Open Inference Protocol
+//! outputs, `label` (categorical, the predicted class) and `probability` (numeric, the
+//! positive-class probability), because the sidecar maps model responses onto profile
+//! columns by name. They are profiled from the holdout (rows training never saw), so their
+//! `count` is the holdout size while the feature columns count training rows.
+
+use super::evaluation::HoldoutScoring;
+use super::model::ModelArtifact;
+use super::table::RawValue;
+use crate::profile::schema::{ColumnKind, ColumnRole, ColumnSchema, Schema};
+use crate::profile::{ProfileBuilder, ProfileOptions};
+use anyhow::bail;
+
+/// Name of the predicted-label column.
+pub const LABEL_COLUMN: &str = "label";
+/// Name of the positive-class probability column.
+pub const PROBABILITY_COLUMN: &str = "probability";
+
+fn cell(value: &RawValue) -> String {
+    match value {
+        RawValue::Missing => String::new(),
+        RawValue::Number(x) => format!("{x}"),
+        RawValue::Text(t) => t.clone(),
+    }
+}
+
+/// The profile JSON bytes of a model version.
+pub fn profile_bytes(
+    artifact: &ModelArtifact,
+    scoring: &HoldoutScoring,
+) -> anyhow::Result<Vec<u8>> {
+    if let Some(f) = artifact
+        .features
+        .iter()
+        .find(|f| f.name == LABEL_COLUMN || f.name == PROBABILITY_COLUMN)
+    {
+        bail!(
+            "feature {:?} has the name of a prediction column of the reference profile \
+             (label, probability): rename the column in the dataset",
+            f.name
+        );
+    }
+    let options = ProfileOptions::default();
+    let feature_schema = Schema {
+        columns: artifact
+            .features
+            .iter()
+            .map(|f| ColumnSchema {
+                name: f.name.clone(),
+                kind: f.kind,
+                role: ColumnRole::Feature,
+            })
+            .collect(),
+    };
+    let mut features = ProfileBuilder::new(&feature_schema, &options);
+    for row in &scoring.train_rows {
+        let record = csv::StringRecord::from(row.iter().map(cell).collect::<Vec<_>>());
+        features.push_record(&record)?;
+    }
+    let prediction_schema = Schema {
+        columns: vec![
+            ColumnSchema {
+                name: LABEL_COLUMN.into(),
+                kind: ColumnKind::Categorical,
+                role: ColumnRole::Feature,
+            },
+            ColumnSchema {
+                name: PROBABILITY_COLUMN.into(),
+                kind: ColumnKind::Numeric,
+                role: ColumnRole::Feature,
+            },
+        ],
+    };
+    let mut predictions = ProfileBuilder::new(&prediction_schema, &options);
+    for &p in &scoring.holdout_scores {
+        let record =
+            csv::StringRecord::from(vec![artifact.label_for(p).to_string(), format!("{p}")]);
+        predictions.push_record(&record)?;
+    }
+    let mut profile = features.finish(&format!(
+        "{} training split ({} rows); {}/{} from the holdout ({} rows)",
+        artifact.training.dataset,
+        scoring.train_rows.len(),
+        LABEL_COLUMN,
+        PROBABILITY_COLUMN,
+        scoring.holdout_scores.len()
+    ));
+    profile
+        .columns
+        .extend(predictions.finish("holdout predictions").columns);
+    Ok(profile.to_json().into_bytes())
+}

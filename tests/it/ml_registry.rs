@@ -1,0 +1,257 @@
+//! The model registry under abuse: concurrent writers (real processes), processes killed
+//! mid-write, a tampered artifact, a missing home. Clear errors, nothing lost.
+
+use super::ml_support::*;
+use modelwatch::registry::home::Home;
+use modelwatch::train::config::ConfigFile;
+use modelwatch::train::jobs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// A home with the credit dataset and `n` artifact files trained with seeds 1..=n.
+fn home_with_artifacts(dir: &Path, n: u64) -> (PathBuf, Vec<PathBuf>) {
+    let home = dir.join("home");
+    let added = modelwatch(
+        &home,
+        &["dataset", "add", "credit", CREDIT, "--target", "Status"],
+    );
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    let h = Home::open(&home).unwrap();
+    let files = (1..=n)
+        .map(|seed| {
+            let mut config = ConfigFile::default();
+            config.train.seed = seed;
+            let artifact = jobs::train_on(&h, "credit", &config).unwrap();
+            let path = dir.join(format!("model-{seed}.json"));
+            std::fs::write(&path, artifact.to_bytes()).unwrap();
+            path
+        })
+        .collect();
+    (home, files)
+}
+
+fn integrity_ok(home: &Path) {
+    let conn = rusqlite::Connection::open(home.join("registry.sqlite")).unwrap();
+    let verdict: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(verdict, "ok");
+}
+
+#[test]
+fn concurrent_registrations_get_distinct_versions_and_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (home, files) = home_with_artifacts(dir.path(), 6);
+    // Six real processes register at once; each file also twice, so reuse races too.
+    let children: Vec<_> = files
+        .iter()
+        .chain(files.iter())
+        .map(|f| {
+            Command::new(env!("CARGO_BIN_EXE_modelwatch"))
+                .args([
+                    "registry",
+                    "register",
+                    "credit",
+                    "--artifact",
+                    f.to_str().unwrap(),
+                    "--json",
+                ])
+                .env("MODELWATCH_HOME", &home)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let listed = versions(&home);
+    let numbers: Vec<u64> = listed
+        .iter()
+        .map(|v| v["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        numbers,
+        [1, 2, 3, 4, 5, 6],
+        "one version per distinct artifact, no gaps"
+    );
+    let h = Home::open(&home).unwrap();
+    let mut hashes: Vec<String> = files
+        .iter()
+        .map(|f| jobs::read_artifact(f).unwrap().sha256())
+        .collect();
+    hashes.sort();
+    let mut registered: Vec<String> = listed
+        .iter()
+        .map(|v| v["artifact_sha256"].as_str().unwrap().to_string())
+        .collect();
+    registered.sort();
+    assert_eq!(hashes, registered);
+    for v in h.list_models(Some("credit")).unwrap() {
+        h.load_model_artifact(&v).unwrap();
+    }
+    integrity_ok(&home);
+}
+
+#[test]
+fn a_process_killed_mid_registration_leaves_a_working_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let (home, files) = home_with_artifacts(dir.path(), 4);
+    let started = std::time::Instant::now();
+    let first = modelwatch(
+        &home,
+        &[
+            "registry",
+            "register",
+            "credit",
+            "--artifact",
+            files[0].to_str().unwrap(),
+        ],
+    );
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    // Kill registrations with SIGKILL (no cleanup code runs) at fractions of the time one
+    // registration takes: the late ones land in the blob writes and the transaction, which
+    // come last.
+    let full = started.elapsed();
+    for (i, fraction) in [0.05, 0.3, 0.6, 0.8, 0.9, 0.95, 0.98, 0.99]
+        .into_iter()
+        .enumerate()
+    {
+        let file = &files[1 + i % 3];
+        let mut child = Command::new(env!("CARGO_BIN_EXE_modelwatch"))
+            .args([
+                "registry",
+                "register",
+                "credit",
+                "--artifact",
+                file.to_str().unwrap(),
+            ])
+            .env("MODELWATCH_HOME", &home)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(full.mul_f64(fraction));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    integrity_ok(&home);
+    // Whatever got in is whole; version 1 is still there; registering again completes.
+    for f in &files {
+        let out = modelwatch(
+            &home,
+            &[
+                "registry",
+                "register",
+                "credit",
+                "--artifact",
+                f.to_str().unwrap(),
+            ],
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let listed = versions(&home);
+    assert_eq!(listed.len(), 4);
+    assert_eq!(
+        listed[0]["artifact_sha256"].as_str().unwrap(),
+        jobs::read_artifact(&files[0]).unwrap().sha256()
+    );
+    let h = Home::open(&home).unwrap();
+    for v in h.list_models(Some("credit")).unwrap() {
+        h.load_model_artifact(&v)
+            .expect("every registered artifact loads");
+    }
+}
+
+#[test]
+fn a_tampered_artifact_is_refused_by_its_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let (home, files) = home_with_artifacts(dir.path(), 1);
+    let out = modelwatch(
+        &home,
+        &[
+            "registry",
+            "register",
+            "credit",
+            "--artifact",
+            files[0].to_str().unwrap(),
+            "--json",
+        ],
+    );
+    let v = json(&out);
+    let promote = modelwatch(
+        &home,
+        &["registry", "promote", "credit@1", "--alias", "production"],
+    );
+    assert!(promote.status.success(), "{}", text(&promote.stderr));
+    // Change one weight in the stored blob, keeping it valid JSON.
+    let h = Home::open(&home).unwrap();
+    let hash =
+        modelwatch::registry::BlobHash::parse(v["artifact_sha256"].as_str().unwrap()).unwrap();
+    let blob = h.blobs().path_of(&hash);
+    let original = std::fs::read_to_string(&blob).unwrap();
+    let tampered = original.replacen("\"intercept\": ", "\"intercept\": 1", 1);
+    assert_ne!(original, tampered);
+    let mut perms = std::fs::metadata(&blob).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&blob, perms).unwrap();
+    std::fs::write(&blob, tampered).unwrap();
+
+    for args in [
+        vec![
+            "serve",
+            "--model",
+            "credit@production",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        vec!["validate", "--model", "credit@1"],
+    ] {
+        let out = modelwatch(&home, &args);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("refusing the artifact of credit@1"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_home_is_a_usage_error_that_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nowhere");
+    for args in [
+        vec!["registry", "list"],
+        vec!["registry", "show", "credit@production"],
+        vec!["serve", "--model", "credit@production"],
+        vec!["validate", "--model", "credit@1"],
+        vec!["train", "--dataset", "credit"],
+    ] {
+        let out = modelwatch(&missing, &args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            text(&out.stderr).contains("no registry at"),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    assert!(!missing.exists(), "read commands never create a home");
+    // A home without the model names what exists instead.
+    let (home, _) = home_with_artifacts(dir.path(), 0);
+    let out = modelwatch(&home, &["serve", "--model", "credit@production"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no model named \"credit\""),
+        "{}",
+        text(&out.stderr)
+    );
+}

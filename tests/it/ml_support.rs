@@ -1,0 +1,161 @@
+//! Shared helpers of the ML lifecycle tests: run the real binary, write pipeline files,
+//! start `serve` as a real process and talk HTTP to it over a plain TCP socket.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const CREDIT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/examples/credit/credit_data.csv"
+);
+pub const EXAMPLE_PIPELINE: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/examples/credit/pipeline.toml");
+
+pub fn modelwatch(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_modelwatch"))
+        .args(args)
+        .env("MODELWATCH_HOME", home)
+        .output()
+        .expect("the modelwatch binary runs")
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Asserts success and parses stdout as JSON.
+pub fn json(out: &Output) -> serde_json::Value {
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)))
+}
+
+/// A pipeline file for the credit data with light validation (tests stay fast); `extra`
+/// is appended TOML (e.g. gates).
+pub fn pipeline_file(dir: &Path, file: &str, seed: u64, gates: &str) -> PathBuf {
+    let path = dir.join(file);
+    std::fs::write(
+        &path,
+        format!(
+            "[dataset]\nname = \"credit\"\nfile = \"{CREDIT}\"\ntarget = \"Status\"\n\n\
+             [model]\nname = \"credit\"\n\n\
+             [train]\nseed = {seed}\npositive_class = \"bad\"\n\n\
+             [validate]\nfolds = 2\npermutation_repeats = 1\n\n\
+             [gates]\n{gates}\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// Registered versions of `credit`, as `registry list --json` shows them.
+pub fn versions(home: &Path) -> Vec<serde_json::Value> {
+    json(&modelwatch(home, &["registry", "list", "credit", "--json"]))
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// The version `credit@production` points at.
+pub fn production(home: &Path) -> u64 {
+    json(&modelwatch(
+        home,
+        &["registry", "show", "credit@production", "--json"],
+    ))["version"]
+        .as_u64()
+        .unwrap()
+}
+
+/// A running `modelwatch serve`, killed on drop.
+pub struct Server {
+    child: Child,
+    pub addr: String,
+    pub log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `serve` on a free port and waits until it says where it listens.
+pub fn serve(home: &Path, model: &str) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_modelwatch"))
+        .args([
+            "serve",
+            "--model",
+            model,
+            "--listen",
+            "127.0.0.1:0",
+            "--poll-interval",
+            "200ms",
+        ])
+        .env("MODELWATCH_HOME", home)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        // Keep draining stderr so the server never blocks on a full pipe.
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(addr) = line.split("listening on http://").nth(1) {
+                let _ = tx.send(addr.trim().to_string());
+            }
+            sink.lock().unwrap().push_str(&(line + "\n"));
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|_| panic!("serve did not start: {}", log.lock().unwrap()));
+    Server { child, addr, log }
+}
+
+/// One HTTP/1.1 exchange: returns (status, lower-cased headers, body).
+pub fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &str,
+) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_ascii_lowercase(), body.to_string())
+}
+
+/// Polls `check` until it holds or `timeout` passes.
+pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
