@@ -8,11 +8,13 @@
 //! - [`schema`]: column kinds and roles, inferred from CSV.
 //! - [`format`]: the profile document (`modelwatch.profile/v1`) and its cheap lookups.
 //! - [`builder`]: streaming construction ([`ProfileBuilder`], [`build_from_csv`]).
+//! - [`number`]: reading a cell as a number straight from its bytes (exact fast path).
 //! - [`quantiles`]: equal-frequency bin edges and the value → bin lookup.
 //! - [`reservoir`]: the seeded reservoir sample behind exact-when-small KS.
 
 pub mod builder;
 pub mod format;
+pub mod number;
 pub mod quantiles;
 pub mod reservoir;
 pub mod schema;

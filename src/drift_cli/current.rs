@@ -128,10 +128,7 @@ impl CurrentColumn {
         self.rows += 1;
         match self.kind {
             ColumnKind::Numeric => {
-                if let Some(x) = std::str::from_utf8(cell)
-                    .ok()
-                    .and_then(|t| t.parse::<f64>().ok())
-                {
+                if let Some(x) = crate::profile::number::parse_number(cell) {
                     self.push_number(x, cell, line);
                 } else {
                     self.push_unusual_number(cell, line);

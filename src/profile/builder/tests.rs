@@ -151,3 +151,34 @@ fn the_json_round_trips_and_other_formats_are_refused() {
     let err = Profile::from_json(br#"{"format":"modelwatch.profile/v9"}"#).unwrap_err();
     assert!(err.to_string().contains("not supported"), "{err}");
 }
+
+#[test]
+fn a_file_larger_than_the_sample_gets_exact_proportions_on_a_second_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.csv");
+    let mut text = "x\n".to_string();
+    for i in 0..20_000u32 {
+        // Skewed: a spike at 0 and a long tail.
+        let v = if i % 3 == 0 { 0 } else { (i * 7919) % 1000 };
+        text.push_str(&format!("{v}\n"));
+    }
+    std::fs::write(&path, &text).unwrap();
+    let schema = Schema::infer(
+        &mut csv::Reader::from_path(&path).unwrap(),
+        &SchemaOverrides::default(),
+    )
+    .unwrap();
+    let options = ProfileOptions {
+        sample_size: 500,
+        ..Default::default()
+    };
+    let profile = build_from_csv(&path, &schema, &options, "big.csv").unwrap();
+    let n = profile.column("x").unwrap().numeric.as_ref().unwrap();
+    assert!(!n.sample_complete);
+    let mut counts = vec![0u64; n.bin_count()];
+    for line in text.lines().skip(1) {
+        counts[n.bin_of(line.parse().unwrap())] += 1;
+    }
+    let exact: Vec<f64> = counts.iter().map(|&c| c as f64 / 20_000.0).collect();
+    assert_eq!(n.proportions, exact);
+}
