@@ -20,6 +20,7 @@ pub mod identity;
 pub mod metrics;
 pub mod rescue;
 pub mod server;
+pub mod tap;
 
 use crate::config::{Config, Overrides};
 use anyhow::Context as _;
@@ -129,7 +130,7 @@ impl Sidecar {
         config.validate_proxy()?;
         let registry = crate::export::prometheus::new_registry()?;
         let metrics = Arc::new(metrics::ProxyMetrics::register(&registry)?);
-        let forwarder = Arc::new(forward::Forwarder::new(&config, metrics.clone())?);
+        let forwarder = Arc::new(forward::Forwarder::new(&config, metrics.clone(), None)?);
         let listener = bind(&config.proxy.listen, "--listen").await?;
         let admin_listener = bind(&config.proxy.admin_listen, "--admin-listen").await?;
         Ok(Self {
