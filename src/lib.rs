@@ -13,6 +13,12 @@
 //! - [`profile`]: dataset schemas and reference profiles (bin edges, category frequencies,
 //!   samples) computed from a reference dataset.
 //! - [`export`]: where observations leave the process (the Prometheus exposition).
+//! - [`registry`]: the home directory: SQLite metadata, content-addressed blobs, dataset
+//!   versions (and, later, model versions).
+//! - [`drift`]: drift statistics (PSI, KS, Wasserstein, Jensen–Shannon, chi², z) and the
+//!   `auto` method choice; pure functions, no I/O.
+//! - [`drift_cli`]: the `modelwatch drift` command: a reference profile against a streamed
+//!   current CSV, column by column, as a table or JSON.
 //! - [`exit`]: the process exit codes and the error kinds that map to them.
 //! - [`logging`] and [`shutdown`]: stderr diagnostics and the stop signal.
 //!
@@ -20,9 +26,12 @@
 
 pub mod analysis;
 pub mod config;
+pub mod drift;
+pub mod drift_cli;
 pub mod exit;
 pub mod export;
 pub mod logging;
 pub mod profile;
 pub mod proxy;
+pub mod registry;
 pub mod shutdown;

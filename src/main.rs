@@ -26,6 +26,10 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Job {
     Proxy(modelwatch::proxy::ProxyArgs),
+    /// Store, list, show and profile versioned datasets.
+    Dataset(modelwatch::registry::dataset_cli::DatasetArgs),
+    /// Compare a current CSV with a reference dataset, profile or CSV, column by column.
+    Drift(modelwatch::drift_cli::DriftArgs),
 }
 
 fn main() {
@@ -38,6 +42,8 @@ fn main() {
     };
     let result = match cli.job {
         Job::Proxy(args) => modelwatch::proxy::run(args),
+        Job::Dataset(args) => modelwatch::registry::dataset_cli::run(args),
+        Job::Drift(args) => modelwatch::drift_cli::run(args),
     };
     match result {
         Ok(()) => std::process::exit(exit::OK),

@@ -4,6 +4,8 @@
 
 mod alert_rules;
 mod dashboards;
+mod dataset_cli;
+mod drift_cli;
 mod metric_contract;
 mod promql_selectors;
 mod proxy;

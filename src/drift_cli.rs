@@ -1,0 +1,329 @@
+//! `modelwatch drift`: compare a current CSV file with a reference, column by column.
+//!
+//! The reference (a dataset `NAME[@VERSION]`, a profile JSON or a CSV) becomes a
+//! [`Profile`]; the current file is streamed once ([`current`]), so memory is bounded by
+//! the sample sizes, not by the file; then each column goes through the statistics in
+//! [`crate::drift`] and the verdicts are summed into dataset drift ([`report`]).
+//!
+//! Statistics on samples: numeric methods compare the reference sample (every value of a
+//! reference with at most 10,000 per column) with a uniform reservoir of the current
+//! values (`--current-sample`, default 100,000; every value below that). Categorical
+//! methods and all data-quality rates use exact counts over every current row.
+
+pub mod current;
+pub mod report;
+
+use crate::drift::{self, ColumnDriftConfig, Method};
+use crate::exit::UsageError;
+use crate::profile::schema::ColumnKind;
+use crate::profile::{ColumnProfile, Profile};
+use crate::registry::dataset_cli::{ProfileFlags, SchemaFlags};
+use crate::registry::home::HomeArgs;
+use crate::registry::reference::load_profile;
+use anyhow::Context;
+use current::{ColumnMap, CurrentColumn, aligned_counts};
+use report::{ColumnReport, DriftReport};
+use std::path::{Path, PathBuf};
+
+/// Flags of `modelwatch drift`.
+#[derive(Debug, clap::Args)]
+pub struct DriftArgs {
+    /// The reference: a dataset NAME[@VERSION], a profile JSON file or a CSV file.
+    #[arg(long, value_name = "REF")]
+    pub reference: String,
+    /// The current data: a CSV file with the reference's columns (streamed).
+    #[arg(long, value_name = "FILE")]
+    pub current: PathBuf,
+    /// Test per column: auto (Evidently's choice by type, size and distinct values), psi,
+    /// ks, wasserstein, jensen_shannon, chi2 or z. A numeric-only method on a categorical
+    /// column falls back to auto for that column.
+    #[arg(long, default_value = "auto", value_parser = parse_method)]
+    pub method: MethodChoice,
+    /// Threshold for every column (default: 0.05 for p-values, 0.1 for distances).
+    #[arg(long, value_name = "X")]
+    pub threshold: Option<f64>,
+    /// Dataset drift when at least this share of the tested columns drifted.
+    #[arg(long, default_value_t = drift::auto::DEFAULT_DRIFT_SHARE, value_name = "SHARE")]
+    pub drift_share: f64,
+    /// Reservoir size per numeric column of the current file.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub current_sample: u32,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 1 when the dataset drifted.
+    #[arg(long)]
+    pub fail_on_drift: bool,
+    #[command(flatten)]
+    pub home: HomeArgs,
+    /// Schema overrides when the reference is a CSV file.
+    #[command(flatten)]
+    pub schema: SchemaFlags,
+    /// How the reference profile is built when the reference is a dataset or a CSV.
+    #[command(flatten)]
+    pub profile: ProfileFlags,
+}
+
+/// `auto` or one method for every column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MethodChoice {
+    Auto,
+    Fixed(Method),
+}
+
+fn parse_method(name: &str) -> Result<MethodChoice, String> {
+    if name == "auto" {
+        return Ok(MethodChoice::Auto);
+    }
+    Method::from_name(name)
+        .map(MethodChoice::Fixed)
+        .ok_or_else(|| {
+            format!(
+                "unknown method {name:?}: use auto, psi, ks, wasserstein, jensen_shannon, chi2 or z"
+            )
+        })
+}
+
+/// Runs `modelwatch drift`.
+pub fn run(args: DriftArgs) -> anyhow::Result<()> {
+    if let Some(t) = args.threshold
+        && !(t.is_finite() && t >= 0.0)
+    {
+        return Err(UsageError(format!("--threshold {t}: use a number ≥ 0")).into());
+    }
+    if !(0.0..=1.0).contains(&args.drift_share) {
+        return Err(UsageError(format!(
+            "--drift-share {}: use a share between 0 and 1",
+            args.drift_share
+        ))
+        .into());
+    }
+    let profile = load_profile(
+        &args.home.home,
+        &args.reference,
+        &args.schema,
+        &args.profile.options(),
+    )
+    .with_context(|| format!("could not load the reference {}", args.reference))?;
+    let report = compare(&profile, &args.current, &args)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.to_table());
+    }
+    if args.fail_on_drift && report.dataset_drift {
+        anyhow::bail!(
+            "dataset drift: {} of {} columns drifted (--fail-on-drift)",
+            report.drifted_columns,
+            report.columns.len()
+        );
+    }
+    Ok(())
+}
+
+/// Streams the current file and builds the report.
+pub fn compare(
+    profile: &Profile,
+    current_path: &Path,
+    args: &DriftArgs,
+) -> anyhow::Result<DriftReport> {
+    let shown = current_path.display().to_string();
+    let file = std::fs::File::open(current_path)
+        .with_context(|| format!("could not open the current file {shown}"))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .buffer_capacity(1 << 18)
+        .from_reader(file);
+    let header = reader
+        .byte_headers()
+        .with_context(|| format!("could not read the header of {shown}"))?
+        .clone();
+    if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+        return Err(UsageError(format!(
+            "{shown} is empty: the current file needs a header row and data rows"
+        ))
+        .into());
+    }
+    let map = ColumnMap::new(profile, &header);
+    if !map.missing_features.is_empty() {
+        return Err(UsageError(format!(
+            "{shown} lacks reference column(s) {}; its header is: {}",
+            map.missing_features.join(", "),
+            header
+                .iter()
+                .map(|h| String::from_utf8_lossy(h).into_owned())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .into());
+    }
+    if map.matched.is_empty() {
+        return Err(UsageError(format!(
+            "{shown} shares no column with the reference {}",
+            profile.source
+        ))
+        .into());
+    }
+    if !map.unknown.is_empty() && !args.json {
+        eprintln!(
+            "modelwatch: note: {shown} has column(s) the reference does not know, not tested: {}",
+            map.unknown.join(", ")
+        );
+    }
+
+    let mut columns: Vec<(usize, CurrentColumn)> = map
+        .matched
+        .iter()
+        .map(|&(p, field)| {
+            let seed = profile.options.seed.wrapping_add(p as u64);
+            (
+                p,
+                CurrentColumn::new(
+                    field,
+                    &profile.columns[p],
+                    args.current_sample as usize,
+                    seed,
+                ),
+            )
+        })
+        .collect();
+    let expected = header.len();
+    let mut record = csv::ByteRecord::new();
+    let mut rows = 0u64;
+    while reader
+        .read_byte_record(&mut record)
+        .with_context(|| format!("could not read {shown}"))?
+    {
+        rows += 1;
+        let line = record.position().map_or(rows + 1, |p| p.line());
+        if record.len() != expected {
+            return Err(UsageError(format!(
+                "{shown}: line {line} has {} fields but the header has {expected}: fix the row \
+                 or the header",
+                record.len()
+            ))
+            .into());
+        }
+        for (p, column) in columns.iter_mut() {
+            column.push(&record[column.field], line, &profile.columns[*p]);
+        }
+    }
+    if rows == 0 {
+        return Err(UsageError(format!(
+            "{shown} has a header but no data rows: nothing to compare"
+        ))
+        .into());
+    }
+    if !args.json {
+        for (p, c) in &columns {
+            let name = &profile.columns[*p].name;
+            if let Some(bad) = &c.first_type_error {
+                eprintln!(
+                    "modelwatch: note: {shown} line {}, column {name}: {:?} is not a valid {} \
+                     value ({} such cells counted as type errors)",
+                    bad.line,
+                    bad.value,
+                    kind_name(c.kind),
+                    c.type_errors
+                );
+            }
+            if let Some(bad) = &c.first_non_finite {
+                eprintln!(
+                    "modelwatch: note: {shown} line {}, column {name}: {} is not a finite \
+                     number ({} such cells left out of the statistics)",
+                    bad.line, bad.value, c.non_finite
+                );
+            }
+        }
+    }
+
+    let reports: Vec<ColumnReport> = columns
+        .iter()
+        .map(|(p, c)| column_report(&profile.columns[*p], c, args))
+        .collect();
+    let tested = reports.iter().filter(|r| r.score.is_some());
+    let verdict = drift::dataset_drift(tested.map(|r| r.drifted), args.drift_share);
+    Ok(DriftReport {
+        reference: profile.source.clone(),
+        current: shown,
+        rows,
+        columns: reports,
+        drift_share: verdict.share,
+        drift_share_threshold: args.drift_share,
+        drifted_columns: verdict.drifted_columns,
+        dataset_drift: verdict.drifted,
+        ignored_columns: map.unknown,
+    })
+}
+
+fn column_report(
+    reference: &ColumnProfile,
+    current: &CurrentColumn,
+    args: &DriftArgs,
+) -> ColumnReport {
+    let rate = |n: u64| n as f64 / current.rows.max(1) as f64;
+    let mut note = None;
+    let fixed = match args.method {
+        MethodChoice::Auto => None,
+        MethodChoice::Fixed(m @ (Method::Ks | Method::Wasserstein))
+            if reference.kind != ColumnKind::Numeric =>
+        {
+            note = Some(format!("{m} needs a numeric column; auto used"));
+            None
+        }
+        MethodChoice::Fixed(m) => Some(m),
+    };
+    let config = ColumnDriftConfig {
+        method: fixed,
+        threshold: args.threshold,
+    };
+    let result = match reference.kind {
+        ColumnKind::Numeric => {
+            let reference_sample = reference
+                .numeric
+                .as_ref()
+                .map_or(&[][..], |n| n.sample.as_slice());
+            drift::numeric_column_drift(reference_sample, &current.sorted_sample(), &config)
+        }
+        ColumnKind::Categorical | ColumnKind::Boolean => {
+            let (r, c) = aligned_counts(reference, current);
+            drift::categorical_column_drift(&r, &c, &config).map(|d| d.result)
+        }
+    };
+    let (method, score, p_value, threshold, drifted) = match result {
+        Ok(r) => (
+            r.method.to_string(),
+            Some(r.score).filter(|s| s.is_finite()),
+            r.p_value.filter(|p| p.is_finite()),
+            Some(r.threshold),
+            r.drifted,
+        ),
+        Err(e) => {
+            note = Some(e.to_string());
+            ("-".to_string(), None, None, None, false)
+        }
+    };
+    ColumnReport {
+        name: reference.name.clone(),
+        kind: kind_name(reference.kind).to_string(),
+        method,
+        score,
+        p_value,
+        threshold,
+        drifted,
+        missing_rate: rate(current.missing),
+        out_of_range_rate: rate(current.out_of_range),
+        unseen_rate: rate(current.unseen),
+        type_error_rate: rate(current.type_errors),
+        non_finite_rate: rate(current.non_finite),
+        note,
+    }
+}
+
+fn kind_name(kind: ColumnKind) -> &'static str {
+    match kind {
+        ColumnKind::Numeric => "numeric",
+        ColumnKind::Categorical => "categorical",
+        ColumnKind::Boolean => "boolean",
+    }
+}

@@ -1,0 +1,119 @@
+//! The drift report: what `modelwatch drift` prints, as an aligned table or as JSON.
+//!
+//! JSON layout (stable; fields may be added):
+//! `{"reference","current","rows","columns":[{"name","type","method","score","p_value",
+//! "threshold","drifted","missing_rate","out_of_range_rate","unseen_rate",
+//! "type_error_rate","non_finite_rate","note"}],"drift_share","drift_share_threshold",
+//! "drifted_columns","dataset_drift","ignored_columns"}`. Rates are shares of the current
+//! rows; `p_value` is null for distance methods; `score` is null (and `note` says why) when
+//! a column could not be tested.
+
+use crate::registry::dataset_cli::align;
+use serde::Serialize;
+
+/// One column's line of the report.
+#[derive(Clone, Debug, Serialize)]
+pub struct ColumnReport {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub method: String,
+    pub score: Option<f64>,
+    pub p_value: Option<f64>,
+    pub threshold: Option<f64>,
+    pub drifted: bool,
+    pub missing_rate: f64,
+    pub out_of_range_rate: f64,
+    pub unseen_rate: f64,
+    pub type_error_rate: f64,
+    pub non_finite_rate: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The whole report.
+#[derive(Clone, Debug, Serialize)]
+pub struct DriftReport {
+    pub reference: String,
+    pub current: String,
+    pub rows: u64,
+    pub columns: Vec<ColumnReport>,
+    /// Share of tested columns that drifted.
+    pub drift_share: f64,
+    /// Dataset drift when `drift_share` reaches this.
+    pub drift_share_threshold: f64,
+    pub drifted_columns: usize,
+    pub dataset_drift: bool,
+    /// Current columns the reference does not know (not tested).
+    pub ignored_columns: Vec<String>,
+}
+
+impl DriftReport {
+    /// The human table and verdict.
+    pub fn to_table(&self) -> String {
+        let mut rows = vec![
+            [
+                "COLUMN",
+                "TYPE",
+                "METHOD",
+                "SCORE",
+                "P-VALUE",
+                "THRESHOLD",
+                "DRIFT",
+                "MISSING",
+                "OUT-OF-RANGE",
+                "UNSEEN",
+                "TYPE-ERR",
+            ]
+            .map(String::from),
+        ];
+        let number = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.4}"));
+        let rate = |v: f64| format!("{:.2}%", v * 100.0);
+        for c in &self.columns {
+            rows.push([
+                c.name.clone(),
+                c.kind.clone(),
+                c.method.clone(),
+                number(c.score),
+                number(c.p_value),
+                number(c.threshold),
+                if c.drifted { "DRIFT" } else { "ok" }.to_string(),
+                rate(c.missing_rate),
+                rate(c.out_of_range_rate),
+                rate(c.unseen_rate),
+                rate(c.type_error_rate),
+            ]);
+        }
+        let mut out = format!(
+            "reference {}\ncurrent   {} ({} rows)\n\n",
+            self.reference, self.current, self.rows
+        );
+        out.push_str(&align(&rows));
+        for c in self.columns.iter().filter(|c| c.note.is_some()) {
+            out.push_str(&format!(
+                "note: {}: {}\n",
+                c.name,
+                c.note.as_deref().unwrap_or("")
+            ));
+        }
+        if !self.ignored_columns.is_empty() {
+            out.push_str(&format!(
+                "note: not in the reference, not tested: {}\n",
+                self.ignored_columns.join(", ")
+            ));
+        }
+        out.push_str(&format!(
+            "\n{} of {} columns drifted (share {:.2}, threshold {:.2}): {}\n",
+            self.drifted_columns,
+            self.columns.iter().filter(|c| c.score.is_some()).count(),
+            self.drift_share,
+            self.drift_share_threshold,
+            if self.dataset_drift {
+                "DATASET DRIFT"
+            } else {
+                "no dataset drift"
+            }
+        ));
+        out
+    }
+}

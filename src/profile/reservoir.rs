@@ -1,0 +1,87 @@
+//! A seeded, fixed-size uniform sample of a stream (reservoir sampling, Algorithm R:
+//! Vitter, "Random sampling with a reservoir", ACM TOMS 11(1), 1985).
+//!
+//! While fewer than `capacity` values have been seen, the reservoir holds all of them, in
+//! order; after that every value seen so far has the same probability of being held. The
+//! generator is SplitMix64 (Steele, Lea, Flood, "Fast splittable pseudorandom number
+//! generators", OOPSLA 2014): a few lines, good enough for sampling, and its output for a
+//! seed never changes between releases, so a profile built twice is identical.
+
+/// SplitMix64: a 64-bit seeded generator.
+#[derive(Clone, Debug)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    pub fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A uniform integer in `0..bound` (Lemire's multiply-shift; the bias is below 2^-32
+    /// for the bounds a reservoir sees, irrelevant for sampling).
+    pub fn below(&mut self, bound: u64) -> u64 {
+        ((self.next_u64() as u128 * bound as u128) >> 64) as u64
+    }
+}
+
+/// A uniform sample of at most `capacity` values from a stream.
+#[derive(Clone, Debug)]
+pub struct Reservoir<T> {
+    capacity: usize,
+    seen: u64,
+    values: Vec<T>,
+    rng: SplitMix64,
+}
+
+impl<T> Reservoir<T> {
+    pub fn new(capacity: usize, seed: u64) -> Self {
+        Reservoir {
+            capacity,
+            seen: 0,
+            values: Vec::new(),
+            rng: SplitMix64::new(seed),
+        }
+    }
+
+    /// Offers one value to the sample.
+    #[inline]
+    pub fn push(&mut self, value: T) {
+        self.seen += 1;
+        if self.values.len() < self.capacity {
+            self.values.push(value);
+        } else {
+            let slot = self.rng.below(self.seen);
+            if (slot as usize) < self.capacity {
+                self.values[slot as usize] = value;
+            }
+        }
+    }
+
+    /// Values offered so far.
+    pub fn seen(&self) -> u64 {
+        self.seen
+    }
+
+    /// True while the sample still holds every value offered.
+    pub fn is_complete(&self) -> bool {
+        self.seen as usize == self.values.len()
+    }
+
+    pub fn into_values(self) -> Vec<T> {
+        self.values
+    }
+
+    pub fn values(&self) -> &[T] {
+        &self.values
+    }
+}
+
+#[cfg(test)]
+mod tests;

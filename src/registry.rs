@@ -1,0 +1,33 @@
+//! The registry: everything modelwatch stores in its home directory.
+//!
+//! A home directory (`--home DIR`, `MODELWATCH_HOME`, default `./.modelwatch`) holds one
+//! SQLite database with the metadata and a content-addressed blob store with the bytes:
+//!
+//! ```text
+//! .modelwatch/
+//!   registry.sqlite          metadata (WAL mode), one table set per component
+//!   blobs/sha256/ab/cdef…    immutable blobs named by the sha256 of their bytes
+//! ```
+//!
+//! - [`home`]: opening or creating a home, the database handle and the write transaction.
+//! - [`migrations`]: versioned schema changes per component, applied on open.
+//! - [`blobs`]: the content-addressed store (atomic writes, verified reads).
+//! - [`names`]: validation of dataset and model names.
+//! - [`datasets`]: dataset versions (`NAME@VERSION`), their schema and metadata.
+//! - [`reference`]: a drift reference (`NAME[@VERSION]`, profile JSON or CSV) → a profile.
+//! - [`dataset_cli`]: the `modelwatch dataset` job.
+//!
+//! A component that needs its own tables (models, aliases) adds a `Component` with its
+//! migrations to [`migrations::COMPONENTS`] and an `impl Home` block in its own file.
+
+pub mod blobs;
+pub mod dataset_cli;
+pub mod datasets;
+pub mod home;
+pub mod migrations;
+pub mod names;
+pub mod reference;
+
+pub use blobs::{BlobHash, BlobStore, BlobWriter};
+pub use datasets::{AddedDataset, DatasetSpec, DatasetVersion};
+pub use home::{Home, HomeArgs};

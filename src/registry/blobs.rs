@@ -1,0 +1,266 @@
+//! Content-addressed blob store: immutable files named by the sha256 of their bytes.
+//!
+//! Layout: `ROOT/ab/cdef…` for the hash `abcdef…` (two-character fan-out keeps directories
+//! small). A write streams into a temporary file `ROOT/.incoming-*` on the same file system,
+//! hashing as it goes; `commit` fsyncs it and renames it to its final name, then fsyncs the
+//! directory. A process killed mid-write therefore leaves at most a stray `.incoming-*`
+//! file, never a partial blob under a final name. Every read verifies the hash, so a blob
+//! modified on disk is refused instead of silently used.
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// The sha256 of a blob's bytes, as 64 lowercase hex digits.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct BlobHash(String);
+
+impl BlobHash {
+    /// Parses 64 hex digits (any case; stored lowercase).
+    pub fn parse(hex_digits: &str) -> anyhow::Result<BlobHash> {
+        let lower = hex_digits.to_ascii_lowercase();
+        if lower.len() != 64 || !lower.bytes().all(|b| b.is_ascii_hexdigit()) {
+            bail!("{hex_digits:?} is not a sha256 hash: expected 64 hex digits");
+        }
+        Ok(BlobHash(lower))
+    }
+
+    /// The hash of `bytes`.
+    pub fn of(bytes: &[u8]) -> BlobHash {
+        BlobHash(hex::encode(Sha256::digest(bytes)))
+    }
+
+    /// The 64 hex digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The first `n` hex digits (at most 64), e.g. for a short version id.
+    pub fn prefix(&self, n: usize) -> &str {
+        &self.0[..n.min(64)]
+    }
+}
+
+impl fmt::Display for BlobHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for BlobHash {
+    type Error = anyhow::Error;
+    fn try_from(value: String) -> anyhow::Result<Self> {
+        BlobHash::parse(&value)
+    }
+}
+
+impl From<BlobHash> for String {
+    fn from(hash: BlobHash) -> String {
+        hash.0
+    }
+}
+
+/// The blob store rooted at one directory (`HOME/blobs/sha256`).
+#[derive(Clone, Debug)]
+pub struct BlobStore {
+    root: PathBuf,
+}
+
+impl BlobStore {
+    /// A store rooted at `root`; the directory is created on the first write.
+    pub fn new(root: impl Into<PathBuf>) -> BlobStore {
+        BlobStore { root: root.into() }
+    }
+
+    /// The directory holding the blobs.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the blob with this hash lives (whether or not it exists). Read it through
+    /// [`BlobStore::verified_path`] or [`BlobStore::read`], which check its hash.
+    pub fn path_of(&self, hash: &BlobHash) -> PathBuf {
+        self.root.join(&hash.0[..2]).join(&hash.0[2..])
+    }
+
+    /// True when a blob with this hash is stored (not verified).
+    pub fn contains(&self, hash: &BlobHash) -> bool {
+        self.path_of(hash).is_file()
+    }
+
+    /// Starts a streaming write; call [`BlobWriter::commit`] to store it.
+    pub fn writer(&self) -> anyhow::Result<BlobWriter> {
+        fs::create_dir_all(&self.root).with_context(|| {
+            format!(
+                "could not create the blob directory {}",
+                self.root.display()
+            )
+        })?;
+        let file = tempfile::Builder::new()
+            .prefix(".incoming-")
+            .tempfile_in(&self.root)
+            .with_context(|| {
+                format!(
+                    "could not create a temporary file in {}",
+                    self.root.display()
+                )
+            })?;
+        Ok(BlobWriter {
+            store: self.clone(),
+            file: io::BufWriter::with_capacity(1 << 16, file),
+            hasher: Sha256::new(),
+            len: 0,
+        })
+    }
+
+    /// Stores `bytes` and returns their hash.
+    pub fn put_bytes(&self, bytes: &[u8]) -> anyhow::Result<BlobHash> {
+        let mut writer = self.writer()?;
+        writer
+            .write_all(bytes)
+            .context("could not write the blob")?;
+        Ok(writer.commit()?.0)
+    }
+
+    /// Stores a copy of the file at `path`; returns its hash and length.
+    pub fn put_file(&self, path: &Path) -> anyhow::Result<(BlobHash, u64)> {
+        let mut source =
+            File::open(path).with_context(|| format!("could not open {}", path.display()))?;
+        let mut writer = self.writer()?;
+        io::copy(&mut source, &mut writer)
+            .with_context(|| format!("could not copy {} into the blob store", path.display()))?;
+        writer.commit()
+    }
+
+    /// Checks the stored blob against its hash and returns its path. Fails with a clear
+    /// message when the blob is missing or its bytes no longer match (tampered or damaged).
+    pub fn verified_path(&self, hash: &BlobHash) -> anyhow::Result<PathBuf> {
+        let path = self.path_of(hash);
+        let file = File::open(&path).with_context(|| {
+            format!(
+                "blob {hash} is missing from the store (expected at {}): restore the home \
+                 directory from a backup or add the data again",
+                path.display()
+            )
+        })?;
+        let actual = hash_reader(file)
+            .with_context(|| format!("could not read blob {}", path.display()))?
+            .0;
+        if &actual != hash {
+            bail!(
+                "blob {} is corrupted: its bytes hash to {actual}, not {hash}; it was modified \
+                 or damaged on disk and is refused. Restore it from a backup or add the data again",
+                path.display()
+            );
+        }
+        Ok(path)
+    }
+
+    /// Reads a whole blob, verifying its hash.
+    pub fn read(&self, hash: &BlobHash) -> anyhow::Result<Vec<u8>> {
+        let path = self.path_of(hash);
+        let bytes = fs::read(&path).with_context(|| {
+            format!(
+                "blob {hash} is missing from the store (expected at {})",
+                path.display()
+            )
+        })?;
+        let actual = BlobHash::of(&bytes);
+        if &actual != hash {
+            bail!(
+                "blob {} is corrupted: its bytes hash to {actual}, not {hash}; it was modified \
+                 or damaged on disk and is refused. Restore it from a backup or add the data again",
+                path.display()
+            );
+        }
+        Ok(bytes)
+    }
+}
+
+/// A blob being written: hashes every byte, lands under its final name only on
+/// [`BlobWriter::commit`]. Dropping it without committing deletes the temporary file.
+pub struct BlobWriter {
+    store: BlobStore,
+    file: io::BufWriter<tempfile::NamedTempFile>,
+    hasher: Sha256,
+    len: u64,
+}
+
+impl Write for BlobWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl BlobWriter {
+    /// Bytes written so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True when nothing was written yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Makes the blob durable under its final name and returns its hash and length.
+    ///
+    /// When a blob with the same hash already exists and verifies, the new copy is
+    /// discarded; when the existing one is damaged, the fresh copy replaces it.
+    pub fn commit(self) -> anyhow::Result<(BlobHash, u64)> {
+        let hash = BlobHash(hex::encode(self.hasher.finalize()));
+        let temp = self
+            .file
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .context("could not write the blob")?;
+        let final_path = self.store.path_of(&hash);
+        if final_path.is_file() && self.store.verified_path(&hash).is_ok() {
+            return Ok((hash, self.len));
+        }
+        temp.as_file()
+            .sync_all()
+            .context("could not fsync the blob")?;
+        let dir = final_path.parent().expect("blob paths have a parent");
+        fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
+        temp.persist(&final_path)
+            .map_err(|e| e.error)
+            .with_context(|| format!("could not move the blob to {}", final_path.display()))?;
+        // The rename is durable only once its directory entry is.
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("could not fsync {}", dir.display()))?;
+        Ok((hash, self.len))
+    }
+}
+
+/// Hashes everything `reader` yields; returns the hash and the byte count.
+pub fn hash_reader(mut reader: impl Read) -> io::Result<(BlobHash, u64)> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut len = 0u64;
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        len += n as u64;
+    }
+    Ok((BlobHash(hex::encode(hasher.finalize())), len))
+}
+
+#[cfg(test)]
+mod tests;

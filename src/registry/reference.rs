@@ -1,0 +1,77 @@
+//! Turning what a user typed as a reference (`NAME[@VERSION]`, a profile JSON file or a
+//! CSV file) into a [`Profile`].
+
+use super::dataset_cli::SchemaFlags;
+use super::datasets::infer_schema;
+use super::home::Home;
+use crate::exit::UsageError;
+use crate::profile::{Profile, ProfileOptions, build_from_csv};
+use std::path::Path;
+
+/// Where a reference comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReferenceKind {
+    /// A stored dataset version.
+    Dataset,
+    /// A profile document.
+    ProfileFile,
+    /// A CSV file profiled on the fly.
+    CsvFile,
+}
+
+/// Classifies `reference`: an existing file is a profile when it is JSON (ends in `.json`
+/// or starts with `{`), a CSV otherwise; anything else is a dataset spec.
+pub fn classify(reference: &str) -> ReferenceKind {
+    let path = Path::new(reference);
+    if !path.is_file() {
+        return ReferenceKind::Dataset;
+    }
+    let is_json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        || first_non_space_byte(path) == Some(b'{');
+    if is_json {
+        ReferenceKind::ProfileFile
+    } else {
+        ReferenceKind::CsvFile
+    }
+}
+
+/// Loads or builds the profile `reference` names. `home` is only opened for a dataset;
+/// `flags` only apply to a CSV file (a dataset has its stored schema).
+pub fn load_profile(
+    home: &Path,
+    reference: &str,
+    flags: &SchemaFlags,
+    options: &ProfileOptions,
+) -> anyhow::Result<Profile> {
+    match classify(reference) {
+        ReferenceKind::ProfileFile => Profile::read(Path::new(reference)),
+        ReferenceKind::CsvFile => {
+            let path = Path::new(reference);
+            let schema = infer_schema(path, &flags.overrides())?;
+            build_from_csv(path, &schema, options, reference)
+        }
+        ReferenceKind::Dataset => {
+            if reference.ends_with(".csv") || reference.ends_with(".json") {
+                return Err(UsageError(format!(
+                    "{reference}: no such file (and not a dataset name): check the path"
+                ))
+                .into());
+            }
+            let home = Home::open(home)?;
+            let dataset = home.resolve_dataset(reference)?;
+            let file = home.dataset_file(&dataset)?;
+            let mut profile = build_from_csv(&file, &dataset.schema, options, &dataset.spec())?;
+            profile.source_sha256 = Some(dataset.sha256.to_string());
+            Ok(profile)
+        }
+    }
+}
+
+fn first_non_space_byte(path: &Path) -> Option<u8> {
+    use std::io::Read;
+    let mut buf = [0u8; 64];
+    let n = std::fs::File::open(path).ok()?.read(&mut buf).ok()?;
+    buf[..n].iter().copied().find(|b| !b.is_ascii_whitespace())
+}

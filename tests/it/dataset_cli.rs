@@ -1,0 +1,258 @@
+//! `modelwatch dataset` end to end: the real binary on files in a temp dir.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const CREDIT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/examples/credit/credit_data.csv"
+);
+
+fn modelwatch(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_modelwatch"))
+        .args(args)
+        .env("MODELWATCH_HOME", home)
+        .output()
+        .expect("the modelwatch binary runs")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", stderr(out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
+}
+
+#[test]
+fn add_list_show_the_credit_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let added = json(&modelwatch(
+        &home,
+        &[
+            "dataset", "add", "credit", CREDIT, "--target", "Status", "--json",
+        ],
+    ));
+    assert_eq!(added["rows"], 4454);
+    assert_eq!(added["columns"], 14);
+    assert_eq!(added["created"], true);
+    let version = added["version"].as_str().unwrap().to_string();
+    assert_eq!(version.len(), 12);
+    assert!(added["sha256"].as_str().unwrap().starts_with(&version));
+
+    let again = modelwatch(
+        &home,
+        &["dataset", "add", "credit", CREDIT, "--target", "Status"],
+    );
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stdout(&again).contains(&format!("credit@{version} already holds these bytes")),
+        "{}",
+        stdout(&again)
+    );
+
+    let list = json(&modelwatch(&home, &["dataset", "list", "--json"]));
+    assert_eq!(list.as_array().unwrap().len(), 1);
+
+    let shown = json(&modelwatch(&home, &["dataset", "show", "credit", "--json"]));
+    assert_eq!(shown["version"], version.as_str());
+    let columns = shown["schema"]["columns"].as_array().unwrap();
+    let status = columns.iter().find(|c| c["name"] == "Status").unwrap();
+    assert_eq!(status["role"], "target");
+    let income = columns.iter().find(|c| c["name"] == "Income").unwrap();
+    assert_eq!(income["kind"], "numeric");
+
+    let text = stdout(&modelwatch(
+        &home,
+        &["dataset", "show", &format!("credit@{version}")],
+    ));
+    assert!(
+        text.contains("Marital") && text.contains("categorical"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_read_command_without_a_home_says_how_to_create_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = modelwatch(&dir.path().join("nowhere"), &["dataset", "list"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no registry at"), "{}", stderr(&out));
+    assert!(
+        !dir.path().join("nowhere").exists(),
+        "a read must not create the home"
+    );
+}
+
+#[test]
+fn bad_names_and_files_are_usage_errors_naming_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let out = modelwatch(&home, &["dataset", "add", "bad name", CREDIT]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("dataset name \"bad name\""),
+        "{}",
+        stderr(&out)
+    );
+
+    let empty = write(dir.path(), "empty.csv", "");
+    let out = modelwatch(&home, &["dataset", "add", "e", empty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("empty.csv") && stderr(&out).contains("empty"));
+
+    let header = write(dir.path(), "header.csv", "a,b\n");
+    let out = modelwatch(&home, &["dataset", "add", "h", header.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no data rows"), "{}", stderr(&out));
+
+    let out = modelwatch(&home, &["dataset", "add", "t", CREDIT, "--target", "Nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--target names column \"Nope\""),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_tampered_blob_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let file = write(dir.path(), "d.csv", "x,y\n1,a\n2,b\n");
+    let added = json(&modelwatch(
+        &home,
+        &["dataset", "add", "d", file.to_str().unwrap(), "--json"],
+    ));
+    let sha = added["sha256"].as_str().unwrap();
+    let blob = home.join("blobs/sha256").join(&sha[..2]).join(&sha[2..]);
+    std::fs::write(&blob, "x,y\n1,a\n2,c\n").unwrap();
+    let out = modelwatch(&home, &["dataset", "profile", "d"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("corrupted"), "{}", stderr(&out));
+}
+
+#[test]
+fn profile_of_a_dataset_is_versioned_json_with_exact_small_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let added = json(&modelwatch(
+        &home,
+        &[
+            "dataset", "add", "credit", CREDIT, "--target", "Status", "--json",
+        ],
+    ));
+    let out_file = dir.path().join("p.json");
+    let out = modelwatch(
+        &home,
+        &[
+            "dataset",
+            "profile",
+            "credit",
+            "-o",
+            out_file.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let p: serde_json::Value = serde_json::from_slice(&std::fs::read(&out_file).unwrap()).unwrap();
+    assert_eq!(p["format"], "modelwatch.profile/v1");
+    assert_eq!(
+        p["source"],
+        format!("credit@{}", added["version"].as_str().unwrap())
+    );
+    assert_eq!(p["source_sha256"], added["sha256"]);
+    assert_eq!(p["rows"], 4454);
+    let column = |name: &str| {
+        p["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    // README: Income has 381 missing cells.
+    let income = column("Income");
+    assert_eq!(income["missing"], 381);
+    assert_eq!(income["numeric"]["valid"], 4454 - 381);
+    assert_eq!(
+        income["numeric"]["sample"].as_array().unwrap().len(),
+        4454 - 381
+    );
+    assert_eq!(income["numeric"]["sample_complete"], true);
+    let proportions: f64 = income["numeric"]["proportions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .sum();
+    assert!((proportions - 1.0).abs() < 1e-9);
+    let home_col = column("Home");
+    assert_eq!(home_col["missing"], 6);
+    assert_eq!(home_col["categorical"]["categories"][0]["value"], "owner");
+
+    // The CSV path gives the same statistics (source differs).
+    let direct = modelwatch(&home, &["dataset", "profile", CREDIT, "--target", "Status"]);
+    let direct: serde_json::Value = serde_json::from_slice(&direct.stdout).unwrap();
+    assert_eq!(direct["columns"], p["columns"]);
+}
+
+/// Two real processes add datasets into one fresh home at the same time, many times over:
+/// every version must land, none twice, and the database must stay readable.
+#[test]
+fn concurrent_writers_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let files: Vec<PathBuf> = (0..12)
+        .map(|i| write(dir.path(), &format!("f{i}.csv"), &format!("x,y\n{i},a\n")))
+        .collect();
+    let spawn = |name: &str, file: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_modelwatch"))
+            .args(["dataset", "add", name, file.to_str().unwrap()])
+            .env("MODELWATCH_HOME", &home)
+            .output()
+    };
+    for pair in files.chunks(2) {
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| spawn("left", &pair[0]).unwrap());
+            let b = s.spawn(|| spawn("right", &pair[1]).unwrap());
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        assert!(a.status.success(), "{}", stderr(&a));
+        assert!(b.status.success(), "{}", stderr(&b));
+    }
+    // Both processes adding the very same bytes under one name: one version, one "added".
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| spawn("same", &files[0]).unwrap());
+        let b = s.spawn(|| spawn("same", &files[0]).unwrap());
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let added = [&a, &b]
+        .iter()
+        .filter(|o| stdout(o).starts_with("added"))
+        .count();
+    assert_eq!(added, 1, "{} / {}", stdout(&a), stdout(&b));
+
+    let list = json(&modelwatch(&home, &["dataset", "list", "--json"]));
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.iter().filter(|n| **n == "left").count(), 6);
+    assert_eq!(names.iter().filter(|n| **n == "right").count(), 6);
+    assert_eq!(names.iter().filter(|n| **n == "same").count(), 1);
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}

@@ -1,0 +1,386 @@
+//! `modelwatch drift` end to end: the real binary on the credit data and on broken files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const CREDIT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/examples/credit/credit_data.csv"
+);
+
+fn modelwatch(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_modelwatch"))
+        .args(args)
+        .env("MODELWATCH_HOME", home)
+        .output()
+        .expect("the modelwatch binary runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr(out)
+        )
+    })
+}
+
+/// The credit rows, header first, transformed by `edit` (which sees the header too).
+fn credit_variant(
+    dir: &Path,
+    name: &str,
+    keep: impl Fn(usize) -> bool,
+    edit: impl Fn(&mut Vec<String>),
+) -> PathBuf {
+    let text = std::fs::read_to_string(CREDIT).unwrap();
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        if i > 0 && !keep(i) {
+            continue;
+        }
+        let mut fields: Vec<String> = line.split(',').map(str::to_string).collect();
+        if i > 0 {
+            edit(&mut fields);
+        }
+        out.push_str(&fields.join(","));
+        out.push('\n');
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+fn column<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no column {name} in {report}"))
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    dir: PathBuf,
+    home: PathBuf,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let out = modelwatch(
+        &home,
+        &["dataset", "add", "credit", CREDIT, "--target", "Status"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    Setup {
+        dir: dir.path().to_path_buf(),
+        _dir: dir,
+        home,
+    }
+}
+
+#[test]
+fn an_undrifted_half_of_the_reference_shows_no_drift() {
+    let s = setup();
+    let current = credit_variant(&s.dir, "half.csv", |i| i % 2 == 0, |_| {});
+    let out = modelwatch(
+        &s.home,
+        &[
+            "drift",
+            "--reference",
+            "credit",
+            "--current",
+            current.to_str().unwrap(),
+            "--json",
+            "--fail-on-drift",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["dataset_drift"], false);
+    assert_eq!(report["drift_share"], 0.0);
+    assert_eq!(report["rows"], 2227);
+    // Reference > 1000 rows: Evidently's auto picks normed Wasserstein / Jensen–Shannon.
+    let age = column(&report, "Age");
+    assert_eq!(age["method"], "wasserstein");
+    assert!(age["p_value"].is_null());
+    assert_eq!(age["drifted"], false);
+    for key in [
+        "score",
+        "threshold",
+        "missing_rate",
+        "out_of_range_rate",
+        "unseen_rate",
+    ] {
+        assert!(age[key].is_number(), "{key} in {age}");
+    }
+    assert_eq!(column(&report, "Home")["method"], "jensen_shannon");
+}
+
+#[test]
+fn a_shifted_file_drifts_and_fail_on_drift_exits_1() {
+    let s = setup();
+    // Status,Seniority,Home,Time,Age,Marital,Records,Job,Expenses,Income,Assets,Debt,Amount,Price
+    let current = credit_variant(
+        &s.dir,
+        "shifted.csv",
+        |_| true,
+        |f| {
+            for i in [1, 3, 4, 8, 12, 13] {
+                if let Ok(v) = f[i].parse::<f64>() {
+                    f[i] = (v * 2.0 + 50.0).to_string();
+                }
+            }
+            f[2] = "boat".into();
+        },
+    );
+    let args = [
+        "drift",
+        "--reference",
+        "credit",
+        "--current",
+        current.to_str().unwrap(),
+    ];
+    let out = modelwatch(&s.home, &[&args[..], &["--json"]].concat());
+    assert!(
+        out.status.success(),
+        "without --fail-on-drift the report is a success"
+    );
+    let report = json(&out);
+    assert_eq!(report["dataset_drift"], true);
+    assert!(report["drift_share"].as_f64().unwrap() >= 0.5);
+    assert_eq!(column(&report, "Age")["drifted"], true);
+    assert!(
+        column(&report, "Age")["out_of_range_rate"]
+            .as_f64()
+            .unwrap()
+            > 0.5
+    );
+    // Every Home value is a category the reference never saw.
+    assert!((column(&report, "Home")["unseen_rate"].as_f64().unwrap() - 1.0).abs() < 1e-12);
+
+    let out = modelwatch(&s.home, &[&args[..], &["--fail-on-drift"]].concat());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("dataset drift"), "{}", stderr(&out));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("DATASET DRIFT") && table.contains("Age"),
+        "{table}"
+    );
+}
+
+#[test]
+fn a_fixed_p_value_method_reports_p_values_and_falls_back_on_categoricals() {
+    let s = setup();
+    let current = credit_variant(&s.dir, "half.csv", |i| i % 2 == 1, |_| {});
+    let out = modelwatch(
+        &s.home,
+        &[
+            "drift",
+            "--reference",
+            "credit",
+            "--current",
+            current.to_str().unwrap(),
+            "--method",
+            "ks",
+            "--json",
+        ],
+    );
+    let report = json(&out);
+    let age = column(&report, "Age");
+    assert_eq!(age["method"], "ks");
+    let p = age["p_value"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&p) && age["score"] == age["p_value"]);
+    let home = column(&report, "Home");
+    assert_ne!(home["method"], "ks");
+    assert!(home["note"].as_str().unwrap().contains("auto"), "{home}");
+}
+
+#[test]
+fn profile_json_and_csv_references_agree_with_the_dataset() {
+    let s = setup();
+    let profile = s.dir.join("credit.profile.json");
+    let out = modelwatch(
+        &s.home,
+        &[
+            "dataset",
+            "profile",
+            "credit",
+            "-o",
+            profile.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let current = credit_variant(&s.dir, "third.csv", |i| i % 3 == 0, |_| {});
+    let run = |reference: &str| {
+        let out = modelwatch(
+            &s.home,
+            &[
+                "drift",
+                "--reference",
+                reference,
+                "--current",
+                current.to_str().unwrap(),
+                "--json",
+                "--target",
+                "Status",
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        json(&out)["columns"].clone()
+    };
+    let by_dataset = run("credit");
+    assert_eq!(run(profile.to_str().unwrap()), by_dataset);
+    assert_eq!(run(CREDIT), by_dataset);
+}
+
+#[test]
+fn words_nan_and_inf_in_numeric_columns_are_counted_and_named() {
+    let s = setup();
+    let current = credit_variant(
+        &s.dir,
+        "dirty.csv",
+        |i| i <= 100,
+        |f| {
+            if f[4] == "30" {
+                f[4] = "thirty".into();
+            }
+            if f[8] == "35" {
+                f[8] = "NaN".into();
+            }
+            if f[13] == "1000" {
+                f[13] = "inf".into();
+            }
+        },
+    );
+    let out = modelwatch(
+        &s.home,
+        &[
+            "drift",
+            "--reference",
+            "credit",
+            "--current",
+            current.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("dirty.csv line 2, column Age: \"thirty\" is not a valid numeric value"),
+        "{err}"
+    );
+    assert!(
+        err.contains("column Expenses: NaN is not a finite number"),
+        "{err}"
+    );
+    let out = modelwatch(
+        &s.home,
+        &[
+            "drift",
+            "--reference",
+            "credit",
+            "--current",
+            current.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    let report = json(&out);
+    assert!(column(&report, "Age")["type_error_rate"].as_f64().unwrap() > 0.0);
+    assert!(
+        column(&report, "Expenses")["non_finite_rate"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+}
+
+#[test]
+fn broken_current_files_get_messages_naming_file_line_and_column() {
+    let s = setup();
+    let run = |name: &str, text: &str| {
+        let path = s.dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        let out = modelwatch(
+            &s.home,
+            &[
+                "drift",
+                "--reference",
+                "credit",
+                "--current",
+                path.to_str().unwrap(),
+            ],
+        );
+        (out.status.code(), stderr(&out))
+    };
+    let header = std::fs::read_to_string(CREDIT)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    let row = "good,9,rent,60,30,married,no,freelance,73,129.0,0.0,0.0,800,846";
+
+    let (code, err) = run("empty.csv", "");
+    assert_eq!(code, Some(2));
+    assert!(err.contains("empty.csv is empty"), "{err}");
+
+    let (code, err) = run("header.csv", &format!("{header}\n"));
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("header.csv has a header but no data rows"),
+        "{err}"
+    );
+
+    let (code, err) = run("ragged.csv", &format!("{header}\n{row}\n{row}\ngood,9\n"));
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("ragged.csv: line 4 has 2 fields but the header has 14"),
+        "{err}"
+    );
+
+    let (code, err) = run("nocol.csv", "Status,Seniority\ngood,9\n");
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("nocol.csv lacks reference column(s) Home, Time"),
+        "{err}"
+    );
+
+    // An extra column is reported and left out; the rest is tested.
+    let (code, err) = run("extra.csv", &format!("{header},Shoe\n{row},42\n"));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("not tested: Shoe"), "{err}");
+
+    let out = modelwatch(
+        &s.home,
+        &[
+            "drift",
+            "--reference",
+            "credit",
+            "--current",
+            "/nonexistent/cur.csv",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("/nonexistent/cur.csv"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = modelwatch(
+        &s.home,
+        &["drift", "--reference", "nosuch", "--current", CREDIT],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no dataset named \"nosuch\""),
+        "{}",
+        stderr(&out)
+    );
+}
