@@ -12,6 +12,8 @@
 //!   worker threads that decode payloads and update per-feature distributions.
 //! - [`profile`]: dataset schemas and reference profiles (bin edges, category frequencies,
 //!   samples) computed from a reference dataset.
+//! - [`protocol`]: payload decoders (Open Inference Protocol, KServe V1, MLflow, Seldon,
+//!   generic JSON) from bodies to feature and prediction columns; pure, no I/O.
 //! - [`export`]: where observations leave the process (the Prometheus exposition).
 //! - [`registry`]: the home directory: SQLite metadata, content-addressed blobs, dataset
 //!   versions (and, later, model versions).
@@ -32,6 +34,7 @@ pub mod exit;
 pub mod export;
 pub mod logging;
 pub mod profile;
+pub mod protocol;
 pub mod proxy;
 pub mod registry;
 pub mod shutdown;
