@@ -29,6 +29,15 @@ impl DropReason {
     }
 }
 
+/// Why no exchange came.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Idle {
+    /// Nothing queued within the timeout.
+    Empty,
+    /// Nothing queued and every sender gone.
+    Closed,
+}
+
 /// The sending side, shared by every connection.
 pub struct AnalysisQueue {
     sender: Sender<Exchange>,
@@ -118,10 +127,23 @@ impl QueueReceiver {
     /// is empty.
     pub fn recv(&self) -> Option<Exchange> {
         let exchange = self.receiver.recv().ok()?;
+        Some(self.taken(exchange))
+    }
+
+    /// The next exchange, waiting at most `timeout`.
+    pub fn recv_timeout(&self, timeout: std::time::Duration) -> Result<Exchange, Idle> {
+        match self.receiver.recv_timeout(timeout) {
+            Ok(exchange) => Ok(self.taken(exchange)),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(Idle::Empty),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Err(Idle::Closed),
+        }
+    }
+
+    fn taken(&self, exchange: Exchange) -> Exchange {
         self.depth.dec();
         self.queued_bytes
             .fetch_sub(exchange.footprint(), Ordering::Relaxed);
-        Some(exchange)
+        exchange
     }
 }
 

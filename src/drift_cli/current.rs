@@ -90,10 +90,14 @@ impl CurrentColumn {
         match self.kind {
             ColumnKind::Numeric => self.push_number(text, line),
             ColumnKind::Boolean => match parse_bool(text) {
-                Some(b) => self.push_category(if b { "true" } else { "false" }, reference),
+                Some(b) => {
+                    self.push_category(bool_label(b), reference);
+                }
                 None => self.type_error(line, text),
             },
-            ColumnKind::Categorical => self.push_category(text, reference),
+            ColumnKind::Categorical => {
+                self.push_category(text, reference);
+            }
         }
     }
 
@@ -103,24 +107,96 @@ impl CurrentColumn {
             self.type_error(line, text);
             return;
         };
-        if !x.is_finite() {
-            self.non_finite += 1;
-            if self.first_non_finite.is_none() {
-                self.first_non_finite = Some(BadValue {
-                    line,
-                    value: text.to_string(),
-                });
-            }
-            return;
+        if !x.is_finite() && self.first_non_finite.is_none() {
+            self.first_non_finite = Some(BadValue {
+                line,
+                value: text.to_string(),
+            });
         }
-        if x < self.range.0 || x > self.range.1 {
-            self.out_of_range += 1;
-        }
-        self.sample.push(x);
+        self.push_finite_or_not(x);
     }
 
     #[inline]
-    fn push_category(&mut self, label: &str, reference: &ColumnProfile) {
+    fn push_finite_or_not(&mut self, x: f64) -> Observed {
+        if !x.is_finite() {
+            self.non_finite += 1;
+            return Observed::NonFinite;
+        }
+        let out_of_range = x < self.range.0 || x > self.range.1;
+        if out_of_range {
+            self.out_of_range += 1;
+        }
+        self.sample.push(x);
+        Observed::Number {
+            value: x,
+            out_of_range,
+        }
+    }
+
+    /// Records one value decoded from an inference payload (the live sidecar's path; the
+    /// file path is [`CurrentColumn::push`]) and says what it was, for the caller's
+    /// counters. Numbers in a categorical column become labels (`3`, `2.5`); text in a
+    /// numeric column is parsed like a CSV cell.
+    pub fn push_typed(&mut self, cell: TypedCell<'_>, reference: &ColumnProfile) -> Observed {
+        self.rows += 1;
+        match (cell, self.kind) {
+            (TypedCell::Missing, _) => {
+                self.missing += 1;
+                Observed::Missing
+            }
+            (TypedCell::Number(x), ColumnKind::Numeric) => self.push_finite_or_not(x),
+            (TypedCell::Text(t), ColumnKind::Numeric) => match t.trim().parse::<f64>() {
+                Ok(x) => self.push_finite_or_not(x),
+                Err(_) => {
+                    self.type_errors += 1;
+                    Observed::TypeError
+                }
+            },
+            (TypedCell::Number(x), ColumnKind::Categorical) if x.is_finite() => {
+                let label = number_label(x);
+                Observed::Category(self.push_category(&label, reference))
+            }
+            (TypedCell::Text(t), ColumnKind::Categorical) => {
+                Observed::Category(self.push_category(t, reference))
+            }
+            (TypedCell::Bool(b), ColumnKind::Categorical | ColumnKind::Boolean) => {
+                Observed::Category(self.push_category(bool_label(b), reference))
+            }
+            (TypedCell::Text(t), ColumnKind::Boolean) => match parse_bool(t) {
+                Some(b) => Observed::Category(self.push_category(bool_label(b), reference)),
+                None => {
+                    self.type_errors += 1;
+                    Observed::TypeError
+                }
+            },
+            _ => {
+                self.type_errors += 1;
+                Observed::TypeError
+            }
+        }
+    }
+
+    /// Adds everything `other` holds for the same reference column (merging windows).
+    pub fn absorb(&mut self, other: &CurrentColumn) {
+        self.rows += other.rows;
+        self.missing += other.missing;
+        self.type_errors += other.type_errors;
+        self.non_finite += other.non_finite;
+        self.out_of_range += other.out_of_range;
+        self.unseen += other.unseen;
+        for &x in other.sample.values() {
+            self.sample.push(x);
+        }
+        for (mine, theirs) in self.category_counts.iter_mut().zip(&other.category_counts) {
+            *mine += theirs;
+        }
+        for (label, n) in &other.unseen_counts {
+            self.add_unseen(label, *n);
+        }
+    }
+
+    #[inline]
+    fn push_category(&mut self, label: &str, reference: &ColumnProfile) -> Option<CategorySlot> {
         let slot = reference
             .categorical
             .as_ref()
@@ -129,18 +205,27 @@ impl CurrentColumn {
             Some(CategorySlot::Named(i)) => self.category_counts[i] += 1,
             Some(CategorySlot::Other) => *self.category_counts.last_mut().expect("other") += 1,
             None => {
-                self.unseen += 1;
-                if let Some(n) = self.unseen_counts.get_mut(label) {
-                    *n += 1;
-                } else if self.unseen_counts.len() < MAX_UNSEEN_CATEGORIES {
-                    self.unseen_counts.insert(label.to_string(), 1);
-                } else {
-                    *self
-                        .unseen_counts
-                        .entry(UNSEEN_OVERFLOW.to_string())
-                        .or_default() += 1;
-                }
+                self.count_unseen(label);
             }
+        }
+        slot
+    }
+
+    fn count_unseen(&mut self, label: &str) {
+        self.unseen += 1;
+        self.add_unseen(label, 1);
+    }
+
+    fn add_unseen(&mut self, label: &str, n: u64) {
+        if let Some(mine) = self.unseen_counts.get_mut(label) {
+            *mine += n;
+        } else if self.unseen_counts.len() < MAX_UNSEEN_CATEGORIES {
+            self.unseen_counts.insert(label.to_string(), n);
+        } else {
+            *self
+                .unseen_counts
+                .entry(UNSEEN_OVERFLOW.to_string())
+                .or_default() += n;
         }
     }
 
@@ -160,6 +245,44 @@ impl CurrentColumn {
         v.sort_unstable_by(f64::total_cmp);
         v
     }
+}
+
+/// A value decoded from an inference payload.
+#[derive(Clone, Copy, Debug)]
+pub enum TypedCell<'a> {
+    Missing,
+    Number(f64),
+    Text(&'a str),
+    Bool(bool),
+}
+
+/// What a pushed value turned out to be.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Observed {
+    Missing,
+    /// The wrong type for the column (a word in a numeric column).
+    TypeError,
+    /// NaN or ±Inf in a numeric column.
+    NonFinite,
+    Number {
+        value: f64,
+        out_of_range: bool,
+    },
+    /// A category: its reference slot, or `None` when the reference never saw it.
+    Category(Option<CategorySlot>),
+}
+
+/// The label of a number used as a category: integers without a decimal point.
+pub fn number_label(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
+}
+
+fn bool_label(b: bool) -> &'static str {
+    if b { "true" } else { "false" }
 }
 
 /// Reference and current category counts aligned by label (sorted by label, as Evidently
@@ -207,8 +330,12 @@ impl ColumnMap {
         for (i, column) in profile.columns.iter().enumerate() {
             match names.iter().position(|n| *n == column.name) {
                 Some(field) => matched.push((i, field)),
-                // Live traffic has no labels: a missing target is expected, not an error.
-                None if column.role == crate::profile::ColumnRole::Target => {}
+                // Live traffic has no labels, and a feature file no model outputs: a missing
+                // target or prediction column is expected, not an error.
+                None if matches!(
+                    column.role,
+                    crate::profile::ColumnRole::Target | crate::profile::ColumnRole::Prediction
+                ) => {}
                 None => missing_features.push(column.name.clone()),
             }
         }

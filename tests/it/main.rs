@@ -6,6 +6,7 @@ mod alert_rules;
 mod dashboards;
 mod dataset_cli;
 mod drift_cli;
+mod live_drift;
 mod metric_contract;
 mod promql_selectors;
 mod proxy;
