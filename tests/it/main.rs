@@ -7,6 +7,7 @@ mod dashboards;
 mod dataset_cli;
 mod drift_cli;
 mod live_drift;
+mod live_payloads;
 mod metric_contract;
 mod promql_selectors;
 mod proxy;
