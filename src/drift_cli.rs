@@ -12,6 +12,7 @@
 
 pub mod current;
 pub mod report;
+pub mod scan;
 
 use crate::drift::{self, ColumnDriftConfig, Method};
 use crate::exit::UsageError;
@@ -172,43 +173,20 @@ pub fn compare(
         );
     }
 
-    let mut columns: Vec<(usize, CurrentColumn)> = map
-        .matched
-        .iter()
-        .map(|&(p, field)| {
-            let seed = profile.options.seed.wrapping_add(p as u64);
-            (
-                p,
-                CurrentColumn::new(
-                    field,
-                    &profile.columns[p],
-                    args.current_sample as usize,
-                    seed,
-                ),
-            )
-        })
-        .collect();
-    let expected = header.len();
-    let mut record = csv::ByteRecord::new();
-    let mut rows = 0u64;
-    while reader
-        .read_byte_record(&mut record)
-        .with_context(|| format!("could not read {shown}"))?
-    {
-        rows += 1;
-        let line = record.position().map_or(rows + 1, |p| p.line());
-        if record.len() != expected {
-            return Err(UsageError(format!(
-                "{shown}: line {line} has {} fields but the header has {expected}: fix the row \
-                 or the header",
-                record.len()
-            ))
-            .into());
-        }
-        for (p, column) in columns.iter_mut() {
-            column.push(&record[column.field], line, &profile.columns[*p]);
-        }
-    }
+    let first = reader.position();
+    let start = scan::DataStart {
+        byte: first.byte(),
+        lines_before: first.line().saturating_sub(1),
+        fields: header.len(),
+    };
+    drop(reader);
+    let scan::Scan { rows, columns } = scan::scan(
+        current_path,
+        &start,
+        profile,
+        &map.matched,
+        args.current_sample as usize,
+    )?;
     if rows == 0 {
         return Err(UsageError(format!(
             "{shown} has a header but no data rows: nothing to compare"

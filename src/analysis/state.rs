@@ -180,7 +180,7 @@ impl Side {
                     Some(Value::Text(t)) => TypedCell::Text(t),
                     Some(Value::Bool(b)) => TypedCell::Bool(*b),
                 };
-                let observed = sub.columns[j].push_typed(cell, column_profile);
+                let observed = sub.columns[j].push_typed(cell);
                 count(&self.handles[j], column_profile, observed, max_categories);
             }
             sub.end_row();

@@ -9,6 +9,7 @@ use crate::profile::reservoir::Reservoir;
 use crate::profile::schema::{ColumnKind, is_missing, parse_bool};
 use crate::profile::{CategorySlot, ColumnProfile, Profile};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// Unseen categories tracked by name per column; more are still counted as unseen.
 pub const MAX_UNSEEN_CATEGORIES: usize = 1000;
@@ -45,14 +46,23 @@ pub struct CurrentColumn {
     pub category_counts: Vec<u64>,
     pub unseen_counts: HashMap<String, u64>,
     range: (f64, f64),
+    lookup: HashMap<Box<[u8]>, CategorySlot, BuildHasherDefault<Fnv1a>>,
 }
 
 impl CurrentColumn {
     pub fn new(field: usize, reference: &ColumnProfile, sample_size: usize, seed: u64) -> Self {
-        let named = reference
-            .categorical
-            .as_ref()
-            .map_or(0, |c| c.categories.len());
+        let mut lookup: HashMap<Box<[u8]>, CategorySlot, BuildHasherDefault<Fnv1a>> =
+            HashMap::default();
+        let mut named = 0;
+        if let Some(c) = reference.categorical.as_ref() {
+            named = c.categories.len();
+            for label in &c.other_categories {
+                lookup.insert(label.as_bytes().into(), CategorySlot::Other);
+            }
+            for (i, label) in c.categories.iter().enumerate() {
+                lookup.insert(label.value.as_bytes().into(), CategorySlot::Named(i));
+            }
+        }
         let range = reference
             .numeric
             .as_ref()
@@ -72,52 +82,156 @@ impl CurrentColumn {
             category_counts: vec![0; named + 1],
             unseen_counts: HashMap::new(),
             range,
+            lookup,
         }
     }
 
     /// Records one cell (`line` is the file line, for messages).
+    ///
+    /// The common case goes first and skips everything it can: a plain number parses
+    /// straight away, a known category is one hash lookup on the raw bytes. Only cells that
+    /// fail that are checked for missing spellings, surrounding spaces and booleans.
     #[inline]
-    pub fn push(&mut self, cell: &[u8], line: u64, reference: &ColumnProfile) {
+    pub fn push(&mut self, cell: &[u8], line: u64) {
         self.rows += 1;
-        let Ok(text) = std::str::from_utf8(cell) else {
-            self.type_error(line, &String::from_utf8_lossy(cell));
-            return;
-        };
-        if is_missing(text) {
-            self.missing += 1;
-            return;
-        }
         match self.kind {
-            ColumnKind::Numeric => self.push_number(text, line),
-            ColumnKind::Boolean => match parse_bool(text) {
-                Some(b) => {
-                    self.push_category(bool_label(b), reference);
+            ColumnKind::Numeric => {
+                if let Some(x) = std::str::from_utf8(cell)
+                    .ok()
+                    .and_then(|t| t.parse::<f64>().ok())
+                {
+                    self.push_number(x, cell, line);
+                } else {
+                    self.push_unusual_number(cell, line);
                 }
-                None => self.type_error(line, text),
-            },
-            ColumnKind::Categorical => {
-                self.push_category(text, reference);
+            }
+            ColumnKind::Boolean | ColumnKind::Categorical => {
+                if let Some(&slot) = self.lookup.get(cell) {
+                    self.count_slot(slot);
+                } else {
+                    self.push_unusual_category(cell, line);
+                }
             }
         }
     }
 
     #[inline]
-    fn push_number(&mut self, text: &str, line: u64) {
-        let Ok(x) = text.trim().parse::<f64>() else {
-            self.type_error(line, text);
+    fn push_number(&mut self, x: f64, cell: &[u8], line: u64) {
+        if !x.is_finite() {
+            self.non_finite += 1;
+            if self.first_non_finite.is_none() {
+                self.first_non_finite = Some(BadValue {
+                    line,
+                    value: String::from_utf8_lossy(cell).into_owned(),
+                });
+            }
             return;
-        };
-        if !x.is_finite() && self.first_non_finite.is_none() {
-            self.first_non_finite = Some(BadValue {
-                line,
-                value: text.to_string(),
-            });
         }
-        self.push_finite_or_not(x);
+        if x < self.range.0 || x > self.range.1 {
+            self.out_of_range += 1;
+        }
+        self.sample.push(x);
+    }
+
+    fn push_unusual_number(&mut self, cell: &[u8], line: u64) {
+        let Ok(text) = std::str::from_utf8(cell) else {
+            return self.type_error(line, &String::from_utf8_lossy(cell));
+        };
+        if is_missing(text) {
+            self.missing += 1;
+        } else if let Ok(x) = text.trim().parse::<f64>() {
+            self.push_number(x, cell, line);
+        } else {
+            self.type_error(line, text);
+        }
+    }
+
+    fn push_unusual_category(&mut self, cell: &[u8], line: u64) {
+        let Ok(text) = std::str::from_utf8(cell) else {
+            return self.type_error(line, &String::from_utf8_lossy(cell));
+        };
+        if is_missing(text) {
+            self.missing += 1;
+            return;
+        }
+        let label = if self.kind == ColumnKind::Boolean {
+            match parse_bool(text) {
+                Some(b) => bool_label(b),
+                None => return self.type_error(line, text),
+            }
+        } else {
+            text
+        };
+        self.push_label(label);
+    }
+
+    /// Counts a category label: its reference slot, or unseen. Returns the slot.
+    #[inline]
+    fn push_label(&mut self, label: &str) -> Option<CategorySlot> {
+        if let Some(&slot) = self.lookup.get(label.as_bytes()) {
+            self.count_slot(slot);
+            return Some(slot);
+        }
+        self.unseen += 1;
+        self.add_unseen(label, 1);
+        None
+    }
+
+    fn add_unseen(&mut self, label: &str, n: u64) {
+        if let Some(mine) = self.unseen_counts.get_mut(label) {
+            *mine += n;
+        } else if self.unseen_counts.len() < MAX_UNSEEN_CATEGORIES {
+            self.unseen_counts.insert(label.to_string(), n);
+        } else {
+            *self
+                .unseen_counts
+                .entry(UNSEEN_OVERFLOW.to_string())
+                .or_default() += n;
+        }
+    }
+
+    /// Records one value decoded from an inference payload (the live sidecar's path; the
+    /// file path is [`CurrentColumn::push`]) and says what it was, for the caller's
+    /// counters. Numbers in a categorical column become labels (`3`, `2.5`); text in a
+    /// numeric column is parsed like a CSV cell.
+    pub fn push_typed(&mut self, cell: TypedCell<'_>) -> Observed {
+        self.rows += 1;
+        match (cell, self.kind) {
+            (TypedCell::Missing, _) => {
+                self.missing += 1;
+                Observed::Missing
+            }
+            (TypedCell::Number(x), ColumnKind::Numeric) => self.push_value(x),
+            (TypedCell::Text(t), ColumnKind::Numeric) => match t.trim().parse::<f64>() {
+                Ok(x) => self.push_value(x),
+                Err(_) => {
+                    self.type_errors += 1;
+                    Observed::TypeError
+                }
+            },
+            (TypedCell::Number(x), ColumnKind::Categorical) if x.is_finite() => {
+                Observed::Category(self.push_label(&number_label(x)))
+            }
+            (TypedCell::Text(t), ColumnKind::Categorical) => Observed::Category(self.push_label(t)),
+            (TypedCell::Bool(b), ColumnKind::Categorical | ColumnKind::Boolean) => {
+                Observed::Category(self.push_label(bool_label(b)))
+            }
+            (TypedCell::Text(t), ColumnKind::Boolean) => match parse_bool(t) {
+                Some(b) => Observed::Category(self.push_label(bool_label(b))),
+                None => {
+                    self.type_errors += 1;
+                    Observed::TypeError
+                }
+            },
+            _ => {
+                self.type_errors += 1;
+                Observed::TypeError
+            }
+        }
     }
 
     #[inline]
-    fn push_finite_or_not(&mut self, x: f64) -> Observed {
+    fn push_value(&mut self, x: f64) -> Observed {
         if !x.is_finite() {
             self.non_finite += 1;
             return Observed::NonFinite;
@@ -133,50 +247,8 @@ impl CurrentColumn {
         }
     }
 
-    /// Records one value decoded from an inference payload (the live sidecar's path; the
-    /// file path is [`CurrentColumn::push`]) and says what it was, for the caller's
-    /// counters. Numbers in a categorical column become labels (`3`, `2.5`); text in a
-    /// numeric column is parsed like a CSV cell.
-    pub fn push_typed(&mut self, cell: TypedCell<'_>, reference: &ColumnProfile) -> Observed {
-        self.rows += 1;
-        match (cell, self.kind) {
-            (TypedCell::Missing, _) => {
-                self.missing += 1;
-                Observed::Missing
-            }
-            (TypedCell::Number(x), ColumnKind::Numeric) => self.push_finite_or_not(x),
-            (TypedCell::Text(t), ColumnKind::Numeric) => match t.trim().parse::<f64>() {
-                Ok(x) => self.push_finite_or_not(x),
-                Err(_) => {
-                    self.type_errors += 1;
-                    Observed::TypeError
-                }
-            },
-            (TypedCell::Number(x), ColumnKind::Categorical) if x.is_finite() => {
-                let label = number_label(x);
-                Observed::Category(self.push_category(&label, reference))
-            }
-            (TypedCell::Text(t), ColumnKind::Categorical) => {
-                Observed::Category(self.push_category(t, reference))
-            }
-            (TypedCell::Bool(b), ColumnKind::Categorical | ColumnKind::Boolean) => {
-                Observed::Category(self.push_category(bool_label(b), reference))
-            }
-            (TypedCell::Text(t), ColumnKind::Boolean) => match parse_bool(t) {
-                Some(b) => Observed::Category(self.push_category(bool_label(b), reference)),
-                None => {
-                    self.type_errors += 1;
-                    Observed::TypeError
-                }
-            },
-            _ => {
-                self.type_errors += 1;
-                Observed::TypeError
-            }
-        }
-    }
-
-    /// Adds everything `other` holds for the same reference column (merging windows).
+    /// Adds what `other` holds for the same reference column without consuming it (live
+    /// windows merge their sub-windows on every evaluation and keep them).
     pub fn absorb(&mut self, other: &CurrentColumn) {
         self.rows += other.rows;
         self.missing += other.missing;
@@ -196,37 +268,12 @@ impl CurrentColumn {
     }
 
     #[inline]
-    fn push_category(&mut self, label: &str, reference: &ColumnProfile) -> Option<CategorySlot> {
-        let slot = reference
-            .categorical
-            .as_ref()
-            .and_then(|c| c.slot_of(label));
-        match slot {
-            Some(CategorySlot::Named(i)) => self.category_counts[i] += 1,
-            Some(CategorySlot::Other) => *self.category_counts.last_mut().expect("other") += 1,
-            None => {
-                self.count_unseen(label);
-            }
-        }
-        slot
-    }
-
-    fn count_unseen(&mut self, label: &str) {
-        self.unseen += 1;
-        self.add_unseen(label, 1);
-    }
-
-    fn add_unseen(&mut self, label: &str, n: u64) {
-        if let Some(mine) = self.unseen_counts.get_mut(label) {
-            *mine += n;
-        } else if self.unseen_counts.len() < MAX_UNSEEN_CATEGORIES {
-            self.unseen_counts.insert(label.to_string(), n);
-        } else {
-            *self
-                .unseen_counts
-                .entry(UNSEEN_OVERFLOW.to_string())
-                .or_default() += n;
-        }
+    fn count_slot(&mut self, slot: CategorySlot) {
+        let i = match slot {
+            CategorySlot::Named(i) => i,
+            CategorySlot::Other => self.category_counts.len() - 1,
+        };
+        self.category_counts[i] += 1;
     }
 
     fn type_error(&mut self, line: u64, text: &str) {
@@ -239,11 +286,74 @@ impl CurrentColumn {
         }
     }
 
+    /// Adds the counts of `other`, which saw a later part of the same file, and merges the
+    /// samples. `line_offset` turns `other`'s chunk-relative lines into file lines.
+    pub fn merge(&mut self, other: CurrentColumn, line_offset: u64) {
+        self.rows += other.rows;
+        self.missing += other.missing;
+        self.type_errors += other.type_errors;
+        self.non_finite += other.non_finite;
+        self.out_of_range += other.out_of_range;
+        self.unseen += other.unseen;
+        let shift = |b: BadValue| BadValue {
+            line: b.line + line_offset,
+            value: b.value,
+        };
+        if self.first_type_error.is_none() {
+            self.first_type_error = other.first_type_error.map(shift);
+        }
+        if self.first_non_finite.is_none() {
+            self.first_non_finite = other.first_non_finite.map(shift);
+        }
+        let sample = std::mem::replace(&mut self.sample, Reservoir::new(0, 0));
+        self.sample = sample.merge(other.sample);
+        for (a, b) in self.category_counts.iter_mut().zip(other.category_counts) {
+            *a += b;
+        }
+        for (label, n) in other.unseen_counts {
+            self.add_unseen(&label, n);
+        }
+    }
+
+    /// Turns range-relative line numbers in the first-bad-value notes into file lines.
+    pub fn shift_lines(&mut self, offset: u64) {
+        for bad in [&mut self.first_type_error, &mut self.first_non_finite]
+            .into_iter()
+            .flatten()
+        {
+            bad.line += offset;
+        }
+    }
+
     /// The sorted sample of valid numeric values.
     pub fn sorted_sample(&self) -> Vec<f64> {
         let mut v = self.sample.values().to_vec();
         v.sort_unstable_by(f64::total_cmp);
         v
+    }
+}
+
+/// FNV-1a (Fowler, Noll, Vo): category labels are short, and SipHash's DoS resistance buys
+/// nothing for a file the user chose, while it doubled the per-cell cost in profiling.
+#[derive(Default)]
+pub struct Fnv1a(u64);
+
+impl Hasher for Fnv1a {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
     }
 }
 

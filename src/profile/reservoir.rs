@@ -74,12 +74,51 @@ impl<T> Reservoir<T> {
         self.seen as usize == self.values.len()
     }
 
+    /// Merges two reservoirs of the same capacity that sampled disjoint parts of one stream
+    /// into a uniform sample of the whole: each side contributes a share drawn as sampling
+    /// without replacement from the two populations, taken from a shuffled copy of its
+    /// sample (reservoir slots are not in random order). Complete samples concatenate.
+    pub fn merge(mut self, mut other: Reservoir<T>) -> Reservoir<T> {
+        let total = self.seen + other.seen;
+        if total as usize <= self.capacity {
+            self.values.append(&mut other.values);
+            self.seen = total;
+            return self;
+        }
+        let rng = &mut self.rng;
+        let (mut left_a, mut left_b) = (self.seen, other.seen);
+        let mut take_a = 0usize;
+        for _ in 0..self.capacity {
+            if rng.below(left_a + left_b) < left_a {
+                take_a += 1;
+                left_a -= 1;
+            } else {
+                left_b -= 1;
+            }
+        }
+        shuffle(&mut self.values, rng);
+        shuffle(&mut other.values, rng);
+        self.values.truncate(take_a);
+        other.values.truncate(self.capacity - take_a);
+        self.values.append(&mut other.values);
+        self.seen = total;
+        self
+    }
+
     pub fn into_values(self) -> Vec<T> {
         self.values
     }
 
     pub fn values(&self) -> &[T] {
         &self.values
+    }
+}
+
+/// Fisher–Yates shuffle.
+fn shuffle<T>(values: &mut [T], rng: &mut SplitMix64) {
+    for i in (1..values.len()).rev() {
+        let j = rng.below(i as u64 + 1) as usize;
+        values.swap(i, j);
     }
 }
 

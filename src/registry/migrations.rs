@@ -13,6 +13,7 @@ use anyhow::bail;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 /// One schema change.
+#[derive(Clone, Copy)]
 pub struct Migration {
     /// 1, 2, 3… within the component.
     pub version: u32,
@@ -120,3 +121,6 @@ fn current_version(conn: &Connection, component: &str) -> rusqlite::Result<u32> 
         |row| row.get(0),
     )
 }
+
+#[cfg(test)]
+mod tests;

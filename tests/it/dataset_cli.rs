@@ -256,3 +256,73 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// A process killed while copying a file into the store leaves no blob under a final name
+/// that fails its hash, and the next add works.
+#[test]
+fn a_killed_add_leaves_no_partial_blob() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let mut text = String::from("a,b,c\n");
+    while text.len() < 40_000_000 {
+        text.push_str("12345.678,abcdefgh,987654321\n");
+    }
+    let file = write(dir.path(), "big.csv", &text);
+    for delay_ms in [20, 80, 200] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_modelwatch"))
+            .args(["dataset", "add", "big", file.to_str().unwrap()])
+            .env("MODELWATCH_HOME", &home)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        for blob in blob_files(&home.join("blobs/sha256")) {
+            let name = blob.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with(".incoming-") {
+                continue;
+            }
+            let parent = blob
+                .parent()
+                .unwrap()
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            let bytes = std::fs::read(&blob).unwrap();
+            let hash = modelwatch::registry::BlobHash::of(&bytes);
+            assert_eq!(
+                hash.as_str(),
+                format!("{parent}{name}"),
+                "partial blob {}",
+                blob.display()
+            );
+        }
+    }
+    let out = modelwatch(
+        &home,
+        &["dataset", "add", "big", file.to_str().unwrap(), "--json"],
+    );
+    let added = json(&out);
+    assert_eq!(added["bytes"].as_u64().unwrap(), text.len() as u64);
+    let list = json(&modelwatch(&home, &["dataset", "list", "--json"]));
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
+fn blob_files(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return out;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(blob_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

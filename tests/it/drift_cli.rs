@@ -384,3 +384,75 @@ fn broken_current_files_get_messages_naming_file_line_and_column() {
         stderr(&out)
     );
 }
+
+/// Files above 16 MB are read in parallel ranges: line numbers in messages must still be
+/// file lines, and a quoted field spanning a cut must not break the rows.
+#[test]
+fn large_files_read_in_ranges_keep_file_line_numbers() {
+    let s = setup();
+    let text = std::fs::read_to_string(CREDIT).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let body: Vec<&str> = lines.collect();
+    let mut out = format!("{header}\n");
+    let mut n = 0u64;
+    while out.len() < 20_000_000 {
+        out.push_str(body[n as usize % body.len()]);
+        out.push('\n');
+        n += 1;
+    }
+    let bad_line = n + 2; // header is line 1, rows 2..=n+1
+    out.push_str("good,9,rent,60,oops,married,no,freelance,73,129.0,0.0,0.0,800,846\n");
+    let path = s.dir.join("big.csv");
+    std::fs::write(&path, &out).unwrap();
+    let run = |path: &Path| {
+        modelwatch(
+            &s.home,
+            &[
+                "drift",
+                "--reference",
+                "credit",
+                "--current",
+                path.to_str().unwrap(),
+            ],
+        )
+    };
+    let result = run(&path);
+    assert!(result.status.success(), "{}", stderr(&result));
+    assert!(
+        stderr(&result).contains(&format!("big.csv line {bad_line}, column Age: \"oops\"")),
+        "{}",
+        stderr(&result)
+    );
+
+    out.push_str("good,9\n");
+    std::fs::write(&path, &out).unwrap();
+    let result = run(&path);
+    assert_eq!(result.status.code(), Some(2));
+    assert!(
+        stderr(&result).contains(&format!("big.csv: line {} has 2 fields", bad_line + 1)),
+        "{}",
+        stderr(&result)
+    );
+
+    // Quoted labels with embedded newlines all over the file: still every row counted.
+    let quoted = out
+        .replace(",rent,", ",\"re\nnt\",")
+        .replace("good,9\n", "");
+    let qpath = s.dir.join("quoted.csv");
+    std::fs::write(&qpath, &quoted).unwrap();
+    let result = modelwatch(
+        &s.home,
+        &[
+            "drift",
+            "--reference",
+            "credit",
+            "--current",
+            qpath.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    let report = json(&result);
+    assert_eq!(report["rows"].as_u64().unwrap(), n + 1);
+    assert!(column(&report, "Home")["unseen_rate"].as_f64().unwrap() > 0.1);
+}
