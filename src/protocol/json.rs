@@ -22,13 +22,17 @@ pub(crate) fn parse<T: DeserializeOwned>(
     expect_object: bool,
 ) -> Result<T, DecodeError> {
     let body = trim_body(body)?;
-    if expect_object && body[0] != b'{' {
-        return fail(
-            DecodeReason::WrongProtocol,
-            "the body is not a JSON object, which this protocol needs",
-        );
-    }
     let text = tolerate_non_finite(body);
+    if expect_object && body[0] != b'{' {
+        // Valid JSON of another shape is another protocol; invalid JSON is just that.
+        return match serde_json::from_slice::<de::IgnoredAny>(&text) {
+            Ok(_) => fail(
+                DecodeReason::WrongProtocol,
+                "the body is not a JSON object, which this protocol needs",
+            ),
+            Err(e) => Err(from_json(&e)),
+        };
+    }
     serde_json::from_slice(&text).map_err(|e| from_json(&e))
 }
 

@@ -231,8 +231,25 @@ struct KeyColumns {
     last_row: usize,
 }
 
+/// How many cells a list of records may expand to, given how many values it holds.
+/// Filling absent keys with `Missing` could otherwise turn a body where every record has a
+/// new key into rows × keys cells (quadratic memory from a linear body).
+fn cell_budget(rows: &[Node]) -> usize {
+    fn leaves(node: &Node) -> usize {
+        match node {
+            Node::Cell(_) => 1,
+            Node::List(items) => items.iter().map(leaves).sum(),
+            Node::Object(entries) => entries.iter().map(|(_, v)| leaves(v)).sum(),
+        }
+    }
+    let sent: usize = rows.iter().map(leaves).sum();
+    sent.saturating_mul(16).saturating_add(65_536)
+}
+
 fn records_to_batch(rows: Vec<Node>) -> Result<Batch, DecodeError> {
     let n = rows.len();
+    let budget = cell_budget(&rows);
+    let mut total_width = 0usize;
     let mut keys: Vec<KeyColumns> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     for (r, row) in rows.into_iter().enumerate() {
@@ -281,6 +298,16 @@ fn records_to_batch(rows: Vec<Node>) -> Result<Batch, DecodeError> {
                 }
             };
             if entry.columns.is_empty() {
+                total_width += values.len();
+                if total_width.saturating_mul(n) > budget {
+                    return fail(
+                        DecodeReason::TooLarge,
+                        format!(
+                            "{n} records with {total_width} distinct columns are too sparse to \
+                             analyse (more than 16 cells per value sent)"
+                        ),
+                    );
+                }
                 entry.columns = (0..values.len())
                     .map(|_| {
                         let mut c = Vec::with_capacity(n);

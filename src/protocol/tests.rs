@@ -4,6 +4,7 @@ mod json_text;
 mod kserve_v1;
 mod mlflow;
 mod oip;
+mod properties;
 mod seldon;
 
 use super::*;
@@ -108,4 +109,44 @@ fn multipart_and_foreign_charsets_are_unsupported_content_types() {
         ..Default::default()
     };
     assert!(decode_request(Protocol::KServeV1, &curl, body).is_ok());
+}
+
+#[test]
+fn an_html_error_page_is_malformed_json_and_a_json_list_is_wrong_protocol() {
+    let html = "<html><body>502 Bad Gateway</body></html>";
+    for p in [
+        Protocol::OpenInference,
+        Protocol::KServeV1,
+        Protocol::SeldonV1,
+    ] {
+        assert_eq!(
+            reason(response(p, html)),
+            DecodeReason::MalformedJson,
+            "{p}"
+        );
+        assert_eq!(
+            reason(request(p, "[1, 2]")),
+            DecodeReason::WrongProtocol,
+            "{p}"
+        );
+    }
+}
+
+#[test]
+fn records_too_sparse_to_fill_are_too_large_not_quadratic_memory() {
+    // Every record brings a new key: filling the others with nulls would need
+    // rows × keys cells from a body that holds only `rows` values.
+    let records: Vec<String> = (0..5000).map(|i| format!(r#"{{"k{i}":1}}"#)).collect();
+    let body = format!("[{}]", records.join(","));
+    assert_eq!(
+        reason(request(Protocol::GenericJson, &body)),
+        DecodeReason::TooLarge
+    );
+    // Ordinary sparsity (a few absent keys) is filled with `Missing`.
+    let sparse = r#"[{"a":1,"b":2},{"a":3},{"b":4,"c":5}]"#;
+    let batch = request(Protocol::GenericJson, sparse).unwrap();
+    assert_eq!(
+        values(&batch, 2),
+        [Value::Missing, Value::Missing, num(5.0)]
+    );
 }

@@ -10,6 +10,7 @@ mod live_drift;
 mod live_payloads;
 mod metric_contract;
 mod promql_selectors;
+mod protocol_corpus;
 mod proxy;
 mod support;
 mod tidy;
