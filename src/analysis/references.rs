@@ -90,29 +90,37 @@ fn load_one(
         &ProfileOptions::default(),
     )
     .with_context(|| format!("could not load the reference {spec:?} (analysis.reference)"))?;
-    use crate::profile::schema::ColumnRole;
-    let mut features: Vec<usize> = Vec::new();
-    let mut predictions: Vec<usize> = Vec::new();
-    for (i, c) in profile.columns.iter().enumerate() {
-        match c.role {
-            ColumnRole::Feature => features.push(i),
-            ColumnRole::Prediction => predictions.push(i),
-            ColumnRole::Target | ColumnRole::Id => {}
+    Ok(LoadedReference::new(spec, profile, max_features))
+}
+
+impl LoadedReference {
+    /// Wraps a profile: the monitored columns are the features (the first `max_features`)
+    /// and the prediction columns.
+    pub fn new(spec: &str, profile: Profile, max_features: usize) -> LoadedReference {
+        use crate::profile::schema::ColumnRole;
+        let mut features: Vec<usize> = Vec::new();
+        let mut predictions: Vec<usize> = Vec::new();
+        for (i, c) in profile.columns.iter().enumerate() {
+            match c.role {
+                ColumnRole::Feature => features.push(i),
+                ColumnRole::Prediction => predictions.push(i),
+                ColumnRole::Target | ColumnRole::Id => {}
+            }
+        }
+        let capped_features = features.len().saturating_sub(max_features);
+        features.truncate(max_features);
+        let version = profile
+            .source_sha256
+            .as_deref()
+            .map(|s| s.chars().take(12).collect())
+            .unwrap_or_else(|| "unknown".to_string());
+        LoadedReference {
+            spec: spec.to_string(),
+            profile,
+            version,
+            features,
+            predictions,
+            capped_features,
         }
     }
-    let capped_features = features.len().saturating_sub(max_features);
-    features.truncate(max_features);
-    let version = profile
-        .source_sha256
-        .as_deref()
-        .map(|s| s.chars().take(12).collect())
-        .unwrap_or_else(|| "unknown".to_string());
-    Ok(LoadedReference {
-        spec: spec.to_string(),
-        profile,
-        version,
-        features,
-        predictions,
-        capped_features,
-    })
 }
