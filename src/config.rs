@@ -21,6 +21,7 @@ use std::time::Duration;
 pub struct Config {
     pub proxy: ProxyConfig,
     pub model: ModelConfig,
+    pub analysis: AnalysisConfig,
 }
 
 /// The reverse proxy and its admin listener.
@@ -80,6 +81,93 @@ pub struct ModelConfig {
     pub name: Option<String>,
     /// The model version for requests whose URL and response have none.
     pub version: Option<String>,
+}
+
+/// Live analysis: payload decoding, distributions, windows and drift.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnalysisConfig {
+    /// Analyse traffic at all. Without a reference nothing is analysed either way.
+    pub enabled: bool,
+    /// The reference for the model in `model.name` (or for every model when there is only
+    /// one): a profile JSON file, a dataset `NAME[@VERSION]`, or a model `NAME@ALIAS`.
+    pub reference: Option<String>,
+    /// References per model name, for sidecars in front of several models.
+    pub references: HashMap<String, String>,
+    /// `auto` (from the route and body) or one of oip, kserve_v1, mlflow, seldon_v1,
+    /// generic_json.
+    pub protocol: String,
+    /// Largest body captured for analysis; larger ones are forwarded, not analysed.
+    pub max_body_bytes: usize,
+    /// Exchanges waiting for a worker, at most (then dropped and counted).
+    pub queue_capacity: usize,
+    /// Bytes held by waiting exchanges, at most (then dropped and counted).
+    pub queue_bytes: usize,
+    /// Analysis worker threads.
+    pub workers: usize,
+    /// How often drift is recomputed.
+    #[serde(with = "humantime_serde")]
+    pub evaluation_interval: Duration,
+    /// `rows`: the last `window_rows` rows; `time`: the last `sub_windows` ×
+    /// `sub_window_duration`, at most `window_rows` rows kept (sampled) per window.
+    pub window: WindowKind,
+    pub window_rows: usize,
+    /// Tumbling sub-windows the window is made of (the unit of expiry).
+    pub sub_windows: usize,
+    #[serde(with = "humantime_serde")]
+    pub sub_window_duration: Duration,
+    /// Features monitored per model (the first ones in reference order); the rest are
+    /// counted in `modelwatch_analysis_capped_total{kind="feature"}`.
+    pub max_features: usize,
+    /// Categories per feature with their own `bin` label; the rest are `__other__`.
+    pub max_categories: usize,
+    /// Dataset drift when at least this share of monitored features drifts.
+    pub drift_share: f64,
+    /// `auto`, or one of psi, ks, wasserstein, jensen_shannon, chi2, z for every feature.
+    pub method: String,
+    /// Per-feature method and threshold, e.g. `[analysis.features.Income] method = "psi"`.
+    pub features: HashMap<String, FeatureDriftConfig>,
+}
+
+/// How a feature's drift is tested.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FeatureDriftConfig {
+    pub method: Option<String>,
+    pub threshold: Option<f64>,
+}
+
+/// How live windows expire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowKind {
+    Rows,
+    Time,
+}
+
+impl Default for AnalysisConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            reference: None,
+            references: HashMap::new(),
+            protocol: "auto".into(),
+            max_body_bytes: 1024 * 1024,
+            queue_capacity: 4096,
+            queue_bytes: 64 * 1024 * 1024,
+            workers: 1,
+            evaluation_interval: Duration::from_secs(15),
+            window: WindowKind::Rows,
+            window_rows: 10_000,
+            sub_windows: 10,
+            sub_window_duration: Duration::from_secs(300),
+            max_features: 100,
+            max_categories: 50,
+            drift_share: 0.5,
+            method: "auto".into(),
+            features: HashMap::new(),
+        }
+    }
 }
 
 impl Default for ProxyConfig {
@@ -247,6 +335,7 @@ impl Config {
                 ));
             }
         }
+        self.analysis.validate(&mut problems);
         if problems.is_empty() {
             Ok(())
         } else {
@@ -254,6 +343,69 @@ impl Config {
                 "invalid configuration:\n  - {}",
                 problems.join("\n  - ")
             )))
+        }
+    }
+}
+
+impl AnalysisConfig {
+    fn validate(&self, problems: &mut Vec<String>) {
+        if self.protocol != "auto" && self.protocol.parse::<crate::protocol::Protocol>().is_err() {
+            problems.push(format!(
+                "analysis.protocol = {:?} is not known: use auto, oip, kserve_v1, mlflow, \
+                 seldon_v1 or generic_json",
+                self.protocol
+            ));
+        }
+        let method_ok = |m: &str| m == "auto" || crate::drift::Method::from_name(m).is_some();
+        if !method_ok(&self.method) {
+            problems.push(format!(
+                "analysis.method = {:?} is not known: use auto, psi, ks, wasserstein, \
+                 jensen_shannon, chi2 or z",
+                self.method
+            ));
+        }
+        for (feature, f) in &self.features {
+            if let Some(m) = &f.method
+                && !method_ok(m)
+            {
+                problems.push(format!(
+                    "analysis.features.{feature}.method = {m:?} is not known: use auto, \
+                         psi, ks, wasserstein, jensen_shannon, chi2 or z"
+                ));
+            }
+        }
+        for (key, value) in [
+            ("analysis.queue_capacity", self.queue_capacity),
+            ("analysis.queue_bytes", self.queue_bytes),
+            ("analysis.workers", self.workers),
+            ("analysis.window_rows", self.window_rows),
+            ("analysis.sub_windows", self.sub_windows),
+            ("analysis.max_features", self.max_features),
+            ("analysis.max_categories", self.max_categories),
+        ] {
+            if value == 0 {
+                problems.push(format!("{key} is 0: give a positive number"));
+            }
+        }
+        if self.sub_windows > self.window_rows {
+            problems.push(format!(
+                "analysis.sub_windows = {} is more than analysis.window_rows = {}: each \
+                 sub-window needs at least one row",
+                self.sub_windows, self.window_rows
+            ));
+        }
+        if self.evaluation_interval.is_zero() || self.sub_window_duration.is_zero() {
+            problems.push(
+                "analysis.evaluation_interval and analysis.sub_window_duration must be \
+                 positive durations such as \"15s\""
+                    .into(),
+            );
+        }
+        if !(self.drift_share > 0.0 && self.drift_share <= 1.0) {
+            problems.push(format!(
+                "analysis.drift_share = {} must be in (0, 1], e.g. 0.5",
+                self.drift_share
+            ));
         }
     }
 }

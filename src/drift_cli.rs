@@ -72,7 +72,8 @@ pub enum MethodChoice {
     Fixed(Method),
 }
 
-fn parse_method(name: &str) -> Result<MethodChoice, String> {
+/// Parses `auto` or a method name.
+pub fn parse_method(name: &str) -> Result<MethodChoice, String> {
     if name == "auto" {
         return Ok(MethodChoice::Auto);
     }
@@ -217,7 +218,7 @@ pub fn compare(
 
     let reports: Vec<ColumnReport> = columns
         .iter()
-        .map(|(p, c)| column_report(&profile.columns[*p], c, args))
+        .map(|(p, c)| column_report(&profile.columns[*p], c, args.method, args.threshold))
         .collect();
     let tested = reports.iter().filter(|r| r.score.is_some());
     let verdict = drift::dataset_drift(tested.map(|r| r.drifted), args.drift_share);
@@ -234,14 +235,17 @@ pub fn compare(
     })
 }
 
-fn column_report(
+/// Tests one column of the current data against its reference profile: the report line
+/// shared by `modelwatch drift` and the live sidecar's drift report.
+pub fn column_report(
     reference: &ColumnProfile,
     current: &CurrentColumn,
-    args: &DriftArgs,
+    method: MethodChoice,
+    threshold: Option<f64>,
 ) -> ColumnReport {
     let rate = |n: u64| n as f64 / current.rows.max(1) as f64;
     let mut note = None;
-    let fixed = match args.method {
+    let fixed = match method {
         MethodChoice::Auto => None,
         MethodChoice::Fixed(m @ (Method::Ks | Method::Wasserstein))
             if reference.kind != ColumnKind::Numeric =>
@@ -253,7 +257,7 @@ fn column_report(
     };
     let config = ColumnDriftConfig {
         method: fixed,
-        threshold: args.threshold,
+        threshold,
     };
     let result = match reference.kind {
         ColumnKind::Numeric => {
@@ -298,7 +302,8 @@ fn column_report(
     }
 }
 
-fn kind_name(kind: ColumnKind) -> &'static str {
+/// The report's name for a column type.
+pub fn kind_name(kind: ColumnKind) -> &'static str {
     match kind {
         ColumnKind::Numeric => "numeric",
         ColumnKind::Categorical => "categorical",

@@ -8,6 +8,8 @@
 //! - [`proxy`]: the hot path. A hyper server and client that forward inference traffic
 //!   untouched, enforce limits, and record RED metrics. It never waits for analysis or
 //!   export.
+//! - [`analysis`]: off the hot path. Captured exchanges go through a bounded queue to
+//!   worker threads that decode payloads and update per-feature distributions.
 //! - [`profile`]: dataset schemas and reference profiles (bin edges, category frequencies,
 //!   samples) computed from a reference dataset.
 //! - [`protocol`]: payload decoders (Open Inference Protocol, KServe V1, MLflow, Seldon,
@@ -27,6 +29,7 @@
 //!
 //! `ARCHITECTURE.md` at the repository root has the bird's-eye view and the invariants.
 
+pub mod analysis;
 pub mod config;
 pub mod drift;
 pub mod drift_cli;

@@ -20,6 +20,7 @@ pub mod identity;
 pub mod metrics;
 pub mod rescue;
 pub mod server;
+pub mod tap;
 
 use crate::config::{Config, Overrides};
 use anyhow::Context as _;
@@ -74,6 +75,10 @@ pub struct ProxyArgs {
     /// Model version when neither URL nor response carries one [key: model.version]
     #[arg(long, value_name = "VERSION")]
     pub model_version: Option<String>,
+    /// Reference to measure drift against: a profile JSON file, a CSV file, or a dataset
+    /// NAME[@VERSION] in MODELWATCH_HOME [key: analysis.reference]
+    #[arg(long, value_name = "SPEC")]
+    pub reference: Option<String>,
     /// TOML configuration file
     #[arg(long, value_name = "FILE", env = "MODELWATCH_CONFIG")]
     pub config: Option<PathBuf>,
@@ -87,6 +92,7 @@ impl ProxyArgs {
             ("proxy.admin_listen", self.admin_listen.clone()),
             ("model.name", self.model_name.clone()),
             ("model.version", self.model_version.clone()),
+            ("analysis.reference", self.reference.clone()),
         ])
     }
 }
@@ -121,6 +127,7 @@ pub struct Sidecar {
     registry: prometheus::Registry,
     metrics: Arc<metrics::ProxyMetrics>,
     forwarder: Arc<forward::Forwarder>,
+    analysis: Option<crate::analysis::Started>,
 }
 
 impl Sidecar {
@@ -129,7 +136,12 @@ impl Sidecar {
         config.validate_proxy()?;
         let registry = crate::export::prometheus::new_registry()?;
         let metrics = Arc::new(metrics::ProxyMetrics::register(&registry)?);
-        let forwarder = Arc::new(forward::Forwarder::new(&config, metrics.clone())?);
+        let analysis = crate::analysis::LiveAnalysis::start(&config, &registry)?;
+        let tap = analysis.as_ref().map(|started| tap::Tap {
+            queue: started.queue.clone(),
+            max_body_bytes: config.analysis.max_body_bytes,
+        });
+        let forwarder = Arc::new(forward::Forwarder::new(&config, metrics.clone(), tap)?);
         let listener = bind(&config.proxy.listen, "--listen").await?;
         let admin_listener = bind(&config.proxy.admin_listen, "--admin-listen").await?;
         Ok(Self {
@@ -139,6 +151,7 @@ impl Sidecar {
             registry,
             metrics,
             forwarder,
+            analysis,
         })
     }
 
@@ -160,8 +173,30 @@ impl Sidecar {
 
     /// Serves until `shutdown` completes, then drains in-flight requests and returns.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
-        let upstream = crate::config::parse_upstream(self.upstream())
-            .map_err(|why| anyhow::anyhow!("proxy.upstream {why}"))?;
+        let Sidecar {
+            config,
+            listener,
+            admin_listener,
+            registry,
+            metrics,
+            forwarder,
+            analysis,
+        } = self;
+        let (live, analysis_threads) = match analysis {
+            Some(started) => {
+                // The queue's sender lives in the forwarder's tap; dropping both ends the
+                // workers once they have drained the queue.
+                drop(started.queue);
+                (Some(started.analysis), started.threads)
+            }
+            None => (None, Vec::new()),
+        };
+        if let Some(live) = &live {
+            spawn_reload_on_sighup(live.clone());
+        }
+        let upstream =
+            crate::config::parse_upstream(config.proxy.upstream.as_deref().unwrap_or_default())
+                .map_err(|why| anyhow::anyhow!("proxy.upstream {why}"))?;
         let readiness = Arc::new(admin::Readiness {
             upstream: format!(
                 "{}:{}",
@@ -169,37 +204,68 @@ impl Sidecar {
                 upstream.port
             ),
             draining: Default::default(),
+            analysis: live.clone(),
         });
         let (stop_traffic, traffic_stopped) = watch::channel(false);
         let (stop_admin, admin_stopped) = watch::channel(false);
         let admin = tokio::spawn(admin::serve(
-            self.admin_listener,
-            self.registry,
+            admin_listener,
+            registry,
             readiness.clone(),
             admin_stopped,
         ));
-        let proxy_config = self.config.proxy.clone();
+        let proxy_config = config.proxy.clone();
         let traffic = tokio::spawn(async move {
-            server::serve(
-                self.listener,
-                self.forwarder,
-                self.metrics,
-                &proxy_config,
-                traffic_stopped,
-            )
-            .await
+            server::serve(listener, forwarder, metrics, &proxy_config, traffic_stopped).await
         });
         shutdown.await;
         tracing::info!("shutdown requested");
         readiness.draining.store(true, Ordering::Relaxed);
         let _ = stop_traffic.send(true);
         traffic.await.context("the proxy task failed")?;
+        if let Some(live) = &live {
+            // The workers finish what is queued (connections cut at the drain timeout may
+            // still hold the queue's sender), then the last evaluation makes the final report.
+            live.begin_stop();
+            let live = live.clone();
+            tokio::task::spawn_blocking(move || {
+                for thread in analysis_threads.into_iter() {
+                    if thread.thread().name() == Some("drift-evaluator") {
+                        live.stop();
+                    }
+                    let _ = thread.join();
+                }
+            })
+            .await
+            .context("the analysis threads failed")?;
+        }
         // The admin port stays up during the drain so the last scrape sees the final counts.
         let _ = stop_admin.send(true);
         admin.await.context("the admin task failed")?;
         tracing::info!("modelwatch proxy stopped");
         Ok(())
     }
+}
+
+/// Reloads the references on every SIGHUP, for as long as the process runs.
+fn spawn_reload_on_sighup(live: Arc<crate::analysis::LiveAnalysis>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; reload with POST /-/reload instead");
+        return;
+    };
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            let live = live.clone();
+            match tokio::task::spawn_blocking(move || live.reload()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(err)) => tracing::error!(
+                    "reload on SIGHUP failed, the previous references stay in use: {err:#}"
+                ),
+                Err(err) => tracing::error!(%err, "reload on SIGHUP failed"),
+            }
+        }
+    });
 }
 
 async fn bind(addr: &str, flag: &str) -> anyhow::Result<TcpListener> {

@@ -185,26 +185,114 @@ impl CurrentColumn {
         }
         let label = if self.kind == ColumnKind::Boolean {
             match parse_bool(text) {
-                Some(true) => "true",
-                Some(false) => "false",
+                Some(b) => bool_label(b),
                 None => return self.type_error(line, text),
             }
         } else {
             text
         };
+        self.push_label(label);
+    }
+
+    /// Counts a category label: its reference slot, or unseen. Returns the slot.
+    #[inline]
+    fn push_label(&mut self, label: &str) -> Option<CategorySlot> {
         if let Some(slot) = self.lookup.get(label.as_bytes()) {
-            return self.count_slot(slot);
+            self.count_slot(slot);
+            return Some(slot);
         }
         self.unseen += 1;
-        if let Some(n) = self.unseen_counts.get_mut(label) {
-            *n += 1;
+        self.add_unseen(label, 1);
+        None
+    }
+
+    fn add_unseen(&mut self, label: &str, n: u64) {
+        if let Some(mine) = self.unseen_counts.get_mut(label) {
+            *mine += n;
         } else if self.unseen_counts.len() < MAX_UNSEEN_CATEGORIES {
-            self.unseen_counts.insert(label.to_string(), 1);
+            self.unseen_counts.insert(label.to_string(), n);
         } else {
             *self
                 .unseen_counts
                 .entry(UNSEEN_OVERFLOW.to_string())
-                .or_default() += 1;
+                .or_default() += n;
+        }
+    }
+
+    /// Records one value decoded from an inference payload (the live sidecar's path; the
+    /// file path is [`CurrentColumn::push`]) and says what it was, for the caller's
+    /// counters. Numbers in a categorical column become labels (`3`, `2.5`); text in a
+    /// numeric column is parsed like a CSV cell.
+    pub fn push_typed(&mut self, cell: TypedCell<'_>) -> Observed {
+        self.rows += 1;
+        match (cell, self.kind) {
+            (TypedCell::Missing, _) => {
+                self.missing += 1;
+                Observed::Missing
+            }
+            (TypedCell::Number(x), ColumnKind::Numeric) => self.push_value(x),
+            (TypedCell::Text(t), ColumnKind::Numeric) => match t.trim().parse::<f64>() {
+                Ok(x) => self.push_value(x),
+                Err(_) => {
+                    self.type_errors += 1;
+                    Observed::TypeError
+                }
+            },
+            (TypedCell::Number(x), ColumnKind::Categorical) if x.is_finite() => {
+                Observed::Category(self.push_label(&number_label(x)))
+            }
+            (TypedCell::Text(t), ColumnKind::Categorical) => Observed::Category(self.push_label(t)),
+            (TypedCell::Bool(b), ColumnKind::Categorical | ColumnKind::Boolean) => {
+                Observed::Category(self.push_label(bool_label(b)))
+            }
+            (TypedCell::Text(t), ColumnKind::Boolean) => match parse_bool(t) {
+                Some(b) => Observed::Category(self.push_label(bool_label(b))),
+                None => {
+                    self.type_errors += 1;
+                    Observed::TypeError
+                }
+            },
+            _ => {
+                self.type_errors += 1;
+                Observed::TypeError
+            }
+        }
+    }
+
+    #[inline]
+    fn push_value(&mut self, x: f64) -> Observed {
+        if !x.is_finite() {
+            self.non_finite += 1;
+            return Observed::NonFinite;
+        }
+        let out_of_range = x < self.range.0 || x > self.range.1;
+        if out_of_range {
+            self.out_of_range += 1;
+        }
+        self.sample.push(x);
+        Observed::Number {
+            value: x,
+            out_of_range,
+        }
+    }
+
+    /// Adds what `other` holds for the same reference column without consuming it (live
+    /// windows merge their sub-windows on every evaluation and keep them).
+    pub fn absorb(&mut self, other: &CurrentColumn) {
+        self.rows += other.rows;
+        self.missing += other.missing;
+        self.type_errors += other.type_errors;
+        self.non_finite += other.non_finite;
+        self.out_of_range += other.out_of_range;
+        self.unseen += other.unseen;
+        for &x in other.sample.values() {
+            self.sample.push(x);
+        }
+        for (mine, theirs) in self.category_counts.iter_mut().zip(&other.category_counts) {
+            *mine += theirs;
+        }
+        for (label, n) in &other.unseen_counts {
+            self.add_unseen(label, *n);
         }
     }
 
@@ -252,16 +340,7 @@ impl CurrentColumn {
             *a += b;
         }
         for (label, n) in other.unseen_counts {
-            if let Some(m) = self.unseen_counts.get_mut(&label) {
-                *m += n;
-            } else if self.unseen_counts.len() < MAX_UNSEEN_CATEGORIES {
-                self.unseen_counts.insert(label, n);
-            } else {
-                *self
-                    .unseen_counts
-                    .entry(UNSEEN_OVERFLOW.to_string())
-                    .or_default() += n;
-            }
+            self.add_unseen(&label, n);
         }
     }
 
@@ -305,6 +384,44 @@ impl Hasher for Fnv1a {
         }
         self.0 = h;
     }
+}
+
+/// A value decoded from an inference payload.
+#[derive(Clone, Copy, Debug)]
+pub enum TypedCell<'a> {
+    Missing,
+    Number(f64),
+    Text(&'a str),
+    Bool(bool),
+}
+
+/// What a pushed value turned out to be.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Observed {
+    Missing,
+    /// The wrong type for the column (a word in a numeric column).
+    TypeError,
+    /// NaN or ±Inf in a numeric column.
+    NonFinite,
+    Number {
+        value: f64,
+        out_of_range: bool,
+    },
+    /// A category: its reference slot, or `None` when the reference never saw it.
+    Category(Option<CategorySlot>),
+}
+
+/// The label of a number used as a category: integers without a decimal point.
+pub fn number_label(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
+}
+
+fn bool_label(b: bool) -> &'static str {
+    if b { "true" } else { "false" }
 }
 
 /// Reference and current category counts aligned by label (sorted by label, as Evidently
@@ -352,8 +469,12 @@ impl ColumnMap {
         for (i, column) in profile.columns.iter().enumerate() {
             match names.iter().position(|n| *n == column.name) {
                 Some(field) => matched.push((i, field)),
-                // Live traffic has no labels: a missing target is expected, not an error.
-                None if column.role == crate::profile::ColumnRole::Target => {}
+                // Live traffic has no labels, and a feature file no model outputs: a missing
+                // target or prediction column is expected, not an error.
+                None if matches!(
+                    column.role,
+                    crate::profile::ColumnRole::Target | crate::profile::ColumnRole::Prediction
+                ) => {}
                 None => missing_features.push(column.name.clone()),
             }
         }

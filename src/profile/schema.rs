@@ -30,6 +30,9 @@ pub enum ColumnRole {
     Target,
     /// A row identifier: neither profiled nor monitored.
     Id,
+    /// A model output (predicted class or score) in a model version's reference profile:
+    /// compared with the predictions in live responses, matched by output name.
+    Prediction,
 }
 
 /// One column of a schema.

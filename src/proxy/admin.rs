@@ -1,6 +1,8 @@
-//! The admin listener: `/metrics`, `/healthz`, `/readyz`, on their own port so that
-//! inference clients never reach them and scrapes never queue behind inference traffic.
+//! The admin listener: `/metrics`, `/healthz`, `/readyz`, `/api/v1/drift` and
+//! `POST /-/reload`, on their own port so that inference clients never reach them and
+//! scrapes never queue behind inference traffic.
 
+use crate::analysis::LiveAnalysis;
 use crate::export::prometheus as exposition;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
@@ -22,6 +24,8 @@ pub struct Readiness {
     pub upstream: String,
     /// Set when shutdown begins, so load balancers stop sending traffic while it drains.
     pub draining: AtomicBool,
+    /// Live analysis, when a reference is configured: readiness also needs it loaded.
+    pub analysis: Option<Arc<LiveAnalysis>>,
 }
 
 /// Serves the admin endpoints until `stop` turns true.
@@ -68,10 +72,21 @@ async fn route(
     registry: &Registry,
     readiness: &Readiness,
 ) -> Response<Full<Bytes>> {
+    if req.uri().path() == "/-/reload" {
+        return reload(&req, readiness).await;
+    }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return text(StatusCode::METHOD_NOT_ALLOWED, "use GET\n");
     }
     match req.uri().path() {
+        "/api/v1/drift" => match &readiness.analysis {
+            Some(analysis) => json(StatusCode::OK, &*analysis.report()),
+            None => text(
+                StatusCode::NOT_FOUND,
+                "no drift report: start the proxy with --reference (a profile, dataset or \
+                 model reference) to analyse traffic\n",
+            ),
+        },
         "/metrics" => {
             let mut response = Response::new(Full::new(Bytes::from(exposition::render(registry))));
             response.headers_mut().insert(
@@ -84,14 +99,55 @@ async fn route(
         "/readyz" => ready(readiness).await,
         _ => text(
             StatusCode::NOT_FOUND,
-            "not found; the admin endpoints are /metrics, /healthz and /readyz\n",
+            "not found; the admin endpoints are /metrics, /healthz, /readyz, /api/v1/drift \
+             and POST /-/reload\n",
         ),
     }
+}
+
+async fn reload(req: &Request<Incoming>, readiness: &Readiness) -> Response<Full<Bytes>> {
+    if req.method() != Method::POST {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "use POST /-/reload\n");
+    }
+    let Some(analysis) = readiness.analysis.clone() else {
+        return text(
+            StatusCode::NOT_FOUND,
+            "nothing to reload: no reference is configured\n",
+        );
+    };
+    // Loading a reference reads files and may build a profile: keep it off the runtime.
+    match tokio::task::spawn_blocking(move || analysis.reload()).await {
+        Ok(Ok(summary)) => text(StatusCode::OK, &format!("reloaded: {summary}\n")),
+        Ok(Err(err)) => text(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("reload failed, the previous references stay in use: {err:#}\n"),
+        ),
+        Err(err) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("reload failed: {err}\n"),
+        ),
+    }
+}
+
+fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Full<Bytes>> {
+    let body = serde_json::to_vec_pretty(value).unwrap_or_default();
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 async fn ready(readiness: &Readiness) -> Response<Full<Bytes>> {
     if readiness.draining.load(Ordering::Relaxed) {
         return text(StatusCode::SERVICE_UNAVAILABLE, "draining: shutting down\n");
+    }
+    if let Some(analysis) = &readiness.analysis
+        && !analysis.has_reference()
+    {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "no reference loaded\n");
     }
     let connect = tokio::net::TcpStream::connect(readiness.upstream.as_str());
     match tokio::time::timeout(Duration::from_secs(1), connect).await {

@@ -4,7 +4,7 @@
 //! Bodies are never buffered here: frames pass straight through, so a chunked response
 //! reaches the client as the upstream produces it.
 
-use bytes::Buf;
+use bytes::{Buf, Bytes};
 use http_body::{Body, Frame, SizeHint};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -20,8 +20,11 @@ pub enum BodyEnd {
     Abandoned,
 }
 
-/// Called exactly once with the byte count when a body ends.
+/// Sees each data frame as it passes, then is called exactly once with the byte count
+/// when the body ends.
 pub trait OnBodyEnd {
+    /// A data frame on its way through; the default ignores it.
+    fn on_data(&mut self, _data: &Bytes) {}
     fn on_end(self, bytes: u64, end: BodyEnd);
 }
 
@@ -54,7 +57,7 @@ impl<B, E: OnBodyEnd> Observed<B, E> {
     }
 }
 
-impl<B: Body, E: OnBodyEnd> Body for Observed<B, E> {
+impl<B: Body<Data = Bytes>, E: OnBodyEnd> Body for Observed<B, E> {
     type Data = B::Data;
     type Error = B::Error;
 
@@ -68,6 +71,9 @@ impl<B: Body, E: OnBodyEnd> Body for Observed<B, E> {
             Some(Ok(frame)) => {
                 if let Some(data) = frame.data_ref() {
                     *this.bytes += data.remaining() as u64;
+                    if let Some(on_end) = this.on_end.as_mut() {
+                        on_end.on_data(data);
+                    }
                 }
             }
             Some(Err(_)) => {

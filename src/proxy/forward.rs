@@ -10,6 +10,7 @@ use super::headers;
 use super::identity::{self, LabelInterner, ModelLabels};
 use super::metrics::{InFlight, ProxyMetrics, VersionHandles};
 use super::rescue::{self, ProxyError};
+use super::tap::{RequestFacts, RequestTap, ResponseTap, Tap};
 use crate::config::{Config, UpstreamProtocol, parse_upstream};
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
@@ -20,7 +21,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// The body sent upstream: the client's, streamed, cut off past the size limit.
 pub type UpstreamBody = Observed<Limited<Incoming>, RequestSize>;
@@ -38,11 +39,16 @@ pub struct Forwarder {
     default_model: Option<String>,
     default_version: Option<String>,
     metrics: Arc<ProxyMetrics>,
+    tap: Option<Tap>,
 }
 
 impl Forwarder {
     /// Builds the forwarder from a validated configuration.
-    pub fn new(config: &Config, metrics: Arc<ProxyMetrics>) -> anyhow::Result<Self> {
+    pub fn new(
+        config: &Config,
+        metrics: Arc<ProxyMetrics>,
+        tap: Option<Tap>,
+    ) -> anyhow::Result<Self> {
         let p = &config.proxy;
         let upstream = parse_upstream(p.upstream.as_deref().unwrap_or_default())
             .map_err(|why| anyhow::anyhow!("proxy.upstream {why}"))?;
@@ -78,12 +84,14 @@ impl Forwarder {
             default_model: config.model.name.clone(),
             default_version: config.model.version.clone(),
             metrics,
+            tap,
         })
     }
 
     /// Answers one client request.
     pub async fn handle(&self, req: Request<Incoming>, client: IpAddr) -> Response<ClientBody> {
         let started = Instant::now();
+        let received_at = SystemTime::now();
         let request_id = headers::request_id(req.headers());
         let path_identity = identity::from_path(req.uri().path());
         let model = path_identity.model.or(self.default_model.as_deref());
@@ -100,7 +108,7 @@ impl Forwarder {
             in_flight: Some(in_flight),
         };
         match self
-            .forward(req, client, &mut finish, url_has_version)
+            .forward(req, client, &mut finish, url_has_version, received_at)
             .await
         {
             Ok(response) => response,
@@ -114,6 +122,7 @@ impl Forwarder {
         client: IpAddr,
         finish: &mut Finish,
         url_has_version: bool,
+        received_at: SystemTime,
     ) -> Result<Response<ClientBody>, ProxyError> {
         let (mut parts, body) = req.into_parts();
         if let Some(len) = content_length(&parts.headers)
@@ -126,10 +135,26 @@ impl Forwarder {
         let handles = self.metrics.version(&finish.labels);
         parts.uri = self.upstream_uri(&parts.uri)?;
         parts.version = self.version;
+        let tapped = self
+            .tap
+            .as_ref()
+            .filter(|_| Tap::wants(&parts.method))
+            .map(|tap| {
+                let (request_tap, slot) = tap.request();
+                let facts = RequestFacts::new(&finish.request_id, received_at, &parts);
+                (tap, request_tap, slot, facts)
+            });
         headers::to_upstream(&mut parts.headers, &finish.request_id, client);
+        let (request_tap, response_side) = match tapped {
+            Some((tap, request_tap, slot, facts)) => (Some(request_tap), Some((tap, slot, facts))),
+            None => (None, None),
+        };
         let body = Observed::new(
             Limited::new(body, self.max_request_body as usize),
-            RequestSize(handles.request_size.clone()),
+            RequestSize {
+                histogram: handles.request_size.clone(),
+                tap: request_tap,
+            },
         );
 
         let sent = Instant::now();
@@ -141,9 +166,10 @@ impl Forwarder {
             Ok(Err(err)) => return Err(rescue::classify_upstream(&err, self.max_request_body)),
             Ok(Ok(response)) => response,
         };
+        let upstream_duration = sent.elapsed();
         handles
             .upstream_duration
-            .observe(sent.elapsed().as_secs_f64());
+            .observe(upstream_duration.as_secs_f64());
 
         let (mut parts, body) = response.into_parts();
         if !url_has_version {
@@ -157,10 +183,14 @@ impl Forwarder {
                 finish.labels = self.labels.labels(Some(&model), Some(v));
             }
         }
+        let response_tap = response_side
+            .map(|(tap, slot, facts)| tap.response(facts, slot, &parts.headers, upstream_duration));
         headers::to_client(&mut parts.headers, &finish.request_id);
         let handles = self.metrics.version(&finish.labels);
         let status = parts.status;
-        let body = Observed::new(Either::Left(body), finish.completion(status, handles));
+        let mut completion = finish.completion(status, handles);
+        completion.tap = response_tap;
+        let body = Observed::new(Either::Left(body), completion);
         Ok(Response::from_parts(parts, body))
     }
 
@@ -205,6 +235,7 @@ impl Finish {
             started: self.started,
             status,
             _in_flight: self.in_flight.take(),
+            tap: None,
         }
     }
 
@@ -235,12 +266,25 @@ impl Finish {
     }
 }
 
-/// Records the request body size when the upstream has consumed it.
-pub struct RequestSize(prometheus::Histogram);
+/// Records the request body size when the upstream has consumed it, and captures the
+/// body for analysis when the request is tapped.
+pub struct RequestSize {
+    histogram: prometheus::Histogram,
+    tap: Option<RequestTap>,
+}
 
 impl OnBodyEnd for RequestSize {
-    fn on_end(self, bytes: u64, _end: BodyEnd) {
-        self.0.observe(bytes as f64);
+    fn on_data(&mut self, data: &Bytes) {
+        if let Some(tap) = self.tap.as_mut() {
+            tap.on_data(data);
+        }
+    }
+
+    fn on_end(self, bytes: u64, end: BodyEnd) {
+        self.histogram.observe(bytes as f64);
+        if let Some(tap) = self.tap {
+            tap.on_end(bytes, end);
+        }
     }
 }
 
@@ -252,14 +296,25 @@ pub struct Completion {
     started: Instant,
     status: StatusCode,
     _in_flight: Option<InFlight>,
+    tap: Option<ResponseTap>,
 }
 
 impl OnBodyEnd for Completion {
-    fn on_end(self, bytes: u64, _end: BodyEnd) {
+    fn on_data(&mut self, data: &Bytes) {
+        if let Some(tap) = self.tap.as_mut() {
+            tap.on_data(data);
+        }
+    }
+
+    fn on_end(self, bytes: u64, end: BodyEnd) {
+        let duration = self.started.elapsed();
         self.handles
             .request_duration
-            .observe(self.started.elapsed().as_secs_f64());
+            .observe(duration.as_secs_f64());
         self.handles.response_size.observe(bytes as f64);
         self.metrics.count_request(&self.labels, self.status);
+        if let Some(tap) = self.tap {
+            tap.on_end(self.labels, self.status, duration, bytes, end);
+        }
     }
 }

@@ -66,12 +66,12 @@ pub fn profile_bytes(
             ColumnSchema {
                 name: LABEL_COLUMN.into(),
                 kind: ColumnKind::Categorical,
-                role: ColumnRole::Feature,
+                role: ColumnRole::Prediction,
             },
             ColumnSchema {
                 name: PROBABILITY_COLUMN.into(),
                 kind: ColumnKind::Numeric,
-                role: ColumnRole::Feature,
+                role: ColumnRole::Prediction,
             },
         ],
     };

@@ -8,6 +8,8 @@ mod dataset_cli;
 mod drift_calibration;
 mod drift_cli;
 mod drift_stats;
+mod live_drift;
+mod live_payloads;
 mod metric_contract;
 mod ml_jobs;
 mod ml_metrics;

@@ -18,7 +18,10 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 #[test]
 fn every_module_has_a_doc_comment() {
     let mut files = Vec::new();
-    rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
     let undocumented: Vec<_> = files
         .iter()
         .filter(|p| p.file_name().is_some_and(|n| n != "tests.rs"))

@@ -80,6 +80,11 @@ impl ProxyProcess {
         format!("http://{}{}", self.admin, path)
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends SIGTERM.
     pub fn terminate(&self) {
         let status = Command::new("kill")

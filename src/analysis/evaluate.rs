@@ -1,0 +1,146 @@
+//! The evaluator: on a timer, every model version's window is merged and tested against
+//! its reference; the drift gauges and the JSON report are replaced in one go.
+
+use super::LiveAnalysis;
+use super::report::{LiveReport, ModelReport, ReferenceSummary, WindowSummary};
+use super::state::ModelVersionState;
+use crate::drift::{self, Method};
+use crate::drift_cli::{MethodChoice, column_report, report::ColumnReport};
+use crate::profile::Profile;
+use std::time::Instant;
+
+/// Evaluates every model version now and publishes the result.
+pub fn evaluate_all(analysis: &LiveAnalysis) {
+    let states = analysis.states();
+    let mut models = Vec::with_capacity(states.len());
+    for state in states {
+        let mut state = state.lock().expect("model state poisoned");
+        models.push(evaluate(analysis, &mut state));
+    }
+    models.sort_by(|a, b| (&a.model, &a.model_version).cmp(&(&b.model, &b.model_version)));
+    analysis.publish(LiveReport {
+        generated_at: crate::registry::datasets::now_rfc3339(),
+        evaluation_interval_seconds: analysis.config.evaluation_interval.as_secs_f64(),
+        models,
+    });
+}
+
+fn evaluate(analysis: &LiveAnalysis, state: &mut ModelVersionState) -> ModelReport {
+    let now = Instant::now();
+    let reference = state.reference.clone();
+    let profile = &reference.profile;
+    state.features.window.expire(profile, now);
+    state.predictions.window.expire(profile, now);
+    let (rows, features) = state.features.window.merged(profile);
+    let (prediction_rows, predictions) = state.predictions.window.merged(profile);
+    let feature_reports = reports(
+        analysis,
+        profile,
+        state.features.window.tracked(),
+        &features,
+    );
+    let prediction_reports = reports(
+        analysis,
+        profile,
+        state.predictions.window.tracked(),
+        &predictions,
+    );
+
+    let labels = &state.labels;
+    let m = &analysis.metrics;
+    let tested: Vec<&ColumnReport> = feature_reports
+        .iter()
+        .chain(&prediction_reports)
+        .filter(|r| r.score.is_some())
+        .collect();
+    let verdict = drift::dataset_drift(
+        tested.iter().map(|r| r.drifted),
+        analysis.config.drift_share,
+    );
+    for (report, is_prediction) in feature_reports
+        .iter()
+        .map(|r| (r, false))
+        .chain(prediction_reports.iter().map(|r| (r, true)))
+    {
+        let feature = if is_prediction {
+            format!("prediction:{}", report.name)
+        } else {
+            report.name.clone()
+        };
+        let mvf = [&*labels.model, &*labels.version, feature.as_str()];
+        for method in Method::ALL {
+            // Only the method in use has a series; a feature whose method changed (auto
+            // picks by window size) must not keep reporting the old one.
+            let values = [mvf[0], mvf[1], mvf[2], method.as_str()];
+            if method.as_str() != report.method {
+                let _ = m.drift_score.remove_label_values(&values);
+                let _ = m.drift_p_value.remove_label_values(&values);
+            }
+        }
+        match report.score {
+            Some(score) => {
+                let values = [mvf[0], mvf[1], mvf[2], report.method.as_str()];
+                m.drift_score.with_label_values(&values).set(score);
+                if let Some(p) = report.p_value {
+                    m.drift_p_value.with_label_values(&values).set(p);
+                }
+                m.drift_detected
+                    .with_label_values(&mvf)
+                    .set(i64::from(report.drifted));
+            }
+            None => {
+                let _ = m.drift_detected.remove_label_values(&mvf);
+            }
+        }
+    }
+    let mv = [&*labels.model, &*labels.version];
+    m.drift_share.with_label_values(&mv).set(verdict.share);
+    m.window_rows.with_label_values(&mv).set(rows as i64);
+
+    ModelReport {
+        model: labels.model.to_string(),
+        model_version: labels.version.to_string(),
+        reference: ReferenceSummary {
+            spec: reference.spec.clone(),
+            source: profile.source.clone(),
+            version: reference.version.clone(),
+        },
+        window: WindowSummary {
+            kind: match analysis.config.window {
+                crate::config::WindowKind::Rows => "rows",
+                crate::config::WindowKind::Time => "time",
+            },
+            rows,
+            prediction_rows,
+        },
+        drift_share: verdict.share,
+        drift_share_threshold: analysis.config.drift_share,
+        drifted_features: verdict.drifted_columns,
+        dataset_drift: verdict.drifted,
+        features: feature_reports,
+        predictions: prediction_reports,
+    }
+}
+
+fn reports(
+    analysis: &LiveAnalysis,
+    profile: &Profile,
+    tracked: &[usize],
+    merged: &[crate::drift_cli::current::CurrentColumn],
+) -> Vec<ColumnReport> {
+    tracked
+        .iter()
+        .zip(merged)
+        .filter(|(_, current)| current.rows > 0)
+        .map(|(&p, current)| {
+            let column = &profile.columns[p];
+            let (method, threshold) = analysis.method_for(&column.name);
+            column_report(column, current, method, threshold)
+        })
+        .collect()
+}
+
+/// Parses a configured method name (validated at start).
+pub fn method_choice(name: &str) -> MethodChoice {
+    crate::drift_cli::parse_method(name).unwrap_or(MethodChoice::Auto)
+}

@@ -1,0 +1,57 @@
+//! One finished request/response exchange, as the proxy hands it to analysis.
+
+use super::capture::CapturedBody;
+use crate::proxy::identity::ModelLabels;
+use std::time::{Duration, SystemTime};
+
+/// Everything analysis (and, later, event export) needs to know about one exchange.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// The `X-Request-Id` the client got back.
+    pub request_id: String,
+    /// When the request head arrived.
+    pub received_at: SystemTime,
+    pub labels: ModelLabels,
+    pub method: http::Method,
+    /// Path and query as the client sent them.
+    pub path: String,
+    pub status: http::StatusCode,
+    /// Head in to last byte out.
+    pub duration: Duration,
+    /// Forward to upstream response head; `None` when the upstream never answered.
+    pub upstream_duration: Option<Duration>,
+    pub request: CapturedMessage,
+    pub response: CapturedMessage,
+}
+
+/// One side of the exchange.
+#[derive(Debug, Clone)]
+pub struct CapturedMessage {
+    pub content_type: Option<String>,
+    /// `Inference-Header-Content-Length` (Open Inference Protocol binary extension).
+    pub inference_header_len: Option<usize>,
+    /// Bytes that went through, whether or not they were captured.
+    pub bytes: u64,
+    pub body: CapturedBody,
+}
+
+impl CapturedMessage {
+    /// The size accounted against the queue's byte budget.
+    pub fn captured_len(&self) -> usize {
+        match &self.body {
+            CapturedBody::Complete(b) => b.len(),
+            _ => 0,
+        }
+    }
+}
+
+impl Exchange {
+    /// Bytes this exchange holds in memory while queued.
+    pub fn footprint(&self) -> usize {
+        std::mem::size_of::<Exchange>()
+            + self.request_id.len()
+            + self.path.len()
+            + self.request.captured_len()
+            + self.response.captured_len()
+    }
+}

@@ -1,0 +1,126 @@
+//! Which reference profile each model is compared against, loaded at start and again on
+//! reload (SIGHUP or `POST /-/reload`).
+//!
+//! A reference is named in configuration: `analysis.reference` for the model in
+//! `model.name` (or for every model when the sidecar serves one), `analysis.references`
+//! per model name. A spec is a profile JSON file, a CSV file, or a dataset
+//! `NAME[@VERSION]` in the registry (`MODELWATCH_HOME`).
+
+use crate::config::Config;
+use crate::profile::{Profile, ProfileOptions};
+use crate::registry::dataset_cli::SchemaFlags;
+use anyhow::Context as _;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A loaded reference.
+#[derive(Debug)]
+pub struct LoadedReference {
+    /// What the configuration named.
+    pub spec: String,
+    pub profile: Profile,
+    /// A short content id of the profile: the source's sha256 prefix when known.
+    pub version: String,
+    /// Positions of the monitored columns (features, then predictions) in `profile.columns`,
+    /// capped at `analysis.max_features`.
+    pub features: Vec<usize>,
+    pub predictions: Vec<usize>,
+    /// Feature columns beyond the cap.
+    pub capped_features: usize,
+}
+
+/// The references of every configured model.
+#[derive(Debug, Default)]
+pub struct ReferenceSet {
+    /// By model name; the key `None` applies to any model without its own entry.
+    by_model: HashMap<Option<String>, Arc<LoadedReference>>,
+}
+
+impl ReferenceSet {
+    /// Loads every reference the configuration names. An unreadable reference is an error
+    /// naming the spec, so a typo stops the sidecar at start and fails a reload loudly.
+    pub fn load(config: &Config, home: &std::path::Path) -> anyhow::Result<ReferenceSet> {
+        let mut by_model = HashMap::new();
+        let analysis = &config.analysis;
+        if let Some(spec) = &analysis.reference {
+            let key = config.model.name.clone();
+            by_model.insert(key, Arc::new(load_one(spec, home, analysis.max_features)?));
+        }
+        for (model, spec) in &analysis.references {
+            by_model.insert(
+                Some(model.clone()),
+                Arc::new(load_one(spec, home, analysis.max_features)?),
+            );
+        }
+        Ok(ReferenceSet { by_model })
+    }
+
+    /// The reference for `model`: its own, else the default one.
+    pub fn for_model(&self, model: &str) -> Option<&Arc<LoadedReference>> {
+        self.by_model
+            .get(&Some(model.to_string()))
+            .or_else(|| self.by_model.get(&None))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_model.is_empty()
+    }
+
+    /// Every (model name or `None`, reference) pair.
+    pub fn iter(&self) -> impl Iterator<Item = (Option<&str>, &Arc<LoadedReference>)> {
+        self.by_model.iter().map(|(k, v)| (k.as_deref(), v))
+    }
+}
+
+/// The home directory for dataset references.
+pub fn home_dir() -> PathBuf {
+    std::env::var_os("MODELWATCH_HOME").map_or_else(|| PathBuf::from(".modelwatch"), PathBuf::from)
+}
+
+fn load_one(
+    spec: &str,
+    home: &std::path::Path,
+    max_features: usize,
+) -> anyhow::Result<LoadedReference> {
+    let profile = crate::registry::reference::load_profile(
+        home,
+        spec,
+        &SchemaFlags::default(),
+        &ProfileOptions::default(),
+    )
+    .with_context(|| format!("could not load the reference {spec:?} (analysis.reference)"))?;
+    Ok(LoadedReference::new(spec, profile, max_features))
+}
+
+impl LoadedReference {
+    /// Wraps a profile: the monitored columns are the features (the first `max_features`)
+    /// and the prediction columns.
+    pub fn new(spec: &str, profile: Profile, max_features: usize) -> LoadedReference {
+        use crate::profile::schema::ColumnRole;
+        let mut features: Vec<usize> = Vec::new();
+        let mut predictions: Vec<usize> = Vec::new();
+        for (i, c) in profile.columns.iter().enumerate() {
+            match c.role {
+                ColumnRole::Feature => features.push(i),
+                ColumnRole::Prediction => predictions.push(i),
+                ColumnRole::Target | ColumnRole::Id => {}
+            }
+        }
+        let capped_features = features.len().saturating_sub(max_features);
+        features.truncate(max_features);
+        let version = profile
+            .source_sha256
+            .as_deref()
+            .map(|s| s.chars().take(12).collect())
+            .unwrap_or_else(|| "unknown".to_string());
+        LoadedReference {
+            spec: spec.to_string(),
+            profile,
+            version,
+            features,
+            predictions,
+            capped_features,
+        }
+    }
+}

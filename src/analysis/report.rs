@@ -1,0 +1,52 @@
+//! The live drift report served at `GET /api/v1/drift` on the admin port.
+//!
+//! JSON layout (stable; fields may be added): `{"generated_at","evaluation_interval_seconds",
+//! "models":[{"model","model_version","reference":{"spec","source","version"},
+//! "window":{"kind","rows"},"rows_total","drift_share","drift_share_threshold",
+//! "dataset_drift","features":[COLUMN],"predictions":[COLUMN]}]}` where COLUMN is the line
+//! `modelwatch drift --json` prints per column (`name`, `type`, `method`, `score`,
+//! `p_value`, `threshold`, `drifted`, and the data-quality rates).
+
+use crate::drift_cli::report::ColumnReport;
+use serde::Serialize;
+
+/// Every model version's latest evaluation.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LiveReport {
+    /// RFC 3339 time of the evaluation; empty before the first one.
+    pub generated_at: String,
+    pub evaluation_interval_seconds: f64,
+    pub models: Vec<ModelReport>,
+}
+
+/// One model version.
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelReport {
+    pub model: String,
+    pub model_version: String,
+    pub reference: ReferenceSummary,
+    pub window: WindowSummary,
+    pub drift_share: f64,
+    pub drift_share_threshold: f64,
+    pub drifted_features: usize,
+    pub dataset_drift: bool,
+    pub features: Vec<ColumnReport>,
+    pub predictions: Vec<ColumnReport>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ReferenceSummary {
+    pub spec: String,
+    pub source: String,
+    pub version: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct WindowSummary {
+    /// `rows` or `time`.
+    pub kind: &'static str,
+    /// Feature rows in the window now.
+    pub rows: u64,
+    /// Prediction rows in the window now.
+    pub prediction_rows: u64,
+}

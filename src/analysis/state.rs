@@ -1,0 +1,349 @@
+//! The live state of one model version: its reference, its windows, and the metric
+//! handles its rows bump, resolved once so that a row costs atomic adds, not label lookups.
+
+use super::live_metrics::LiveMetrics;
+use super::references::LoadedReference;
+use super::window::Window;
+use crate::config::AnalysisConfig;
+use crate::drift_cli::current::{Observed, TypedCell};
+use crate::profile::{CategorySlot, ColumnProfile, OTHER};
+use crate::protocol::{Batch, Value};
+use crate::proxy::identity::ModelLabels;
+use prometheus::IntCounter;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The `bin` label of categories the reference never saw.
+pub const UNSEEN: &str = "__unseen__";
+
+/// Per-column metric handles.
+struct ColumnHandles {
+    /// Numeric: one per reference bin. Categorical: one per named category up to the cap,
+    /// then `__other__`, then `__unseen__`.
+    bins: Vec<IntCounter>,
+    missing: Option<IntCounter>,
+    out_of_range: Option<IntCounter>,
+    unseen: Option<IntCounter>,
+    type_errors: Option<IntCounter>,
+}
+
+/// One monitored side (features or predictions) of a model version.
+pub struct Side {
+    pub window: Window,
+    /// Column name → index into the window's tracked columns.
+    by_name: HashMap<String, usize>,
+    handles: Vec<ColumnHandles>,
+    max_categories: usize,
+}
+
+/// Everything live about one model version.
+pub struct ModelVersionState {
+    pub reference: Arc<LoadedReference>,
+    pub labels: ModelLabels,
+    pub features: Side,
+    pub predictions: Side,
+    rows: IntCounter,
+}
+
+impl ModelVersionState {
+    pub fn new(
+        reference: Arc<LoadedReference>,
+        labels: ModelLabels,
+        config: &AnalysisConfig,
+        metrics: &LiveMetrics,
+    ) -> Self {
+        let profile = &reference.profile;
+        let mv = [&*labels.model, &*labels.version];
+        metrics
+            .reference_info
+            .with_label_values(&[mv[0], mv[1], &reference.spec, &reference.version])
+            .set(1);
+        if reference.capped_features > 0 {
+            metrics
+                .capped
+                .with_label_values(&["feature"])
+                .inc_by(reference.capped_features as u64);
+        }
+        let features = Side::new(
+            &reference,
+            reference.features.clone(),
+            config,
+            metrics,
+            &labels,
+            false,
+        );
+        let predictions = Side::new(
+            &reference,
+            reference.predictions.clone(),
+            config,
+            metrics,
+            &labels,
+            true,
+        );
+        let _ = profile;
+        ModelVersionState {
+            rows: metrics.rows.with_label_values(&mv),
+            reference,
+            labels,
+            features,
+            predictions,
+        }
+    }
+
+    /// Adds one exchange's rows.
+    pub fn record(&mut self, request: &Batch, response: Option<&Batch>, now: Instant) {
+        self.features.record(&self.reference, request, now, false);
+        self.rows.inc_by(request.rows as u64);
+        if let Some(response) = response {
+            self.predictions
+                .record(&self.reference, response, now, true);
+        }
+    }
+}
+
+impl Side {
+    fn new(
+        reference: &LoadedReference,
+        tracked: Vec<usize>,
+        config: &AnalysisConfig,
+        metrics: &LiveMetrics,
+        labels: &ModelLabels,
+        predictions: bool,
+    ) -> Side {
+        let profile = &reference.profile;
+        let mut by_name = HashMap::new();
+        let mut handles = Vec::with_capacity(tracked.len());
+        for (i, &p) in tracked.iter().enumerate() {
+            let column = &profile.columns[p];
+            by_name.insert(column.name.clone(), i);
+            handles.push(column_handles(
+                column,
+                config.max_categories,
+                metrics,
+                labels,
+                predictions,
+            ));
+        }
+        Side {
+            window: Window::new(config, profile, tracked),
+            by_name,
+            handles,
+            max_categories: config.max_categories,
+        }
+    }
+
+    /// Maps the batch's columns onto the tracked ones (by name; unnamed columns by
+    /// position) and adds every row. Tracked columns the batch lacks count as missing.
+    fn record(
+        &mut self,
+        reference: &LoadedReference,
+        batch: &Batch,
+        now: Instant,
+        predictions: bool,
+    ) {
+        let profile = &reference.profile;
+        let tracked = self.window.tracked().to_vec();
+        let mut sources: Vec<Option<&[Value]>> = vec![None; tracked.len()];
+        let mut position = 0;
+        for column in &batch.columns {
+            let target = match &column.name {
+                Some(name) => self.by_name.get(name).copied().or_else(|| {
+                    predictions
+                        .then(|| self.unnamed_prediction(profile, &tracked, column))
+                        .flatten()
+                }),
+                None => {
+                    let t = (position < tracked.len()).then_some(position);
+                    position += 1;
+                    t.or_else(|| {
+                        predictions
+                            .then(|| self.unnamed_prediction(profile, &tracked, column))
+                            .flatten()
+                    })
+                }
+            };
+            if let Some(t) = target
+                && sources[t].is_none()
+            {
+                sources[t] = Some(&column.values);
+            }
+        }
+        let max_categories = self.max_categories;
+        for row in 0..batch.rows {
+            let sub = self.window.current(profile, now);
+            for (j, &p) in tracked.iter().enumerate() {
+                let column_profile = &profile.columns[p];
+                let cell = match sources[j].and_then(|v| v.get(row)) {
+                    None | Some(Value::Missing) => TypedCell::Missing,
+                    Some(Value::Number(x)) => TypedCell::Number(*x),
+                    Some(Value::Text(t)) => TypedCell::Text(t),
+                    Some(Value::Bool(b)) => TypedCell::Bool(*b),
+                };
+                let observed = sub.columns[j].push_typed(cell);
+                count(&self.handles[j], column_profile, observed, max_categories);
+            }
+            sub.end_row();
+        }
+    }
+
+    /// A response column whose name matches no prediction column (MLflow and KServe V1
+    /// `predictions`): the first prediction column of the same kind.
+    fn unnamed_prediction(
+        &self,
+        profile: &crate::profile::Profile,
+        tracked: &[usize],
+        column: &crate::protocol::Column,
+    ) -> Option<usize> {
+        use crate::profile::schema::ColumnKind;
+        let numeric = column
+            .values
+            .iter()
+            .find(|v| !matches!(v, Value::Missing))
+            .is_some_and(|v| matches!(v, Value::Number(_)));
+        tracked.iter().position(|&p| {
+            let kind = profile.columns[p].kind;
+            if numeric {
+                kind == ColumnKind::Numeric
+            } else {
+                kind != ColumnKind::Numeric
+            }
+        })
+    }
+}
+
+fn column_handles(
+    column: &ColumnProfile,
+    max_categories: usize,
+    metrics: &LiveMetrics,
+    labels: &ModelLabels,
+    predictions: bool,
+) -> ColumnHandles {
+    let (model, version) = (&*labels.model, &*labels.version);
+    let name = column.name.as_str();
+    let bin_labels = bin_labels(column, max_categories);
+    let ratios = bin_ratios(column, max_categories);
+    let bins = bin_labels
+        .iter()
+        .zip(&ratios)
+        .map(|(bin, ratio)| {
+            let values = [model, version, name, bin.as_str()];
+
+            if predictions {
+                if column.numeric.is_some() {
+                    metrics.prediction_bins.with_label_values(&values)
+                } else {
+                    metrics.prediction_classes.with_label_values(&values)
+                }
+            } else {
+                metrics
+                    .reference_bin_ratio
+                    .with_label_values(&values)
+                    .set(*ratio);
+                metrics.feature_bins.with_label_values(&values)
+            }
+        })
+        .collect();
+    let quality = |vec: &prometheus::IntCounterVec| {
+        (!predictions).then(|| vec.with_label_values(&[model, version, name]))
+    };
+    ColumnHandles {
+        bins,
+        missing: quality(&metrics.missing),
+        out_of_range: column
+            .numeric
+            .as_ref()
+            .and_then(|_| quality(&metrics.out_of_range)),
+        unseen: column
+            .categorical
+            .as_ref()
+            .and_then(|_| quality(&metrics.unseen)),
+        type_errors: quality(&metrics.type_errors),
+    }
+}
+
+/// Bin labels: reference bin indexes, or categories then `__other__` and `__unseen__`.
+fn bin_labels(column: &ColumnProfile, max_categories: usize) -> Vec<String> {
+    if let Some(n) = &column.numeric {
+        return (0..n.bin_count()).map(|i| i.to_string()).collect();
+    }
+    let mut labels: Vec<String> = column
+        .categorical
+        .as_ref()
+        .map(|c| {
+            c.categories
+                .iter()
+                .take(max_categories)
+                .map(|f| f.value.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    labels.push(OTHER.to_string());
+    labels.push(UNSEEN.to_string());
+    labels
+}
+
+/// The reference share of each bin label.
+fn bin_ratios(column: &ColumnProfile, max_categories: usize) -> Vec<f64> {
+    if let Some(n) = &column.numeric {
+        return n.proportions.clone();
+    }
+    let Some(c) = &column.categorical else {
+        return vec![0.0, 0.0];
+    };
+    let mut ratios: Vec<f64> = c
+        .categories
+        .iter()
+        .take(max_categories)
+        .map(|f| f.proportion)
+        .collect();
+    let folded: f64 = c
+        .categories
+        .iter()
+        .skip(max_categories)
+        .map(|f| f.proportion)
+        .sum();
+    ratios.push(c.other_proportion + folded);
+    ratios.push(0.0);
+    ratios
+}
+
+fn count(
+    handles: &ColumnHandles,
+    column: &ColumnProfile,
+    observed: Observed,
+    max_categories: usize,
+) {
+    let bump = |c: &Option<IntCounter>| {
+        if let Some(c) = c {
+            c.inc();
+        }
+    };
+    match observed {
+        Observed::Missing => bump(&handles.missing),
+        Observed::TypeError | Observed::NonFinite => bump(&handles.type_errors),
+        Observed::Number {
+            value,
+            out_of_range,
+        } => {
+            if out_of_range {
+                bump(&handles.out_of_range);
+            }
+            if let Some(n) = &column.numeric {
+                handles.bins[n.bin_of(value)].inc();
+            }
+        }
+        Observed::Category(slot) => {
+            let last = handles.bins.len() - 1;
+            let index = match slot {
+                Some(CategorySlot::Named(i)) if i < max_categories => i,
+                Some(_) => last - 1,
+                None => {
+                    bump(&handles.unseen);
+                    last
+                }
+            };
+            handles.bins[index].inc();
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! An analysis worker: takes exchanges off the queue, decodes both bodies, and adds the
+//! rows to their model version's state. It runs on its own thread; nothing it does can
+//! reach a client.
+
+use super::LiveAnalysis;
+use super::capture::CapturedBody;
+use super::exchange::Exchange;
+use super::queue::{Idle, QueueReceiver};
+use crate::protocol::{self, Protocol, RequestMeta, ResponseMeta};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Runs until the queue closes, or until shutdown once the queue is empty.
+pub fn run(analysis: Arc<LiveAnalysis>, receiver: QueueReceiver) {
+    loop {
+        match receiver.recv_timeout(Duration::from_millis(100)) {
+            Ok(exchange) => {
+                if let Err(reason) = analyse(&analysis, &exchange) {
+                    analysis.metrics.skipped.with_label_values(&[reason]).inc();
+                }
+            }
+            Err(Idle::Closed) => return,
+            Err(Idle::Empty) if analysis.stopping() => return,
+            Err(Idle::Empty) => {}
+        }
+    }
+}
+
+fn analyse(analysis: &LiveAnalysis, exchange: &Exchange) -> Result<(), &'static str> {
+    if !exchange.status.is_success() {
+        return Err("not_success");
+    }
+    let reference = analysis
+        .reference_for(&exchange.labels.model)
+        .ok_or("no_reference")?;
+    let request_body = body(&exchange.request.body)?;
+    let protocol = match analysis.protocol {
+        Some(p) => p,
+        None => protocol::detect(
+            &exchange.path,
+            exchange.request.content_type.as_deref(),
+            request_body,
+        )
+        .ok_or("unknown_protocol")?,
+    };
+    let request = protocol::decode_request(
+        protocol,
+        &RequestMeta {
+            content_type: exchange.request.content_type.as_deref(),
+            inference_header_len: exchange.request.inference_header_len,
+        },
+        request_body,
+    )
+    .map_err(|e| e.reason().as_str())?;
+    let response = match body(&exchange.response.body) {
+        Ok(bytes) => match decode_response(protocol, exchange, bytes) {
+            Ok(batch) => Some(batch),
+            Err(reason) => {
+                // The features are still worth counting; say why predictions are not.
+                analysis.metrics.skipped.with_label_values(&[reason]).inc();
+                None
+            }
+        },
+        Err(reason) => {
+            analysis.metrics.skipped.with_label_values(&[reason]).inc();
+            None
+        }
+    };
+    let state = analysis.state_for(&exchange.labels, reference);
+    let mut state = state.lock().expect("model state poisoned");
+    state.record(&request, response.as_ref(), Instant::now());
+    Ok(())
+}
+
+fn decode_response(
+    protocol: Protocol,
+    exchange: &Exchange,
+    body: &[u8],
+) -> Result<protocol::Batch, &'static str> {
+    protocol::decode_response(
+        protocol,
+        &ResponseMeta {
+            content_type: exchange.response.content_type.as_deref(),
+            inference_header_len: exchange.response.inference_header_len,
+        },
+        body,
+    )
+    .map_err(|e| e.reason().as_str())
+}
+
+fn body(captured: &CapturedBody) -> Result<&[u8], &'static str> {
+    match captured {
+        CapturedBody::Complete(b) => Ok(b),
+        CapturedBody::TooLarge => Err("body_too_large"),
+        CapturedBody::Incomplete => Err("incomplete_body"),
+    }
+}
