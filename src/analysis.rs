@@ -128,13 +128,17 @@ impl LiveAnalysis {
         let m = &self.metrics;
         m.reference_info.reset();
         for (model, reference) in references.iter() {
+            let model = model
+                .or(reference.model.as_deref())
+                .unwrap_or(crate::proxy::identity::UNKNOWN);
+            // A model reference knows its version; a dataset or file reference does not.
+            let version = if reference.model.is_some() {
+                reference.version.as_str()
+            } else {
+                crate::proxy::identity::UNKNOWN
+            };
             m.reference_info
-                .with_label_values(&[
-                    model.unwrap_or(crate::proxy::identity::UNKNOWN),
-                    crate::proxy::identity::UNKNOWN,
-                    &reference.spec,
-                    &reference.version,
-                ])
+                .with_label_values(&[model, version, &reference.spec, &reference.version])
                 .set(1);
         }
         *self.references.write().expect("references lock poisoned") = Arc::new(references);

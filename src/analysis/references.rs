@@ -3,8 +3,9 @@
 //!
 //! A reference is named in configuration: `analysis.reference` for the model in
 //! `model.name` (or for every model when the sidecar serves one), `analysis.references`
-//! per model name. A spec is a profile JSON file, a CSV file, or a dataset
-//! `NAME[@VERSION]` in the registry (`MODELWATCH_HOME`).
+//! per model name. A spec is a registered model `NAME@ALIAS` or `NAME@VERSION` (its
+//! reference profile: training features and holdout predictions), a dataset
+//! `NAME[@VERSION]` in the registry (`MODELWATCH_HOME`), a profile JSON file, or a CSV file.
 
 use crate::config::Config;
 use crate::profile::{Profile, ProfileOptions};
@@ -28,6 +29,8 @@ pub struct LoadedReference {
     pub predictions: Vec<usize>,
     /// Feature columns beyond the cap.
     pub capped_features: usize,
+    /// The registered model the reference belongs to, for a model reference.
+    pub model: Option<String>,
 }
 
 /// The references of every configured model.
@@ -83,6 +86,9 @@ fn load_one(
     home: &std::path::Path,
     max_features: usize,
 ) -> anyhow::Result<LoadedReference> {
+    if let Some(loaded) = model_reference(spec, home, max_features)? {
+        return Ok(loaded);
+    }
     let profile = crate::registry::reference::load_profile(
         home,
         spec,
@@ -91,6 +97,32 @@ fn load_one(
     )
     .with_context(|| format!("could not load the reference {spec:?} (analysis.reference)"))?;
     Ok(LoadedReference::new(spec, profile, max_features))
+}
+
+/// A registered model's reference, when `spec` is `NAME@VERSION` or `NAME@ALIAS` of a model
+/// in the registry; `None` when it names no model (then it is a file or a dataset).
+fn model_reference(
+    spec: &str,
+    home: &std::path::Path,
+    max_features: usize,
+) -> anyhow::Result<Option<LoadedReference>> {
+    let Some((name, _)) = spec.split_once('@') else {
+        return Ok(None);
+    };
+    if std::path::Path::new(spec).exists() || !home.join(crate::registry::home::DB_FILE).exists() {
+        return Ok(None);
+    }
+    let home = crate::registry::home::Home::open(home)?;
+    if home.list_models(Some(name))?.is_empty() {
+        return Ok(None);
+    }
+    let (version, profile) = home
+        .model_profile(spec)
+        .with_context(|| format!("could not load the reference of model {spec}"))?;
+    let mut loaded = LoadedReference::new(spec, profile, max_features);
+    loaded.version = version.version.to_string();
+    loaded.model = Some(version.name);
+    Ok(Some(loaded))
 }
 
 impl LoadedReference {
@@ -121,6 +153,7 @@ impl LoadedReference {
             features,
             predictions,
             capped_features,
+            model: None,
         }
     }
 }
