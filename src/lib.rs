@@ -15,6 +15,9 @@
 //! - [`protocol`]: payload decoders (Open Inference Protocol, KServe V1, MLflow, Seldon,
 //!   generic JSON) from bodies to feature and prediction columns; pure, no I/O.
 //! - [`export`]: where observations leave the process (the Prometheus exposition).
+//! - [`quickstart`]: the whole system on one machine: pipeline, serve, sidecar, replay.
+//! - [`replay`]: `modelwatch replay`, dataset rows sent at a steady rate with drift
+//!   injection and exact latency percentiles.
 //! - [`registry`]: the home directory: SQLite metadata, content-addressed blobs, dataset
 //!   versions (and, later, model versions).
 //! - [`train`]: reference training, validation, metrics and promotion gates.
@@ -40,7 +43,9 @@ pub mod pipeline;
 pub mod profile;
 pub mod protocol;
 pub mod proxy;
+pub mod quickstart;
 pub mod registry;
+pub mod replay;
 pub mod serve;
 pub mod shutdown;
 pub mod train;

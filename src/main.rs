@@ -40,6 +40,10 @@ enum Job {
     Pipeline(modelwatch::pipeline::PipelineArgs),
     /// Compare a current CSV with a reference dataset, profile or CSV, column by column.
     Drift(modelwatch::drift_cli::DriftArgs),
+    /// Replay dataset rows as inference requests at a steady rate, optionally drifted.
+    Replay(modelwatch::replay::ReplayArgs),
+    /// Run the whole system locally: train, serve, sidecar, clean then drifted traffic.
+    Quickstart(modelwatch::quickstart::QuickstartArgs),
 }
 
 fn main() {
@@ -59,6 +63,8 @@ fn main() {
         Job::Serve(args) => modelwatch::serve::run(args),
         Job::Pipeline(args) => modelwatch::pipeline::run(args),
         Job::Drift(args) => modelwatch::drift_cli::run(args),
+        Job::Replay(args) => modelwatch::replay::run(args),
+        Job::Quickstart(args) => modelwatch::quickstart::run(args),
     };
     match result {
         Ok(()) => std::process::exit(exit::OK),

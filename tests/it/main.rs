@@ -19,5 +19,6 @@ mod ml_support;
 mod promql_selectors;
 mod protocol_corpus;
 mod proxy;
+mod quickstart;
 mod support;
 mod tidy;
