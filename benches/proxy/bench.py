@@ -32,13 +32,42 @@ def free_port():
         return s.getsockname()[1]
 
 
-def request_body():
-    # 1 KiB of Open Inference Protocol JSON: 14 features × 9 rows.
-    rows = [[30 + i, 2, 60, 1, 0, 73.5, 129.0, 0.0, 0.0, 800, 846, 1, 3, 2] for i in range(9)]
-    body = {"inputs": [{"name": "input-0", "shape": [9, 14], "datatype": "FP64",
-                        "data": [v for row in rows for v in row]}]}
+def feature_value(row, j):
+    return ((row * 7919 + j * 104729) % 1000) * 0.37 + j
+
+
+def request_body(features=14, rows=9):
+    # About 1 KiB of Open Inference Protocol JSON for 14 features × 9 rows: one [rows, n]
+    # tensor, mapped onto the reference's features by position.
+    data = [round(feature_value(r + 13, j), 2) for r in range(rows) for j in range(features)]
+    body = {"inputs": [{"name": "input-0", "shape": [rows, features], "datatype": "FP64",
+                        "data": data}]}
     text = json.dumps(body)
     return text + " " * max(0, 1024 - len(text))
+
+
+def reference_profile(tmp, features):
+    """A reference profile for `features` numeric columns, made by modelwatch itself."""
+    csv_path = os.path.join(tmp, f"ref{features}.csv")
+    with open(csv_path, "w") as f:
+        f.write(",".join(f"f{j}" for j in range(features)) + "\n")
+        for r in range(5000):
+            f.write(",".join(str(round(feature_value(r, j), 2)) for j in range(features)) + "\n")
+    out = os.path.join(tmp, f"ref{features}.json")
+    subprocess.run([MODELWATCH, "dataset", "profile", csv_path, "-o", out], check=True,
+                   stderr=subprocess.DEVNULL)
+    return out
+
+
+def start_modelwatch(upstream, port, admin, reference=None, window_rows=None):
+    env = dict(os.environ, MODELWATCH_LOG="warn")
+    if window_rows:
+        env["MODELWATCH__ANALYSIS__WINDOW_ROWS"] = str(window_rows)
+    args = [MODELWATCH, "proxy", "--upstream", f"http://127.0.0.1:{upstream}",
+            "--listen", f"127.0.0.1:{port}", "--admin-listen", f"127.0.0.1:{admin}"]
+    if reference:
+        args += ["--reference", reference, "--model-name", "credit"]
+    return subprocess.Popen(args, env=env)
 
 
 def nginx_conf(tmp, name, server_block):
@@ -113,6 +142,7 @@ def main():
         reply = json.dumps({"model_name": "credit", "model_version": "1", "outputs": [
             {"name": "output-0", "shape": [9], "datatype": "INT64", "data": [0] * 9}]})
         up, ng, mw, admin = free_port(), free_port(), free_port(), free_port()
+        mwa, admin_a = free_port(), free_port()
         upstream_conf = nginx_conf(tmp, "upstream", f"""
     server {{ listen 127.0.0.1:{up}; location / {{
         default_type application/json; return 200 '{reply}'; }} }}""")
@@ -124,14 +154,14 @@ def main():
         for conf in (upstream_conf, proxy_conf):
             procs.append(subprocess.Popen(["nginx", "-c", conf, "-p", tmp],
                                           stderr=subprocess.DEVNULL))
-        env = dict(os.environ, MODELWATCH_LOG="warn")
-        modelwatch = subprocess.Popen(
-            [MODELWATCH, "proxy", "--upstream", f"http://127.0.0.1:{up}",
-             "--listen", f"127.0.0.1:{mw}", "--admin-listen", f"127.0.0.1:{admin}"], env=env)
+        modelwatch = start_modelwatch(up, mw, admin)
         procs.append(modelwatch)
-        for port in (up, ng, mw):
+        # The same sidecar with live analysis: a 14-feature reference, every body decoded.
+        analysing = start_modelwatch(up, mwa, admin_a, reference_profile(tmp, 14))
+        procs.append(analysing)
+        for port in (up, ng, mw, mwa):
             wait_port(port)
-        targets = [("direct", up), ("nginx", ng), ("modelwatch", mw)]
+        targets = [("direct", up), ("nginx", ng), ("modelwatch", mw), ("modelwatch+analysis", mwa)]
         path = "/v2/models/credit/infer"
         # Warm up every path (connection pools, page cache).
         for _, port in targets:
@@ -145,39 +175,62 @@ def main():
         for rate in RATES:
             results = {name: [] for name, _ in targets}
             cpu = []
+            cpu_analysis = []
             for run in range(RUNS):
                 for name, port in targets:
-                    before = cpu_seconds(modelwatch.pid)
+                    before = cpu_seconds(modelwatch.pid), cpu_seconds(analysing.pid)
                     p50, p99, total, errors = oha(f"http://127.0.0.1:{port}{path}", rate, body_file)
                     if name == "modelwatch":
-                        cpu.append((cpu_seconds(modelwatch.pid) - before) / max(total, 1) * 1000)
+                        cpu.append((cpu_seconds(modelwatch.pid) - before[0]) / max(total, 1) * 1000)
+                    if name == "modelwatch+analysis":
+                        cpu_analysis.append(
+                            (cpu_seconds(analysing.pid) - before[1]) / max(total, 1) * 1000)
                     results[name].append((p50, p99, errors))
                     print(f"  rate {rate} run {run + 1} {name:10} p50 {p50:.3f} p99 {p99:.3f} "
                           f"errors {errors}", file=sys.stderr)
             med = {n: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v),
                        sum(r[2] for r in v)) for n, v in results.items()}
-            rows.append((rate, med, statistics.median(cpu)))
+            rows.append((rate, med, statistics.median(cpu), statistics.median(cpu_analysis)))
 
         print()
         print("| rate rps | path | p50 ms | p99 ms | added p50 ms | added p99 ms | errors |")
         print("|---:|---|---:|---:|---:|---:|---:|")
-        for rate, med, _ in rows:
+        for rate, med, _, _ in rows:
             d50, d99, _ = med["direct"]
-            for name in ("direct", "nginx", "modelwatch"):
+            for name in ("direct", "nginx", "modelwatch", "modelwatch+analysis"):
                 p50, p99, errors = med[name]
                 added = "" if name == "direct" else f"{p50 - d50:+.3f} | {p99 - d99:+.3f}"
                 if name == "direct":
                     added = " | "
                 print(f"| {rate} | {name} | {p50:.3f} | {p99:.3f} | {added} | {errors} |")
         print()
-        print("| rate rps | added p50 modelwatch/nginx | added p99 modelwatch/nginx | modelwatch CPU s per 1k req |")
-        print("|---:|---:|---:|---:|")
-        for rate, med, cpu in rows:
+        print("| rate rps | added p50 modelwatch/nginx | added p99 modelwatch/nginx "
+              "| added p99 analysis on/off | CPU s per 1k req (off / on) |")
+        print("|---:|---:|---:|---:|---:|")
+        for rate, med, cpu, cpu_a in rows:
             d50, d99, _ = med["direct"]
-            ratio = lambda i, d: (med["modelwatch"][i] - d) / max(med["nginx"][i] - d, 1e-6)
-            print(f"| {rate} | {ratio(0, d50):.2f} | {ratio(1, d99):.2f} | {cpu:.4f} |")
+            ratio = lambda name, i, d: (med[name][i] - d) / max(med["nginx"][i] - d, 1e-6)
+            on_off = (med["modelwatch+analysis"][1] - d99) / max(med["modelwatch"][1] - d99, 1e-6)
+            print(f"| {rate} | {ratio('modelwatch', 0, d50):.2f} | {ratio('modelwatch', 1, d99):.2f} "
+                  f"| {on_off:.2f} | {cpu:.4f} / {cpu_a:.4f} |")
         print()
-        print(f"modelwatch peak RSS: {peak_rss_mb(modelwatch.pid):.1f} MB")
+        print(f"modelwatch peak RSS: {peak_rss_mb(modelwatch.pid):.1f} MB without analysis, "
+              f"{peak_rss_mb(analysing.pid):.1f} MB with a 14-feature reference")
+
+        # Memory with 50 features and a 10,000-row window, filled several times over.
+        big_mw, big_admin = free_port(), free_port()
+        big = start_modelwatch(up, big_mw, big_admin, reference_profile(tmp, 50), 10_000)
+        procs.append(big)
+        wait_port(big_mw)
+        big_body = os.path.join(tmp, "body50.json")
+        with open(big_body, "w") as f:
+            f.write(request_body(features=50, rows=20))
+        oha(f"http://127.0.0.1:{big_mw}{path}", 500, big_body)
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{big_admin}/metrics").read().decode()
+        analysed = sum(float(l.split()[-1]) for l in metrics.splitlines()
+                       if l.startswith("modelwatch_rows_total{"))
+        print(f"modelwatch peak RSS with 50 features and a 10,000-row window: "
+              f"{peak_rss_mb(big.pid):.1f} MB after {analysed:.0f} rows analysed")
     finally:
         for p in procs:
             p.terminate()
