@@ -374,3 +374,59 @@ async fn seldon_drift_is_caught() {
 async fn generic_json_drift_is_caught() {
     drift_is_caught(Wire::Generic).await;
 }
+
+/// What the running sidecar exposes is what the dashboards and alert rules were written
+/// against: every `modelwatch_*` series it exports is in `alerts/metrics.txt`, with no
+/// label the contract does not list.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_exposition_keeps_the_metric_contract() {
+    let dir = TempDir::new("contract");
+    let profile = credit_profile(&dir.0);
+    let upstream = model_server(Wire::Oip).await;
+    let proxy = ProxyProcess::start_with_args(
+        &[
+            "--upstream",
+            &upstream.url(),
+            "--reference",
+            profile.to_str().unwrap(),
+        ],
+        &[("MODELWATCH__ANALYSIS__EVALUATION_INTERVAL", "200ms")],
+    );
+    let (features, rows) = credit_rows();
+    send_rows(&proxy, Wire::Oip, &features, &sample(&rows, 200, 3)).await;
+    drifted_features(&proxy, 200).await;
+    let contract = crate::metric_contract::contract_labels();
+    let samples = parse(
+        &get(&client::http1(), &proxy.admin_url("/metrics"))
+            .await
+            .text(),
+    );
+    let mut checked = BTreeSet::new();
+    for s in samples.iter().filter(|s| s.name.starts_with("modelwatch_")) {
+        let allowed = contract
+            .get(&s.name)
+            .unwrap_or_else(|| panic!("{} is exported but not in alerts/metrics.txt", s.name));
+        for (label, _) in &s.labels {
+            assert!(
+                allowed.contains(label),
+                "{}{{{label}}} is not in the contract",
+                s.name
+            );
+        }
+        checked.insert(s.name.clone());
+    }
+    // The families a dashboard reads right after the first requests are all there.
+    for name in [
+        "modelwatch_requests_total",
+        "modelwatch_rows_total",
+        "modelwatch_feature_bin_total",
+        "modelwatch_reference_bin_ratio",
+        "modelwatch_drift_score",
+        "modelwatch_drift_detected",
+        "modelwatch_drift_share",
+        "modelwatch_reference_info",
+        "modelwatch_analysis_queue_depth",
+    ] {
+        assert!(checked.contains(name), "{name} is not exported");
+    }
+}
