@@ -42,6 +42,7 @@ LABEL_VALUES = {
     "outcome": ["delivered", "dead_letter"],
     "version": ["0.1.0"],
     "revision": ["8be82f1"],
+    "kind": ["feature", "category"],
 }
 # Histogram bucket edges with cumulative per-minute increments.
 BUCKETS = [("0.1", 5), ("0.5", 8), ("+Inf", 10)]

@@ -228,8 +228,14 @@ fn column_handles(
         .zip(&ratios)
         .map(|(bin, ratio)| {
             let values = [model, version, name, bin.as_str()];
-
             if predictions {
+                // The reference share sits beside the features' as `prediction:<output>`,
+                // so one panel compares live predictions with the reference.
+                let feature = format!("prediction:{name}");
+                metrics
+                    .reference_bin_ratio
+                    .with_label_values(&[model, version, feature.as_str(), bin.as_str()])
+                    .set(*ratio);
                 if column.numeric.is_some() {
                     metrics.prediction_bins.with_label_values(&values)
                 } else {

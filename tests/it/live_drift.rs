@@ -32,10 +32,10 @@ const NUMERIC: [&str; 9] = [
 ];
 
 /// A temp dir removed at the end of the test.
-struct TempDir(PathBuf);
+pub(crate) struct TempDir(pub(crate) PathBuf);
 
 impl TempDir {
-    fn new(tag: &str) -> TempDir {
+    pub(crate) fn new(tag: &str) -> TempDir {
         let dir = std::env::temp_dir().join(format!(
             "mw-{tag}-{}-{:?}",
             std::process::id(),
@@ -53,7 +53,7 @@ impl Drop for TempDir {
 }
 
 /// The credit data's profile, built by `modelwatch dataset profile`.
-fn credit_profile(dir: &Path) -> PathBuf {
+pub(crate) fn credit_profile(dir: &Path) -> PathBuf {
     let out = dir.join("credit.profile.json");
     let (code, stderr) = run_to_end(
         &[
@@ -72,7 +72,7 @@ fn credit_profile(dir: &Path) -> PathBuf {
 }
 
 /// Feature rows of the credit data (the target left out), values typed as JSON.
-fn credit_rows() -> (Vec<String>, Vec<Vec<Value>>) {
+pub(crate) fn credit_rows() -> (Vec<String>, Vec<Vec<Value>>) {
     let mut reader = csv::Reader::from_path(CREDIT).unwrap();
     let header: Vec<String> = reader
         .headers()
@@ -105,14 +105,14 @@ fn credit_rows() -> (Vec<String>, Vec<Vec<Value>>) {
 }
 
 /// A deterministic, well-spread subset of `n` rows (a stride walk through the file).
-fn sample(rows: &[Vec<Value>], n: usize, offset: usize) -> Vec<Vec<Value>> {
+pub(crate) fn sample(rows: &[Vec<Value>], n: usize, offset: usize) -> Vec<Vec<Value>> {
     (0..n)
         .map(|i| rows[(offset + i * 7919) % rows.len()].clone())
         .collect()
 }
 
 /// Income × 2 and 80 % of homes turned into `rent`.
-fn drifted(rows: Vec<Vec<Value>>, features: &[String]) -> Vec<Vec<Value>> {
+pub(crate) fn drifted(rows: Vec<Vec<Value>>, features: &[String]) -> Vec<Vec<Value>> {
     let income = features.iter().position(|f| f == "Income").unwrap();
     let home = features.iter().position(|f| f == "Home").unwrap();
     rows.into_iter()
@@ -130,7 +130,7 @@ fn drifted(rows: Vec<Vec<Value>>, features: &[String]) -> Vec<Vec<Value>> {
 }
 
 #[derive(Clone, Copy, Debug)]
-enum Wire {
+pub(crate) enum Wire {
     Oip,
     KServeV1,
     Mlflow,
@@ -185,7 +185,7 @@ impl Wire {
 }
 
 /// A model server that answers one label per request row.
-async fn model_server(wire: Wire) -> Upstream {
+pub(crate) async fn model_server(wire: Wire) -> Upstream {
     Upstream::start(move |req: Request<Incoming>| async move {
         let body = req.into_body().collect().await.unwrap().to_bytes();
         let request: Value = serde_json::from_slice(&body).unwrap();
@@ -204,7 +204,12 @@ async fn model_server(wire: Wire) -> Upstream {
     .await
 }
 
-async fn send_rows(proxy: &ProxyProcess, wire: Wire, features: &[String], rows: &[Vec<Value>]) {
+pub(crate) async fn send_rows(
+    proxy: &ProxyProcess,
+    wire: Wire,
+    features: &[String],
+    rows: &[Vec<Value>],
+) {
     let client = client::http1();
     for batch in rows.chunks(20) {
         let body = wire.request(features, batch).to_string();
