@@ -73,10 +73,10 @@ async fn get_json(url: &str) -> Option<Value> {
 async fn wait_for<F: Fn(&Value) -> bool>(url: &str, what: &str, ok: F) -> Value {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        if let Some(v) = get_json(url).await {
-            if ok(&v) {
-                return v;
-            }
+        if let Some(v) = get_json(url).await
+            && ok(&v)
+        {
+            return v;
         }
         assert!(
             Instant::now() < deadline,
