@@ -127,3 +127,6 @@ impl SubWindow {
         self.rows += 1;
     }
 }
+
+#[cfg(test)]
+mod tests;
