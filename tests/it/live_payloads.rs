@@ -2,9 +2,10 @@
 //! exactly what the model server answered, and analysis counts what it could not use.
 //! Also: reloading references without a restart.
 
+use crate::live_drift::{TempDir, credit_profile};
 use crate::support::client::{self, get, send};
 use crate::support::metrics_text::{Sample, parse, value};
-use crate::support::proxy_process::{ProxyProcess, run_to_end};
+use crate::support::proxy_process::ProxyProcess;
 use crate::support::upstream::{Upstream, full};
 use bytes::Bytes;
 use http::{Request, Response};
@@ -13,28 +14,10 @@ use hyper::body::Incoming;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-const CREDIT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/examples/credit/credit_data.csv"
-);
-
-fn profile(tag: &str) -> (PathBuf, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("mw-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let out = dir.join("credit.profile.json");
-    let (code, stderr) = run_to_end(
-        &[
-            "dataset",
-            "profile",
-            CREDIT,
-            "--target",
-            "Status",
-            "-o",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert_eq!(code, 0, "{stderr}");
+/// The credit profile in a temp dir that is removed when the returned guard drops.
+fn profile(tag: &str) -> (TempDir, PathBuf) {
+    let dir = TempDir::new(tag);
+    let out = credit_profile(&dir.0);
     (dir, out)
 }
 
@@ -75,7 +58,7 @@ async fn settle(proxy: &ProxyProcess) -> Vec<Sample> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_payloads_reach_the_model_untouched_and_are_counted() {
-    let (dir, profile) = profile("payloads");
+    let (_dir, profile) = profile("payloads");
     // The model server answers every request with the same bytes, binary included.
     let answer: Vec<u8> = (0..3000u32).map(|i| (i * 31 % 256) as u8).collect();
     let reply = answer.clone();
@@ -149,12 +132,11 @@ async fn bad_payloads_reach_the_model_untouched_and_are_counted() {
     );
     // The proxy is still healthy and still answers.
     assert_eq!(get(&client, &proxy.admin_url("/healthz")).await.status, 200);
-    std::fs::remove_dir_all(dir).ok();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn references_reload_without_a_restart_and_a_broken_one_is_refused() {
-    let (dir, profile) = profile("reload");
+    let (_dir, profile) = profile("reload");
     let upstream =
         Upstream::start(|_req| async { crate::support::upstream::respond(200, "{}") }).await;
     let proxy = ProxyProcess::start_with_args(
@@ -215,7 +197,6 @@ async fn references_reload_without_a_restart_and_a_broken_one_is_refused() {
         "{}",
         proxy.log()
     );
-    std::fs::remove_dir_all(dir).ok();
 }
 
 fn proxy_pid(proxy: &ProxyProcess) -> String {
