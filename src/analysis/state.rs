@@ -143,14 +143,19 @@ impl Side {
         predictions: bool,
     ) {
         let profile = &reference.profile;
-        let tracked = self.window.tracked().to_vec();
+        // The same columns the window tracks, borrowed from the reference (no copy per call).
+        let tracked: &[usize] = if predictions {
+            &reference.predictions
+        } else {
+            &reference.features
+        };
         let mut sources: Vec<Option<&[Value]>> = vec![None; tracked.len()];
         let mut position = 0;
         for column in &batch.columns {
             let target = match &column.name {
                 Some(name) => self.by_name.get(name).copied().or_else(|| {
                     predictions
-                        .then(|| self.unnamed_prediction(profile, &tracked, column))
+                        .then(|| self.unnamed_prediction(profile, tracked, column))
                         .flatten()
                 }),
                 None => {
@@ -158,7 +163,7 @@ impl Side {
                     position += 1;
                     t.or_else(|| {
                         predictions
-                            .then(|| self.unnamed_prediction(profile, &tracked, column))
+                            .then(|| self.unnamed_prediction(profile, tracked, column))
                             .flatten()
                     })
                 }
