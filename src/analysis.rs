@@ -255,6 +255,7 @@ fn evaluator_loop(
     interval: Duration,
     stop: crossbeam_channel::Receiver<()>,
 ) {
+    worker::lower_priority();
     loop {
         match stop.recv_timeout(interval) {
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => evaluate::evaluate_all(&analysis),

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 /// Runs until the queue closes, or until shutdown once the queue is empty.
 pub fn run(analysis: Arc<LiveAnalysis>, receiver: QueueReceiver) {
+    lower_priority();
     loop {
         match receiver.recv_timeout(Duration::from_millis(100)) {
             Ok(exchange) => {
@@ -93,5 +94,23 @@ fn body(captured: &CapturedBody) -> Result<&[u8], &'static str> {
         CapturedBody::Complete(b) => Ok(b),
         CapturedBody::TooLarge => Err("body_too_large"),
         CapturedBody::Incomplete => Err("incomplete_body"),
+    }
+}
+
+/// Analysis must lose every contest for the CPU with the proxy's own threads: on a busy
+/// sidecar, a late drift update is fine, a late response is not. Linux schedules threads
+/// individually, so this lowers only the calling thread (nice 10).
+pub fn lower_priority() {
+    // SAFETY: setpriority with PRIO_PROCESS and a thread id only changes that thread's
+    // nice value; it reads no memory of ours.
+    let result = unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10)
+    };
+    if result != 0 {
+        tracing::debug!(
+            err = %std::io::Error::last_os_error(),
+            "could not lower the analysis thread's priority"
+        );
     }
 }
