@@ -46,6 +46,24 @@ enum Job {
     Quickstart(modelwatch::quickstart::QuickstartArgs),
 }
 
+impl Job {
+    /// Jobs whose output is read by other programs (`modelwatch drift --json | head`).
+    fn writes_for_pipes(&self) -> bool {
+        !matches!(self, Job::Proxy(_) | Job::Serve(_) | Job::Quickstart(_))
+    }
+}
+
+/// Lets a closed pipe end the process quietly, as it ends other Unix tools. Rust ignores
+/// SIGPIPE by default, which turns `| head` into a panic in `println!`; servers keep that
+/// default so that no client can kill them.
+fn restore_sigpipe() {
+    // SAFETY: resetting a signal disposition to its default touches no memory of ours,
+    // and no other thread exists yet.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -54,6 +72,9 @@ fn main() {
             err.exit();
         }
     };
+    if cli.job.writes_for_pipes() {
+        restore_sigpipe();
+    }
     let result = match cli.job {
         Job::Proxy(args) => modelwatch::proxy::run(args),
         Job::Dataset(args) => modelwatch::registry::dataset_cli::run(args),

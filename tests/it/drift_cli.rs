@@ -456,3 +456,24 @@ fn large_files_read_in_ranges_keep_file_line_numbers() {
     assert_eq!(report["rows"].as_u64().unwrap(), n + 1);
     assert!(column(&report, "Home")["unseen_rate"].as_f64().unwrap() > 0.1);
 }
+
+/// `modelwatch drift --json | true`: the reader is gone before modelwatch writes, and
+/// modelwatch ends quietly instead of panicking on the closed pipe.
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    let credit = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/credit/credit_data.csv"
+    );
+    let script = format!(
+        "{} drift --reference {credit} --current {credit} --json | true",
+        env!("CARGO_BIN_EXE_modelwatch")
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
