@@ -53,7 +53,6 @@ impl ModelVersionState {
         config: &AnalysisConfig,
         metrics: &LiveMetrics,
     ) -> Self {
-        let profile = &reference.profile;
         let mv = [&*labels.model, &*labels.version];
         metrics
             .reference_info
@@ -81,7 +80,6 @@ impl ModelVersionState {
             &labels,
             true,
         );
-        let _ = profile;
         ModelVersionState {
             rows: metrics.rows.with_label_values(&mv),
             reference,

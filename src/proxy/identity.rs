@@ -106,7 +106,9 @@ impl LabelInterner {
     /// The bounded labels for a model name and version, either of which may be unknown.
     pub fn labels(&self, model: Option<&str>, version: Option<&str>) -> ModelLabels {
         let model_label = match model {
-            None => return self.unknown_model(version),
+            // Without a model there is nothing to scope a version to: both stay unknown,
+            // so a client cannot mint series through the version alone.
+            None => return self.unknown_model(),
             Some(m) if !is_label_safe(m) => {
                 return ModelLabels {
                     model: self.other.clone(),
@@ -166,10 +168,7 @@ impl LabelInterner {
         }
     }
 
-    fn unknown_model(&self, version: Option<&str>) -> ModelLabels {
-        // Without a model there is nothing to scope a version to: keep both unknown so a
-        // client cannot mint series through the version alone.
-        let _ = version;
+    fn unknown_model(&self) -> ModelLabels {
         ModelLabels {
             model: self.unknown.clone(),
             version: self.unknown.clone(),
