@@ -8,7 +8,8 @@ use modelwatch::exit;
 ///
 /// modelwatch sits in front of a model server, forwards its inference traffic untouched
 /// and records latency, errors, and the distribution of every input feature and
-/// prediction, exposed as Prometheus metrics.
+/// prediction, with drift against a versioned reference, as Prometheus metrics and a JSON
+/// report. Start with `modelwatch quickstart` to see the whole system on this machine.
 ///
 /// Exit codes: 0 success, 1 the job failed, 2 bad usage or configuration.
 #[derive(Debug, Parser)]

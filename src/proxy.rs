@@ -32,11 +32,14 @@ use std::sync::atomic::Ordering;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-/// Run the sidecar: forward inference traffic to a model server and record metrics.
+/// Run the sidecar: forward inference traffic to a model server, record metrics and drift.
 ///
 /// Clients talk to --listen as if it were the model server; every request is forwarded to
 /// --upstream unchanged (bodies stream both ways) and the answer comes back unchanged.
 /// Prometheus scrapes /metrics on --admin-listen, where /healthz and /readyz serve probes.
+/// With --reference, every inference payload is also decoded off the hot path and its
+/// features and predictions compared with the reference: drift gauges on /metrics, the
+/// report on /api/v1/drift, references reloaded on SIGHUP or POST /-/reload.
 ///
 /// Settings come from, in increasing precedence: built-in defaults, the TOML file given
 /// with --config, environment variables MODELWATCH__SECTION__KEY (for example
@@ -54,6 +57,15 @@ use tokio::sync::watch;
 ///   drain_timeout = "25s"             # after SIGTERM
 ///   [model]
 ///   name = "credit"                   # for URLs that carry no model name
+///   [analysis]
+///   reference = "credit@production"   # or a dataset NAME[@VERSION], profile.json, file.csv
+///   evaluation_interval = "15s"       # how often drift is recomputed
+///   window = "rows"                   # or "time": sub_windows × sub_window_duration
+///   window_rows = 10000
+///   method = "auto"                   # or psi, ks, wasserstein, jensen_shannon, chi2, z
+///   [analysis.features.Income]
+///   method = "psi"
+///   threshold = 0.2
 ///
 /// SIGTERM or SIGINT stops accepting, lets in-flight requests finish (at most
 /// proxy.drain_timeout) and exits 0.
