@@ -23,6 +23,7 @@ pub mod server;
 pub mod tap;
 
 use crate::config::{Config, Overrides};
+use crate::export::elasticsearch::sink::ElasticsearchSink;
 use anyhow::Context as _;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -128,6 +129,7 @@ pub struct Sidecar {
     metrics: Arc<metrics::ProxyMetrics>,
     forwarder: Arc<forward::Forwarder>,
     analysis: Option<crate::analysis::Started>,
+    export: Option<ElasticsearchSink>,
 }
 
 impl Sidecar {
@@ -137,9 +139,18 @@ impl Sidecar {
         let registry = crate::export::prometheus::new_registry()?;
         let metrics = Arc::new(metrics::ProxyMetrics::register(&registry)?);
         let analysis = crate::analysis::LiveAnalysis::start(&config, &registry)?;
-        let tap = analysis.as_ref().map(|started| tap::Tap {
-            queue: started.queue.clone(),
-            max_body_bytes: config.analysis.max_body_bytes,
+        let home = std::env::var("MODELWATCH_HOME").ok();
+        let export =
+            ElasticsearchSink::start(&config.export.elasticsearch, home.as_deref(), &registry)?;
+        // Tapped when anything consumes exchanges: analysis, event export, or both.
+        let tap = (analysis.is_some() || export.is_some()).then(|| tap::Tap {
+            queue: analysis.as_ref().map(|started| started.queue.clone()),
+            export: export.as_ref().map(|sink| sink.queue.clone()),
+            max_body_bytes: if analysis.is_some() {
+                config.analysis.max_body_bytes
+            } else {
+                0
+            },
         });
         let forwarder = Arc::new(forward::Forwarder::new(&config, metrics.clone(), tap)?);
         let listener = bind(&config.proxy.listen, "--listen").await?;
@@ -152,6 +163,7 @@ impl Sidecar {
             metrics,
             forwarder,
             analysis,
+            export,
         })
     }
 
@@ -181,6 +193,7 @@ impl Sidecar {
             metrics,
             forwarder,
             analysis,
+            export,
         } = self;
         let (live, analysis_threads) = match analysis {
             Some(started) => {
@@ -238,6 +251,11 @@ impl Sidecar {
             })
             .await
             .context("the analysis threads failed")?;
+        }
+        if let Some(export) = export {
+            // Bounded by export.elasticsearch.flush_timeout: the exporter never holds the
+            // exit hostage.
+            export.finish().await;
         }
         // The admin port stays up during the drain so the last scrape sees the final counts.
         let _ = stop_admin.send(true);
