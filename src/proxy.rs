@@ -55,6 +55,11 @@ use tokio::sync::watch;
 ///   drain_timeout = "25s"             # after SIGTERM
 ///   [model]
 ///   name = "credit"                   # for URLs that carry no model name
+///   [export.elasticsearch]
+///   url = "http://127.0.0.1:9200"     # request events; unset = no export
+///   data_stream = "logs-modelwatch.inference-default"
+///   batch_events = 500                # or batch_age = "1s", whichever comes first
+///   flush_timeout = "5s"              # after SIGTERM, then unsent events are dropped
 ///
 /// SIGTERM or SIGINT stops accepting, lets in-flight requests finish (at most
 /// proxy.drain_timeout) and exits 0.

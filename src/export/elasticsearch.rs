@@ -1,6 +1,6 @@
 //! Request events to Elasticsearch or OpenSearch: ECS documents in a data stream.
 //!
-//! - [`config`]: `[export.elasticsearch]`;
+//! - [`config`]: the `export.elasticsearch` section;
 //! - [`event`]: the queued record and its ECS document (fields in `docs/events.md`);
 //! - [`queue`]: the proxy's non-blocking, byte-bounded hand-off and the counters;
 //! - [`sink`]: the shipper task: batching, retries with backoff, dead-letter file;

@@ -184,7 +184,7 @@ impl Shipper {
                     after
                 }
                 Attempt::RetryAll { reason, after } => {
-                    if attempt % 10 == 0 {
+                    if attempt.is_multiple_of(10) {
                         tracing::warn!(
                             events = pending.len(),
                             attempt,
