@@ -65,16 +65,25 @@ async fn forget(stream: &str) {
 }
 
 fn start_proxy(upstream: &Upstream, es_url: &str, stream: &str, home: &str) -> ProxyProcess {
-    ProxyProcess::start(
-        &upstream.url(),
-        &[
-            ("MODELWATCH__EXPORT__ELASTICSEARCH__URL", es_url),
-            ("MODELWATCH__EXPORT__ELASTICSEARCH__DATA_STREAM", stream),
-            ("MODELWATCH__EXPORT__ELASTICSEARCH__BATCH_AGE", "100ms"),
-            ("MODELWATCH__EXPORT__ELASTICSEARCH__FLUSH_TIMEOUT", "1s"),
-            ("MODELWATCH_HOME", home),
-        ],
-    )
+    start_proxy_with(upstream, es_url, stream, home, &[])
+}
+
+fn start_proxy_with(
+    upstream: &Upstream,
+    es_url: &str,
+    stream: &str,
+    home: &str,
+    extra: &[(&str, &str)],
+) -> ProxyProcess {
+    let mut env = vec![
+        ("MODELWATCH__EXPORT__ELASTICSEARCH__URL", es_url),
+        ("MODELWATCH__EXPORT__ELASTICSEARCH__DATA_STREAM", stream),
+        ("MODELWATCH__EXPORT__ELASTICSEARCH__BATCH_AGE", "100ms"),
+        ("MODELWATCH__EXPORT__ELASTICSEARCH__FLUSH_TIMEOUT", "1s"),
+        ("MODELWATCH_HOME", home),
+    ];
+    env.extend_from_slice(extra);
+    ProxyProcess::start(&upstream.url(), &env)
 }
 
 async fn infer(proxy: &ProxyProcess, request_id: &str) {
@@ -271,15 +280,23 @@ async fn an_unreachable_cluster_changes_nothing_for_clients_and_exit() {
     };
     let home = tempfile::tempdir().unwrap();
     let upstream = Upstream::echo().await;
-    let mut proxy = start_proxy(
+    // The smallest queue allowed (64 KiB, a few hundred events): the overflow must be
+    // dropped and counted while every client still gets its answer.
+    let mut proxy = start_proxy_with(
         &upstream,
         &format!("http://{closed}"),
         &stream("down"),
         home.path().to_str().unwrap(),
+        &[("MODELWATCH__EXPORT__ELASTICSEARCH__QUEUE_BYTES", "65536")],
     );
-    for i in 0..10 {
+    for i in 0..800 {
         infer(&proxy, &format!("down-{i}")).await;
     }
+    assert!(
+        export_count(&proxy, "dropped").await > 0.0,
+        "a full export queue drops; log:\n{}",
+        proxy.log()
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     while export_count(&proxy, "retried").await < 1.0 {
         assert!(
@@ -303,5 +320,25 @@ async fn an_unreachable_cluster_changes_nothing_for_clients_and_exit() {
         proxy.log().contains("dropping events not yet delivered"),
         "the undelivered events are reported; log:\n{}",
         proxy.log()
+    );
+}
+
+#[test]
+fn a_bad_export_setting_exits_2_naming_the_key() {
+    let (code, stderr) = crate::support::proxy_process::run_to_end(
+        &["proxy", "--upstream", "http://127.0.0.1:9"],
+        &[
+            ("MODELWATCH__EXPORT__ELASTICSEARCH__URL", "127.0.0.1:9200"),
+            (
+                "MODELWATCH__EXPORT__ELASTICSEARCH__DATA_STREAM",
+                "logs-model-watch-default",
+            ),
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("export.elasticsearch.url"), "{stderr}");
+    assert!(
+        stderr.contains("export.elasticsearch.data_stream"),
+        "{stderr}"
     );
 }
