@@ -128,3 +128,65 @@ fn bad_settings_are_reported_by_key() {
     ElasticsearchConfig::default().validate(&mut problems);
     assert!(problems.is_empty(), "{problems:?}");
 }
+
+fn exchange(id: &str) -> crate::analysis::exchange::Exchange {
+    use crate::analysis::capture::CapturedBody;
+    use crate::analysis::exchange::{CapturedMessage, Exchange};
+    let message = || CapturedMessage {
+        content_type: None,
+        inference_header_len: None,
+        bytes: 10,
+        body: CapturedBody::Incomplete,
+    };
+    Exchange {
+        request_id: id.into(),
+        received_at: SystemTime::now(),
+        labels: crate::proxy::identity::ModelLabels {
+            model: "credit".into(),
+            version: "1".into(),
+        },
+        method: http::Method::POST,
+        path: "/invocations?token=secret".into(),
+        status: http::StatusCode::OK,
+        duration: Duration::from_millis(2),
+        upstream_duration: None,
+        request: message(),
+        response: message(),
+    }
+}
+
+#[tokio::test]
+async fn the_export_queue_is_bounded_in_bytes_and_counts_what_it_drops() {
+    use super::queue::{ExportCounters, ExportQueue};
+    let registry = prometheus::Registry::new();
+    let counters = ExportCounters::register(&registry).unwrap();
+    let one = RequestRecord::from_exchange(&exchange("r-0")).footprint();
+    let (queue, mut receiver) = ExportQueue::new(one * 3, counters);
+    for i in 0..5 {
+        queue.offer(&exchange(&format!("r-{i}")));
+    }
+    let dropped = registry
+        .gather()
+        .iter()
+        .find(|f| f.name() == "modelwatch_export_events_total")
+        .unwrap()
+        .get_metric()
+        .iter()
+        .find(|m| m.get_label().iter().any(|l| l.value() == "dropped"))
+        .unwrap()
+        .get_counter()
+        .get_value();
+    assert_eq!(dropped, 2.0);
+    let first = receiver.try_recv().unwrap();
+    assert_eq!(first.request_id, "r-0");
+    assert_eq!(
+        first.path, "/invocations",
+        "the query string is not exported"
+    );
+    // Taking one frees its bytes: the next offer fits again.
+    queue.offer(&exchange("r-5"));
+    let ids: Vec<String> = std::iter::from_fn(|| receiver.try_recv())
+        .map(|r| r.request_id)
+        .collect();
+    assert_eq!(ids, ["r-1", "r-2", "r-5"]);
+}
