@@ -22,6 +22,14 @@ pub struct Config {
     pub proxy: ProxyConfig,
     pub model: ModelConfig,
     pub analysis: AnalysisConfig,
+    pub export: ExportConfig,
+}
+
+/// Where events leave the process, besides `/metrics`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExportConfig {
+    pub elasticsearch: crate::export::elasticsearch::config::ElasticsearchConfig,
 }
 
 /// The reverse proxy and its admin listener.
@@ -336,6 +344,7 @@ impl Config {
             }
         }
         self.analysis.validate(&mut problems);
+        self.export.elasticsearch.validate(&mut problems);
         if problems.is_empty() {
             Ok(())
         } else {

@@ -1,4 +1,5 @@
-//! Where observations leave the process. Today: the Prometheus registry and its text
-//! exposition, served by the admin listener.
+//! Where observations leave the process: the Prometheus registry and its text exposition
+//! (served by the admin listener), and request events to Elasticsearch/OpenSearch.
 
+pub mod elasticsearch;
 pub mod prometheus;

@@ -14,7 +14,8 @@
 //!   samples) computed from a reference dataset.
 //! - [`protocol`]: payload decoders (Open Inference Protocol, KServe V1, MLflow, Seldon,
 //!   generic JSON) from bodies to feature and prediction columns; pure, no I/O.
-//! - [`export`]: where observations leave the process (the Prometheus exposition).
+//! - [`export`]: where observations leave the process (the Prometheus exposition, request
+//!   events to Elasticsearch/OpenSearch).
 //! - [`quickstart`]: the whole system on one machine: pipeline, serve, sidecar, replay.
 //! - [`replay`]: `modelwatch replay`, dataset rows sent at a steady rate with drift
 //!   injection and exact latency percentiles.

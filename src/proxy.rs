@@ -23,6 +23,7 @@ pub mod server;
 pub mod tap;
 
 use crate::config::{Config, Overrides};
+use crate::export::elasticsearch::sink::ElasticsearchSink;
 use anyhow::Context as _;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -66,6 +67,11 @@ use tokio::sync::watch;
 ///   [analysis.features.Income]
 ///   method = "psi"
 ///   threshold = 0.2
+///   [export.elasticsearch]
+///   url = "http://127.0.0.1:9200"     # request events; unset = no export
+///   data_stream = "logs-modelwatch.inference-default"
+///   batch_events = 500                # or batch_age = "1s", whichever comes first
+///   flush_timeout = "5s"              # after SIGTERM, then unsent events are dropped
 ///
 /// SIGTERM or SIGINT stops accepting, lets in-flight requests finish (at most
 /// proxy.drain_timeout) and exits 0.
@@ -140,6 +146,7 @@ pub struct Sidecar {
     metrics: Arc<metrics::ProxyMetrics>,
     forwarder: Arc<forward::Forwarder>,
     analysis: Option<crate::analysis::Started>,
+    export: Option<ElasticsearchSink>,
 }
 
 impl Sidecar {
@@ -149,9 +156,18 @@ impl Sidecar {
         let registry = crate::export::prometheus::new_registry()?;
         let metrics = Arc::new(metrics::ProxyMetrics::register(&registry)?);
         let analysis = crate::analysis::LiveAnalysis::start(&config, &registry)?;
-        let tap = analysis.as_ref().map(|started| tap::Tap {
-            queue: started.queue.clone(),
-            max_body_bytes: config.analysis.max_body_bytes,
+        let home = std::env::var("MODELWATCH_HOME").ok();
+        let export =
+            ElasticsearchSink::start(&config.export.elasticsearch, home.as_deref(), &registry)?;
+        // Tapped when anything consumes exchanges: analysis, event export, or both.
+        let tap = (analysis.is_some() || export.is_some()).then(|| tap::Tap {
+            queue: analysis.as_ref().map(|started| started.queue.clone()),
+            export: export.as_ref().map(|sink| sink.queue.clone()),
+            max_body_bytes: if analysis.is_some() {
+                config.analysis.max_body_bytes
+            } else {
+                0
+            },
         });
         let forwarder = Arc::new(forward::Forwarder::new(&config, metrics.clone(), tap)?);
         let listener = bind(&config.proxy.listen, "--listen").await?;
@@ -164,6 +180,7 @@ impl Sidecar {
             metrics,
             forwarder,
             analysis,
+            export,
         })
     }
 
@@ -193,6 +210,7 @@ impl Sidecar {
             metrics,
             forwarder,
             analysis,
+            export,
         } = self;
         let (live, analysis_threads) = match analysis {
             Some(started) => {
@@ -250,6 +268,11 @@ impl Sidecar {
             })
             .await
             .context("the analysis threads failed")?;
+        }
+        if let Some(export) = export {
+            // Bounded by export.elasticsearch.flush_timeout: the exporter never holds the
+            // exit hostage.
+            export.finish().await;
         }
         // The admin port stays up during the drain so the last scrape sees the final counts.
         let _ = stop_admin.send(true);

@@ -1,5 +1,6 @@
-//! The proxy's side of analysis: a bounded copy of both bodies of an exchange, handed to
-//! the analysis queue when the response has ended.
+//! The proxy's side of analysis and event export: a bounded copy of both bodies of an
+//! exchange, handed to the analysis queue when the response has ended, and the exchange's
+//! request event (no bodies) offered to the export queue.
 //!
 //! Only the data frames already flowing through are copied (a reference-count increment
 //! each), nothing waits, and the hand-off is a non-blocking `offer`. The request body ends
@@ -9,6 +10,7 @@
 use crate::analysis::capture::{Capture, CapturedBody};
 use crate::analysis::exchange::{CapturedMessage, Exchange};
 use crate::analysis::queue::AnalysisQueue;
+use crate::export::elasticsearch::queue::ExportQueue;
 use crate::proxy::body::BodyEnd;
 use crate::proxy::identity::ModelLabels;
 use bytes::Bytes;
@@ -19,9 +21,11 @@ use std::time::{Duration, SystemTime};
 static INFERENCE_HEADER_LEN: http::HeaderName =
     http::HeaderName::from_static("inference-header-content-length");
 
-/// Where captured exchanges go, and how much of each body is kept.
+/// Where captured exchanges go, and how much of each body is kept (0 when only events are
+/// exported: they carry no bodies).
 pub struct Tap {
-    pub queue: Arc<AnalysisQueue>,
+    pub queue: Option<Arc<AnalysisQueue>>,
+    pub export: Option<Arc<ExportQueue>>,
     pub max_body_bytes: usize,
 }
 
@@ -37,7 +41,8 @@ pub struct RequestTap {
 
 /// Captures the response body and sends the exchange when it ends.
 pub struct ResponseTap {
-    queue: Arc<AnalysisQueue>,
+    queue: Option<Arc<AnalysisQueue>>,
+    export: Option<Arc<ExportQueue>>,
     capture: Capture,
     slot: Arc<RequestSlot>,
     request_id: String,
@@ -109,6 +114,7 @@ impl Tap {
     ) -> ResponseTap {
         ResponseTap {
             queue: self.queue.clone(),
+            export: self.export.clone(),
             capture: Capture::new(self.max_body_bytes),
             slot,
             request_id: facts.request_id,
@@ -140,7 +146,7 @@ impl ResponseTap {
         self.capture.push(data);
     }
 
-    /// Builds the exchange and offers it to the queue.
+    /// Builds the exchange and offers it to the export and analysis queues.
     pub fn on_end(
         self,
         labels: ModelLabels,
@@ -179,7 +185,12 @@ impl ResponseTap {
                 body: self.capture.finish(end == BodyEnd::Complete),
             },
         };
-        self.queue.offer(exchange);
+        if let Some(export) = &self.export {
+            export.offer(&exchange);
+        }
+        if let Some(queue) = &self.queue {
+            queue.offer(exchange);
+        }
     }
 }
 

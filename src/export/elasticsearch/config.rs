@@ -1,0 +1,163 @@
+//! `[export.elasticsearch]`: where request events go and how they are batched.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Request-event export to Elasticsearch or OpenSearch. Disabled while `url` is unset.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ElasticsearchConfig {
+    /// Base URL of the cluster, `http://HOST:PORT`; unset disables the export.
+    pub url: Option<String>,
+    /// A batch is shipped once it holds this many events…
+    pub batch_events: usize,
+    /// …or once its oldest event has waited this long.
+    #[serde(with = "humantime_serde")]
+    pub batch_age: Duration,
+    /// Memory the waiting events may hold; beyond it new events are dropped and counted.
+    pub queue_bytes: usize,
+    /// Data stream name, `logs-<dataset>-<namespace>` with no `-` inside either part.
+    pub data_stream: String,
+    /// Install the index template (and, on Elasticsearch, the ILM policy) at start.
+    pub install_templates: bool,
+    /// Basic authentication; both or neither.
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// An Elasticsearch API key, the base64 `encoded` value the cluster returned.
+    pub api_key: Option<String>,
+    /// Events the cluster refused for good; default `$MODELWATCH_HOME/dead-letter.ndjson`
+    /// (`.modelwatch/dead-letter.ndjson` without `MODELWATCH_HOME`).
+    pub dead_letter_file: Option<PathBuf>,
+    /// After SIGTERM, how long queued events may take to ship before they are dropped.
+    #[serde(with = "humantime_serde")]
+    pub flush_timeout: Duration,
+    /// Timeout of one HTTP call to the cluster.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+}
+
+impl Default for ElasticsearchConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            batch_events: 500,
+            batch_age: Duration::from_secs(1),
+            queue_bytes: 16 * 1024 * 1024,
+            data_stream: "logs-modelwatch.inference-default".into(),
+            install_templates: true,
+            username: None,
+            password: None,
+            api_key: None,
+            dead_letter_file: None,
+            flush_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl ElasticsearchConfig {
+    /// Whether events are exported at all.
+    pub fn enabled(&self) -> bool {
+        self.url.is_some()
+    }
+
+    /// The dead-letter file, resolved against `MODELWATCH_HOME` from `env`.
+    pub fn dead_letter_path(&self, home: Option<&str>) -> PathBuf {
+        self.dead_letter_file.clone().unwrap_or_else(|| {
+            PathBuf::from(home.filter(|h| !h.is_empty()).unwrap_or(".modelwatch"))
+                .join("dead-letter.ndjson")
+        })
+    }
+
+    /// Appends one message per problem, each naming the key and the fix.
+    pub fn validate(&self, problems: &mut Vec<String>) {
+        if let Some(url) = &self.url
+            && let Err(why) = parse_url(url)
+        {
+            problems.push(format!(
+                "export.elasticsearch.url = {url:?} {why}: use http://HOST:PORT, for example \
+                 http://127.0.0.1:9200, or leave it unset to disable the export"
+            ));
+        }
+        if self.batch_events == 0 {
+            problems.push(
+                "export.elasticsearch.batch_events is 0: give a positive number such as 500".into(),
+            );
+        }
+        if self.queue_bytes < 64 * 1024 {
+            problems.push(format!(
+                "export.elasticsearch.queue_bytes = {} is below 65536: give at least 64 KiB, \
+                 e.g. 16777216",
+                self.queue_bytes
+            ));
+        }
+        for (key, value) in [
+            ("export.elasticsearch.batch_age", self.batch_age),
+            ("export.elasticsearch.flush_timeout", self.flush_timeout),
+            ("export.elasticsearch.request_timeout", self.request_timeout),
+        ] {
+            if value.is_zero() {
+                problems.push(format!(
+                    "{key} is 0: give a positive duration such as \"1s\""
+                ));
+            }
+        }
+        if let Err(why) = check_data_stream(&self.data_stream) {
+            problems.push(format!(
+                "export.elasticsearch.data_stream = {:?} {why}: use logs-<dataset>-<namespace>, \
+                 e.g. logs-modelwatch.inference-default",
+                self.data_stream
+            ));
+        }
+        if self.username.is_some() != self.password.is_some() {
+            problems.push(
+                "export.elasticsearch.username and export.elasticsearch.password go together: \
+                 set both for basic authentication, or neither"
+                    .into(),
+            );
+        }
+        if self.api_key.is_some() && self.username.is_some() {
+            problems.push(
+                "export.elasticsearch.api_key and export.elasticsearch.username are both set: \
+                 choose one way to authenticate"
+                    .into(),
+            );
+        }
+    }
+}
+
+/// Parses `http://HOST[:PORT][/]` into a base URI without a trailing slash.
+pub fn parse_url(url: &str) -> Result<http::Uri, &'static str> {
+    let uri: http::Uri = url
+        .trim_end_matches('/')
+        .parse()
+        .map_err(|_| "is not a URL")?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Err("uses https, which this version does not support yet (no TLS client)");
+        }
+        _ => return Err("has no http:// scheme"),
+    }
+    if uri.authority().is_none() {
+        return Err("has no host");
+    }
+    if uri.query().is_some() {
+        return Err("has a query string");
+    }
+    Ok(uri)
+}
+
+/// Data stream names: `logs-<dataset>-<namespace>`, lowercase, no `-` inside the parts.
+fn check_data_stream(name: &str) -> Result<(), &'static str> {
+    let parts: Vec<&str> = name.split('-').collect();
+    if parts.len() != 3 || parts[0] != "logs" || parts[1].is_empty() || parts[2].is_empty() {
+        return Err("is not logs-<dataset>-<namespace> (no '-' inside dataset or namespace)");
+    }
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '_';
+    if !name.chars().all(|c| allowed(c) || c == '-') {
+        return Err("may only hold lowercase letters, digits, '.', '_' and '-'");
+    }
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! The index template (and ILM policy) installed at start, chosen by the engine.
+//!
+//! OpenSearch without the ISM plugin refuses any lifecycle setting in a template (400), so
+//! the policy is only attached on Elasticsearch; on OpenSearch the template has none and a
+//! warning says so.
+
+use serde_json::{Value, json};
+
+/// The engine answering `GET /`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Elasticsearch,
+    OpenSearch,
+}
+
+impl Engine {
+    /// Reads `GET /`: OpenSearch says `version.distribution: "opensearch"`.
+    pub fn from_root(root: &Value) -> Engine {
+        if root["version"]["distribution"].as_str() == Some("opensearch") {
+            Engine::OpenSearch
+        } else {
+            Engine::Elasticsearch
+        }
+    }
+}
+
+/// The ILM policy name used on Elasticsearch.
+pub const ILM_POLICY: &str = "modelwatch-logs";
+
+/// Hot with rollover, deleted after 30 days.
+pub fn ilm_policy() -> Value {
+    json!({"policy": {"phases": {
+        "hot": {"actions": {"rollover": {"max_primary_shard_size": "50gb", "max_age": "7d"}}},
+        "delete": {"min_age": "30d", "actions": {"delete": {}}}
+    }}})
+}
+
+/// The template's name: one per data stream, so streams never share one by accident.
+pub fn template_name(data_stream: &str) -> String {
+    format!("modelwatch-{data_stream}")
+}
+
+/// The index template for `data_stream` (priority 501, above the built-in `logs-*-*`).
+pub fn index_template(data_stream: &str, engine: Engine) -> Value {
+    let mut template = json!({
+        "index_patterns": [data_stream],
+        "data_stream": {},
+        "priority": 501,
+        "_meta": {"managed_by": "modelwatch"},
+        "template": {"mappings": mappings()},
+    });
+    if engine == Engine::Elasticsearch {
+        template["template"]["settings"] = json!({"index.lifecycle.name": ILM_POLICY});
+    }
+    template
+}
+
+fn mappings() -> Value {
+    let keyword = json!({"type": "keyword"});
+    let long = json!({"type": "long"});
+    json!({
+        "dynamic": true,
+        "properties": {
+            "@timestamp": {"type": "date"},
+            "ecs": {"properties": {"version": keyword}},
+            "event": {"properties": {
+                "kind": keyword, "category": keyword, "type": keyword, "outcome": keyword,
+                "duration": long, "dataset": keyword,
+            }},
+            "http": {"properties": {
+                "request": {"properties": {
+                    "method": keyword, "id": keyword,
+                    "body": {"properties": {"bytes": long}},
+                }},
+                "response": {"properties": {
+                    "status_code": long,
+                    "body": {"properties": {"bytes": long}},
+                }},
+            }},
+            "url": {"properties": {"path": keyword}},
+            "service": {"properties": {"name": keyword}},
+            "modelwatch": {"properties": {
+                "model": keyword, "model_version": keyword,
+                "upstream_duration_ms": {"type": "double"},
+            }},
+        }
+    })
+}
