@@ -1,28 +1,8 @@
 //! `modelwatch dataset` end to end: the real binary on files in a temp dir.
 
+use crate::support::cli::{CREDIT, modelwatch, stderr, stdout};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-const CREDIT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/examples/credit/credit_data.csv"
-);
-
-fn modelwatch(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_modelwatch"))
-        .args(args)
-        .env("MODELWATCH_HOME", home)
-        .output()
-        .expect("the modelwatch binary runs")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 fn json(out: &Output) -> serde_json::Value {
     assert!(out.status.success(), "{}", stderr(out));

@@ -1,24 +1,8 @@
 //! `modelwatch drift` end to end: the real binary on the credit data and on broken files.
 
+use crate::support::cli::{CREDIT, modelwatch, stderr};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-const CREDIT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/examples/credit/credit_data.csv"
-);
-
-fn modelwatch(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_modelwatch"))
-        .args(args)
-        .env("MODELWATCH_HOME", home)
-        .output()
-        .expect("the modelwatch binary runs")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use std::process::Output;
 
 fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {

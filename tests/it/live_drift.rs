@@ -2,6 +2,7 @@
 //! from the reference flag nothing; one shifted numeric feature and one changed category
 //! mix flag exactly those two, in `/api/v1/drift` and in `/metrics`.
 
+use crate::support::cli::CREDIT;
 use crate::support::client::{self, get, send};
 use crate::support::metrics_text::{parse, value};
 use crate::support::proxy_process::{ProxyProcess, run_to_end};
@@ -15,10 +16,6 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-const CREDIT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/examples/credit/credit_data.csv"
-);
 const NUMERIC: [&str; 9] = [
     "Seniority",
     "Time",

@@ -1,6 +1,7 @@
 //! What the integration tests share: real upstream HTTP servers on loopback, a running
 //! `modelwatch proxy` process, an HTTP client, and a Prometheus text parser.
 
+pub mod cli;
 pub mod client;
 pub mod metrics_text;
 pub mod proxy_process;
