@@ -19,7 +19,8 @@
 //!
 //! # Map
 //! - [`ks`]: two-sample Kolmogorov–Smirnov statistic and p-value (`scipy.stats.ks_2samp`,
-//!   `method="auto"`), with [`kolmogorov`] holding the distributions it needs.
+//!   `method="auto"`), with [`kolmogorov`] holding the distributions it needs;
+//!   [`ks_counts`] the same test on a stream, from counts between the reference values.
 //! - [`wasserstein`]: Wasserstein-1 distance, raw and normalised by the reference std.
 //! - [`psi`]: population stability index and its thresholds.
 //! - [`binning`]: Evidently's binning (Sturges edges, distinct-value tables) for numeric
@@ -37,6 +38,7 @@ pub mod column;
 pub mod jensen_shannon;
 pub mod kolmogorov;
 pub mod ks;
+pub mod ks_counts;
 pub mod psi;
 pub mod wasserstein;
 

@@ -46,7 +46,9 @@ pub struct DriftArgs {
     /// Dataset drift when at least this share of the tested columns drifted.
     #[arg(long, default_value_t = drift::auto::DEFAULT_DRIFT_SHARE, value_name = "SHARE")]
     pub drift_share: f64,
-    /// Reservoir size per numeric column of the current file.
+    /// Reservoir size per numeric column of the current file, for the methods that need
+    /// the values (wasserstein, psi, jensen_shannon). Columns tested with KS keep no
+    /// sample: their values are counted between the reference values, exact on every row.
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub current_sample: u32,
     /// Print the report as JSON.
@@ -186,6 +188,7 @@ pub fn compare(
         profile,
         &map.matched,
         args.current_sample as usize,
+        args.method,
     )?;
     if rows == 0 {
         return Err(UsageError(format!(
@@ -259,15 +262,18 @@ pub fn column_report(
         method: fixed,
         threshold,
     };
-    let result = match reference.kind {
-        ColumnKind::Numeric => {
+    let result = match (reference.kind, current.ks_counts.as_ref()) {
+        (ColumnKind::Numeric, Some(counts)) => {
+            drift::column::ks_counts_column_drift(counts, &config)
+        }
+        (ColumnKind::Numeric, None) => {
             let reference_sample = reference
                 .numeric
                 .as_ref()
                 .map_or(&[][..], |n| n.sample.as_slice());
             drift::numeric_column_drift(reference_sample, &current.sorted_sample(), &config)
         }
-        ColumnKind::Categorical | ColumnKind::Boolean => {
+        (ColumnKind::Categorical | ColumnKind::Boolean, _) => {
             let (r, c) = aligned_counts(reference, current);
             drift::categorical_column_drift(&r, &c, &config).map(|d| d.result)
         }
@@ -300,6 +306,30 @@ pub fn column_report(
         non_finite_rate: rate(current.non_finite),
         note,
     }
+}
+
+/// The sorted reference sample of a numeric column whose method is KS whatever the current
+/// data holds: `--method ks`, or `auto` with at most 1,000 reference values of which more
+/// than 5 are distinct (more current values only add distinct ones). Such columns count
+/// current values between the reference values ([`drift::ks_counts`]) instead of sampling
+/// them: the test is exact on every row and costs no sort.
+pub fn surely_ks(reference: &ColumnProfile, method: MethodChoice) -> Option<&[f64]> {
+    let sample = reference.numeric.as_ref()?.sample.as_slice();
+    if reference.kind != ColumnKind::Numeric || sample.is_empty() {
+        return None;
+    }
+    let ks = match method {
+        MethodChoice::Fixed(m) => m == Method::Ks,
+        MethodChoice::Auto => {
+            let auto = drift::choose_method(drift::AutoInput {
+                kind: ColumnKind::Numeric,
+                reference_rows: sample.len() as u64,
+                distinct_values: drift::binning::count_distinct_union(sample, &[]),
+            });
+            auto.method == Method::Ks
+        }
+    };
+    ks.then_some(sample)
 }
 
 /// The report's name for a column type.

@@ -12,6 +12,7 @@ use super::auto::{AutoInput, MethodRule, choose_method};
 use super::binning::{count_distinct_union, distinct_value_counts};
 use super::categorical::{chi2_homogeneity, z_test};
 use super::jensen_shannon::jensen_shannon_distance;
+use super::ks_counts::KsCounts;
 use super::psi::psi_proportions;
 use super::wasserstein::{population_std, wasserstein_distance, wasserstein_normed};
 use super::{DriftResult, Method, binning, ks};
@@ -103,6 +104,25 @@ pub fn numeric_column_drift(
         }
     };
     Ok(DriftResult::new(rule.method, score, rule.threshold))
+}
+
+/// Drift of a numeric column tested with KS from current values counted between the
+/// reference values ([`super::ks_counts`]): the same result as [`numeric_column_drift`]
+/// with `Method::Ks` on the full samples, without them.
+pub fn ks_counts_column_drift(
+    counts: &KsCounts,
+    config: &ColumnDriftConfig,
+) -> Result<DriftResult, DriftError> {
+    let mut rule = MethodRule::for_method(Method::Ks);
+    if let Some(t) = config.threshold {
+        rule.threshold = t;
+    }
+    let result = counts.ks_2samp().ok_or(if counts.current_len() == 0 {
+        DriftError::EmptySample { side: "current" }
+    } else {
+        DriftError::EmptySample { side: "reference" }
+    })?;
+    Ok(DriftResult::new(Method::Ks, result.p_value, rule.threshold))
 }
 
 /// Drift of a categorical (or boolean) column from aligned category counts.

@@ -66,30 +66,37 @@ pub fn ks_2samp(a_sorted: &[f64], b_sorted: &[f64]) -> Option<KsResult> {
         return None;
     }
     let (max_plus, max_minus) = signed_extremes(a_sorted, b_sorted);
+    Some(from_extremes(n1 as u64, n2 as u64, max_plus, max_minus))
+}
+
+/// The test from the signed extremes `max(F_a - F_b)` and `max(F_b - F_a)` (clipped at 0)
+/// of two non-empty samples of sizes `n1` and `n2`: scipy's statistic choice, then the
+/// exact or asymptotic p-value.
+pub fn from_extremes(n1: u64, n2: u64, max_plus: f64, max_minus: f64) -> KsResult {
     // scipy: `d = minS if minS > maxS else maxS` (ties go to maxS; same value either way).
     let d = if max_minus > max_plus {
         max_minus
     } else {
         max_plus
     };
-    if n1.max(n2) <= MAX_EXACT_N
-        && let Some((d_exact, p)) = exact_p_value(n1 as u64, n2 as u64, d)
+    if n1.max(n2) <= MAX_EXACT_N as u64
+        && let Some((d_exact, p)) = exact_p_value(n1, n2, d)
     {
-        return Some(KsResult {
+        return KsResult {
             statistic: d_exact,
             p_value: p.clamp(0.0, 1.0),
             method: KsPValueMethod::Exact,
-        });
+        };
     }
     // scipy falls back to the asymptotic branch when the exact computation fails.
     let (m, n) = (n1.max(n2) as f64, n1.min(n2) as f64);
     let en = m * n / (m + n);
     let p = kstwo_sf(d, en.round() as u64);
-    Some(KsResult {
+    KsResult {
         statistic: d,
         p_value: p.clamp(0.0, 1.0),
         method: KsPValueMethod::Asymptotic,
-    })
+    }
 }
 
 /// One merge walk: returns (max(F_a - F_b), max(F_b - F_a) clipped at 0).

@@ -5,6 +5,7 @@
 //! `sample_size` values; a categorical column keeps one counter per reference category plus
 //! at most [`MAX_UNSEEN_CATEGORIES`] unseen ones. A 1 GB file costs what a 100 MB one does.
 
+use crate::drift::ks_counts::KsCounts;
 use crate::profile::reservoir::Reservoir;
 use crate::profile::schema::{ColumnKind, is_missing, parse_bool};
 use crate::profile::{CategorySlot, ColumnProfile, Profile};
@@ -42,6 +43,9 @@ pub struct CurrentColumn {
     pub first_type_error: Option<BadValue>,
     pub first_non_finite: Option<BadValue>,
     pub sample: Reservoir<f64>,
+    /// Set when the column is surely tested with KS ([`CurrentColumn::counting_for_ks`]):
+    /// values are counted between the reference values instead of sampled.
+    pub ks_counts: Option<KsCounts>,
     /// Counts per reference category (same order as the profile), then `__other__`.
     pub category_counts: Vec<u64>,
     pub unseen_counts: HashMap<String, u64>,
@@ -111,11 +115,21 @@ impl CurrentColumn {
             first_type_error: None,
             first_non_finite: None,
             sample: Reservoir::new(sample_size, seed),
+            ks_counts: None,
             category_counts: vec![0; named + 1],
             unseen_counts: HashMap::new(),
             range,
             lookup,
         }
+    }
+
+    /// Counts the values between the sorted reference sample's values for an exact KS
+    /// test on every row ([`KsCounts`]), and keeps no sample: for a column whose method is
+    /// KS whatever the current data holds. Memory is that of the reference sample.
+    pub fn counting_for_ks(mut self, reference_sorted: &[f64]) -> Self {
+        self.sample = Reservoir::new(0, 0);
+        self.ks_counts = Some(KsCounts::new(reference_sorted));
+        self
     }
 
     /// Records one cell (`line` is the file line, for messages).
@@ -159,7 +173,16 @@ impl CurrentColumn {
         if x < self.range.0 || x > self.range.1 {
             self.out_of_range += 1;
         }
-        self.sample.push(x);
+        self.keep(x);
+    }
+
+    /// A valid number goes to the KS counts or the sample.
+    #[inline]
+    fn keep(&mut self, x: f64) {
+        match self.ks_counts.as_mut() {
+            Some(counts) => counts.push(x),
+            None => self.sample.push(x),
+        }
     }
 
     fn push_unusual_number(&mut self, cell: &[u8], line: u64) {
@@ -269,7 +292,7 @@ impl CurrentColumn {
         if out_of_range {
             self.out_of_range += 1;
         }
-        self.sample.push(x);
+        self.keep(x);
         Observed::Number {
             value: x,
             out_of_range,
@@ -287,6 +310,9 @@ impl CurrentColumn {
         self.unseen += other.unseen;
         for &x in other.sample.values() {
             self.sample.push(x);
+        }
+        if let (Some(mine), Some(theirs)) = (self.ks_counts.as_mut(), other.ks_counts.as_ref()) {
+            mine.merge(theirs);
         }
         for (mine, theirs) in self.category_counts.iter_mut().zip(&other.category_counts) {
             *mine += theirs;
@@ -336,6 +362,9 @@ impl CurrentColumn {
         }
         let sample = std::mem::replace(&mut self.sample, Reservoir::new(0, 0));
         self.sample = sample.merge(other.sample);
+        if let (Some(mine), Some(theirs)) = (self.ks_counts.as_mut(), other.ks_counts.as_ref()) {
+            mine.merge(theirs);
+        }
         for (a, b) in self.category_counts.iter_mut().zip(other.category_counts) {
             *a += b;
         }

@@ -1,0 +1,245 @@
+//! The two-sample KS test on a stream: current values counted between the distinct
+//! reference values, so the current sample is never stored or sorted.
+//!
+//! Both ECDFs are step functions. Between two neighbouring distinct reference values
+//! `r_j < r_{j+1}` the reference ECDF is constant, and the current ECDF only rises, so
+//! `|F_ref - F_cur|` over that gap is largest at one of its ends: at `r_j` itself, or at the
+//! largest current value below `r_{j+1}`. Counting, per gap, the current values strictly
+//! inside it and those equal to each `r_j` is therefore enough to find the exact `D` that
+//! scipy's `ks_2samp` finds by sorting both samples — the same differences
+//! `i / n1 - j / n2` of the same integers, so the same floating-point value, not an
+//! approximation. The p-value then follows from `D`, `n` and `m` alone
+//! ([`super::ks::from_extremes`]).
+//!
+//! Cost: per current value, one lookup in a table of equal-width buckets over the
+//! reference range, then a binary search among the few reference values of that bucket
+//! (a plain binary search over a few thousand values was half of `modelwatch drift
+//! --method ks` on a million rows: a chain of dependent loads per value). Memory: two
+//! counters and about two bucket entries per distinct reference value, whatever the size
+//! of the current data. Counts of two parts of a stream add up ([`KsCounts::merge`]).
+
+use super::debug_assert_sorted;
+use super::ks::{KsResult, from_extremes};
+
+/// Current values counted against the distinct values of a reference sample.
+#[derive(Clone, Debug)]
+pub struct KsCounts {
+    /// Distinct reference values, ascending, each with its recent counts: a value and the
+    /// counters it selects share a cache line (three scattered arrays were slower).
+    entries: Vec<Entry>,
+    /// Recent current values above the last point.
+    above: u32,
+    /// Reference values `<=` each point.
+    reference_at_most: Vec<u64>,
+    reference_len: u64,
+    /// Counts moved out of `entries` and `above` before a `u32` could overflow, in slots:
+    /// `2j` below point `j` (and above point `j - 1`), `2j + 1` equal to point `j`, the last
+    /// one above the last point.
+    flushed: Vec<u64>,
+    flushed_len: u64,
+    /// Values pushed since the last flush.
+    recent: u32,
+    buckets: Buckets,
+}
+
+/// A distinct reference value and the current values counted against it since the last
+/// flush.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    point: f64,
+    /// Strictly between the previous point and this one.
+    below: u32,
+    equal: u32,
+}
+
+/// Pushes between flushes: no `u32` counter can reach its maximum. Tests flush often, so
+/// that the flushed and recent counts are both exercised.
+#[cfg(not(test))]
+const FLUSH_EVERY: u32 = 1 << 31;
+#[cfg(test)]
+const FLUSH_EVERY: u32 = 7;
+
+/// Equal-width buckets over `[first point, last point]`: `starts[b]` is the number of
+/// points whose bucket is below `b`. The bucket of a value is a monotone function of it,
+/// so every point below a value's bucket is smaller than the value and every point above
+/// it larger: the search for the value only needs the points of its own bucket.
+#[derive(Clone, Debug)]
+struct Buckets {
+    low: f64,
+    scale: f64,
+    last: usize,
+    starts: Vec<u32>,
+}
+
+impl Buckets {
+    fn new(points: &[f64]) -> Buckets {
+        let count = (points.len() * 2).next_power_of_two().clamp(1, 1 << 16);
+        let (low, high) = match (points.first(), points.last()) {
+            (Some(&l), Some(&h)) => (l, h),
+            _ => (0.0, 0.0),
+        };
+        // A range that overflows (or a single point) gives scale 0: one bucket, a plain
+        // binary search, still exact.
+        let scale = if high > low && (high - low).is_finite() {
+            count as f64 / (high - low)
+        } else {
+            0.0
+        };
+        let mut buckets = Buckets {
+            low,
+            scale,
+            last: count - 1,
+            starts: vec![0; count + 1],
+        };
+        for &p in points {
+            let b = buckets.of(p);
+            buckets.starts[b + 1] += 1;
+        }
+        for b in 1..=count {
+            buckets.starts[b] += buckets.starts[b - 1];
+        }
+        buckets
+    }
+
+    #[inline]
+    fn of(&self, x: f64) -> usize {
+        // `as usize` saturates: below `low` (negative) is bucket 0.
+        (((x - self.low) * self.scale) as usize).min(self.last)
+    }
+
+    /// The points that may hold the position of `x`: `start..end`.
+    #[inline]
+    fn range(&self, x: f64) -> (usize, usize) {
+        let b = self.of(x);
+        (self.starts[b] as usize, self.starts[b + 1] as usize)
+    }
+}
+
+impl KsCounts {
+    /// Counters for a sorted, finite reference sample (see [`crate::drift`]'s contract).
+    pub fn new(reference_sorted: &[f64]) -> Self {
+        debug_assert_sorted(reference_sorted);
+        let mut points: Vec<f64> = Vec::new();
+        let mut reference_at_most: Vec<u64> = Vec::new();
+        for (i, &x) in reference_sorted.iter().enumerate() {
+            if points.last() == Some(&x) {
+                *reference_at_most.last_mut().expect("same length as points") = i as u64 + 1;
+            } else {
+                points.push(x);
+                reference_at_most.push(i as u64 + 1);
+            }
+        }
+        let buckets = Buckets::new(&points);
+        KsCounts {
+            buckets,
+            flushed: vec![0; 2 * points.len() + 1],
+            entries: points
+                .into_iter()
+                .map(|point| Entry {
+                    point,
+                    below: 0,
+                    equal: 0,
+                })
+                .collect(),
+            above: 0,
+            reference_at_most,
+            reference_len: reference_sorted.len() as u64,
+            flushed_len: 0,
+            recent: 0,
+        }
+    }
+
+    /// Counts one finite current value.
+    #[inline]
+    pub fn push(&mut self, x: f64) {
+        let (start, end) = self.buckets.range(x);
+        let j = start + self.entries[start..end].partition_point(|e| e.point < x);
+        match self.entries.get_mut(j) {
+            Some(e) if e.point == x => e.equal += 1,
+            Some(e) => e.below += 1,
+            None => self.above += 1,
+        }
+        self.recent += 1;
+        if self.recent == FLUSH_EVERY {
+            self.flush();
+        }
+    }
+
+    /// Moves the recent counts into the `u64` slots.
+    fn flush(&mut self) {
+        for (j, e) in self.entries.iter_mut().enumerate() {
+            self.flushed[2 * j] += u64::from(std::mem::take(&mut e.below));
+            self.flushed[2 * j + 1] += u64::from(std::mem::take(&mut e.equal));
+        }
+        let last = self.flushed.len() - 1;
+        self.flushed[last] += u64::from(std::mem::take(&mut self.above));
+        self.flushed_len += u64::from(std::mem::take(&mut self.recent));
+    }
+
+    /// The count of slot `s` (see `flushed`).
+    fn slot(&self, s: usize) -> u64 {
+        let recent = match self.entries.get(s / 2) {
+            Some(e) if s.is_multiple_of(2) => e.below,
+            Some(e) => e.equal,
+            None => self.above,
+        };
+        self.flushed[s] + u64::from(recent)
+    }
+
+    /// Adds the counts of another part of the same stream, counted against the same
+    /// reference.
+    pub fn merge(&mut self, other: &KsCounts) {
+        debug_assert_eq!(self.flushed.len(), other.flushed.len());
+        self.flush();
+        for (s, mine) in self.flushed.iter_mut().enumerate() {
+            *mine += other.slot(s);
+        }
+        self.flushed_len += other.current_len();
+    }
+
+    /// Current values counted.
+    pub fn current_len(&self) -> u64 {
+        self.flushed_len + u64::from(self.recent)
+    }
+
+    /// `scipy.stats.ks_2samp(reference, current)` (two-sided, `method="auto"`); `None` when
+    /// either side is empty.
+    pub fn ks_2samp(&self) -> Option<KsResult> {
+        let current_len = self.current_len();
+        if self.reference_len == 0 || current_len == 0 {
+            return None;
+        }
+        let (n, m) = (self.reference_len as f64, current_len as f64);
+        // The same start as the merge walk in `ks`: the last pooled value gives a difference
+        // of exactly 0, so `max_minus` starting at 0 equals scipy's clipping.
+        let (mut max_plus, mut max_minus) = (f64::NEG_INFINITY, 0.0f64);
+        let mut eval = |reference: u64, current: u64| {
+            let diff = reference as f64 / n - current as f64 / m;
+            max_plus = max_plus.max(diff);
+            max_minus = max_minus.max(-diff);
+        };
+        let mut current = 0u64;
+        let mut reference_before = 0u64;
+        for (j, &reference) in self.reference_at_most.iter().enumerate() {
+            let inside = self.slot(2 * j);
+            if inside > 0 {
+                // At the largest current value of the gap, the reference ECDF is unchanged.
+                current += inside;
+                eval(reference_before, current);
+            }
+            current += self.slot(2 * j + 1);
+            eval(reference, current);
+            reference_before = reference;
+        }
+        let above = self.slot(self.flushed.len() - 1);
+        if above > 0 {
+            eval(self.reference_len, current + above);
+        }
+        Some(from_extremes(
+            self.reference_len,
+            current_len,
+            max_plus,
+            max_minus.clamp(0.0, 1.0),
+        ))
+    }
+}
