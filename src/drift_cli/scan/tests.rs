@@ -1,0 +1,127 @@
+//! The plain reader against the CSV reader: on every input without quotes they must find
+//! the same rows, lines, ragged rows and per-column counts, or the plain one must step
+//! aside (`None`) so the CSV reader decides.
+
+use super::*;
+use crate::profile::ProfileOptions;
+use crate::profile::builder::ProfileBuilder;
+use crate::profile::schema::{Schema, SchemaOverrides};
+
+/// A profile of a numeric column `x` and a categorical column `c`.
+fn profile() -> Profile {
+    let text = "x,c\n1,a\n2,b\n3,a\n4,b\n5,a\n6,b\n7,a\n";
+    let reader = || csv::ReaderBuilder::new().from_reader(text.as_bytes());
+    let schema = Schema::infer(&mut reader(), &SchemaOverrides::default()).unwrap();
+    let mut builder = ProfileBuilder::new(&schema, &ProfileOptions::default());
+    for record in reader().records() {
+        builder.push_record(&record.unwrap()).unwrap();
+    }
+    builder.finish("test")
+}
+
+fn columns(profile: &Profile, method: MethodChoice) -> Vec<(usize, CurrentColumn)> {
+    (0..2)
+        .map(|p| {
+            let column = CurrentColumn::new(p, &profile.columns[p], 100, 7);
+            let column = match surely_ks(&profile.columns[p], method) {
+                Some(sorted) => column.counting_for_ks(sorted),
+                None => column,
+            };
+            (p, column)
+        })
+        .collect()
+}
+
+/// Everything a report is made of, as text, so two readers can be compared in one assert.
+fn summary(lines: &Lines, columns: &[(usize, CurrentColumn)]) -> String {
+    // After a ragged row the scan stops with an error naming it: how far each reader had
+    // read and what it had counted does not matter then.
+    let newlines = lines.ragged.is_none().then_some(lines.newlines);
+    let mut out = format!(
+        "rows {} newlines {newlines:?} ragged {:?}\n",
+        lines.rows,
+        lines.ragged.as_ref().map(|r| (r.line, r.found))
+    );
+    if lines.ragged.is_some() {
+        return out;
+    }
+    for (_, c) in columns {
+        out += &format!(
+            "rows {} missing {} type_errors {} first_error {:?} non_finite {} sample {:?} \
+             categories {:?} unseen {:?} ks {:?}\n",
+            c.rows,
+            c.missing,
+            c.type_errors,
+            c.first_type_error
+                .as_ref()
+                .map(|b| (b.line, b.value.clone())),
+            c.non_finite,
+            c.sorted_sample(),
+            c.category_counts,
+            c.unseen_counts,
+            c.ks_counts.as_ref().map(|k| k.ks_2samp()),
+        );
+    }
+    out
+}
+
+fn both(input: &str, method: MethodChoice) -> (Option<String>, String) {
+    let profile = profile();
+    let mut plain_columns = columns(&profile, method);
+    let plain = read_plain(input.as_bytes(), 2, &mut plain_columns)
+        .unwrap()
+        .map(|lines| summary(&lines, &plain_columns));
+    let mut csv_columns = columns(&profile, method);
+    let lines = read_csv(input.as_bytes(), 2, &mut csv_columns).unwrap();
+    (plain, summary(&lines, &csv_columns))
+}
+
+#[test]
+fn plain_reader_agrees_with_the_csv_reader() {
+    let inputs = [
+        "1,a\n2,b\n",
+        "1,a\r\n2,b\r\n3,a\r\n",
+        "1,a\n\n2,b\n\r\n\n3,a",
+        "1,a\n2,b",
+        "1,a\n2\n3,b\n",
+        "1,a\n2,b,c\n",
+        "1,a\nx,b\n2.5,zz\nNA,\n,b\n1e3,a\nnan,a\n",
+        "",
+        "\n\n",
+        "7,a\n",
+        "1,a\r",
+        "1,\r\n,b\r\n",
+        "\r\n\r\n1,a\r\n2,b",
+        ",\n,,\n",
+    ];
+    for method in [
+        MethodChoice::Auto,
+        MethodChoice::Fixed(crate::drift::Method::Ks),
+    ] {
+        for input in inputs {
+            let (plain, csv) = both(input, method);
+            assert_eq!(plain.as_deref(), Some(csv.as_str()), "input {input:?}");
+        }
+    }
+}
+
+#[test]
+fn plain_reader_steps_aside_for_quotes_and_stray_carriage_returns() {
+    for input in ["1,\"a\"\n", "1,a\n\"2\",b\n", "1,a\r2,b\n", "1,a\rb\n"] {
+        let (plain, _) = both(input, MethodChoice::Auto);
+        assert_eq!(plain, None, "input {input:?}");
+    }
+}
+
+#[test]
+fn a_line_longer_than_the_buffer_is_read_whole() {
+    let profile = profile();
+    let mut columns = columns(&profile, MethodChoice::Auto);
+    let long_label = "z".repeat(3 * BLOCK);
+    let input = format!("1,a\n2,{long_label}\n3,b\n");
+    let lines = read_plain(input.as_bytes(), 2, &mut columns)
+        .unwrap()
+        .unwrap();
+    assert_eq!((lines.rows, lines.newlines), (3, 3));
+    assert_eq!(columns[1].1.unseen_counts.get(&long_label), Some(&1));
+}
