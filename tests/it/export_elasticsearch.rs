@@ -17,7 +17,7 @@ use http_body_util::Full;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-fn opensearch_url() -> String {
+pub(crate) fn opensearch_url() -> String {
     std::env::var("OPENSEARCH_URL").unwrap_or_else(|_| {
         panic!(
             "OPENSEARCH_URL is not set: these tests need the real OpenSearch node. Run \
@@ -32,7 +32,7 @@ fn stream(tag: &str) -> String {
     format!("logs-modelwatch.inference-t{}{tag}", std::process::id())
 }
 
-async fn cluster(method: http::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+pub(crate) async fn cluster(method: http::Method, path: &str, body: Option<Value>) -> (u16, Value) {
     let url = format!("{}{path}", opensearch_url());
     let request = Request::builder()
         .method(method)
@@ -96,7 +96,7 @@ async fn infer(proxy: &ProxyProcess, request_id: &str) {
     assert_eq!(answer.status, 200, "{}", answer.text());
 }
 
-async fn export_count(proxy: &ProxyProcess, outcome: &str) -> f64 {
+pub(crate) async fn export_count(proxy: &ProxyProcess, outcome: &str) -> f64 {
     let answer = get(&client::http1(), &proxy.admin_url("/metrics")).await;
     value(
         &parse(&answer.text()),
@@ -107,7 +107,7 @@ async fn export_count(proxy: &ProxyProcess, outcome: &str) -> f64 {
 }
 
 /// Waits until the counter reaches `expected` (at most 30 s), then checks it stays there.
-async fn wait_for_count(proxy: &ProxyProcess, outcome: &str, expected: f64) {
+pub(crate) async fn wait_for_count(proxy: &ProxyProcess, outcome: &str, expected: f64) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let seen = export_count(proxy, outcome).await;
