@@ -9,7 +9,8 @@
 //! the columns onto the model's reference ([`references`]) and add every row to the model
 //! version's [`state`]: Prometheus counters per reference bin and data-quality problem,
 //! and the live [`window`]. The [`evaluate`] thread recomputes drift on a timer, sets the
-//! drift gauges ([`live_metrics`]) and publishes the JSON [`report`].
+//! drift gauges ([`live_metrics`]) and publishes the JSON [`report`]; with the
+//! Elasticsearch export on, it also queues each evaluation as drift snapshots.
 
 pub mod capture;
 pub mod evaluate;
@@ -52,6 +53,8 @@ pub struct LiveAnalysis {
     report: RwLock<Arc<LiveReport>>,
     stop: Mutex<Option<crossbeam_channel::Sender<()>>>,
     stopping: std::sync::atomic::AtomicBool,
+    /// Where each evaluation's drift snapshots go, once the export has started.
+    drift_export: std::sync::OnceLock<Arc<crate::export::elasticsearch::queue::ExportQueue>>,
 }
 
 /// What [`LiveAnalysis::start`] hands back to the proxy.
@@ -98,6 +101,7 @@ impl LiveAnalysis {
             report: RwLock::new(Arc::new(LiveReport::default())),
             stop: Mutex::new(Some(stop_tx)),
             stopping: Default::default(),
+            drift_export: Default::default(),
         });
         analysis.install(references);
         let mut threads = Vec::new();
@@ -222,6 +226,11 @@ impl LiveAnalysis {
             .and_then(|f| f.method.as_deref())
             .unwrap_or(&self.config.method);
         (evaluate::method_choice(name), own.and_then(|f| f.threshold))
+    }
+
+    /// Queues every later evaluation's drift snapshots on the export queue (never waits).
+    pub fn export_drift_to(&self, queue: Arc<crate::export::elasticsearch::queue::ExportQueue>) {
+        let _ = self.drift_export.set(queue);
     }
 
     fn publish(&self, report: LiveReport) {

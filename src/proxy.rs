@@ -70,6 +70,7 @@ use tokio::sync::watch;
 ///   [export.elasticsearch]
 ///   url = "http://127.0.0.1:9200"     # request events; unset = no export
 ///   data_stream = "logs-modelwatch.inference-default"
+///   drift_data_stream = "metrics-modelwatch.drift-default"  # one doc per column and evaluation
 ///   batch_events = 500                # or batch_age = "1s", whichever comes first
 ///   flush_timeout = "5s"              # after SIGTERM, then unsent events are dropped
 ///
@@ -159,6 +160,10 @@ impl Sidecar {
         let home = std::env::var("MODELWATCH_HOME").ok();
         let export =
             ElasticsearchSink::start(&config.export.elasticsearch, home.as_deref(), &registry)?;
+        if let (Some(started), Some(sink)) = (&analysis, &export) {
+            // Each drift evaluation is shipped beside the request events.
+            started.analysis.export_drift_to(sink.queue.clone());
+        }
         // Tapped when anything consumes exchanges: analysis, event export, or both.
         let tap = (analysis.is_some() || export.is_some()).then(|| tap::Tap {
             queue: analysis.as_ref().map(|started| started.queue.clone()),

@@ -1,7 +1,9 @@
-//! Request events to Elasticsearch or OpenSearch: ECS documents in a data stream.
+//! Request events and drift snapshots to Elasticsearch or OpenSearch: ECS documents in two
+//! data streams, shipped by one queue and one shipper.
 //!
 //! - [`config`]: the `export.elasticsearch` section;
 //! - [`event`]: the queued record and its ECS document (fields in `docs/events.md`);
+//! - [`drift_snapshot`]: one document per column and live drift evaluation;
 //! - [`queue`]: the proxy's non-blocking, byte-bounded hand-off and the counters;
 //! - [`sink`]: the shipper task: batching, retries with backoff, dead-letter file;
 //! - [`bulk`]: the `_bulk` NDJSON format and per-item outcomes;
@@ -11,6 +13,7 @@
 pub mod bulk;
 pub mod client;
 pub mod config;
+pub mod drift_snapshot;
 pub mod event;
 pub mod queue;
 pub mod sink;

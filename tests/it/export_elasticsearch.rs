@@ -47,7 +47,7 @@ pub(crate) async fn cluster(method: http::Method, path: &str, body: Option<Value
     (answer.status.as_u16(), json)
 }
 
-async fn forget(stream: &str) {
+pub(crate) async fn forget(stream: &str) {
     cluster(
         http::Method::DELETE,
         &format!("/_data_stream/{stream}"),
@@ -124,7 +124,7 @@ pub(crate) async fn wait_for_count(proxy: &ProxyProcess, outcome: &str, expected
     }
 }
 
-async fn search(stream: &str) -> Vec<Value> {
+pub(crate) async fn search(stream: &str) -> Vec<Value> {
     let (status, _) = cluster(http::Method::POST, &format!("/{stream}/_refresh"), None).await;
     assert_eq!(status, 200);
     let (status, found) = cluster(

@@ -8,6 +8,7 @@ mod dataset_cli;
 mod drift_calibration;
 mod drift_cli;
 mod drift_stats;
+mod export_drift;
 mod export_elasticsearch;
 mod kibana_objects;
 mod live_drift;

@@ -1,8 +1,12 @@
-//! The ECS request event: what one proxied exchange becomes in the data stream.
+//! The ECS request event: what one proxied exchange becomes in the data stream, and the
+//! [`ExportRecord`] the export queue carries (a request event or a drift snapshot).
 //!
 //! The proxy queues a [`RequestRecord`] (a few strings and numbers, no bodies); the
 //! shipper turns it into the JSON document off the hot path. Fields: `docs/events.md`.
 
+use super::bulk::BulkItem;
+use super::config::ElasticsearchConfig;
+use super::drift_snapshot::DriftSnapshot;
 use crate::analysis::exchange::Exchange;
 use serde_json::{Value, json};
 use std::time::{Duration, SystemTime};
@@ -11,6 +15,50 @@ use std::time::{Duration, SystemTime};
 pub const ECS_VERSION: &str = "8.11.0";
 /// `event.dataset`, also the dataset part of the default data stream.
 pub const DATASET: &str = "modelwatch.inference";
+
+/// One item of the export queue. Both kinds share the queue, its byte budget and the
+/// shipper, so one `_bulk` request can carry both data streams.
+#[derive(Clone, Debug)]
+pub enum ExportRecord {
+    /// A proxied request, rendered into its document by the shipper.
+    Request(RequestRecord),
+    /// A drift snapshot, rendered already by the evaluator thread.
+    Drift(DriftSnapshot),
+}
+
+impl ExportRecord {
+    /// The document `_id`: the request id, or the snapshot's deterministic id.
+    pub fn id(&self) -> &str {
+        match self {
+            ExportRecord::Request(r) => &r.request_id,
+            ExportRecord::Drift(d) => &d.id,
+        }
+    }
+
+    /// Bytes this record holds while queued.
+    pub fn footprint(&self) -> usize {
+        match self {
+            ExportRecord::Request(r) => r.footprint(),
+            ExportRecord::Drift(d) => d.footprint,
+        }
+    }
+
+    /// The `_bulk` item: the record's data stream, `_id` and document.
+    pub fn bulk_item(&self, config: &ElasticsearchConfig) -> BulkItem {
+        match self {
+            ExportRecord::Request(r) => BulkItem {
+                index: config.data_stream.clone(),
+                id: r.request_id.clone(),
+                document: r.document(),
+            },
+            ExportRecord::Drift(d) => BulkItem {
+                index: config.drift_data_stream.clone(),
+                id: d.id.clone(),
+                document: d.document.clone(),
+            },
+        }
+    }
+}
 
 /// What the export queue holds per request: the exchange without its bodies.
 #[derive(Clone, Debug)]

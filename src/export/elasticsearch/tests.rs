@@ -1,6 +1,6 @@
-use super::bulk::{self, ItemOutcome};
+use super::bulk::{self, BulkItem, ItemOutcome};
 use super::config::ElasticsearchConfig;
-use super::event::RequestRecord;
+use super::event::{ExportRecord, RequestRecord};
 use super::sink::backoff;
 use super::templates::{self, Engine};
 use serde_json::json;
@@ -45,11 +45,17 @@ fn the_document_has_the_documented_ecs_fields() {
 
 #[test]
 fn bulk_bodies_end_every_line_with_a_newline() {
-    let body = bulk::encode(&[("a".into(), json!({"x": 1})), ("b".into(), json!({"x": 2}))]);
+    let item = |index: &str, id: &str, x: i32| BulkItem {
+        index: index.into(),
+        id: id.into(),
+        document: json!({"x": x}),
+    };
+    let body = bulk::encode(&[item("logs-a-b", "a", 1), item("metrics-c-d", "b", 2)]);
     let text = String::from_utf8(body).unwrap();
     assert_eq!(
         text,
-        "{\"create\":{\"_id\":\"a\"}}\n{\"x\":1}\n{\"create\":{\"_id\":\"b\"}}\n{\"x\":2}\n"
+        "{\"create\":{\"_id\":\"a\",\"_index\":\"logs-a-b\"}}\n{\"x\":1}\n\
+         {\"create\":{\"_id\":\"b\",\"_index\":\"metrics-c-d\"}}\n{\"x\":2}\n"
     );
 }
 
@@ -177,7 +183,9 @@ async fn the_export_queue_is_bounded_in_bytes_and_counts_what_it_drops() {
         .get_counter()
         .get_value();
     assert_eq!(dropped, 2.0);
-    let first = receiver.try_recv().unwrap();
+    let Some(ExportRecord::Request(first)) = receiver.try_recv() else {
+        panic!("a request record comes first");
+    };
     assert_eq!(first.request_id, "r-0");
     assert_eq!(
         first.path, "/invocations",
@@ -186,7 +194,139 @@ async fn the_export_queue_is_bounded_in_bytes_and_counts_what_it_drops() {
     // Taking one frees its bytes: the next offer fits again.
     queue.offer(&exchange("r-5"));
     let ids: Vec<String> = std::iter::from_fn(|| receiver.try_recv())
-        .map(|r| r.request_id)
+        .map(|r| r.id().to_string())
         .collect();
     assert_eq!(ids, ["r-1", "r-2", "r-5"]);
+}
+
+fn column(name: &str, score: Option<f64>, drifted: bool) -> crate::drift_cli::report::ColumnReport {
+    crate::drift_cli::report::ColumnReport {
+        name: name.into(),
+        kind: "numeric".into(),
+        method: "ks".into(),
+        score,
+        p_value: score.map(|_| 0.001),
+        threshold: Some(0.05),
+        drifted,
+        missing_rate: 0.25,
+        out_of_range_rate: 0.0,
+        unseen_rate: 0.0,
+        type_error_rate: 0.0,
+        non_finite_rate: 0.0,
+        note: score.is_none().then(|| "no rows".to_string()),
+    }
+}
+
+fn model_report() -> crate::analysis::report::ModelReport {
+    use crate::analysis::report::{ModelReport, ReferenceSummary, WindowSummary};
+    ModelReport {
+        model: "credit".into(),
+        model_version: "3".into(),
+        reference: ReferenceSummary {
+            spec: "credit@production".into(),
+            source: "credit.csv".into(),
+            version: "3".into(),
+        },
+        window: WindowSummary {
+            kind: "rows",
+            rows: 1000,
+            prediction_rows: 990,
+        },
+        drift_share: 0.5,
+        drift_share_threshold: 0.5,
+        drifted_features: 1,
+        dataset_drift: true,
+        features: vec![
+            column("Income", Some(0.4), true),
+            column("Age", None, false),
+        ],
+        predictions: vec![column("label", Some(0.01), false)],
+    }
+}
+
+#[test]
+fn a_drift_evaluation_becomes_one_snapshot_per_column() {
+    use super::drift_snapshot::{snapshot_id, snapshots};
+    let at = SystemTime::UNIX_EPOCH + Duration::from_micros(1_795_000_000_123_456);
+    let docs = snapshots(&model_report(), at);
+    assert_eq!(docs.len(), 3);
+    let income = &docs[0].document;
+    assert_eq!(income["@timestamp"], "2026-11-18T11:06:40.123Z");
+    assert_eq!(income["event"]["kind"], "metric");
+    assert_eq!(income["event"]["dataset"], "modelwatch.drift");
+    let m = &income["modelwatch"];
+    assert_eq!(m["model"], "credit");
+    assert_eq!(m["model_version"], "3");
+    assert_eq!(m["feature"], "Income");
+    assert_eq!(m["method"], "ks");
+    assert_eq!(m["score"], 0.4);
+    assert_eq!(m["p_value"], 0.001);
+    assert_eq!(m["threshold"], 0.05);
+    assert_eq!(m["drifted"], true);
+    assert_eq!(m["drift_share"], 0.5);
+    assert_eq!(m["dataset_drift"], true);
+    assert_eq!(m["window_rows"], 1000);
+    assert_eq!(m["reference"]["name"], "credit@production");
+    assert_eq!(m["reference"]["version"], "3");
+    assert_eq!(m["missing_rate"], 0.25);
+    // An untested column has no score (absent, not null) and says why.
+    let age = &docs[1].document["modelwatch"];
+    assert!(age.get("score").is_none() && age.get("p_value").is_none());
+    assert_eq!(age["note"], "no rows");
+    // Predictions are named as in the metrics and count the prediction rows.
+    let label = &docs[2].document["modelwatch"];
+    assert_eq!(label["feature"], "prediction:label");
+    assert_eq!(label["window_rows"], 990);
+
+    // The id is the same for the same evaluation (a resend is stored once) and differs
+    // per feature and per evaluation.
+    assert_eq!(docs[0].id, snapshots(&model_report(), at)[0].id);
+    assert_eq!(
+        docs[0].id,
+        snapshot_id("credit", "3", "Income", 1_795_000_000_123)
+    );
+    assert_ne!(docs[0].id, docs[1].id);
+    let later = snapshots(&model_report(), at + Duration::from_millis(1));
+    assert_ne!(docs[0].id, later[0].id);
+    assert_eq!(docs[0].id.len(), 40);
+    assert!(docs[0].footprint > docs[0].document.to_string().len());
+}
+
+#[test]
+fn drift_snapshots_go_to_their_own_stream_with_typed_fields() {
+    let config = ElasticsearchConfig::default();
+    let docs = super::drift_snapshot::snapshots(&model_report(), SystemTime::now());
+    let item = ExportRecord::Drift(docs[0].clone()).bulk_item(&config);
+    assert_eq!(item.index, "metrics-modelwatch.drift-default");
+    assert_eq!(item.id, docs[0].id);
+    let request = ExportRecord::Request(record()).bulk_item(&config);
+    assert_eq!(request.index, "logs-modelwatch.inference-default");
+    assert_eq!(request.id, "req-1");
+
+    let template = templates::drift_template("metrics-a-b", Engine::OpenSearch);
+    assert_eq!(template["priority"], 501);
+    assert_eq!(template["index_patterns"], json!(["metrics-a-b"]));
+    let props = &template["template"]["mappings"]["properties"]["modelwatch"]["properties"];
+    for (field, kind) in [
+        ("feature", "keyword"),
+        ("score", "double"),
+        ("drifted", "boolean"),
+        ("window_rows", "long"),
+        ("missing_rate", "double"),
+    ] {
+        assert_eq!(props[field]["type"], kind, "{field}");
+    }
+}
+
+#[test]
+fn the_drift_data_stream_is_checked() {
+    let config = ElasticsearchConfig {
+        drift_data_stream: "logs-modelwatch.drift-default".into(),
+        ..Default::default()
+    };
+    let mut problems = Vec::new();
+    config.validate(&mut problems);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("export.elasticsearch.drift_data_stream"));
+    assert!(problems[0].contains("metrics-<dataset>-<namespace>"));
 }
