@@ -64,11 +64,16 @@ pub(crate) async fn forget(stream: &str) {
     }
 }
 
-fn start_proxy(upstream: &Upstream, es_url: &str, stream: &str, home: &str) -> ProxyProcess {
+pub(crate) fn start_proxy(
+    upstream: &Upstream,
+    es_url: &str,
+    stream: &str,
+    home: &str,
+) -> ProxyProcess {
     start_proxy_with(upstream, es_url, stream, home, &[])
 }
 
-fn start_proxy_with(
+pub(crate) fn start_proxy_with(
     upstream: &Upstream,
     es_url: &str,
     stream: &str,

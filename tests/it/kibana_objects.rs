@@ -1,14 +1,16 @@
 //! The Kibana saved objects in `dashboards/kibana/modelwatch.ndjson`: every reference
 //! resolves and every nested JSON parses; every field they use exists, with a type that
-//! serves the use, in the index template modelwatch installs (taken from the Rust code that
-//! builds it); and with real request events from the real `modelwatch proxy` in the real
-//! OpenSearch node, each saved search returns exactly the expected requests and each Lens
-//! chart aggregates to the expected figures.
+//! serves the use, in the index templates modelwatch installs (taken from the Rust code that
+//! builds them, `index_template` and `drift_template`); and with real request events and
+//! drift snapshots from the real `modelwatch proxy` in the real OpenSearch node, each saved
+//! search returns exactly the expected documents and each Lens chart aggregates to the
+//! expected figures (drift: `drift.rs`).
 //!
 //! Kibana itself cannot run here (no registry ships it), so what Kibana would send is built
 //! from the objects in `query_dsl` and sent to the node; the comments there say what is
 //! simplified.
 
+mod drift;
 mod fields;
 mod query_dsl;
 mod saved_objects;
@@ -17,10 +19,10 @@ mod traffic;
 use std::collections::{BTreeMap, BTreeSet};
 
 use modelwatch::export::elasticsearch::config::ElasticsearchConfig;
-use modelwatch::export::elasticsearch::templates::{Engine, index_template};
+use modelwatch::export::elasticsearch::templates::{Engine, drift_template, index_template};
 use serde_json::Value;
 
-use crate::export_elasticsearch::opensearch_url;
+use crate::export_elasticsearch::{forget, opensearch_url, start_proxy};
 use fields::{FieldUse, field_uses, flatten_mapping, title_matches};
 use saved_objects::{NDJSON, SavedObject, by_id, load, of_kind};
 
@@ -254,6 +256,7 @@ fn template_fields(view: &str) -> BTreeMap<String, String> {
     let config = ElasticsearchConfig::default();
     let template = match view {
         INFERENCE_VIEW => index_template(&config.data_stream, Engine::OpenSearch),
+        DRIFT_VIEW => drift_template(&config.drift_data_stream, Engine::OpenSearch),
         other => panic!("no template known for data view {other}"),
     };
     flatten_mapping(&template["template"]["mappings"]["properties"])
@@ -263,44 +266,85 @@ fn template_fields(view: &str) -> BTreeMap<String, String> {
 fn every_field_exists_in_the_installed_template_with_a_compatible_type() {
     let objects = load();
     let config = ElasticsearchConfig::default();
-    // The data views find what the sidecar writes by default.
-    let inference = by_id(&objects, "index-pattern", INFERENCE_VIEW);
-    assert!(
-        title_matches(inference.title(), &config.data_stream),
-        "{} does not match the default data stream {}",
-        inference.title(),
-        config.data_stream
-    );
-    let uses: Vec<FieldUse> = field_uses(&objects)
-        .into_iter()
-        .filter(|u| u.data_view == INFERENCE_VIEW)
-        .collect();
-    assert!(uses.len() > 20, "too few field uses found: {uses:?}");
-    let mapped = template_fields(INFERENCE_VIEW);
-    for u in &uses {
-        let es_type = mapped.get(&u.field).unwrap_or_else(|| {
-            panic!(
-                "{} uses {}, which the index template does not map",
-                u.place, u.field
-            )
-        });
+    let uses = field_uses(&objects);
+    for (view_id, default_stream) in [
+        (INFERENCE_VIEW, &config.data_stream),
+        (DRIFT_VIEW, &config.drift_data_stream),
+    ] {
+        // The data view finds what the sidecar writes by default.
+        let view = by_id(&objects, "index-pattern", view_id);
         assert!(
-            u.need.accepts(es_type),
-            "{} uses {} as {:?}, but the template maps it as {es_type}",
-            u.place,
-            u.field,
-            u.need
+            title_matches(view.title(), default_stream),
+            "{} does not match the default data stream {default_stream}",
+            view.title()
         );
+        let uses: Vec<&FieldUse> = uses.iter().filter(|u| u.data_view == view_id).collect();
+        assert!(uses.len() > 10, "too few field uses of {view_id}: {uses:?}");
+        let mapped = template_fields(view_id);
+        for u in uses {
+            let es_type = mapped.get(&u.field).unwrap_or_else(|| {
+                panic!(
+                    "{} uses {}, which the index template of {default_stream} does not map",
+                    u.place, u.field
+                )
+            });
+            assert!(
+                u.need.accepts(es_type),
+                "{} uses {} as {:?}, but the template maps it as {es_type}",
+                u.place,
+                u.field,
+                u.need
+            );
+        }
     }
     // The one thing no type check catches: `event.duration` is in nanoseconds, and the
     // slow-request search and the duration format say so.
     let slow = by_id(&objects, "search", "modelwatch-slow-requests").search_source();
     assert_eq!(slow["query"]["query"], "event.duration:>500000000");
+    let inference = by_id(&objects, "index-pattern", INFERENCE_VIEW);
     let formats = inference.nested_json(&["fieldFormatMap"]);
     assert_eq!(
         formats["event.duration"]["params"]["inputFormat"],
         "nanoseconds"
     );
+}
+
+/// The node maps every field the objects read from `view` as the template says,
+/// searchable, and aggregatable where a chart or a sort needs it (Kibana builds a data
+/// view's field list from `_field_caps` too).
+async fn assert_node_maps_the_fields(objects: &[SavedObject], view: &str, index: &str) {
+    let uses: Vec<FieldUse> = field_uses(objects)
+        .into_iter()
+        .filter(|u| u.data_view == view)
+        .collect();
+    let names: Vec<String> = uses
+        .iter()
+        .map(|u| u.field.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let caps = traffic::field_caps(index, &names).await;
+    let mapped = template_fields(view);
+    for u in &uses {
+        let cap = caps.iter().find(|c| c.0 == u.field).unwrap_or_else(|| {
+            panic!(
+                "{} uses {}, which the node has not mapped",
+                u.place, u.field
+            )
+        });
+        assert_eq!(
+            &cap.1, &mapped[&u.field],
+            "{}: {} in the node",
+            u.place, u.field
+        );
+        assert!(cap.2, "{}: {} is not searchable", u.place, u.field);
+        assert!(
+            !u.need.aggregates() || cap.3,
+            "{}: {} is not aggregatable",
+            u.place,
+            u.field
+        );
+    }
 }
 
 /// The ids of a search response's hits, as found in `http.request.id`.
@@ -323,7 +367,7 @@ fn sorted(mut ids: Vec<String>) -> Vec<String> {
 async fn saved_searches_and_charts_find_exactly_the_expected_requests() {
     let es = opensearch_url();
     let stream = format!("logs-modelwatch.inference-t{}kibana", std::process::id());
-    traffic::forget(&stream).await;
+    forget(&stream).await;
     let objects = load();
     let view = by_id(&objects, "index-pattern", INFERENCE_VIEW);
     assert!(
@@ -334,44 +378,11 @@ async fn saved_searches_and_charts_find_exactly_the_expected_requests() {
 
     let home = tempfile::tempdir().unwrap();
     let upstream = traffic::model_server().await;
-    let proxy = traffic::start_proxy(&upstream, &es, &stream, home.path().to_str().unwrap());
+    let proxy = start_proxy(&upstream, &es, &stream, home.path().to_str().unwrap());
     let plan = traffic::plan();
     traffic::send_all(&proxy, &plan).await;
 
-    // The node maps every field the objects use as the template says, searchable, and
-    // aggregatable where a chart or a sort needs it (Kibana reads _field_caps too).
-    let uses: Vec<FieldUse> = field_uses(&objects)
-        .into_iter()
-        .filter(|u| u.data_view == INFERENCE_VIEW)
-        .collect();
-    let names: Vec<String> = uses
-        .iter()
-        .map(|u| u.field.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let caps = traffic::field_caps(&stream, &names).await;
-    let mapped = template_fields(INFERENCE_VIEW);
-    for u in &uses {
-        let cap = caps.iter().find(|c| c.0 == u.field).unwrap_or_else(|| {
-            panic!(
-                "{} uses {}, which the node has not mapped",
-                u.place, u.field
-            )
-        });
-        assert_eq!(
-            &cap.1, &mapped[&u.field],
-            "{}: {} in the node",
-            u.place, u.field
-        );
-        assert!(cap.2, "{}: {} is not searchable", u.place, u.field);
-        assert!(
-            !u.need.aggregates() || cap.3,
-            "{}: {} is not aggregatable",
-            u.place,
-            u.field
-        );
-    }
+    assert_node_maps_the_fields(&objects, INFERENCE_VIEW, &stream).await;
 
     let ids_where = |keep: &dyn Fn(&traffic::Planned) -> bool| {
         sorted(
@@ -439,7 +450,7 @@ async fn saved_searches_and_charts_find_exactly_the_expected_requests() {
     );
 
     drop(proxy);
-    traffic::forget(&stream).await;
+    forget(&stream).await;
 }
 
 /// A chart's figures per series (the split column's value): the sum and the maximum of

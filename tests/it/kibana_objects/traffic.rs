@@ -104,20 +104,6 @@ pub async fn model_server() -> Upstream {
     .await
 }
 
-/// The proxy in front of `upstream`, exporting request events to `stream`.
-pub fn start_proxy(upstream: &Upstream, es_url: &str, stream: &str, home: &str) -> ProxyProcess {
-    ProxyProcess::start(
-        &upstream.url(),
-        &[
-            ("MODELWATCH__EXPORT__ELASTICSEARCH__URL", es_url),
-            ("MODELWATCH__EXPORT__ELASTICSEARCH__DATA_STREAM", stream),
-            ("MODELWATCH__EXPORT__ELASTICSEARCH__BATCH_AGE", "100ms"),
-            ("MODELWATCH__EXPORT__ELASTICSEARCH__FLUSH_TIMEOUT", "1s"),
-            ("MODELWATCH_HOME", home),
-        ],
-    )
-}
-
 /// Sends every planned request (Open Inference Protocol, no version in the URL) and waits
 /// until the sidecar reports all of them delivered.
 pub async fn send_all(proxy: &ProxyProcess, plan: &[Planned]) {
@@ -174,20 +160,4 @@ pub async fn field_caps(index: &str, fields: &[String]) -> Vec<(String, String, 
         }
     }
     out
-}
-
-/// Deletes the test's data stream and the template the sidecar installed for it.
-pub async fn forget(stream: &str) {
-    cluster(
-        http::Method::DELETE,
-        &format!("/_data_stream/{stream}"),
-        None,
-    )
-    .await;
-    cluster(
-        http::Method::DELETE,
-        &format!("/_index_template/modelwatch-{stream}"),
-        None,
-    )
-    .await;
 }
