@@ -19,6 +19,8 @@ pub struct SavedObject {
     pub references: Vec<(String, String, String)>,
     /// 1-based line in the file, for messages.
     pub line: usize,
+    /// The whole line, for the fields around `attributes` (migration versions).
+    pub raw: Value,
 }
 
 impl SavedObject {
@@ -145,6 +147,7 @@ pub fn load() -> Vec<SavedObject> {
             attributes: value["attributes"].clone(),
             references,
             line: i + 1,
+            raw: value,
         });
     }
     objects
