@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes modelwatch.ndjson, the Kibana 8.x saved objects for modelwatch's Elasticsearch data.
 
-    python3 dashboards/kibana/generate.py
+    python3 dashboards/kibana/generate.py            # writes modelwatch.ndjson
+    python3 dashboards/kibana/generate.py --check    # exit 1 if the file is stale
 
 Kibana stores nested JSON as strings (searchSourceJSON, panelsJSON) and ties objects
 together by named references; writing that by hand invites typos, so the objects are
@@ -14,6 +15,7 @@ against the template the sidecar installs and against a real OpenSearch node.
 
 import json
 import pathlib
+import sys
 
 CORE_MIGRATION_VERSION = "8.8.0"
 # The oldest migration version at which each type already has the shape written here, so a
@@ -404,9 +406,16 @@ OBJECTS.append(
 
 def main():
     out = pathlib.Path(__file__).with_name("modelwatch.ndjson")
-    lines = [compact(o, sort_keys=True) for o in OBJECTS]
-    out.write_text("\n".join(lines) + "\n")
-    print(f"wrote {len(lines)} objects to {out}")
+    text = "\n".join(compact(o, sort_keys=True) for o in OBJECTS) + "\n"
+    if "--check" in sys.argv[1:]:
+        # For the tests: the committed file must be this script's output.
+        if not out.exists() or out.read_text() != text:
+            sys.exit(f"{out} is not what generate.py writes: run "
+                     "`python3 dashboards/kibana/generate.py` and commit the result")
+        print(f"{out} is up to date")
+        return
+    out.write_text(text)
+    print(f"wrote {len(OBJECTS)} objects to {out}")
 
 
 if __name__ == "__main__":

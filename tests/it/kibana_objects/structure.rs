@@ -337,3 +337,20 @@ fn check_dashboard(dashboard: &SavedObject, objects: &[SavedObject]) -> BTreeSet
     }
     used
 }
+
+#[test]
+fn the_ndjson_is_what_generate_py_writes() {
+    // python3 is on every machine the test script runs (alerts/check.sh needs it too).
+    let script = crate::metric_contract::repo_path("dashboards/kibana/generate.py");
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .arg("--check")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run python3 {}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "{NDJSON} was edited by hand or generate.py changed without rerunning it: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
