@@ -68,7 +68,7 @@ fn start_proxy(upstream: &Upstream, es_url: &str, stream: &str, home: &str) -> P
     start_proxy_with(upstream, es_url, stream, home, &[])
 }
 
-fn start_proxy_with(
+pub(crate) fn start_proxy_with(
     upstream: &Upstream,
     es_url: &str,
     stream: &str,
@@ -107,7 +107,7 @@ pub(crate) async fn export_count(proxy: &ProxyProcess, outcome: &str) -> f64 {
 }
 
 /// Waits until the counter reaches `expected` (at most 30 s), then checks it stays there.
-async fn wait_for_count(proxy: &ProxyProcess, outcome: &str, expected: f64) {
+pub(crate) async fn wait_for_count(proxy: &ProxyProcess, outcome: &str, expected: f64) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let seen = export_count(proxy, outcome).await;
