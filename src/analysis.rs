@@ -9,8 +9,9 @@
 //! the columns onto the model's reference ([`references`]) and add every row to the model
 //! version's [`state`]: Prometheus counters per reference bin and data-quality problem,
 //! and the live [`window`]. The [`evaluate`] thread recomputes drift on a timer, sets the
-//! drift gauges ([`live_metrics`]) and publishes the JSON [`report`]; with the
-//! Elasticsearch export on, it also queues each evaluation as drift snapshots.
+//! drift gauges ([`live_metrics`]) and publishes the JSON [`report`]. With the
+//! Elasticsearch export on, workers queue each exchange's request event once decoded, and
+//! the evaluator each evaluation as drift snapshots.
 
 pub mod capture;
 pub mod evaluate;
@@ -53,8 +54,9 @@ pub struct LiveAnalysis {
     report: RwLock<Arc<LiveReport>>,
     stop: Mutex<Option<crossbeam_channel::Sender<()>>>,
     stopping: std::sync::atomic::AtomicBool,
-    /// Where each evaluation's drift snapshots go, once the export has started.
-    drift_export: std::sync::OnceLock<Arc<crate::export::elasticsearch::queue::ExportQueue>>,
+    /// Where request events (after decoding) and drift snapshots go, once the
+    /// Elasticsearch export has started.
+    export: std::sync::OnceLock<Arc<crate::export::elasticsearch::queue::ExportQueue>>,
 }
 
 /// What [`LiveAnalysis::start`] hands back to the proxy.
@@ -101,7 +103,7 @@ impl LiveAnalysis {
             report: RwLock::new(Arc::new(LiveReport::default())),
             stop: Mutex::new(Some(stop_tx)),
             stopping: Default::default(),
-            drift_export: Default::default(),
+            export: Default::default(),
         });
         analysis.install(references);
         let mut threads = Vec::new();
@@ -228,9 +230,11 @@ impl LiveAnalysis {
         (evaluate::method_choice(name), own.and_then(|f| f.threshold))
     }
 
-    /// Queues every later evaluation's drift snapshots on the export queue (never waits).
-    pub fn export_drift_to(&self, queue: Arc<crate::export::elasticsearch::queue::ExportQueue>) {
-        let _ = self.drift_export.set(queue);
+    /// From now on, workers queue each analysed exchange's request event (with what
+    /// decoding learnt) and the evaluator each evaluation's drift snapshots on `queue`
+    /// (never waiting).
+    pub fn export_to(&self, queue: Arc<crate::export::elasticsearch::queue::ExportQueue>) {
+        let _ = self.export.set(queue);
     }
 
     fn publish(&self, report: LiveReport) {

@@ -161,8 +161,9 @@ impl Sidecar {
         let export =
             ElasticsearchSink::start(&config.export.elasticsearch, home.as_deref(), &registry)?;
         if let (Some(started), Some(sink)) = (&analysis, &export) {
-            // Each drift evaluation is shipped beside the request events.
-            started.analysis.export_drift_to(sink.queue.clone());
+            // Workers export request events once decoded; each drift evaluation is shipped
+            // beside them.
+            started.analysis.export_to(sink.queue.clone());
         }
         // Tapped when anything consumes exchanges: analysis, event export, or both.
         let tap = (analysis.is_some() || export.is_some()).then(|| tap::Tap {

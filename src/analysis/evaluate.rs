@@ -20,7 +20,7 @@ pub fn evaluate_all(analysis: &LiveAnalysis) {
         models.push(evaluate(analysis, &mut state));
     }
     models.sort_by(|a, b| (&a.model, &a.model_version).cmp(&(&b.model, &b.model_version)));
-    if let Some(export) = analysis.drift_export.get() {
+    if let Some(export) = analysis.export.get() {
         for model in &models {
             export.offer_drift(crate::export::elasticsearch::drift_snapshot::snapshots(
                 model,

@@ -1,11 +1,13 @@
 //! An analysis worker: takes exchanges off the queue, decodes both bodies, and adds the
-//! rows to their model version's state. It runs on its own thread; nothing it does can
-//! reach a client.
+//! rows to their model version's state; with the Elasticsearch export on, it then queues
+//! the exchange's request event with what decoding learnt (protocol, rows). It runs on its
+//! own thread; nothing it does can reach a client.
 
 use super::LiveAnalysis;
 use super::capture::CapturedBody;
 use super::exchange::Exchange;
 use super::queue::{Idle, QueueReceiver};
+use crate::export::elasticsearch::event::RequestRecord;
 use crate::protocol::{self, Protocol, RequestMeta, ResponseMeta};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,8 +18,12 @@ pub fn run(analysis: Arc<LiveAnalysis>, receiver: QueueReceiver) {
     loop {
         match receiver.recv_timeout(Duration::from_millis(100)) {
             Ok(exchange) => {
-                if let Err(reason) = analyse(&analysis, &exchange) {
+                let mut decoded = Decoded::default();
+                if let Err(reason) = analyse(&analysis, &exchange, &mut decoded) {
                     analysis.metrics.skipped.with_label_values(&[reason]).inc();
+                }
+                if let Some(export) = analysis.export.get() {
+                    export.offer_record(decoded.event(&exchange));
                 }
             }
             Err(Idle::Closed) => return,
@@ -27,7 +33,29 @@ pub fn run(analysis: Arc<LiveAnalysis>, receiver: QueueReceiver) {
     }
 }
 
-fn analyse(analysis: &LiveAnalysis, exchange: &Exchange) -> Result<(), &'static str> {
+/// What decoding learnt about an exchange, for its request event.
+#[derive(Default)]
+pub struct Decoded {
+    pub protocol: Option<Protocol>,
+    pub request: Option<protocol::Batch>,
+    pub response: Option<protocol::Batch>,
+}
+
+impl Decoded {
+    /// The exchange's request event with the protocol and row count.
+    pub fn event(&self, exchange: &Exchange) -> RequestRecord {
+        let mut record = RequestRecord::from_exchange(exchange);
+        record.protocol = self.protocol.map(Protocol::as_str);
+        record.rows = self.request.as_ref().map(|b| b.rows as u64);
+        record
+    }
+}
+
+fn analyse(
+    analysis: &LiveAnalysis,
+    exchange: &Exchange,
+    decoded: &mut Decoded,
+) -> Result<(), &'static str> {
     if !exchange.status.is_success() {
         return Err("not_success");
     }
@@ -44,6 +72,7 @@ fn analyse(analysis: &LiveAnalysis, exchange: &Exchange) -> Result<(), &'static 
         )
         .ok_or("unknown_protocol")?,
     };
+    decoded.protocol = Some(protocol);
     let request = protocol::decode_request(
         protocol,
         &RequestMeta {
@@ -68,8 +97,12 @@ fn analyse(analysis: &LiveAnalysis, exchange: &Exchange) -> Result<(), &'static 
         }
     };
     let state = analysis.state_for(&exchange.labels, reference);
-    let mut state = state.lock().expect("model state poisoned");
-    state.record(&request, response.as_ref(), Instant::now());
+    state
+        .lock()
+        .expect("model state poisoned")
+        .record(&request, response.as_ref(), Instant::now());
+    decoded.request = Some(request);
+    decoded.response = response;
     Ok(())
 }
 

@@ -221,11 +221,14 @@ async fn drift_snapshots_are_searchable_with_typed_fields() {
         })
         .collect();
     assert_eq!(keys.len(), all.len(), "a snapshot stored twice");
-    assert_eq!(
-        search(&events).await.len(),
-        50,
-        "1000 rows in batches of 20"
-    );
+    let requests = search(&events).await;
+    assert_eq!(requests.len(), 50, "1000 rows in batches of 20");
+    // The analysis worker decoded them: each event says how and how many rows.
+    for hit in &requests {
+        let m = &hit["_source"]["modelwatch"];
+        assert_eq!(m["protocol"], "oip", "{m}");
+        assert_eq!(m["rows"], 20, "{m}");
+    }
     assert_eq!(export_count(&proxy, "dead_letter").await, 0.0);
     drop(proxy);
     forget(&events).await;

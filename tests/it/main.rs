@@ -10,6 +10,7 @@ mod drift_cli;
 mod drift_stats;
 mod export_drift;
 mod export_elasticsearch;
+mod export_event_fields;
 mod kibana_objects;
 mod live_drift;
 mod live_payloads;

@@ -113,6 +113,12 @@ impl ExportQueue {
         )));
     }
 
+    /// Queues a request event built elsewhere (the analysis worker's, with what decoding
+    /// learnt; the proxy's own answers) without waiting.
+    pub fn offer_record(&self, record: RequestRecord) {
+        self.push(ExportRecord::Request(record));
+    }
+
     /// Queues one evaluation's drift snapshots without waiting; each that does not fit is
     /// dropped and counted like a request event.
     pub fn offer_drift(&self, snapshots: Vec<DriftSnapshot>) {

@@ -90,9 +90,12 @@ fn request_mappings() -> Value {
             }},
             "url": {"properties": {"path": keyword}},
             "service": {"properties": {"name": keyword}},
+            "trace": {"properties": {"id": keyword}},
+            "error": {"properties": {"type": keyword, "message": {"type": "text"}}},
             "modelwatch": {"properties": {
                 "model": keyword, "model_version": keyword,
                 "upstream_duration_ms": {"type": "double"},
+                "protocol": keyword, "rows": long,
             }},
         }
     })

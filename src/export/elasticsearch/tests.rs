@@ -19,6 +19,11 @@ fn record() -> RequestRecord {
         upstream_duration: Some(Duration::from_micros(1250)),
         request_bytes: 120,
         response_bytes: 40,
+        trace_id: None,
+        error: None,
+        response_end: crate::proxy::body::BodyEnd::Complete,
+        protocol: None,
+        rows: None,
     }
 }
 
@@ -35,12 +40,59 @@ fn the_document_has_the_documented_ecs_fields() {
     assert_eq!(doc["http"]["response"]["status_code"], 503);
     assert_eq!(doc["url"]["path"], "/v2/models/credit/infer");
     assert_eq!(doc["modelwatch"]["upstream_duration_ms"], 1.25);
+    assert_eq!(doc["error"]["type"], "http_status");
+    assert_eq!(
+        doc["error"]["message"],
+        "the model server answered 503 Service Unavailable"
+    );
+    assert_eq!(doc["modelwatch"]["protocol"], "oip", "from the route");
+    assert!(doc.get("trace").is_none());
     let mut ok = record();
     ok.status = 200;
     ok.upstream_duration = None;
+    ok.trace_id = Some("4bf92f3577b34da6a3ce929d0e0e4736".into());
+    ok.protocol = Some("kserve_v1");
+    ok.rows = Some(20);
     let doc = ok.document();
     assert_eq!(doc["event"]["outcome"], "success");
+    assert!(doc.get("error").is_none());
     assert!(doc["modelwatch"].get("upstream_duration_ms").is_none());
+    assert_eq!(doc["trace"]["id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(
+        doc["modelwatch"]["protocol"], "kserve_v1",
+        "the decoder's wins"
+    );
+    assert_eq!(doc["modelwatch"]["rows"], 20);
+}
+
+#[test]
+fn failures_say_what_failed() {
+    use super::event::EventError;
+    use crate::proxy::body::BodyEnd;
+    // A 200 whose body broke off, or that the client left, is a failure too.
+    let mut broken = record();
+    broken.status = 200;
+    broken.response_end = BodyEnd::Failed;
+    let doc = broken.document();
+    assert_eq!(doc["event"]["outcome"], "failure");
+    assert_eq!(doc["error"]["type"], "response_failed");
+    broken.response_end = BodyEnd::Abandoned;
+    assert_eq!(broken.document()["error"]["type"], "client_abandoned");
+    // The proxy's own answer keeps its reason; a refused head has no method or path.
+    let mut refused = record();
+    refused.status = 431;
+    refused.method.clear();
+    refused.path.clear();
+    refused.error = Some(EventError {
+        kind: "headers_too_large",
+        message: "too large".into(),
+    });
+    let doc = refused.document();
+    assert_eq!(doc["error"]["type"], "headers_too_large");
+    assert_eq!(doc["error"]["message"], "too large");
+    assert!(doc.get("url").is_none());
+    assert!(doc["http"]["request"].get("method").is_none());
+    assert!(doc["modelwatch"].get("protocol").is_none());
 }
 
 #[test]
@@ -158,6 +210,8 @@ fn exchange(id: &str) -> crate::analysis::exchange::Exchange {
         upstream_duration: None,
         request: message(),
         response: message(),
+        response_end: crate::proxy::body::BodyEnd::Complete,
+        trace_id: None,
     }
 }
 
