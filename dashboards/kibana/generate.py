@@ -276,6 +276,18 @@ REQUEST_COLUMNS = [
     "event.duration",
     "url.path",
     "http.request.id",
+    "trace.id",
+]
+# Why each failed: the model server's status, or the sidecar's own answer (502, 504, …).
+ERROR_COLUMNS = [
+    "modelwatch.model",
+    "modelwatch.model_version",
+    "http.response.status_code",
+    "error.type",
+    "error.message",
+    "url.path",
+    "http.request.id",
+    "trace.id",
 ]
 DRIFT_COLUMNS = [
     "modelwatch.model",
@@ -306,10 +318,12 @@ OBJECTS = [
     search(
         "modelwatch-server-errors",
         "[modelwatch] Server errors (5xx)",
-        "Inference requests the client got a 5xx for, newest first.",
+        "Inference requests the client got a 5xx for, from the model server or from the "
+        "sidecar itself (502 no connection, 504 response timeout), newest first; error.type "
+        "says which.",
         INFERENCE,
         "http.response.status_code:[500 TO 599]",
-        REQUEST_COLUMNS,
+        ERROR_COLUMNS,
         [["@timestamp", "desc"]],
     ),
     search(

@@ -23,7 +23,7 @@ use modelwatch::export::elasticsearch::config::ElasticsearchConfig;
 use modelwatch::export::elasticsearch::templates::{Engine, drift_template, index_template};
 use serde_json::Value;
 
-use crate::export_elasticsearch::{forget, opensearch_url, start_proxy};
+use crate::export_elasticsearch::{forget, opensearch_url, start_proxy_with};
 use fields::{FieldUse, field_uses, flatten_mapping, title_matches};
 use saved_objects::{SavedObject, by_id, load};
 
@@ -159,7 +159,16 @@ async fn saved_searches_and_charts_find_exactly_the_expected_requests() {
 
     let home = tempfile::tempdir().unwrap();
     let upstream = traffic::model_server().await;
-    let proxy = start_proxy(&upstream, &es, &stream, home.path().to_str().unwrap());
+    let proxy = start_proxy_with(
+        &upstream,
+        &es,
+        &stream,
+        home.path().to_str().unwrap(),
+        &[(
+            "MODELWATCH__PROXY__RESPONSE_TIMEOUT",
+            traffic::RESPONSE_TIMEOUT,
+        )],
+    );
     let plan = traffic::plan();
     traffic::send_all(&proxy, &plan).await;
 
@@ -175,7 +184,7 @@ async fn saved_searches_and_charts_find_exactly_the_expected_requests() {
     };
     let expected: [(&str, Vec<String>); 3] = [
         ("modelwatch-server-errors", ids_where(&|p| p.status >= 500)),
-        ("modelwatch-slow-requests", ids_where(&|p| p.slow)),
+        ("modelwatch-slow-requests", ids_where(&|p| p.slow())),
         (
             "modelwatch-model-version",
             ids_where(&|p| p.model == "credit" && p.version == "1"),
@@ -198,6 +207,20 @@ async fn saved_searches_and_charts_find_exactly_the_expected_requests() {
                 .collect();
             assert!(durations.windows(2).all(|w| w[0] >= w[1]), "{durations:?}");
             assert!(durations.iter().all(|d| *d > 500_000_000), "{durations:?}");
+        }
+        if id == "modelwatch-server-errors" {
+            // Every hit says why it failed; the 504 is the sidecar's own answer.
+            for hit in found["hits"]["hits"].as_array().unwrap() {
+                let doc = &hit["_source"];
+                let why = doc["error"]["type"].as_str().unwrap_or_default();
+                let status = &doc["http"]["response"]["status_code"];
+                let want = if *status == 504 {
+                    "response_timeout"
+                } else {
+                    "http_status"
+                };
+                assert_eq!(why, want, "{doc}");
+            }
         }
     }
 

@@ -16,6 +16,30 @@ use std::time::Duration;
 
 /// How long the slow requests take at the model server: above the saved search's 500 ms.
 pub const SLOW: Duration = Duration::from_millis(700);
+/// The sidecar's response timeout in these tests: it answers 504 itself after this.
+pub const RESPONSE_TIMEOUT: &str = "1s";
+/// How long a hanging request waits at the model server: beyond the response timeout.
+const HANG: Duration = Duration::from_secs(3);
+
+/// How long the model server takes to answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delay {
+    Fast,
+    /// [`SLOW`], then the answer.
+    Slow,
+    /// Longer than the sidecar waits: the client gets the sidecar's own 504.
+    Hang,
+}
+
+impl Delay {
+    fn word(self) -> &'static str {
+        match self {
+            Delay::Fast => "fast",
+            Delay::Slow => "slow",
+            Delay::Hang => "hang",
+        }
+    }
+}
 
 /// One request the test sends.
 #[derive(Clone, Debug)]
@@ -23,25 +47,25 @@ pub struct Planned {
     pub id: String,
     pub model: &'static str,
     /// The version the model server says answered (`X-Model-Version`, as `modelwatch
-    /// serve` does), which the sidecar records.
+    /// serve` does), which the sidecar records; `unknown` when it never answered.
     pub version: &'static str,
+    /// The status the client gets.
     pub status: u16,
-    pub slow: bool,
+    pub delay: Delay,
 }
 
 impl Planned {
     /// The request id carries the answer, so the stand-in needs no shared state.
     fn new(
-        tag: &str,
         n: usize,
         model: &'static str,
         version: &'static str,
         status: u16,
-        slow: bool,
+        delay: Delay,
     ) -> Self {
         let id = format!(
-            "{tag}-{n}-{model}-v{version}-s{status}-{}-p{}",
-            if slow { "slow" } else { "fast" },
+            "kb-{n}-{model}-v{version}-s{status}-{}-p{}",
+            delay.word(),
             std::process::id()
         );
         Planned {
@@ -49,29 +73,36 @@ impl Planned {
             model,
             version,
             status,
-            slow,
+            delay,
         }
+    }
+
+    /// Slower than the slow-request search's threshold end to end.
+    pub fn slow(&self) -> bool {
+        self.delay != Delay::Fast
     }
 }
 
-/// The traffic: credit versions 1 and 2, a second model, server errors (500, 503), a client
-/// error (400, not a server error), slow requests (all on version 2).
+/// The traffic: credit versions 1 and 2, a second model, server errors (500, 503, and the
+/// sidecar's own 504), a client error (400, not a server error), slow requests (on
+/// version 2, and the 504).
 pub fn plan() -> Vec<Planned> {
     let mut plan = Vec::new();
-    let mut add = |model, version, status, slow, times: usize| {
+    let mut add = |model, version, status, delay, times: usize| {
         for _ in 0..times {
             let n = plan.len();
-            plan.push(Planned::new("kb", n, model, version, status, slow));
+            plan.push(Planned::new(n, model, version, status, delay));
         }
     };
-    add("credit", "1", 200, false, 8);
-    add("credit", "1", 500, false, 2);
-    add("credit", "1", 400, false, 1);
-    add("credit", "2", 200, false, 3);
-    add("credit", "2", 200, true, 3);
-    add("credit", "2", 503, false, 1);
-    add("fraud", "1", 200, false, 2);
-    add("fraud", "1", 500, false, 1);
+    add("credit", "1", 200, Delay::Fast, 8);
+    add("credit", "1", 500, Delay::Fast, 2);
+    add("credit", "1", 400, Delay::Fast, 1);
+    add("credit", "2", 200, Delay::Fast, 3);
+    add("credit", "2", 200, Delay::Slow, 3);
+    add("credit", "2", 503, Delay::Fast, 1);
+    add("credit", "unknown", 504, Delay::Hang, 1);
+    add("fraud", "1", 200, Delay::Fast, 2);
+    add("fraud", "1", 500, Delay::Fast, 1);
     plan
 }
 
@@ -92,6 +123,8 @@ pub async fn model_server() -> Upstream {
         };
         if id.contains("-slow-") {
             tokio::time::sleep(SLOW).await;
+        } else if id.contains("-hang-") {
+            tokio::time::sleep(HANG).await;
         }
         let status: u16 = field('s').parse().unwrap_or(200);
         Response::builder()
