@@ -396,6 +396,16 @@ OBJECTS = [
         metric("max", "modelwatch.drift_share", "Drift share"),
         top_values("modelwatch.model_version", "string", 5, "value", "Model version"),
     ),
+    lens_xy(
+        "modelwatch-missing-rate",
+        "[modelwatch] Missing values by feature",
+        "Share of the drift window's rows missing each feature (a data-quality spike shows "
+        "here before it shows as drift).",
+        DRIFT,
+        "line",
+        metric("max", "modelwatch.missing_rate", "Missing rate"),
+        top_values("modelwatch.feature", "string", 20, "value", "Feature"),
+    ),
 ]
 
 OBJECTS.append(
@@ -407,8 +417,9 @@ OBJECTS.append(
         [
             ("lens", "modelwatch-requests-by-status", 0, 0, 24, 12),
             ("lens", "modelwatch-p95-duration", 24, 0, 24, 12),
-            ("lens", "modelwatch-drift-score", 0, 12, 24, 12),
-            ("lens", "modelwatch-drift-share", 24, 12, 24, 12),
+            ("lens", "modelwatch-drift-score", 0, 12, 16, 12),
+            ("lens", "modelwatch-drift-share", 16, 12, 16, 12),
+            ("lens", "modelwatch-missing-rate", 32, 12, 16, 12),
             ("search", "modelwatch-server-errors", 0, 24, 24, 15),
             ("search", "modelwatch-slow-requests", 24, 24, 24, 15),
             ("search", "modelwatch-drifted-features", 0, 39, 48, 15),

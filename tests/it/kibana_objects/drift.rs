@@ -155,6 +155,16 @@ async fn drifted_features_search_returns_exactly_the_drifted_snapshots() {
         share.max
     );
 
+    // Missing values: the credit data lacks some incomes, and the chart says so.
+    let missing = chart_totals(&objects, "modelwatch-missing-rate", &stream, time_field).await;
+    let income_missing = income["missing_rate"].as_f64().unwrap();
+    assert!(income_missing > 0.0, "{income}");
+    assert!(
+        missing.max["Income"] >= income_missing,
+        "{:?} vs {income_missing}",
+        missing.max
+    );
+
     forget(&events).await;
     forget(&stream).await;
 }

@@ -22,6 +22,7 @@ const REQUIRED: &[(&str, &str)] = &[
     ("lens", "modelwatch-p95-duration"),
     ("lens", "modelwatch-drift-score"),
     ("lens", "modelwatch-drift-share"),
+    ("lens", "modelwatch-missing-rate"),
     ("dashboard", "modelwatch-dashboard"),
 ];
 
