@@ -52,7 +52,6 @@ def saved(kind, object_id, attributes, references=()):
         "references": list(references),
         "coreMigrationVersion": CORE_MIGRATION_VERSION,
         "typeMigrationVersion": TYPE_MIGRATION_VERSION[kind],
-        "managed": False,
     }
 
 
