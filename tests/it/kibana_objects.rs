@@ -32,12 +32,17 @@ const INFERENCE_VIEW: &str = "modelwatch-inference";
 /// The data view of drift snapshots.
 const DRIFT_VIEW: &str = "modelwatch-drift";
 
-/// The mapped types of the data a data view reads: the template the sidecar installs.
+/// The mapped types of the data a data view reads: the template the sidecar installs on
+/// OpenSearch (the test node).
 fn template_fields(view: &str) -> BTreeMap<String, String> {
+    template_fields_on(view, Engine::OpenSearch)
+}
+
+fn template_fields_on(view: &str, engine: Engine) -> BTreeMap<String, String> {
     let config = ElasticsearchConfig::default();
     let template = match view {
-        INFERENCE_VIEW => index_template(&config.data_stream, Engine::OpenSearch),
-        DRIFT_VIEW => drift_template(&config.drift_data_stream, Engine::OpenSearch),
+        INFERENCE_VIEW => index_template(&config.data_stream, engine),
+        DRIFT_VIEW => drift_template(&config.drift_data_stream, engine),
         other => panic!("no template known for data view {other}"),
     };
     flatten_mapping(&template["template"]["mappings"]["properties"])
@@ -62,6 +67,8 @@ fn every_field_exists_in_the_installed_template_with_a_compatible_type() {
         let uses: Vec<&FieldUse> = uses.iter().filter(|u| u.data_view == view_id).collect();
         assert!(uses.len() > 10, "too few field uses of {view_id}: {uses:?}");
         let mapped = template_fields(view_id);
+        // Kibana 8 reads Elasticsearch: the same fields and types there.
+        assert_eq!(mapped, template_fields_on(view_id, Engine::Elasticsearch));
         for u in uses {
             let es_type = mapped.get(&u.field).unwrap_or_else(|| {
                 panic!(
