@@ -56,7 +56,13 @@ pub struct LiveAnalysis {
     stopping: std::sync::atomic::AtomicBool,
     /// Where request events (after decoding) and drift snapshots go, once the
     /// Elasticsearch export has started.
-    export: std::sync::OnceLock<Arc<crate::export::elasticsearch::queue::ExportQueue>>,
+    export: std::sync::OnceLock<EventExport>,
+}
+
+/// The export queue, and which payloads go into request events.
+pub struct EventExport {
+    pub queue: Arc<crate::export::elasticsearch::queue::ExportQueue>,
+    pub capture: Option<crate::export::elasticsearch::capture::CapturePolicy>,
 }
 
 /// What [`LiveAnalysis::start`] hands back to the proxy.
@@ -231,10 +237,10 @@ impl LiveAnalysis {
     }
 
     /// From now on, workers queue each analysed exchange's request event (with what
-    /// decoding learnt) and the evaluator each evaluation's drift snapshots on `queue`
-    /// (never waiting).
-    pub fn export_to(&self, queue: Arc<crate::export::elasticsearch::queue::ExportQueue>) {
-        let _ = self.export.set(queue);
+    /// decoding learnt, and the payload `capture` samples) and the evaluator each
+    /// evaluation's drift snapshots on the export queue (never waiting).
+    pub fn export_to(&self, export: EventExport) {
+        let _ = self.export.set(export);
     }
 
     fn publish(&self, report: LiveReport) {

@@ -22,10 +22,12 @@ pub fn evaluate_all(analysis: &LiveAnalysis) {
     models.sort_by(|a, b| (&a.model, &a.model_version).cmp(&(&b.model, &b.model_version)));
     if let Some(export) = analysis.export.get() {
         for model in &models {
-            export.offer_drift(crate::export::elasticsearch::drift_snapshot::snapshots(
-                model,
-                evaluated_at,
-            ));
+            export
+                .queue
+                .offer_drift(crate::export::elasticsearch::drift_snapshot::snapshots(
+                    model,
+                    evaluated_at,
+                ));
         }
     }
     analysis.publish(LiveReport {

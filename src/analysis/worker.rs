@@ -7,6 +7,8 @@ use super::LiveAnalysis;
 use super::capture::CapturedBody;
 use super::exchange::Exchange;
 use super::queue::{Idle, QueueReceiver};
+use super::references::LoadedReference;
+use crate::export::elasticsearch::capture::CapturePolicy;
 use crate::export::elasticsearch::event::RequestRecord;
 use crate::protocol::{self, Protocol, RequestMeta, ResponseMeta};
 use std::sync::Arc;
@@ -23,7 +25,8 @@ pub fn run(analysis: Arc<LiveAnalysis>, receiver: QueueReceiver) {
                     analysis.metrics.skipped.with_label_values(&[reason]).inc();
                 }
                 if let Some(export) = analysis.export.get() {
-                    export.offer_record(decoded.event(&exchange));
+                    let event = decoded.event(&exchange, export.capture.as_ref());
+                    export.queue.offer_record(event);
                 }
             }
             Err(Idle::Closed) => return,
@@ -37,18 +40,42 @@ pub fn run(analysis: Arc<LiveAnalysis>, receiver: QueueReceiver) {
 #[derive(Default)]
 pub struct Decoded {
     pub protocol: Option<Protocol>,
+    pub reference: Option<Arc<LoadedReference>>,
     pub request: Option<protocol::Batch>,
     pub response: Option<protocol::Batch>,
 }
 
 impl Decoded {
-    /// The exchange's request event with the protocol and row count.
-    pub fn event(&self, exchange: &Exchange) -> RequestRecord {
+    /// The exchange's request event with the protocol, the row count and, when `capture`
+    /// samples it, the payload (positional columns named by the reference).
+    pub fn event(&self, exchange: &Exchange, capture: Option<&CapturePolicy>) -> RequestRecord {
         let mut record = RequestRecord::from_exchange(exchange);
         record.protocol = self.protocol.map(Protocol::as_str);
         record.rows = self.request.as_ref().map(|b| b.rows as u64);
+        if let Some(policy) = capture.filter(|p| p.sampled(&exchange.request_id)) {
+            let (features, predictions) = match &self.reference {
+                Some(r) => (
+                    column_names(r, &r.features),
+                    column_names(r, &r.predictions),
+                ),
+                None => (Vec::new(), Vec::new()),
+            };
+            record.payload = policy.capture(
+                self.request.as_ref(),
+                self.response.as_ref(),
+                &features,
+                &predictions,
+            );
+        }
         record
     }
+}
+
+fn column_names<'a>(reference: &'a LoadedReference, columns: &[usize]) -> Vec<&'a str> {
+    columns
+        .iter()
+        .map(|&p| reference.profile.columns[p].name.as_str())
+        .collect()
 }
 
 fn analyse(
@@ -96,6 +123,7 @@ fn analyse(
             None
         }
     };
+    decoded.reference = Some(reference.clone());
     let state = analysis.state_for(&exchange.labels, reference);
     state
         .lock()

@@ -2,6 +2,7 @@
 //! data streams, shipped by one queue and one shipper.
 //!
 //! - [`config`]: the `export.elasticsearch` section;
+//! - [`capture`]: the payload capture policy (sampling, redaction, size cap);
 //! - [`event`]: the queued record and its ECS document (fields in `docs/events.md`);
 //! - [`drift_snapshot`]: one document per column and live drift evaluation;
 //! - [`queue`]: the proxy's non-blocking, byte-bounded hand-off and the counters;
@@ -11,6 +12,7 @@
 //! - [`client`]: the HTTP client (hyper).
 
 pub mod bulk;
+pub mod capture;
 pub mod client;
 pub mod config;
 pub mod drift_snapshot;

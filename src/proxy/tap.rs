@@ -329,5 +329,6 @@ fn own_record(
         response_end: BodyEnd::Complete,
         protocol: None,
         rows: None,
+        payload: None,
     }
 }

@@ -49,14 +49,20 @@ async fn latest_full_evaluation(stream: &str, rows: u64) -> Vec<Value> {
     found["hits"]["hits"].as_array().unwrap().clone()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn drift_snapshots_are_searchable_with_typed_fields() {
-    let es = opensearch_url();
-    let tag = format!("t{}snap", std::process::id());
+/// A request-event and a drift data stream of this test's own, emptied first.
+pub(crate) async fn fresh_streams(tag: &str) -> (String, String) {
+    let tag = format!("t{}{tag}", std::process::id());
     let events = format!("logs-modelwatch.inference-{tag}");
     let drift = format!("metrics-modelwatch.drift-{tag}");
     forget(&events).await;
     forget(&drift).await;
+    (events, drift)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_snapshots_are_searchable_with_typed_fields() {
+    let es = opensearch_url();
+    let (events, drift) = fresh_streams("snap").await;
     let dir = TempDir::new("drift-export");
     let profile = credit_profile(&dir.0);
     let upstream = model_server(Wire::Oip).await;

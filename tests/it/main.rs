@@ -8,6 +8,7 @@ mod dataset_cli;
 mod drift_calibration;
 mod drift_cli;
 mod drift_stats;
+mod export_capture;
 mod export_drift;
 mod export_elasticsearch;
 mod export_event_fields;

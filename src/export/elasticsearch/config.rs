@@ -38,6 +38,8 @@ pub struct ElasticsearchConfig {
     /// Timeout of one HTTP call to the cluster.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// Sampled, redacted payloads in request events (`[export.elasticsearch.capture]`).
+    pub capture: super::capture::CaptureConfig,
 }
 
 impl Default for ElasticsearchConfig {
@@ -56,6 +58,7 @@ impl Default for ElasticsearchConfig {
             dead_letter_file: None,
             flush_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
+            capture: Default::default(),
         }
     }
 }
@@ -135,6 +138,7 @@ impl ElasticsearchConfig {
                     .into(),
             );
         }
+        self.capture.validate(problems);
         if self.api_key.is_some() && self.username.is_some() {
             problems.push(
                 "export.elasticsearch.api_key and export.elasticsearch.username are both set: \

@@ -5,6 +5,7 @@
 //! shipper turns it into the JSON document off the hot path. Fields: `docs/events.md`.
 
 use super::bulk::BulkItem;
+use super::capture::CapturedPayload;
 use super::config::ElasticsearchConfig;
 use super::drift_snapshot::DriftSnapshot;
 use crate::analysis::exchange::Exchange;
@@ -98,6 +99,8 @@ pub struct RequestRecord {
     pub protocol: Option<&'static str>,
     /// Rows in the decoded request.
     pub rows: Option<u64>,
+    /// The sampled, redacted payload (`[export.elasticsearch.capture]`).
+    pub payload: Option<CapturedPayload>,
 }
 
 impl RequestRecord {
@@ -119,6 +122,7 @@ impl RequestRecord {
             response_end: exchange.response_end,
             protocol: None,
             rows: None,
+            payload: None,
         }
     }
 
@@ -132,6 +136,7 @@ impl RequestRecord {
             + self.path.len()
             + self.trace_id.as_ref().map_or(0, String::len)
             + self.error.as_ref().map_or(0, |e| e.message.len())
+            + self.payload.as_ref().map_or(0, |p| p.bytes)
     }
 
     /// `error.*` of the document: the proxy's own, else the upstream's failure status, else
@@ -192,6 +197,15 @@ impl RequestRecord {
         }
         if let Some(rows) = self.rows {
             modelwatch["rows"] = json!(rows);
+        }
+        if let Some(payload) = &self.payload {
+            if let Some(features) = &payload.features {
+                modelwatch["features"] = features.clone();
+            }
+            if let Some(predictions) = &payload.predictions {
+                modelwatch["predictions"] = predictions.clone();
+            }
+            modelwatch["capture"] = json!({"rows": payload.rows, "truncated": payload.truncated});
         }
         let mut request = json!({"id": self.request_id, "body": {"bytes": self.request_bytes}});
         if !self.method.is_empty() {

@@ -44,7 +44,7 @@ pub fn template_name(data_stream: &str) -> String {
 /// The request events' index template for `data_stream` (priority 501, above the
 /// built-in `logs-*-*`).
 pub fn index_template(data_stream: &str, engine: Engine) -> Value {
-    template(data_stream, request_mappings(), engine)
+    template(data_stream, request_mappings(engine), engine)
 }
 
 /// The drift snapshots' index template (priority 501, above the built-in `metrics-*-*`).
@@ -66,7 +66,18 @@ fn template(data_stream: &str, mappings: Value, engine: Engine) -> Value {
     template
 }
 
-fn request_mappings() -> Value {
+/// Captured payloads are objects keyed by feature name: mapped as one field whose keys are
+/// not fields of their own (Elasticsearch `flattened`, OpenSearch `flat_object`), so any
+/// number of features never grows the mapping, and `modelwatch.features.<name>: value` is
+/// still searchable (values indexed as keywords).
+fn payload_mapping(engine: Engine) -> Value {
+    match engine {
+        Engine::Elasticsearch => json!({"type": "flattened"}),
+        Engine::OpenSearch => json!({"type": "flat_object"}),
+    }
+}
+
+fn request_mappings(engine: Engine) -> Value {
     let keyword = json!({"type": "keyword"});
     let long = json!({"type": "long"});
     json!({
@@ -96,6 +107,8 @@ fn request_mappings() -> Value {
                 "model": keyword, "model_version": keyword,
                 "upstream_duration_ms": {"type": "double"},
                 "protocol": keyword, "rows": long,
+                "features": payload_mapping(engine), "predictions": payload_mapping(engine),
+                "capture": {"properties": {"rows": long, "truncated": {"type": "boolean"}}},
             }},
         }
     })

@@ -24,6 +24,7 @@ fn record() -> RequestRecord {
         response_end: crate::proxy::body::BodyEnd::Complete,
         protocol: None,
         rows: None,
+        payload: None,
     }
 }
 
