@@ -9,7 +9,9 @@
 //! the columns onto the model's reference ([`references`]) and add every row to the model
 //! version's [`state`]: Prometheus counters per reference bin and data-quality problem,
 //! and the live [`window`]. The [`evaluate`] thread recomputes drift on a timer, sets the
-//! drift gauges ([`live_metrics`]) and publishes the JSON [`report`].
+//! drift gauges ([`live_metrics`]) and publishes the JSON [`report`]. With the
+//! Elasticsearch export on, workers queue each exchange's request event once decoded, and
+//! the evaluator each evaluation as drift snapshots.
 
 pub mod capture;
 pub mod evaluate;
@@ -52,6 +54,15 @@ pub struct LiveAnalysis {
     report: RwLock<Arc<LiveReport>>,
     stop: Mutex<Option<crossbeam_channel::Sender<()>>>,
     stopping: std::sync::atomic::AtomicBool,
+    /// Where request events (after decoding) and drift snapshots go, once the
+    /// Elasticsearch export has started.
+    export: std::sync::OnceLock<EventExport>,
+}
+
+/// The export queue, and which payloads go into request events.
+pub struct EventExport {
+    pub queue: Arc<crate::export::elasticsearch::queue::ExportQueue>,
+    pub capture: Option<crate::export::elasticsearch::capture::CapturePolicy>,
 }
 
 /// What [`LiveAnalysis::start`] hands back to the proxy.
@@ -98,6 +109,7 @@ impl LiveAnalysis {
             report: RwLock::new(Arc::new(LiveReport::default())),
             stop: Mutex::new(Some(stop_tx)),
             stopping: Default::default(),
+            export: Default::default(),
         });
         analysis.install(references);
         let mut threads = Vec::new();
@@ -222,6 +234,13 @@ impl LiveAnalysis {
             .and_then(|f| f.method.as_deref())
             .unwrap_or(&self.config.method);
         (evaluate::method_choice(name), own.and_then(|f| f.threshold))
+    }
+
+    /// From now on, workers queue each analysed exchange's request event (with what
+    /// decoding learnt, and the payload `capture` samples) and the evaluator each
+    /// evaluation's drift snapshots on the export queue (never waiting).
+    pub fn export_to(&self, export: EventExport) {
+        let _ = self.export.set(export);
     }
 
     fn publish(&self, report: LiveReport) {

@@ -70,8 +70,12 @@ use tokio::sync::watch;
 ///   [export.elasticsearch]
 ///   url = "http://127.0.0.1:9200"     # request events; unset = no export
 ///   data_stream = "logs-modelwatch.inference-default"
+///   drift_data_stream = "metrics-modelwatch.drift-default"  # one doc per column and evaluation
 ///   batch_events = 500                # or batch_age = "1s", whichever comes first
 ///   flush_timeout = "5s"              # after SIGTERM, then unsent events are dropped
+///   [export.elasticsearch.capture]   # payloads in events (needs a reference)
+///   sample_rate = 0.01                # share of requests; 0 = none (default)
+///   drop = ["ssn"]                    # never captured; hash = [...] needs hash_key
 ///
 /// SIGTERM or SIGINT stops accepting, lets in-flight requests finish (at most
 /// proxy.drain_timeout) and exits 0.
@@ -159,6 +163,16 @@ impl Sidecar {
         let home = std::env::var("MODELWATCH_HOME").ok();
         let export =
             ElasticsearchSink::start(&config.export.elasticsearch, home.as_deref(), &registry)?;
+        if let (Some(started), Some(sink)) = (&analysis, &export) {
+            // Workers export request events once decoded; each drift evaluation is shipped
+            // beside them.
+            started.analysis.export_to(crate::analysis::EventExport {
+                queue: sink.queue.clone(),
+                capture: crate::export::elasticsearch::capture::CapturePolicy::new(
+                    &config.export.elasticsearch.capture,
+                ),
+            });
+        }
         // Tapped when anything consumes exchanges: analysis, event export, or both.
         let tap = (analysis.is_some() || export.is_some()).then(|| tap::Tap {
             queue: analysis.as_ref().map(|started| started.queue.clone()),

@@ -1,5 +1,6 @@
 //! The evaluator: on a timer, every model version's window is merged and tested against
-//! its reference; the drift gauges and the JSON report are replaced in one go.
+//! its reference; the drift gauges and the JSON report are replaced in one go, and the
+//! evaluation is queued as drift snapshots when the Elasticsearch export is on.
 
 use super::LiveAnalysis;
 use super::report::{LiveReport, ModelReport, ReferenceSummary, WindowSummary};
@@ -7,19 +8,30 @@ use super::state::ModelVersionState;
 use crate::drift::{self, Method};
 use crate::drift_cli::{MethodChoice, column_report, report::ColumnReport};
 use crate::profile::Profile;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 /// Evaluates every model version now and publishes the result.
 pub fn evaluate_all(analysis: &LiveAnalysis) {
     let states = analysis.states();
+    let evaluated_at = SystemTime::now();
     let mut models = Vec::with_capacity(states.len());
     for state in states {
         let mut state = state.lock().expect("model state poisoned");
         models.push(evaluate(analysis, &mut state));
     }
     models.sort_by(|a, b| (&a.model, &a.model_version).cmp(&(&b.model, &b.model_version)));
+    if let Some(export) = analysis.export.get() {
+        for model in &models {
+            export
+                .queue
+                .offer_drift(crate::export::elasticsearch::drift_snapshot::snapshots(
+                    model,
+                    evaluated_at,
+                ));
+        }
+    }
     analysis.publish(LiveReport {
-        generated_at: crate::registry::datasets::now_rfc3339(),
+        generated_at: humantime::format_rfc3339_seconds(evaluated_at).to_string(),
         evaluation_interval_seconds: analysis.config.evaluation_interval.as_secs_f64(),
         models,
     });

@@ -22,6 +22,10 @@ pub struct Exchange {
     pub upstream_duration: Option<Duration>,
     pub request: CapturedMessage,
     pub response: CapturedMessage,
+    /// How the response body to the client ended (complete, failed, abandoned).
+    pub response_end: crate::proxy::body::BodyEnd,
+    /// The trace id of the client's `traceparent`, when it sent a valid one.
+    pub trace_id: Option<String>,
 }
 
 /// One side of the exchange.
@@ -51,6 +55,7 @@ impl Exchange {
         std::mem::size_of::<Exchange>()
             + self.request_id.len()
             + self.path.len()
+            + self.trace_id.as_ref().map_or(0, String::len)
             + self.request.captured_len()
             + self.response.captured_len()
     }

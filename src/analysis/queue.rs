@@ -98,21 +98,32 @@ impl AnalysisQueue {
 
     /// Hands `exchange` to the workers without waiting; drops and counts it when full.
     pub fn offer(&self, exchange: Exchange) {
+        let _ = self.try_offer(exchange);
+    }
+
+    /// Like [`offer`](Self::offer), but a dropped exchange (counted) comes back to the
+    /// caller, which may still export its event.
+    pub fn try_offer(&self, exchange: Exchange) -> Result<(), Box<Exchange>> {
         let size = exchange.footprint();
         let before = self.queued_bytes.fetch_add(size, Ordering::Relaxed);
         if before + size > self.max_bytes {
             self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
             self.drop_one(DropReason::QueueFull);
-            return;
+            return Err(Box::new(exchange));
         }
         match self.sender.try_send(exchange) {
-            Ok(()) => self.depth.inc(),
+            Ok(()) => {
+                self.depth.inc();
+                Ok(())
+            }
             Err(err) => {
                 self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
-                self.drop_one(match err {
-                    TrySendError::Full(_) => DropReason::QueueFull,
-                    TrySendError::Disconnected(_) => DropReason::Closed,
-                });
+                let (reason, exchange) = match err {
+                    TrySendError::Full(e) => (DropReason::QueueFull, e),
+                    TrySendError::Disconnected(e) => (DropReason::Closed, e),
+                };
+                self.drop_one(reason);
+                Err(Box::new(exchange))
             }
         }
     }

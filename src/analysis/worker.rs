@@ -1,11 +1,15 @@
 //! An analysis worker: takes exchanges off the queue, decodes both bodies, and adds the
-//! rows to their model version's state. It runs on its own thread; nothing it does can
-//! reach a client.
+//! rows to their model version's state; with the Elasticsearch export on, it then queues
+//! the exchange's request event with what decoding learnt (protocol, rows). It runs on its
+//! own thread; nothing it does can reach a client.
 
 use super::LiveAnalysis;
 use super::capture::CapturedBody;
 use super::exchange::Exchange;
 use super::queue::{Idle, QueueReceiver};
+use super::references::LoadedReference;
+use crate::export::elasticsearch::capture::CapturePolicy;
+use crate::export::elasticsearch::event::RequestRecord;
 use crate::protocol::{self, Protocol, RequestMeta, ResponseMeta};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,8 +20,13 @@ pub fn run(analysis: Arc<LiveAnalysis>, receiver: QueueReceiver) {
     loop {
         match receiver.recv_timeout(Duration::from_millis(100)) {
             Ok(exchange) => {
-                if let Err(reason) = analyse(&analysis, &exchange) {
+                let mut decoded = Decoded::default();
+                if let Err(reason) = analyse(&analysis, &exchange, &mut decoded) {
                     analysis.metrics.skipped.with_label_values(&[reason]).inc();
+                }
+                if let Some(export) = analysis.export.get() {
+                    let event = decoded.event(&exchange, export.capture.as_ref());
+                    export.queue.offer_record(event);
                 }
             }
             Err(Idle::Closed) => return,
@@ -27,7 +36,53 @@ pub fn run(analysis: Arc<LiveAnalysis>, receiver: QueueReceiver) {
     }
 }
 
-fn analyse(analysis: &LiveAnalysis, exchange: &Exchange) -> Result<(), &'static str> {
+/// What decoding learnt about an exchange, for its request event.
+#[derive(Default)]
+pub struct Decoded {
+    pub protocol: Option<Protocol>,
+    pub reference: Option<Arc<LoadedReference>>,
+    pub request: Option<protocol::Batch>,
+    pub response: Option<protocol::Batch>,
+}
+
+impl Decoded {
+    /// The exchange's request event with the protocol, the row count and, when `capture`
+    /// samples it, the payload (positional columns named by the reference).
+    pub fn event(&self, exchange: &Exchange, capture: Option<&CapturePolicy>) -> RequestRecord {
+        let mut record = RequestRecord::from_exchange(exchange);
+        record.protocol = self.protocol.map(Protocol::as_str);
+        record.rows = self.request.as_ref().map(|b| b.rows as u64);
+        if let Some(policy) = capture.filter(|p| p.sampled(&exchange.request_id)) {
+            let (features, predictions) = match &self.reference {
+                Some(r) => (
+                    column_names(r, &r.features),
+                    column_names(r, &r.predictions),
+                ),
+                None => (Vec::new(), Vec::new()),
+            };
+            record.payload = policy.capture(
+                self.request.as_ref(),
+                self.response.as_ref(),
+                &features,
+                &predictions,
+            );
+        }
+        record
+    }
+}
+
+fn column_names<'a>(reference: &'a LoadedReference, columns: &[usize]) -> Vec<&'a str> {
+    columns
+        .iter()
+        .map(|&p| reference.profile.columns[p].name.as_str())
+        .collect()
+}
+
+fn analyse(
+    analysis: &LiveAnalysis,
+    exchange: &Exchange,
+    decoded: &mut Decoded,
+) -> Result<(), &'static str> {
     if !exchange.status.is_success() {
         return Err("not_success");
     }
@@ -44,6 +99,7 @@ fn analyse(analysis: &LiveAnalysis, exchange: &Exchange) -> Result<(), &'static 
         )
         .ok_or("unknown_protocol")?,
     };
+    decoded.protocol = Some(protocol);
     let request = protocol::decode_request(
         protocol,
         &RequestMeta {
@@ -67,9 +123,14 @@ fn analyse(analysis: &LiveAnalysis, exchange: &Exchange) -> Result<(), &'static 
             None
         }
     };
+    decoded.reference = Some(reference.clone());
     let state = analysis.state_for(&exchange.labels, reference);
-    let mut state = state.lock().expect("model state poisoned");
-    state.record(&request, response.as_ref(), Instant::now());
+    state
+        .lock()
+        .expect("model state poisoned")
+        .record(&request, response.as_ref(), Instant::now());
+    decoded.request = Some(request);
+    decoded.response = response;
     Ok(())
 }
 

@@ -1,7 +1,10 @@
-//! Request events to Elasticsearch or OpenSearch: ECS documents in a data stream.
+//! Request events and drift snapshots to Elasticsearch or OpenSearch: ECS documents in two
+//! data streams, shipped by one queue and one shipper.
 //!
 //! - [`config`]: the `export.elasticsearch` section;
+//! - [`capture`]: the payload capture policy (sampling, redaction, size cap);
 //! - [`event`]: the queued record and its ECS document (fields in `docs/events.md`);
+//! - [`drift_snapshot`]: one document per column and live drift evaluation;
 //! - [`queue`]: the proxy's non-blocking, byte-bounded hand-off and the counters;
 //! - [`sink`]: the shipper task: batching, retries with backoff, dead-letter file;
 //! - [`bulk`]: the `_bulk` NDJSON format and per-item outcomes;
@@ -9,8 +12,10 @@
 //! - [`client`]: the HTTP client (hyper).
 
 pub mod bulk;
+pub mod capture;
 pub mod client;
 pub mod config;
+pub mod drift_snapshot;
 pub mod event;
 pub mod queue;
 pub mod sink;

@@ -10,8 +10,9 @@ use super::headers;
 use super::identity::{self, LabelInterner, ModelLabels};
 use super::metrics::{InFlight, ProxyMetrics, VersionHandles};
 use super::rescue::{self, ProxyError};
-use super::tap::{RequestFacts, RequestTap, ResponseTap, Tap};
+use super::tap::{OwnAnswerFacts, RequestFacts, RequestTap, ResponseTap, Tap};
 use crate::config::{Config, UpstreamProtocol, parse_upstream};
+use crate::export::elasticsearch::event::EventError;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
 use http_body_util::{Either, Full, Limited};
@@ -100,6 +101,11 @@ impl Forwarder {
         let in_flight = self.metrics.in_flight(&labels.model);
         let url_has_version = path_identity.version.is_some() || self.default_version.is_some();
 
+        let own_answer = self
+            .tap
+            .as_ref()
+            .and_then(|tap| tap.own_answer(&req, received_at));
+
         let mut finish = Finish {
             metrics: self.metrics.clone(),
             labels,
@@ -112,7 +118,30 @@ impl Forwarder {
             .await
         {
             Ok(response) => response,
-            Err(err) => finish.error_response(err),
+            Err(err) => {
+                if let Some(own_answer) = own_answer {
+                    let (status, body) = rescue::response_body(&err, &finish.request_id);
+                    own_answer.export(OwnAnswerFacts {
+                        request_id: &finish.request_id,
+                        labels: &finish.labels,
+                        status,
+                        error: EventError {
+                            kind: err.reason(),
+                            message: err.to_string(),
+                        },
+                        duration: started.elapsed(),
+                        response_bytes: body.len() as u64,
+                    });
+                }
+                finish.error_response(err)
+            }
+        }
+    }
+
+    /// Exports the event of a request hyper answered 431 (no-op without event export).
+    pub fn export_refused_head(&self) {
+        if let Some(tap) = &self.tap {
+            tap.export_refused_head(&self.labels.labels(None, None));
         }
     }
 

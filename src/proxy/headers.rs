@@ -52,6 +52,33 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// The trace id of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex>`), or `None`
+/// when there is none or it is malformed (then, per the spec, it is as if it were absent).
+/// Later versions may append fields; version `ff` and all-zero ids are invalid.
+pub fn trace_id(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get("traceparent")?.to_str().ok()?.trim();
+    let mut fields = value.split('-');
+    let (version, trace, parent, flags) = (
+        fields.next()?,
+        fields.next()?,
+        fields.next()?,
+        fields.next()?,
+    );
+    let hex = |s: &str, len: usize| {
+        s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    };
+    let nonzero = |s: &str| s.bytes().any(|b| b != b'0');
+    let valid = hex(version, 2)
+        && version != "ff"
+        && hex(trace, 32)
+        && nonzero(trace)
+        && hex(parent, 16)
+        && nonzero(parent)
+        && hex(flags, 2)
+        && (version != "00" || fields.next().is_none());
+    valid.then(|| trace.to_string())
+}
+
 /// The request id to use: the client's when it is 1–128 visible ASCII characters, else a
 /// fresh UUID v7 (time-ordered, so ids sort by arrival in Elasticsearch and logs).
 pub fn request_id(headers: &HeaderMap) -> HeaderValue {

@@ -68,6 +68,7 @@ pub async fn serve(
             .into_owned();
         let conn = graceful.watch(conn);
         let metrics = metrics.clone();
+        let forwarder = forwarder.clone();
         tokio::spawn(async move {
             tokio::pin!(conn);
             // hyper's header timeout starts once it knows the protocol; a client that
@@ -87,8 +88,11 @@ pub async fn serve(
                     }
                 }
             };
-            if let Err(err) = result {
-                count_connection_error(&metrics, &*err);
+            if let Err(err) = result
+                && count_connection_error(&metrics, &*err)
+                    == Some(ClientErrorReason::HeadersTooLarge)
+            {
+                forwarder.export_refused_head();
             }
         });
     }
@@ -106,10 +110,14 @@ pub async fn serve(
     }
 }
 
-fn count_connection_error(metrics: &ProxyMetrics, err: &(dyn std::error::Error + 'static)) {
+/// Counts a connection's error under its client-error reason, and returns that reason.
+fn count_connection_error(
+    metrics: &ProxyMetrics,
+    err: &(dyn std::error::Error + 'static),
+) -> Option<ClientErrorReason> {
     let Some(hyper_err) = err.downcast_ref::<hyper::Error>() else {
         tracing::debug!(%err, "connection ended with an error");
-        return;
+        return None;
     };
     let reason = if hyper_err.is_timeout() {
         ClientErrorReason::HeaderTimeout
@@ -120,7 +128,8 @@ fn count_connection_error(metrics: &ProxyMetrics, err: &(dyn std::error::Error +
     } else {
         // Resets, clients that hang up mid-request: not the client's request being bad.
         tracing::debug!(err = %hyper_err, "connection ended with an error");
-        return;
+        return None;
     };
     metrics.client_error(reason);
+    Some(reason)
 }

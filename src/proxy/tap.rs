@@ -1,6 +1,7 @@
 //! The proxy's side of analysis and event export: a bounded copy of both bodies of an
 //! exchange, handed to the analysis queue when the response has ended, and the exchange's
-//! request event (no bodies) offered to the export queue.
+//! request event (no bodies) offered to the export queue — by the analysis worker after
+//! decoding when analysis is on, else here.
 //!
 //! Only the data frames already flowing through are copied (a reference-count increment
 //! each), nothing waits, and the hand-off is a non-blocking `offer`. The request body ends
@@ -10,9 +11,11 @@
 use crate::analysis::capture::{Capture, CapturedBody};
 use crate::analysis::exchange::{CapturedMessage, Exchange};
 use crate::analysis::queue::AnalysisQueue;
+use crate::export::elasticsearch::event::{EventError, RequestRecord, without_query};
 use crate::export::elasticsearch::queue::ExportQueue;
 use crate::proxy::body::BodyEnd;
 use crate::proxy::identity::ModelLabels;
+use crate::proxy::metrics::ClientErrorReason;
 use bytes::Bytes;
 use http::HeaderMap;
 use std::sync::{Arc, Mutex};
@@ -51,6 +54,7 @@ pub struct ResponseTap {
     path: String,
     request_content_type: Option<String>,
     request_inference_header_len: Option<usize>,
+    trace_id: Option<String>,
     response_content_type: Option<String>,
     response_inference_header_len: Option<usize>,
     upstream_duration: Duration,
@@ -64,6 +68,7 @@ pub struct RequestFacts {
     pub path: String,
     pub content_type: Option<String>,
     pub inference_header_len: Option<usize>,
+    pub trace_id: Option<String>,
 }
 
 impl RequestFacts {
@@ -82,11 +87,90 @@ impl RequestFacts {
             ),
             content_type: content_type(&parts.headers),
             inference_header_len: inference_header_len(&parts.headers),
+            trace_id: crate::proxy::headers::trace_id(&parts.headers),
         }
     }
 }
 
+/// What a request event needs when the proxy answers the request itself (413, 502, 504):
+/// taken before the request is forwarded, only when events are exported.
+pub struct OwnAnswer {
+    export: Arc<ExportQueue>,
+    received_at: SystemTime,
+    method: String,
+    path: String,
+    trace_id: Option<String>,
+}
+
+/// What the proxy answered instead of the upstream.
+pub struct OwnAnswerFacts<'a> {
+    pub request_id: &'a http::HeaderValue,
+    pub labels: &'a ModelLabels,
+    pub status: http::StatusCode,
+    pub error: EventError,
+    pub duration: Duration,
+    pub response_bytes: u64,
+}
+
+impl OwnAnswer {
+    /// Queues the request event of the proxy's own answer.
+    pub fn export(self, answer: OwnAnswerFacts<'_>) {
+        let mut record = own_record(
+            answer.request_id.to_str().unwrap_or_default(),
+            answer.labels,
+            answer.status,
+            answer.error,
+        );
+        record.received_at = self.received_at;
+        record.method = self.method;
+        record.path = self.path;
+        record.trace_id = self.trace_id;
+        record.duration = answer.duration;
+        record.response_bytes = answer.response_bytes;
+        self.export.offer_record(record);
+    }
+}
+
 impl Tap {
+    /// For an exported request (POST/PUT, as for every event), what its event needs should
+    /// the proxy answer it itself.
+    pub fn own_answer(
+        &self,
+        request: &http::Request<impl Sized>,
+        received_at: SystemTime,
+    ) -> Option<OwnAnswer> {
+        let export = self
+            .export
+            .as_ref()
+            .filter(|_| Tap::wants(request.method()))?;
+        Some(OwnAnswer {
+            export: export.clone(),
+            received_at,
+            method: request.method().as_str().to_string(),
+            path: without_query(request.uri().path()).to_string(),
+            trace_id: crate::proxy::headers::trace_id(request.headers()),
+        })
+    }
+
+    /// Exports a request hyper refused before the proxy saw it (its head was too large:
+    /// 431). Nothing of the request is known: a fresh request id, no method or path.
+    pub fn export_refused_head(&self, labels: &ModelLabels) {
+        if let Some(export) = &self.export {
+            let request_id = crate::proxy::headers::request_id(&HeaderMap::new());
+            export.offer_record(own_record(
+                request_id.to_str().unwrap_or_default(),
+                labels,
+                http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                EventError {
+                    kind: ClientErrorReason::HeadersTooLarge.as_str(),
+                    message: "the request head is larger than proxy.max_header_bytes or has \
+                              more than proxy.max_headers fields"
+                        .into(),
+                },
+            ));
+        }
+    }
+
     /// Whether this request is worth analysing: inference calls carry a body.
     pub fn wants(method: &http::Method) -> bool {
         matches!(*method, http::Method::POST | http::Method::PUT)
@@ -123,6 +207,7 @@ impl Tap {
             path: facts.path,
             request_content_type: facts.content_type,
             request_inference_header_len: facts.inference_header_len,
+            trace_id: facts.trace_id,
             response_content_type: content_type(response_headers),
             response_inference_header_len: inference_header_len(response_headers),
             upstream_duration,
@@ -184,12 +269,21 @@ impl ResponseTap {
                 bytes,
                 body: self.capture.finish(end == BodyEnd::Complete),
             },
+            response_end: end,
+            trace_id: self.trace_id,
         };
-        if let Some(export) = &self.export {
-            export.offer(&exchange);
-        }
-        if let Some(queue) = &self.queue {
-            queue.offer(exchange);
+        match (&self.queue, &self.export) {
+            // The analysis worker exports the event once it has decoded the bodies
+            // (protocol, rows, captured payload); if the analysis queue cannot take the
+            // exchange, the event goes out now without them.
+            (Some(queue), Some(export)) => {
+                if let Err(exchange) = queue.try_offer(exchange) {
+                    export.offer(&exchange);
+                }
+            }
+            (Some(queue), None) => queue.offer(exchange),
+            (None, Some(export)) => export.offer(&exchange),
+            (None, None) => {}
         }
     }
 }
@@ -209,4 +303,32 @@ fn inference_header_len(headers: &HeaderMap) -> Option<usize> {
         .trim()
         .parse()
         .ok()
+}
+
+/// A request event for an answer the proxy made, before the request's own facts are added.
+fn own_record(
+    request_id: &str,
+    labels: &ModelLabels,
+    status: http::StatusCode,
+    error: EventError,
+) -> RequestRecord {
+    RequestRecord {
+        request_id: request_id.to_string(),
+        received_at: SystemTime::now(),
+        model: labels.model.to_string(),
+        model_version: labels.version.to_string(),
+        method: String::new(),
+        path: String::new(),
+        status: status.as_u16(),
+        duration: Duration::ZERO,
+        upstream_duration: None,
+        request_bytes: 0,
+        response_bytes: 0,
+        trace_id: None,
+        error: Some(error),
+        response_end: BodyEnd::Complete,
+        protocol: None,
+        rows: None,
+        payload: None,
+    }
 }

@@ -17,7 +17,7 @@ use http_body_util::Full;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-fn opensearch_url() -> String {
+pub(crate) fn opensearch_url() -> String {
     std::env::var("OPENSEARCH_URL").unwrap_or_else(|_| {
         panic!(
             "OPENSEARCH_URL is not set: these tests need the real OpenSearch node. Run \
@@ -32,7 +32,7 @@ fn stream(tag: &str) -> String {
     format!("logs-modelwatch.inference-t{}{tag}", std::process::id())
 }
 
-async fn cluster(method: http::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+pub(crate) async fn cluster(method: http::Method, path: &str, body: Option<Value>) -> (u16, Value) {
     let url = format!("{}{path}", opensearch_url());
     let request = Request::builder()
         .method(method)
@@ -47,7 +47,7 @@ async fn cluster(method: http::Method, path: &str, body: Option<Value>) -> (u16,
     (answer.status.as_u16(), json)
 }
 
-async fn forget(stream: &str) {
+pub(crate) async fn forget(stream: &str) {
     cluster(
         http::Method::DELETE,
         &format!("/_data_stream/{stream}"),
@@ -64,11 +64,16 @@ async fn forget(stream: &str) {
     }
 }
 
-fn start_proxy(upstream: &Upstream, es_url: &str, stream: &str, home: &str) -> ProxyProcess {
+pub(crate) fn start_proxy(
+    upstream: &Upstream,
+    es_url: &str,
+    stream: &str,
+    home: &str,
+) -> ProxyProcess {
     start_proxy_with(upstream, es_url, stream, home, &[])
 }
 
-fn start_proxy_with(
+pub(crate) fn start_proxy_with(
     upstream: &Upstream,
     es_url: &str,
     stream: &str,
@@ -96,7 +101,7 @@ async fn infer(proxy: &ProxyProcess, request_id: &str) {
     assert_eq!(answer.status, 200, "{}", answer.text());
 }
 
-async fn export_count(proxy: &ProxyProcess, outcome: &str) -> f64 {
+pub(crate) async fn export_count(proxy: &ProxyProcess, outcome: &str) -> f64 {
     let answer = get(&client::http1(), &proxy.admin_url("/metrics")).await;
     value(
         &parse(&answer.text()),
@@ -107,7 +112,7 @@ async fn export_count(proxy: &ProxyProcess, outcome: &str) -> f64 {
 }
 
 /// Waits until the counter reaches `expected` (at most 30 s), then checks it stays there.
-async fn wait_for_count(proxy: &ProxyProcess, outcome: &str, expected: f64) {
+pub(crate) async fn wait_for_count(proxy: &ProxyProcess, outcome: &str, expected: f64) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let seen = export_count(proxy, outcome).await;
@@ -124,7 +129,7 @@ async fn wait_for_count(proxy: &ProxyProcess, outcome: &str, expected: f64) {
     }
 }
 
-async fn search(stream: &str) -> Vec<Value> {
+pub(crate) async fn search(stream: &str) -> Vec<Value> {
     let (status, _) = cluster(http::Method::POST, &format!("/{stream}/_refresh"), None).await;
     assert_eq!(status, 200);
     let (status, found) = cluster(

@@ -147,7 +147,7 @@ impl Wire {
     }
 
     /// A request body carrying `rows` in this protocol's shape.
-    fn request(self, features: &[String], rows: &[Vec<Value>]) -> Value {
+    pub(crate) fn request(self, features: &[String], rows: &[Vec<Value>]) -> Value {
         let record = |row: &Vec<Value>| -> Value {
             features.iter().cloned().zip(row.iter().cloned()).collect()
         };

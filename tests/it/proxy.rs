@@ -279,7 +279,7 @@ async fn too_many_or_too_large_headers_get_431() {
 }
 
 /// Writes raw bytes and reads until the server closes or 5 s pass.
-fn raw_exchange(addr: std::net::SocketAddr, request: &str) -> String {
+pub(crate) fn raw_exchange(addr: std::net::SocketAddr, request: &str) -> String {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))

@@ -25,6 +25,8 @@ fn exchange(body_len: usize) -> Exchange {
         upstream_duration: None,
         request: message(body_len),
         response: message(0),
+        response_end: crate::proxy::body::BodyEnd::Complete,
+        trace_id: None,
     }
 }
 

@@ -21,15 +21,24 @@ pub enum ItemOutcome {
     },
 }
 
-/// One NDJSON body: an action line and a document line per event, every line ending in
-/// `\n` (the last one too, or the cluster answers 400).
-pub fn encode(events: &[(String, Value)]) -> Vec<u8> {
-    let mut body = Vec::with_capacity(events.len() * 512);
-    for (id, document) in events {
-        let action = serde_json::json!({"create": {"_id": id}});
+/// One document to create: its data stream, `_id` and body.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BulkItem {
+    pub index: String,
+    pub id: String,
+    pub document: Value,
+}
+
+/// One NDJSON body for `POST /_bulk`: an action line naming the data stream and `_id`, and
+/// a document line, per item; every line ends in `\n` (the last one too, or the cluster
+/// answers 400).
+pub fn encode(items: &[BulkItem]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(items.len() * 512);
+    for item in items {
+        let action = serde_json::json!({"create": {"_index": item.index, "_id": item.id}});
         serde_json::to_writer(&mut body, &action).expect("JSON values always serialise");
         body.push(b'\n');
-        serde_json::to_writer(&mut body, document).expect("JSON values always serialise");
+        serde_json::to_writer(&mut body, &item.document).expect("JSON values always serialise");
         body.push(b'\n');
     }
     body

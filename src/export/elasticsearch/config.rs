@@ -1,4 +1,5 @@
-//! `[export.elasticsearch]`: where request events go and how they are batched.
+//! `[export.elasticsearch]`: where request events and drift snapshots go and how they are
+//! batched.
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -19,6 +20,8 @@ pub struct ElasticsearchConfig {
     pub queue_bytes: usize,
     /// Data stream name, `logs-<dataset>-<namespace>` with no `-` inside either part.
     pub data_stream: String,
+    /// Data stream of the drift snapshots, `metrics-<dataset>-<namespace>`.
+    pub drift_data_stream: String,
     /// Install the index template (and, on Elasticsearch, the ILM policy) at start.
     pub install_templates: bool,
     /// Basic authentication; both or neither.
@@ -35,6 +38,8 @@ pub struct ElasticsearchConfig {
     /// Timeout of one HTTP call to the cluster.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// Sampled, redacted payloads in request events (`[export.elasticsearch.capture]`).
+    pub capture: super::capture::CaptureConfig,
 }
 
 impl Default for ElasticsearchConfig {
@@ -45,6 +50,7 @@ impl Default for ElasticsearchConfig {
             batch_age: Duration::from_secs(1),
             queue_bytes: 16 * 1024 * 1024,
             data_stream: "logs-modelwatch.inference-default".into(),
+            drift_data_stream: "metrics-modelwatch.drift-default".into(),
             install_templates: true,
             username: None,
             password: None,
@@ -52,6 +58,7 @@ impl Default for ElasticsearchConfig {
             dead_letter_file: None,
             flush_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
+            capture: Default::default(),
         }
     }
 }
@@ -103,12 +110,26 @@ impl ElasticsearchConfig {
                 ));
             }
         }
-        if let Err(why) = check_data_stream(&self.data_stream) {
+        if let Err(why) = check_data_stream(&self.data_stream, "logs") {
             problems.push(format!(
                 "export.elasticsearch.data_stream = {:?} {why}: use logs-<dataset>-<namespace>, \
                  e.g. logs-modelwatch.inference-default",
                 self.data_stream
             ));
+        }
+        if let Err(why) = check_data_stream(&self.drift_data_stream, "metrics") {
+            problems.push(format!(
+                "export.elasticsearch.drift_data_stream = {:?} {why}: use \
+                 metrics-<dataset>-<namespace>, e.g. metrics-modelwatch.drift-default",
+                self.drift_data_stream
+            ));
+        }
+        if self.drift_data_stream == self.data_stream {
+            problems.push(
+                "export.elasticsearch.drift_data_stream equals data_stream: drift snapshots \
+                 and request events need data streams of their own"
+                    .into(),
+            );
         }
         if self.username.is_some() != self.password.is_some() {
             problems.push(
@@ -117,6 +138,7 @@ impl ElasticsearchConfig {
                     .into(),
             );
         }
+        self.capture.validate(problems);
         if self.api_key.is_some() && self.username.is_some() {
             problems.push(
                 "export.elasticsearch.api_key and export.elasticsearch.username are both set: \
@@ -149,15 +171,17 @@ pub fn parse_url(url: &str) -> Result<http::Uri, &'static str> {
     Ok(uri)
 }
 
-/// Data stream names: `logs-<dataset>-<namespace>`, lowercase, no `-` inside the parts.
-fn check_data_stream(name: &str) -> Result<(), &'static str> {
+/// Data stream names: `<kind>-<dataset>-<namespace>`, lowercase, no `-` inside the parts.
+fn check_data_stream(name: &str, kind: &str) -> Result<(), String> {
     let parts: Vec<&str> = name.split('-').collect();
-    if parts.len() != 3 || parts[0] != "logs" || parts[1].is_empty() || parts[2].is_empty() {
-        return Err("is not logs-<dataset>-<namespace> (no '-' inside dataset or namespace)");
+    if parts.len() != 3 || parts[0] != kind || parts[1].is_empty() || parts[2].is_empty() {
+        return Err(format!(
+            "is not {kind}-<dataset>-<namespace> (no '-' inside dataset or namespace)"
+        ));
     }
     let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '_';
     if !name.chars().all(|c| allowed(c) || c == '-') {
-        return Err("may only hold lowercase letters, digits, '.', '_' and '-'");
+        return Err("may only hold lowercase letters, digits, '.', '_' and '-'".into());
     }
     Ok(())
 }

@@ -1,9 +1,15 @@
-//! The ECS request event: what one proxied exchange becomes in the data stream.
+//! The ECS request event: what one proxied exchange becomes in the data stream, and the
+//! [`ExportRecord`] the export queue carries (a request event or a drift snapshot).
 //!
 //! The proxy queues a [`RequestRecord`] (a few strings and numbers, no bodies); the
 //! shipper turns it into the JSON document off the hot path. Fields: `docs/events.md`.
 
+use super::bulk::BulkItem;
+use super::capture::CapturedPayload;
+use super::config::ElasticsearchConfig;
+use super::drift_snapshot::DriftSnapshot;
 use crate::analysis::exchange::Exchange;
+use crate::proxy::body::BodyEnd;
 use serde_json::{Value, json};
 use std::time::{Duration, SystemTime};
 
@@ -12,6 +18,62 @@ pub const ECS_VERSION: &str = "8.11.0";
 /// `event.dataset`, also the dataset part of the default data stream.
 pub const DATASET: &str = "modelwatch.inference";
 
+/// One item of the export queue. Both kinds share the queue, its byte budget and the
+/// shipper, so one `_bulk` request can carry both data streams.
+#[derive(Clone, Debug)]
+// Request records are nearly every item: boxing them would cost an allocation per event to
+// save bytes only on the rare drift snapshot.
+#[allow(clippy::large_enum_variant)]
+pub enum ExportRecord {
+    /// A proxied request, rendered into its document by the shipper.
+    Request(RequestRecord),
+    /// A drift snapshot, rendered already by the evaluator thread.
+    Drift(DriftSnapshot),
+}
+
+impl ExportRecord {
+    /// The document `_id`: the request id, or the snapshot's deterministic id.
+    pub fn id(&self) -> &str {
+        match self {
+            ExportRecord::Request(r) => &r.request_id,
+            ExportRecord::Drift(d) => &d.id,
+        }
+    }
+
+    /// Bytes this record holds while queued.
+    pub fn footprint(&self) -> usize {
+        match self {
+            ExportRecord::Request(r) => r.footprint(),
+            ExportRecord::Drift(d) => d.footprint,
+        }
+    }
+
+    /// The `_bulk` item: the record's data stream, `_id` and document.
+    pub fn bulk_item(&self, config: &ElasticsearchConfig) -> BulkItem {
+        match self {
+            ExportRecord::Request(r) => BulkItem {
+                index: config.data_stream.clone(),
+                id: r.request_id.clone(),
+                document: r.document(),
+            },
+            ExportRecord::Drift(d) => BulkItem {
+                index: config.drift_data_stream.clone(),
+                id: d.id.clone(),
+                document: d.document.clone(),
+            },
+        }
+    }
+}
+
+/// Why a request failed, for `error.type` / `error.message`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventError {
+    /// A closed, searchable name: the proxy's counter reason (`connect_refused`, …),
+    /// `http_status`, `response_failed` or `client_abandoned`.
+    pub kind: &'static str,
+    pub message: String,
+}
+
 /// What the export queue holds per request: the exchange without its bodies.
 #[derive(Clone, Debug)]
 pub struct RequestRecord {
@@ -19,31 +81,48 @@ pub struct RequestRecord {
     pub received_at: SystemTime,
     pub model: String,
     pub model_version: String,
+    /// Empty when the request head could not be read (431).
     pub method: String,
-    /// The path without the query string (queries may carry secrets).
+    /// The path without the query string (queries may carry secrets); empty when unknown.
     pub path: String,
     pub status: u16,
     pub duration: Duration,
     pub upstream_duration: Option<Duration>,
     pub request_bytes: u64,
     pub response_bytes: u64,
+    pub trace_id: Option<String>,
+    /// Set when the proxy answered itself; otherwise derived from the status and how the
+    /// response ended.
+    pub error: Option<EventError>,
+    pub response_end: BodyEnd,
+    /// The protocol the analysis worker decoded the request with.
+    pub protocol: Option<&'static str>,
+    /// Rows in the decoded request.
+    pub rows: Option<u64>,
+    /// The sampled, redacted payload (`[export.elasticsearch.capture]`).
+    pub payload: Option<CapturedPayload>,
 }
 
 impl RequestRecord {
     pub fn from_exchange(exchange: &Exchange) -> Self {
-        let path = exchange.path.split('?').next().unwrap_or_default();
         Self {
             request_id: exchange.request_id.clone(),
             received_at: exchange.received_at,
             model: exchange.labels.model.to_string(),
             model_version: exchange.labels.version.to_string(),
             method: exchange.method.as_str().to_string(),
-            path: path.to_string(),
+            path: without_query(&exchange.path).to_string(),
             status: exchange.status.as_u16(),
             duration: exchange.duration,
             upstream_duration: exchange.upstream_duration,
             request_bytes: exchange.request.bytes,
             response_bytes: exchange.response.bytes,
+            trace_id: exchange.trace_id.clone(),
+            error: None,
+            response_end: exchange.response_end,
+            protocol: None,
+            rows: None,
+            payload: None,
         }
     }
 
@@ -55,11 +134,49 @@ impl RequestRecord {
             + self.model_version.len()
             + self.method.len()
             + self.path.len()
+            + self.trace_id.as_ref().map_or(0, String::len)
+            + self.error.as_ref().map_or(0, |e| e.message.len())
+            + self.payload.as_ref().map_or(0, |p| p.bytes)
+    }
+
+    /// `error.*` of the document: the proxy's own, else the upstream's failure status, else
+    /// a response body that did not reach the client whole.
+    pub fn effective_error(&self) -> Option<EventError> {
+        if let Some(error) = &self.error {
+            return Some(error.clone());
+        }
+        if self.status >= 400 {
+            let status = http::StatusCode::from_u16(self.status).ok();
+            return Some(EventError {
+                kind: "http_status",
+                message: format!(
+                    "the model server answered {} {}",
+                    self.status,
+                    status
+                        .and_then(|s| s.canonical_reason())
+                        .unwrap_or_default()
+                )
+                .trim_end()
+                .to_string(),
+            });
+        }
+        match self.response_end {
+            BodyEnd::Complete => None,
+            BodyEnd::Failed => Some(EventError {
+                kind: "response_failed",
+                message: "the model server's response body failed before its end".into(),
+            }),
+            BodyEnd::Abandoned => Some(EventError {
+                kind: "client_abandoned",
+                message: "the client went away before the whole response was sent".into(),
+            }),
+        }
     }
 
     /// The ECS document.
     pub fn document(&self) -> Value {
-        let outcome = if self.status < 400 {
+        let error = self.effective_error();
+        let outcome = if error.is_none() {
             "success"
         } else {
             "failure"
@@ -71,7 +188,30 @@ impl RequestRecord {
         if let Some(upstream) = self.upstream_duration {
             modelwatch["upstream_duration_ms"] = json!(upstream.as_secs_f64() * 1000.0);
         }
-        json!({
+        // The worker's protocol, else the route's (failed and undecoded requests too).
+        if let Some(protocol) = self
+            .protocol
+            .or_else(|| crate::protocol::detect(&self.path, None, &[]).map(|p| p.as_str()))
+        {
+            modelwatch["protocol"] = json!(protocol);
+        }
+        if let Some(rows) = self.rows {
+            modelwatch["rows"] = json!(rows);
+        }
+        if let Some(payload) = &self.payload {
+            if let Some(features) = &payload.features {
+                modelwatch["features"] = features.clone();
+            }
+            if let Some(predictions) = &payload.predictions {
+                modelwatch["predictions"] = predictions.clone();
+            }
+            modelwatch["capture"] = json!({"rows": payload.rows, "truncated": payload.truncated});
+        }
+        let mut request = json!({"id": self.request_id, "body": {"bytes": self.request_bytes}});
+        if !self.method.is_empty() {
+            request["method"] = json!(self.method);
+        }
+        let mut document = json!({
             "@timestamp": humantime::format_rfc3339_millis(self.received_at).to_string(),
             "ecs": {"version": ECS_VERSION},
             "event": {
@@ -83,13 +223,26 @@ impl RequestRecord {
                 "dataset": DATASET,
             },
             "http": {
-                "request": {"method": self.method, "id": self.request_id,
-                            "body": {"bytes": self.request_bytes}},
+                "request": request,
                 "response": {"status_code": self.status, "body": {"bytes": self.response_bytes}},
             },
-            "url": {"path": self.path},
             "service": {"name": "modelwatch"},
             "modelwatch": modelwatch,
-        })
+        });
+        if !self.path.is_empty() {
+            document["url"] = json!({"path": self.path});
+        }
+        if let Some(trace_id) = &self.trace_id {
+            document["trace"] = json!({"id": trace_id});
+        }
+        if let Some(error) = error {
+            document["error"] = json!({"type": error.kind, "message": error.message});
+        }
+        document
     }
+}
+
+/// The path without its query string.
+pub fn without_query(path: &str) -> &str {
+    path.split('?').next().unwrap_or_default()
 }

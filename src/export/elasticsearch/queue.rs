@@ -2,9 +2,11 @@
 //!
 //! `offer` never waits: when the events already waiting hold `queue_bytes`, the new one is
 //! dropped and counted as `modelwatch_export_events_total{outcome="dropped"}`. The channel
-//! itself is unbounded; the byte counter is what bounds it.
+//! itself is unbounded; the byte counter is what bounds it. Drift snapshots share the queue
+//! and its budget ([`ExportQueue::offer_drift`]).
 
-use super::event::RequestRecord;
+use super::drift_snapshot::DriftSnapshot;
+use super::event::{ExportRecord, RequestRecord};
 use crate::analysis::exchange::Exchange;
 use prometheus::{IntCounterVec, Opts, Registry};
 use std::sync::Arc;
@@ -74,7 +76,7 @@ impl ExportCounters {
 
 /// The sending side, held by the proxy's tap.
 pub struct ExportQueue {
-    sender: mpsc::UnboundedSender<RequestRecord>,
+    sender: mpsc::UnboundedSender<ExportRecord>,
     queued_bytes: Arc<AtomicUsize>,
     max_bytes: usize,
     counters: ExportCounters,
@@ -82,7 +84,7 @@ pub struct ExportQueue {
 
 /// The shipper's side.
 pub struct ExportReceiver {
-    receiver: mpsc::UnboundedReceiver<RequestRecord>,
+    receiver: mpsc::UnboundedReceiver<ExportRecord>,
     queued_bytes: Arc<AtomicUsize>,
 }
 
@@ -106,7 +108,26 @@ impl ExportQueue {
 
     /// Queues the exchange's event without waiting; drops and counts it when full.
     pub fn offer(&self, exchange: &Exchange) {
-        let record = RequestRecord::from_exchange(exchange);
+        self.push(ExportRecord::Request(RequestRecord::from_exchange(
+            exchange,
+        )));
+    }
+
+    /// Queues a request event built elsewhere (the analysis worker's, with what decoding
+    /// learnt; the proxy's own answers) without waiting.
+    pub fn offer_record(&self, record: RequestRecord) {
+        self.push(ExportRecord::Request(record));
+    }
+
+    /// Queues one evaluation's drift snapshots without waiting; each that does not fit is
+    /// dropped and counted like a request event.
+    pub fn offer_drift(&self, snapshots: Vec<DriftSnapshot>) {
+        for snapshot in snapshots {
+            self.push(ExportRecord::Drift(snapshot));
+        }
+    }
+
+    fn push(&self, record: ExportRecord) {
         let size = record.footprint();
         let before = self.queued_bytes.fetch_add(size, Ordering::Relaxed);
         if before + size > self.max_bytes || self.sender.send(record).is_err() {
@@ -118,18 +139,18 @@ impl ExportQueue {
 
 impl ExportReceiver {
     /// The next record, waiting for one; `None` once every sender is gone.
-    pub async fn recv(&mut self) -> Option<RequestRecord> {
+    pub async fn recv(&mut self) -> Option<ExportRecord> {
         let record = self.receiver.recv().await?;
         Some(self.taken(record))
     }
 
     /// A record already queued, without waiting.
-    pub fn try_recv(&mut self) -> Option<RequestRecord> {
+    pub fn try_recv(&mut self) -> Option<ExportRecord> {
         let record = self.receiver.try_recv().ok()?;
         Some(self.taken(record))
     }
 
-    fn taken(&self, record: RequestRecord) -> RequestRecord {
+    fn taken(&self, record: ExportRecord) -> ExportRecord {
         self.queued_bytes
             .fetch_sub(record.footprint(), Ordering::Relaxed);
         record

@@ -1,5 +1,6 @@
-//! The shipper: a background task that batches queued events by count and age, installs
-//! the template once, ships `_bulk` requests and handles every item's outcome.
+//! The shipper: a background task that batches queued events (request events and drift
+//! snapshots) by count and age, installs the templates once, ships `_bulk` requests and
+//! handles every item's outcome.
 //!
 //! Transient failures (connection refused, 5xx, 429, per-item 429/502/503/504) are retried
 //! with exponential backoff and jitter, honouring `Retry-After`; while the shipper retries,
@@ -8,7 +9,7 @@
 //! On stop, what is queued is shipped for at most `flush_timeout`, the rest counted as
 //! dropped. Nothing here is awaited by the proxy.
 
-use super::bulk::{self, ItemOutcome};
+use super::bulk::{self, BulkItem, ItemOutcome};
 use super::client::{ClusterClient, retry_after};
 use super::config::ElasticsearchConfig;
 use super::queue::{ExportCounters, ExportQueue, ExportReceiver, Outcome};
@@ -108,10 +109,7 @@ impl Shipper {
         loop {
             let (batch, closing) = self.next_batch().await;
             for chunk in batch.chunks(self.config.batch_events) {
-                let events = chunk
-                    .iter()
-                    .map(|r| (r.request_id.clone(), r.document()))
-                    .collect();
+                let events = chunk.iter().map(|r| r.bulk_item(&self.config)).collect();
                 self.ship(events).await;
             }
             if closing {
@@ -128,7 +126,7 @@ impl Shipper {
     }
 
     /// Waits for a full or old enough batch; on stop, takes everything queued.
-    async fn next_batch(&mut self) -> (Vec<super::event::RequestRecord>, bool) {
+    async fn next_batch(&mut self) -> (Vec<super::event::ExportRecord>, bool) {
         let mut batch = Vec::new();
         let mut deadline = None;
         while batch.len() < self.config.batch_events {
@@ -161,7 +159,7 @@ impl Shipper {
 
     /// Ships `events` until each is delivered, dead-lettered or, at the end of a flush,
     /// dropped.
-    async fn ship(&mut self, mut pending: Vec<(String, Value)>) {
+    async fn ship(&mut self, mut pending: Vec<BulkItem>) {
         let mut attempt: u32 = 0;
         while !pending.is_empty() {
             let after = match self.attempt(&pending).await {
@@ -213,7 +211,7 @@ impl Shipper {
     }
 
     /// One `_bulk` request (after the template, if it is not installed yet).
-    async fn attempt(&mut self, events: &[(String, Value)]) -> Attempt {
+    async fn attempt(&mut self, events: &[BulkItem]) -> Attempt {
         if !self.templates_ready {
             match self.install_templates().await {
                 Ok(()) => self.templates_ready = true,
@@ -225,11 +223,11 @@ impl Shipper {
                 }
             }
         }
-        let path = format!("/{}/_bulk", self.config.data_stream);
+        // Every action names its data stream, so one request carries both kinds.
         let body = Bytes::from(bulk::encode(events));
         let answer = match self
             .client
-            .send(Method::POST, &path, Some(("application/x-ndjson", body)))
+            .send(Method::POST, "/_bulk", Some(("application/x-ndjson", body)))
             .await
         {
             Ok(answer) => answer,
@@ -267,7 +265,7 @@ impl Shipper {
         }
     }
 
-    /// Detects the engine and installs the template (and the ILM policy on Elasticsearch).
+    /// Detects the engine and installs both templates (and the ILM policy on Elasticsearch).
     async fn install_templates(&self) -> anyhow::Result<()> {
         let root = self.client.send(Method::GET, "/", None).await?;
         if !root.status.is_success() {
@@ -289,15 +287,21 @@ impl Shipper {
                  stream (ISM is not supported yet); delete old backing indices yourself"
             ),
         }
-        let stream = &self.config.data_stream;
-        self.client
-            .put_json(
-                &format!("/_index_template/{}", templates::template_name(stream)),
-                &templates::index_template(stream, engine),
-                "the index template",
-            )
-            .await?;
-        tracing::info!(?engine, data_stream = %stream, "index template installed");
+        let requests = &self.config.data_stream;
+        let drift = &self.config.drift_data_stream;
+        for (stream, template) in [
+            (requests, templates::index_template(requests, engine)),
+            (drift, templates::drift_template(drift, engine)),
+        ] {
+            self.client
+                .put_json(
+                    &format!("/_index_template/{}", templates::template_name(stream)),
+                    &template,
+                    &format!("the index template of {stream}"),
+                )
+                .await?;
+            tracing::info!(?engine, data_stream = %stream, "index template installed");
+        }
         Ok(())
     }
 
@@ -322,7 +326,7 @@ impl Shipper {
     }
 
     /// Appends one line per event to the dead-letter file, with the reason.
-    fn dead_letter(&self, events: &[(String, Value)], status: u16, reason: &str) {
+    fn dead_letter(&self, events: &[BulkItem], status: u16, reason: &str) {
         self.counters.add(Outcome::DeadLetter, events.len());
         tracing::warn!(
             events = events.len(),
@@ -331,14 +335,14 @@ impl Shipper {
             "events refused by Elasticsearch written to the dead-letter file: {reason}"
         );
         let mut lines = Vec::new();
-        for (id, document) in events {
+        for item in events {
             let line = serde_json::json!({
                 "@timestamp": humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
-                "request_id": id,
-                "data_stream": self.config.data_stream,
+                "request_id": item.id,
+                "data_stream": item.index,
                 "status": status,
                 "reason": reason,
-                "event": document,
+                "event": item.document,
             });
             serde_json::to_writer(&mut lines, &line).expect("JSON values always serialise");
             lines.push(b'\n');

@@ -1,4 +1,5 @@
-//! The index template (and ILM policy) installed at start, chosen by the engine.
+//! The index templates (request events, drift snapshots) and the ILM policy installed at
+//! start, chosen by the engine.
 //!
 //! OpenSearch without the ISM plugin refuses any lifecycle setting in a template (400), so
 //! the policy is only attached on Elasticsearch; on OpenSearch the template has none and a
@@ -40,14 +41,24 @@ pub fn template_name(data_stream: &str) -> String {
     format!("modelwatch-{data_stream}")
 }
 
-/// The index template for `data_stream` (priority 501, above the built-in `logs-*-*`).
+/// The request events' index template for `data_stream` (priority 501, above the
+/// built-in `logs-*-*`).
 pub fn index_template(data_stream: &str, engine: Engine) -> Value {
+    template(data_stream, request_mappings(engine), engine)
+}
+
+/// The drift snapshots' index template (priority 501, above the built-in `metrics-*-*`).
+pub fn drift_template(data_stream: &str, engine: Engine) -> Value {
+    template(data_stream, drift_mappings(), engine)
+}
+
+fn template(data_stream: &str, mappings: Value, engine: Engine) -> Value {
     let mut template = json!({
         "index_patterns": [data_stream],
         "data_stream": {},
         "priority": 501,
         "_meta": {"managed_by": "modelwatch"},
-        "template": {"mappings": mappings()},
+        "template": {"mappings": mappings},
     });
     if engine == Engine::Elasticsearch {
         template["template"]["settings"] = json!({"index.lifecycle.name": ILM_POLICY});
@@ -55,7 +66,18 @@ pub fn index_template(data_stream: &str, engine: Engine) -> Value {
     template
 }
 
-fn mappings() -> Value {
+/// Captured payloads are objects keyed by feature name: mapped as one field whose keys are
+/// not fields of their own (Elasticsearch `flattened`, OpenSearch `flat_object`), so any
+/// number of features never grows the mapping, and `modelwatch.features.<name>: value` is
+/// still searchable (values indexed as keywords).
+fn payload_mapping(engine: Engine) -> Value {
+    match engine {
+        Engine::Elasticsearch => json!({"type": "flattened"}),
+        Engine::OpenSearch => json!({"type": "flat_object"}),
+    }
+}
+
+fn request_mappings(engine: Engine) -> Value {
     let keyword = json!({"type": "keyword"});
     let long = json!({"type": "long"});
     json!({
@@ -79,9 +101,42 @@ fn mappings() -> Value {
             }},
             "url": {"properties": {"path": keyword}},
             "service": {"properties": {"name": keyword}},
+            "trace": {"properties": {"id": keyword}},
+            "error": {"properties": {"type": keyword, "message": {"type": "text"}}},
             "modelwatch": {"properties": {
                 "model": keyword, "model_version": keyword,
                 "upstream_duration_ms": {"type": "double"},
+                "protocol": keyword, "rows": long,
+                "features": payload_mapping(engine), "predictions": payload_mapping(engine),
+                "capture": {"properties": {"rows": long, "truncated": {"type": "boolean"}}},
+            }},
+        }
+    })
+}
+
+/// Every documented drift field typed explicitly, so that the first document cannot make
+/// a score a `long` (0) or a rate a `long` (dynamic mapping guesses from one value).
+fn drift_mappings() -> Value {
+    let keyword = json!({"type": "keyword"});
+    let double = json!({"type": "double"});
+    let boolean = json!({"type": "boolean"});
+    json!({
+        "dynamic": true,
+        "properties": {
+            "@timestamp": {"type": "date"},
+            "ecs": {"properties": {"version": keyword}},
+            "event": {"properties": {"kind": keyword, "dataset": keyword}},
+            "service": {"properties": {"name": keyword}},
+            "modelwatch": {"properties": {
+                "model": keyword, "model_version": keyword, "feature": keyword,
+                "column_type": keyword, "method": keyword,
+                "score": double, "p_value": double, "threshold": double,
+                "drifted": boolean, "drift_share": double, "dataset_drift": boolean,
+                "window_rows": {"type": "long"},
+                "reference": {"properties": {"name": keyword, "version": keyword}},
+                "missing_rate": double, "out_of_range_rate": double,
+                "unseen_rate": double, "type_error_rate": double,
+                "note": {"type": "text"},
             }},
         }
     })

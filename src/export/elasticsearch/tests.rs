@@ -1,6 +1,6 @@
-use super::bulk::{self, ItemOutcome};
+use super::bulk::{self, BulkItem, ItemOutcome};
 use super::config::ElasticsearchConfig;
-use super::event::RequestRecord;
+use super::event::{ExportRecord, RequestRecord};
 use super::sink::backoff;
 use super::templates::{self, Engine};
 use serde_json::json;
@@ -19,6 +19,12 @@ fn record() -> RequestRecord {
         upstream_duration: Some(Duration::from_micros(1250)),
         request_bytes: 120,
         response_bytes: 40,
+        trace_id: None,
+        error: None,
+        response_end: crate::proxy::body::BodyEnd::Complete,
+        protocol: None,
+        rows: None,
+        payload: None,
     }
 }
 
@@ -35,21 +41,74 @@ fn the_document_has_the_documented_ecs_fields() {
     assert_eq!(doc["http"]["response"]["status_code"], 503);
     assert_eq!(doc["url"]["path"], "/v2/models/credit/infer");
     assert_eq!(doc["modelwatch"]["upstream_duration_ms"], 1.25);
+    assert_eq!(doc["error"]["type"], "http_status");
+    assert_eq!(
+        doc["error"]["message"],
+        "the model server answered 503 Service Unavailable"
+    );
+    assert_eq!(doc["modelwatch"]["protocol"], "oip", "from the route");
+    assert!(doc.get("trace").is_none());
     let mut ok = record();
     ok.status = 200;
     ok.upstream_duration = None;
+    ok.trace_id = Some("4bf92f3577b34da6a3ce929d0e0e4736".into());
+    ok.protocol = Some("kserve_v1");
+    ok.rows = Some(20);
     let doc = ok.document();
     assert_eq!(doc["event"]["outcome"], "success");
+    assert!(doc.get("error").is_none());
     assert!(doc["modelwatch"].get("upstream_duration_ms").is_none());
+    assert_eq!(doc["trace"]["id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(
+        doc["modelwatch"]["protocol"], "kserve_v1",
+        "the decoder's wins"
+    );
+    assert_eq!(doc["modelwatch"]["rows"], 20);
+}
+
+#[test]
+fn failures_say_what_failed() {
+    use super::event::EventError;
+    use crate::proxy::body::BodyEnd;
+    // A 200 whose body broke off, or that the client left, is a failure too.
+    let mut broken = record();
+    broken.status = 200;
+    broken.response_end = BodyEnd::Failed;
+    let doc = broken.document();
+    assert_eq!(doc["event"]["outcome"], "failure");
+    assert_eq!(doc["error"]["type"], "response_failed");
+    broken.response_end = BodyEnd::Abandoned;
+    assert_eq!(broken.document()["error"]["type"], "client_abandoned");
+    // The proxy's own answer keeps its reason; a refused head has no method or path.
+    let mut refused = record();
+    refused.status = 431;
+    refused.method.clear();
+    refused.path.clear();
+    refused.error = Some(EventError {
+        kind: "headers_too_large",
+        message: "too large".into(),
+    });
+    let doc = refused.document();
+    assert_eq!(doc["error"]["type"], "headers_too_large");
+    assert_eq!(doc["error"]["message"], "too large");
+    assert!(doc.get("url").is_none());
+    assert!(doc["http"]["request"].get("method").is_none());
+    assert!(doc["modelwatch"].get("protocol").is_none());
 }
 
 #[test]
 fn bulk_bodies_end_every_line_with_a_newline() {
-    let body = bulk::encode(&[("a".into(), json!({"x": 1})), ("b".into(), json!({"x": 2}))]);
+    let item = |index: &str, id: &str, x: i32| BulkItem {
+        index: index.into(),
+        id: id.into(),
+        document: json!({"x": x}),
+    };
+    let body = bulk::encode(&[item("logs-a-b", "a", 1), item("metrics-c-d", "b", 2)]);
     let text = String::from_utf8(body).unwrap();
     assert_eq!(
         text,
-        "{\"create\":{\"_id\":\"a\"}}\n{\"x\":1}\n{\"create\":{\"_id\":\"b\"}}\n{\"x\":2}\n"
+        "{\"create\":{\"_id\":\"a\",\"_index\":\"logs-a-b\"}}\n{\"x\":1}\n\
+         {\"create\":{\"_id\":\"b\",\"_index\":\"metrics-c-d\"}}\n{\"x\":2}\n"
     );
 }
 
@@ -152,6 +211,8 @@ fn exchange(id: &str) -> crate::analysis::exchange::Exchange {
         upstream_duration: None,
         request: message(),
         response: message(),
+        response_end: crate::proxy::body::BodyEnd::Complete,
+        trace_id: None,
     }
 }
 
@@ -177,7 +238,9 @@ async fn the_export_queue_is_bounded_in_bytes_and_counts_what_it_drops() {
         .get_counter()
         .get_value();
     assert_eq!(dropped, 2.0);
-    let first = receiver.try_recv().unwrap();
+    let Some(ExportRecord::Request(first)) = receiver.try_recv() else {
+        panic!("a request record comes first");
+    };
     assert_eq!(first.request_id, "r-0");
     assert_eq!(
         first.path, "/invocations",
@@ -186,7 +249,139 @@ async fn the_export_queue_is_bounded_in_bytes_and_counts_what_it_drops() {
     // Taking one frees its bytes: the next offer fits again.
     queue.offer(&exchange("r-5"));
     let ids: Vec<String> = std::iter::from_fn(|| receiver.try_recv())
-        .map(|r| r.request_id)
+        .map(|r| r.id().to_string())
         .collect();
     assert_eq!(ids, ["r-1", "r-2", "r-5"]);
+}
+
+fn column(name: &str, score: Option<f64>, drifted: bool) -> crate::drift_cli::report::ColumnReport {
+    crate::drift_cli::report::ColumnReport {
+        name: name.into(),
+        kind: "numeric".into(),
+        method: "ks".into(),
+        score,
+        p_value: score.map(|_| 0.001),
+        threshold: Some(0.05),
+        drifted,
+        missing_rate: 0.25,
+        out_of_range_rate: 0.0,
+        unseen_rate: 0.0,
+        type_error_rate: 0.0,
+        non_finite_rate: 0.0,
+        note: score.is_none().then(|| "no rows".to_string()),
+    }
+}
+
+fn model_report() -> crate::analysis::report::ModelReport {
+    use crate::analysis::report::{ModelReport, ReferenceSummary, WindowSummary};
+    ModelReport {
+        model: "credit".into(),
+        model_version: "3".into(),
+        reference: ReferenceSummary {
+            spec: "credit@production".into(),
+            source: "credit.csv".into(),
+            version: "3".into(),
+        },
+        window: WindowSummary {
+            kind: "rows",
+            rows: 1000,
+            prediction_rows: 990,
+        },
+        drift_share: 0.5,
+        drift_share_threshold: 0.5,
+        drifted_features: 1,
+        dataset_drift: true,
+        features: vec![
+            column("Income", Some(0.4), true),
+            column("Age", None, false),
+        ],
+        predictions: vec![column("label", Some(0.01), false)],
+    }
+}
+
+#[test]
+fn a_drift_evaluation_becomes_one_snapshot_per_column() {
+    use super::drift_snapshot::{snapshot_id, snapshots};
+    let at = SystemTime::UNIX_EPOCH + Duration::from_micros(1_795_000_000_123_456);
+    let docs = snapshots(&model_report(), at);
+    assert_eq!(docs.len(), 3);
+    let income = &docs[0].document;
+    assert_eq!(income["@timestamp"], "2026-11-18T11:06:40.123Z");
+    assert_eq!(income["event"]["kind"], "metric");
+    assert_eq!(income["event"]["dataset"], "modelwatch.drift");
+    let m = &income["modelwatch"];
+    assert_eq!(m["model"], "credit");
+    assert_eq!(m["model_version"], "3");
+    assert_eq!(m["feature"], "Income");
+    assert_eq!(m["method"], "ks");
+    assert_eq!(m["score"], 0.4);
+    assert_eq!(m["p_value"], 0.001);
+    assert_eq!(m["threshold"], 0.05);
+    assert_eq!(m["drifted"], true);
+    assert_eq!(m["drift_share"], 0.5);
+    assert_eq!(m["dataset_drift"], true);
+    assert_eq!(m["window_rows"], 1000);
+    assert_eq!(m["reference"]["name"], "credit@production");
+    assert_eq!(m["reference"]["version"], "3");
+    assert_eq!(m["missing_rate"], 0.25);
+    // An untested column has no score (absent, not null) and says why.
+    let age = &docs[1].document["modelwatch"];
+    assert!(age.get("score").is_none() && age.get("p_value").is_none());
+    assert_eq!(age["note"], "no rows");
+    // Predictions are named as in the metrics and count the prediction rows.
+    let label = &docs[2].document["modelwatch"];
+    assert_eq!(label["feature"], "prediction:label");
+    assert_eq!(label["window_rows"], 990);
+
+    // The id is the same for the same evaluation (a resend is stored once) and differs
+    // per feature and per evaluation.
+    assert_eq!(docs[0].id, snapshots(&model_report(), at)[0].id);
+    assert_eq!(
+        docs[0].id,
+        snapshot_id("credit", "3", "Income", 1_795_000_000_123)
+    );
+    assert_ne!(docs[0].id, docs[1].id);
+    let later = snapshots(&model_report(), at + Duration::from_millis(1));
+    assert_ne!(docs[0].id, later[0].id);
+    assert_eq!(docs[0].id.len(), 40);
+    assert!(docs[0].footprint > docs[0].document.to_string().len());
+}
+
+#[test]
+fn drift_snapshots_go_to_their_own_stream_with_typed_fields() {
+    let config = ElasticsearchConfig::default();
+    let docs = super::drift_snapshot::snapshots(&model_report(), SystemTime::now());
+    let item = ExportRecord::Drift(docs[0].clone()).bulk_item(&config);
+    assert_eq!(item.index, "metrics-modelwatch.drift-default");
+    assert_eq!(item.id, docs[0].id);
+    let request = ExportRecord::Request(record()).bulk_item(&config);
+    assert_eq!(request.index, "logs-modelwatch.inference-default");
+    assert_eq!(request.id, "req-1");
+
+    let template = templates::drift_template("metrics-a-b", Engine::OpenSearch);
+    assert_eq!(template["priority"], 501);
+    assert_eq!(template["index_patterns"], json!(["metrics-a-b"]));
+    let props = &template["template"]["mappings"]["properties"]["modelwatch"]["properties"];
+    for (field, kind) in [
+        ("feature", "keyword"),
+        ("score", "double"),
+        ("drifted", "boolean"),
+        ("window_rows", "long"),
+        ("missing_rate", "double"),
+    ] {
+        assert_eq!(props[field]["type"], kind, "{field}");
+    }
+}
+
+#[test]
+fn the_drift_data_stream_is_checked() {
+    let config = ElasticsearchConfig {
+        drift_data_stream: "logs-modelwatch.drift-default".into(),
+        ..Default::default()
+    };
+    let mut problems = Vec::new();
+    config.validate(&mut problems);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("export.elasticsearch.drift_data_stream"));
+    assert!(problems[0].contains("metrics-<dataset>-<namespace>"));
 }
