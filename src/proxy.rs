@@ -73,6 +73,11 @@ use tokio::sync::watch;
 ///   batch_events = 500                # or batch_age = "1s", whichever comes first
 ///   flush_timeout = "5s"              # after SIGTERM, then unsent events are dropped
 ///
+/// Traces and metrics go over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (e.g.
+/// http://127.0.0.1:4318; OTEL_EXPORTER_OTLP_PROTOCOL=grpc for port 4317), configured by
+/// the standard OTEL_* variables (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES,
+/// OTEL_TRACES_SAMPLER, OTEL_SDK_DISABLED, ...). Incoming traceparent headers are continued.
+///
 /// SIGTERM or SIGINT stops accepting, lets in-flight requests finish (at most
 /// proxy.drain_timeout) and exits 0.
 #[derive(Debug, clap::Args)]
@@ -147,6 +152,7 @@ pub struct Sidecar {
     forwarder: Arc<forward::Forwarder>,
     analysis: Option<crate::analysis::Started>,
     export: Option<ElasticsearchSink>,
+    otlp: Option<Arc<crate::export::otlp::Otlp>>,
 }
 
 impl Sidecar {
@@ -169,7 +175,11 @@ impl Sidecar {
                 0
             },
         });
-        let forwarder = Arc::new(forward::Forwarder::new(&config, metrics.clone(), tap)?);
+        let env: HashMap<String, String> = std::env::vars().collect();
+        let otlp = crate::export::otlp::Otlp::start(&env, &registry)?;
+        let forwarder = Arc::new(
+            forward::Forwarder::new(&config, metrics.clone(), tap)?.with_otlp(otlp.clone()),
+        );
         let listener = bind(&config.proxy.listen, "--listen").await?;
         let admin_listener = bind(&config.proxy.admin_listen, "--admin-listen").await?;
         Ok(Self {
@@ -181,6 +191,7 @@ impl Sidecar {
             forwarder,
             analysis,
             export,
+            otlp,
         })
     }
 
@@ -211,6 +222,7 @@ impl Sidecar {
             forwarder,
             analysis,
             export,
+            otlp,
         } = self;
         let (live, analysis_threads) = match analysis {
             Some(started) => {
@@ -273,6 +285,11 @@ impl Sidecar {
             // Bounded by export.elasticsearch.flush_timeout: the exporter never holds the
             // exit hostage.
             export.finish().await;
+        }
+        if let Some(otlp) = &otlp {
+            // The spans of the drained requests have ended by now; at most drain_timeout
+            // more for a collector that is slow or gone.
+            otlp.shutdown(config.proxy.drain_timeout).await;
         }
         // The admin port stays up during the drain so the last scrape sees the final counts.
         let _ = stop_admin.send(true);

@@ -39,7 +39,8 @@ impl ProxyError {
         }
     }
 
-    fn reason(&self) -> &'static str {
+    /// The counter reason (`connect_refused`, `body_too_large`, …).
+    pub fn reason(&self) -> &'static str {
         match self {
             Self::BodyTooLarge { .. } => ClientErrorReason::BodyTooLarge.as_str(),
             Self::BadRequestTarget => ClientErrorReason::MalformedRequest.as_str(),
