@@ -1,5 +1,7 @@
 //! Where observations leave the process: the Prometheus registry and its text exposition
-//! (served by the admin listener), and request events to Elasticsearch/OpenSearch.
+//! (served by the admin listener), request events to Elasticsearch/OpenSearch, and traces
+//! and metrics over OTLP.
 
 pub mod elasticsearch;
+pub mod otlp;
 pub mod prometheus;

@@ -15,7 +15,7 @@
 //! - [`protocol`]: payload decoders (Open Inference Protocol, KServe V1, MLflow, Seldon,
 //!   generic JSON) from bodies to feature and prediction columns; pure, no I/O.
 //! - [`export`]: where observations leave the process (the Prometheus exposition, request
-//!   events to Elasticsearch/OpenSearch).
+//!   events to Elasticsearch/OpenSearch, traces and metrics over OTLP).
 //! - [`quickstart`]: the whole system on one machine: pipeline, serve, sidecar, replay.
 //! - [`replay`]: `modelwatch replay`, dataset rows sent at a steady rate with drift
 //!   injection and exact latency percentiles.

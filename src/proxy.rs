@@ -77,6 +77,11 @@ use tokio::sync::watch;
 ///   sample_rate = 0.01                # share of requests; 0 = none (default)
 ///   drop = ["ssn"]                    # never captured; hash = [...] needs hash_key
 ///
+/// Traces and metrics go over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (e.g.
+/// http://127.0.0.1:4318; OTEL_EXPORTER_OTLP_PROTOCOL=grpc for port 4317), configured by
+/// the standard OTEL_* variables (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES,
+/// OTEL_TRACES_SAMPLER, OTEL_SDK_DISABLED, ...). Incoming traceparent headers are continued.
+///
 /// SIGTERM or SIGINT stops accepting, lets in-flight requests finish (at most
 /// proxy.drain_timeout) and exits 0.
 #[derive(Debug, clap::Args)]
@@ -151,6 +156,7 @@ pub struct Sidecar {
     forwarder: Arc<forward::Forwarder>,
     analysis: Option<crate::analysis::Started>,
     export: Option<ElasticsearchSink>,
+    otlp: Option<Arc<crate::export::otlp::Otlp>>,
 }
 
 impl Sidecar {
@@ -183,7 +189,11 @@ impl Sidecar {
                 0
             },
         });
-        let forwarder = Arc::new(forward::Forwarder::new(&config, metrics.clone(), tap)?);
+        let env: HashMap<String, String> = std::env::vars().collect();
+        let otlp = crate::export::otlp::Otlp::start(&env, &registry)?;
+        let forwarder = Arc::new(
+            forward::Forwarder::new(&config, metrics.clone(), tap)?.with_otlp(otlp.clone()),
+        );
         let listener = bind(&config.proxy.listen, "--listen").await?;
         let admin_listener = bind(&config.proxy.admin_listen, "--admin-listen").await?;
         Ok(Self {
@@ -195,6 +205,7 @@ impl Sidecar {
             forwarder,
             analysis,
             export,
+            otlp,
         })
     }
 
@@ -225,6 +236,7 @@ impl Sidecar {
             forwarder,
             analysis,
             export,
+            otlp,
         } = self;
         let (live, analysis_threads) = match analysis {
             Some(started) => {
@@ -287,6 +299,11 @@ impl Sidecar {
             // Bounded by export.elasticsearch.flush_timeout: the exporter never holds the
             // exit hostage.
             export.finish().await;
+        }
+        if let Some(otlp) = &otlp {
+            // The spans of the drained requests have ended by now; at most drain_timeout
+            // more for a collector that is slow or gone.
+            otlp.shutdown(config.proxy.drain_timeout).await;
         }
         // The admin port stays up during the drain so the last scrape sees the final counts.
         let _ = stop_admin.send(true);

@@ -13,6 +13,8 @@ use super::rescue::{self, ProxyError};
 use super::tap::{OwnAnswerFacts, RequestFacts, RequestTap, ResponseTap, Tap};
 use crate::config::{Config, UpstreamProtocol, parse_upstream};
 use crate::export::elasticsearch::event::EventError;
+use crate::export::otlp::Otlp;
+use crate::export::otlp::spans::RequestTelemetry;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
 use http_body_util::{Either, Full, Limited};
@@ -41,6 +43,7 @@ pub struct Forwarder {
     default_version: Option<String>,
     metrics: Arc<ProxyMetrics>,
     tap: Option<Tap>,
+    otlp: Option<Arc<Otlp>>,
 }
 
 impl Forwarder {
@@ -86,7 +89,14 @@ impl Forwarder {
             default_version: config.model.version.clone(),
             metrics,
             tap,
+            otlp: None,
         })
+    }
+
+    /// Records spans and OTLP metrics for every request; `None` (the default) records none.
+    pub fn with_otlp(mut self, otlp: Option<Arc<Otlp>>) -> Self {
+        self.otlp = otlp;
+        self
     }
 
     /// Answers one client request.
@@ -100,6 +110,10 @@ impl Forwarder {
         let labels = self.labels.labels(model, version);
         let in_flight = self.metrics.in_flight(&labels.model);
         let url_has_version = path_identity.version.is_some() || self.default_version.is_some();
+        let telemetry = self
+            .otlp
+            .as_ref()
+            .map(|otlp| otlp.request(&req, client, &request_id));
 
         let own_answer = self
             .tap
@@ -112,6 +126,7 @@ impl Forwarder {
             started,
             request_id,
             in_flight: Some(in_flight),
+            telemetry,
         };
         match self
             .forward(req, client, &mut finish, url_has_version, received_at)
@@ -164,6 +179,12 @@ impl Forwarder {
         let handles = self.metrics.version(&finish.labels);
         parts.uri = self.upstream_uri(&parts.uri)?;
         parts.version = self.version;
+        // Before the tap reads the headers: the `traceparent` going upstream (and so the
+        // event's trace id) is the client span's.
+        let upstream_call = finish
+            .telemetry
+            .as_ref()
+            .map(|telemetry| telemetry.upstream_call(&mut parts));
         let tapped = self
             .tap
             .as_ref()
@@ -188,14 +209,20 @@ impl Forwarder {
 
         let sent = Instant::now();
         let upstream = self.client.request(Request::from_parts(parts, body));
-        let response = match tokio::time::timeout(self.response_timeout, upstream).await {
-            Err(_elapsed) => {
-                return Err(ProxyError::ResponseTimeout(self.response_timeout));
-            }
-            Ok(Err(err)) => return Err(rescue::classify_upstream(&err, self.max_request_body)),
-            Ok(Ok(response)) => response,
+        let outcome = match tokio::time::timeout(self.response_timeout, upstream).await {
+            Err(_elapsed) => Err(ProxyError::ResponseTimeout(self.response_timeout)),
+            Ok(Err(err)) => Err(rescue::classify_upstream(&err, self.max_request_body)),
+            Ok(Ok(response)) => Ok(response),
         };
         let upstream_duration = sent.elapsed();
+        if let Some(call) = upstream_call {
+            let status = outcome
+                .as_ref()
+                .map(|r| r.status())
+                .map_err(ProxyError::reason);
+            call.finish(status, upstream_duration, &finish.labels);
+        }
+        let response = outcome?;
         handles
             .upstream_duration
             .observe(upstream_duration.as_secs_f64());
@@ -253,6 +280,7 @@ struct Finish {
     started: Instant,
     request_id: HeaderValue,
     in_flight: Option<InFlight>,
+    telemetry: Option<RequestTelemetry>,
 }
 
 impl Finish {
@@ -265,6 +293,7 @@ impl Finish {
             status,
             _in_flight: self.in_flight.take(),
             tap: None,
+            telemetry: self.telemetry.take(),
         }
     }
 
@@ -326,6 +355,7 @@ pub struct Completion {
     status: StatusCode,
     _in_flight: Option<InFlight>,
     tap: Option<ResponseTap>,
+    telemetry: Option<RequestTelemetry>,
 }
 
 impl OnBodyEnd for Completion {
@@ -342,6 +372,9 @@ impl OnBodyEnd for Completion {
             .observe(duration.as_secs_f64());
         self.handles.response_size.observe(bytes as f64);
         self.metrics.count_request(&self.labels, self.status);
+        if let Some(telemetry) = self.telemetry {
+            telemetry.finish(self.status, duration, &self.labels);
+        }
         if let Some(tap) = self.tap {
             tap.on_end(self.labels, self.status, duration, bytes, end);
         }

@@ -4,7 +4,9 @@
 //! RFC 9110 §7.6.1: `Connection` and every field it names, plus the classic hop-by-hop set
 //! (`Keep-Alive`, `Proxy-Connection`, `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade`,
 //! `Proxy-Authenticate`, `Proxy-Authorization`), apply to one connection only. Everything
-//! else, `traceparent` and `tracestate` included, passes through untouched.
+//! else passes through untouched; so do `traceparent` and `tracestate`, unless OTLP traces
+//! are on: then the forwarder replaces them with its client span's context
+//! ([`crate::export::otlp::spans`]), in the same trace.
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use std::net::IpAddr;

@@ -21,6 +21,7 @@ mod ml_metrics;
 mod ml_pipeline;
 mod ml_registry;
 mod ml_support;
+mod otlp;
 mod prometheus_live;
 mod promql_selectors;
 mod protocol_corpus;

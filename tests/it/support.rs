@@ -1,8 +1,10 @@
 //! What the integration tests share: real upstream HTTP servers on loopback, a running
-//! `modelwatch proxy` process, an HTTP client, and a Prometheus text parser.
+//! `modelwatch proxy` process, an HTTP client, a Prometheus text parser, and the output of
+//! the real OpenTelemetry Collector.
 
 pub mod cli;
 pub mod client;
 pub mod metrics_text;
+pub mod otel_collector;
 pub mod proxy_process;
 pub mod upstream;

@@ -1,0 +1,123 @@
+//! Which OTLP signals are on, decided from the standard `OTEL_*` environment variables.
+//!
+//! The exporters and the SDK read the variables themselves (endpoint, protocol, headers,
+//! timeout, sampler, resource, batch sizes); this module only decides whether there is
+//! anything to export, and refuses values that would otherwise be ignored with a warning
+//! the operator never sees, so a typo exits 2 naming the variable instead.
+
+use std::collections::HashMap;
+
+/// The signals to export. Both off means the proxy creates no SDK at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Signals {
+    pub traces: bool,
+    pub metrics: bool,
+}
+
+impl Signals {
+    pub fn any(self) -> bool {
+        self.traces || self.metrics
+    }
+}
+
+/// Decides the signals from `env`, listing every problem at once.
+///
+/// A signal is on when an endpoint is set for it (`OTEL_EXPORTER_OTLP_ENDPOINT` or the
+/// signal's own `OTEL_EXPORTER_OTLP_{TRACES,METRICS}_ENDPOINT`) and its exporter variable
+/// (`OTEL_TRACES_EXPORTER`, `OTEL_METRICS_EXPORTER`) is unset or `otlp`.
+/// `OTEL_SDK_DISABLED=true` turns everything off. Without an endpoint nothing is exported:
+/// the SDK's default of `localhost:4318` would make every sidecar without a collector retry
+/// forever.
+pub fn signals(env: &HashMap<String, String>) -> Result<Signals, Vec<String>> {
+    let get = |key: &str| env.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let mut problems = Vec::new();
+    if let Some(v) = get("OTEL_SDK_DISABLED") {
+        match v.to_ascii_lowercase().as_str() {
+            "true" => {
+                return Ok(Signals {
+                    traces: false,
+                    metrics: false,
+                });
+            }
+            "false" => {}
+            _ => problems.push(format!(
+                "OTEL_SDK_DISABLED = {v:?} is neither true nor false: set it to true to turn \
+                 OTLP export off, or unset it"
+            )),
+        }
+    }
+    for key in [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    ] {
+        if let Some(url) = get(key)
+            && !url.starts_with("http://")
+        {
+            problems.push(format!(
+                "{key} = {url:?} is not an http:// URL: point it at an OpenTelemetry Collector \
+                 without TLS, for example http://127.0.0.1:4318 (http/protobuf) or \
+                 http://127.0.0.1:4317 (grpc); this build has no TLS for OTLP, so run the \
+                 collector next to the sidecar"
+            ));
+        }
+    }
+    for key in [
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+    ] {
+        if let Some(protocol) = get(key)
+            && !matches!(protocol, "grpc" | "http/protobuf")
+        {
+            problems.push(format!(
+                "{key} = {protocol:?} is not supported: use http/protobuf (port 4318, the \
+                 default) or grpc (port 4317)"
+            ));
+        }
+    }
+    let mut enabled = |exporter_key: &str, endpoint_key: &str| -> bool {
+        let exporter_on = match get(exporter_key) {
+            None | Some("otlp") => true,
+            Some("none") => false,
+            Some(other) => {
+                problems.push(format!(
+                    "{exporter_key} = {other:?} is not supported: use otlp (the default) or \
+                     none"
+                ));
+                false
+            }
+        };
+        let endpoint = get("OTEL_EXPORTER_OTLP_ENDPOINT").or(get(endpoint_key));
+        exporter_on && endpoint.is_some()
+    };
+    let signals = Signals {
+        traces: enabled("OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+        metrics: enabled(
+            "OTEL_METRICS_EXPORTER",
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+        ),
+    };
+    if let Some(sampler) = get("OTEL_TRACES_SAMPLER")
+        && !matches!(
+            sampler,
+            "always_on"
+                | "always_off"
+                | "traceidratio"
+                | "parentbased_always_on"
+                | "parentbased_always_off"
+                | "parentbased_traceidratio"
+        )
+    {
+        problems.push(format!(
+            "OTEL_TRACES_SAMPLER = {sampler:?} is not supported: use parentbased_always_on \
+             (the default), parentbased_traceidratio with OTEL_TRACES_SAMPLER_ARG=0.1, \
+             always_on, always_off, traceidratio or parentbased_always_off"
+        ));
+    }
+    if problems.is_empty() {
+        Ok(signals)
+    } else {
+        Err(problems)
+    }
+}

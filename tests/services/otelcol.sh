@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Starts and stops the real OpenTelemetry Collector that modelwatch's OTLP tests export to:
+# the OTLP receiver (gRPC and HTTP on loopback) and the file exporter writing what arrives
+# as OTLP JSON lines, one file per signal.
+#
+#   otelcol.sh start
+#       Builds the collector if needed (tests/otelcol/builder.yaml with the official
+#       builder, against tests/otelcol/go.mod and go.sum; about 2-3 min on an empty Go
+#       module cache, 10 s on a warm one), starts it on free ports, waits until it is ready
+#       and prints to stdout (also written to $STATE/env), one variable per line:
+#           OTELCOL_GRPC_ENDPOINT=http://127.0.0.1:PORT
+#           OTELCOL_HTTP_ENDPOINT=http://127.0.0.1:PORT
+#           OTELCOL_OUTPUT_DIR=DIR     (traces.jsonl and metrics.jsonl in it)
+#       Already running: prints the same lines again and succeeds.
+#   otelcol.sh stop
+#       SIGTERM, then SIGKILL after 10 s; removes the output. Stopping a stopped one succeeds.
+#   otelcol.sh status
+#       Exit 0 and print the lines if it runs, else exit 1.
+#
+# Environment: MODELWATCH_TEST_STATE (default /tmp/modelwatch-test; $STATE below is its
+# otelcol/ subdirectory). Needs: bash, Go 1.26+ and the Go module proxy (first build only),
+# python3 (to pick free ports).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+project="$(cd "$here/../otelcol" && pwd)"
+state="${MODELWATCH_TEST_STATE:-/tmp/modelwatch-test}/otelcol"
+builder_version="v0.165.0"
+binary="$project/target/mw-otelcol"
+build_stamp="$project/target/built"
+
+say() { echo "otelcol.sh: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+needs_build() {
+    [[ -x "$binary" && -f "$build_stamp" ]] || return 0
+    local input
+    for input in "$project/builder.yaml" "$project/go.mod" "$project/go.sum"; do
+        [[ "$input" -nt "$build_stamp" ]] && return 0
+    done
+    return 1
+}
+
+build() {
+    needs_build || return 0
+    mkdir -p "$project/target"
+    # Two starts at once from a fresh checkout must not build into the same directory.
+    exec 9> "$project/target/build.lock"
+    flock 9
+    if ! needs_build; then
+        exec 9>&-
+        return 0
+    fi
+    command -v go > /dev/null || die "go not found: install Go 1.26+ (https://go.dev/dl)"
+    say "building the collector in $project/target (first time: ~2-3 min of Go modules)"
+    local started=$SECONDS
+    rm -rf "$project/target/src" "$build_stamp"
+    # The builder only generates main.go and components.go here; the module versions come
+    # from the committed go.mod/go.sum, not from a fresh resolution.
+    (cd "$project" && go run "go.opentelemetry.io/collector/cmd/builder@$builder_version" \
+        --config builder.yaml --skip-get-modules --skip-compilation) > "$project/target/builder.log" 2>&1 \
+        || { cat "$project/target/builder.log" >&2; die "the collector builder failed"; }
+    cp "$project/go.mod" "$project/go.sum" "$project/target/src/"
+    (cd "$project/target/src" && go build -trimpath -o "$binary" .) >&2 \
+        || die "go build of the collector failed (see above)"
+    touch "$build_stamp"
+    say "collector built in $((SECONDS - started)) s"
+    exec 9>&-
+}
+
+running_pid() {
+    [[ -f "$state/pid" ]] || return 1
+    local pid
+    pid="$(cat "$state/pid")"
+    [[ "$pid" =~ ^[0-9]+$ && -r "/proc/$pid/cmdline" ]] || return 1
+    tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q "mw-otelcol" || return 1
+    echo "$pid"
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+cmd_start() {
+    if running_pid > /dev/null && [[ -f "$state/env" ]]; then
+        cat "$state/env"
+        return 0
+    fi
+    build
+    mkdir -p "$state/out"
+    rm -f "$state/env" "$state/out/"*.jsonl
+    local grpc http
+    grpc="$(free_port)"
+    http="$(free_port)"
+    while [[ "$http" == "$grpc" ]]; do http="$(free_port)"; done
+    cat > "$state/config.yaml" <<EOF
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:$grpc
+      http:
+        endpoint: 127.0.0.1:$http
+exporters:
+  file/traces:
+    path: $state/out/traces.jsonl
+    flush_interval: 100ms
+  file/metrics:
+    path: $state/out/metrics.jsonl
+    flush_interval: 100ms
+service:
+  telemetry:
+    metrics:
+      level: none
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [file/traces]
+    metrics:
+      receivers: [otlp]
+      exporters: [file/metrics]
+EOF
+    [[ -f "$state/collector.log" ]] && mv -f "$state/collector.log" "$state/collector.log.1"
+    "$binary" --config "$state/config.yaml" > "$state/collector.log" 2>&1 < /dev/null &
+    echo $! > "$state/pid"
+    local pid=$! started=$SECONDS
+    until grep -q "Everything is ready" "$state/collector.log" 2> /dev/null; do
+        if ! kill -0 "$pid" 2> /dev/null; then
+            tail -n 20 "$state/collector.log" >&2 || true
+            die "the collector exited during start-up (log: $state/collector.log)"
+        fi
+        (( SECONDS - started > 60 )) && { cmd_stop; die "the collector was not ready after 60 s"; }
+        sleep 0.1
+    done
+    {
+        echo "OTELCOL_GRPC_ENDPOINT=http://127.0.0.1:$grpc"
+        echo "OTELCOL_HTTP_ENDPOINT=http://127.0.0.1:$http"
+        echo "OTELCOL_OUTPUT_DIR=$state/out"
+    } > "$state/env"
+    say "ready after $((SECONDS - started)) s, pid $pid"
+    cat "$state/env"
+}
+
+cmd_stop() {
+    local pid
+    if pid="$(running_pid)"; then
+        kill -TERM "$pid" 2> /dev/null || true
+        local waited=0
+        while kill -0 "$pid" 2> /dev/null && (( waited < 100 )); do
+            sleep 0.1
+            waited=$((waited + 1))
+        done
+        kill -KILL "$pid" 2> /dev/null || true
+    fi
+    rm -rf "$state/pid" "$state/env" "$state/out"
+}
+
+cmd_status() {
+    running_pid > /dev/null && [[ -f "$state/env" ]] || return 1
+    cat "$state/env"
+}
+
+case "${1:-}" in
+    start) cmd_start ;;
+    stop) cmd_stop ;;
+    status) cmd_status ;;
+    *) die "usage: $0 start|stop|status" ;;
+esac
