@@ -60,6 +60,14 @@ say "Rust toolchain"
 command -v cargo >/dev/null || { echo "cargo is not installed: install Rust (https://rustup.rs)" >&2; exit 1; }
 cargo --version
 
+say "Building and starting a real OpenTelemetry Collector, in the background"
+# The first build fetches the collector's Go modules and compiles it (minutes on an empty
+# module cache): it overlaps with the checks, the OpenSearch start and the Rust build.
+command -v go >/dev/null || { echo "Go 1.26+ is needed to build the OpenTelemetry Collector for the OTLP tests" >&2; exit 1; }
+bash tests/services/otelcol.sh start >"$MODELWATCH_TEST_STATE/otelcol.env" 2>"$MODELWATCH_TEST_STATE/otelcol.log" &
+otelcol_pid=$!
+STOPS+=("kill $otelcol_pid 2>/dev/null" "bash tests/services/otelcol.sh stop")
+
 say "Alert rules, Alertmanager config, dashboards and deployment files (real promtool, amtool)"
 bash alerts/check.sh
 
@@ -76,4 +84,9 @@ bash tests/opensearch/smoke.sh
 
 say "Building and running the Rust tests"
 cargo build --locked --all-targets
+
+say "Waiting for the OpenTelemetry Collector"
+wait "$otelcol_pid" || { cat "$MODELWATCH_TEST_STATE/otelcol.log" >&2; echo "the OpenTelemetry Collector did not start" >&2; exit 1; }
+while IFS= read -r line; do export "${line?}"; done <"$MODELWATCH_TEST_STATE/otelcol.env"
+echo "$OTELCOL_HTTP_ENDPOINT $OTELCOL_GRPC_ENDPOINT"
 cargo test --locked --all-targets -- ${filter:+"$filter"}
