@@ -3,6 +3,7 @@
 //! rules, dashboards and deployment files.
 
 mod alert_rules;
+mod compose_image;
 mod dashboards;
 mod dataset_cli;
 mod drift_calibration;
