@@ -8,7 +8,8 @@
 //! - [`queue`]: the proxy's non-blocking, byte-bounded hand-off and the counters;
 //! - [`sink`]: the shipper task: batching, retries with backoff, dead-letter file;
 //! - [`bulk`]: the `_bulk` NDJSON format and per-item outcomes;
-//! - [`templates`]: engine detection, index template, ILM policy;
+//! - [`templates`]: engine detection, index templates;
+//! - [`lifecycle`]: ILM (Elasticsearch) or ISM (OpenSearch, when the plugin is there);
 //! - [`client`]: the HTTP client (hyper).
 
 pub mod bulk;
@@ -17,6 +18,7 @@ pub mod client;
 pub mod config;
 pub mod drift_snapshot;
 pub mod event;
+pub mod lifecycle;
 pub mod queue;
 pub mod sink;
 pub mod templates;

@@ -236,6 +236,12 @@ async fn drift_snapshots_are_searchable_with_typed_fields() {
         assert_eq!(m["rows"], 20, "{m}");
     }
     assert_eq!(export_count(&proxy, "dead_letter").await, 0.0);
+    // The test node has no ISM plugin: the sidecar says what that means and goes on.
+    assert!(
+        proxy.log().contains("OpenSearch has no ISM plugin"),
+        "{}",
+        proxy.log()
+    );
     drop(proxy);
     forget(&events).await;
     forget(&drift).await;
