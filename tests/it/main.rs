@@ -12,6 +12,7 @@ mod export_capture;
 mod export_drift;
 mod export_elasticsearch;
 mod export_event_fields;
+mod export_tls;
 mod live_drift;
 mod live_payloads;
 mod metric_contract;

@@ -1,8 +1,9 @@
 //! What the integration tests share: real upstream HTTP servers on loopback, a running
-//! `modelwatch proxy` process, an HTTP client, and a Prometheus text parser.
+//! `modelwatch proxy` process, an HTTP client, a Prometheus text parser, and a TLS front.
 
 pub mod cli;
 pub mod client;
 pub mod metrics_text;
 pub mod proxy_process;
+pub mod tls_front;
 pub mod upstream;
