@@ -73,6 +73,14 @@ impl ElasticsearchConfig {
         self.url.is_some()
     }
 
+    /// The data stream of a kind of document.
+    pub fn data_stream_for(&self, kind: super::event::DocumentKind) -> &str {
+        match kind {
+            super::event::DocumentKind::Request => &self.data_stream,
+            super::event::DocumentKind::Drift => &self.drift_data_stream,
+        }
+    }
+
     /// The dead-letter file, resolved against `MODELWATCH_HOME` from `env`.
     pub fn dead_letter_path(&self, home: Option<&str>) -> PathBuf {
         self.dead_letter_file.clone().unwrap_or_else(|| {

@@ -354,6 +354,11 @@ fn drift_snapshots_go_to_their_own_stream_with_typed_fields() {
     let item = ExportRecord::Drift(docs[0].clone()).bulk_item(&config);
     assert_eq!(item.index, "metrics-modelwatch.drift-default");
     assert_eq!(item.id, docs[0].id);
+    use super::event::DocumentKind;
+    for kind in [DocumentKind::Request, DocumentKind::Drift] {
+        assert_eq!(DocumentKind::from_byte(kind.as_byte()), Some(kind));
+    }
+    assert_eq!(DocumentKind::from_byte(7), None);
     let request = ExportRecord::Request(record()).bulk_item(&config);
     assert_eq!(request.index, "logs-modelwatch.inference-default");
     assert_eq!(request.id, "req-1");
