@@ -154,7 +154,10 @@ impl RequestRecord {
             upstream_duration: exchange.upstream_duration,
             request_bytes: exchange.request.bytes,
             response_bytes: exchange.response.bytes,
-            trace_id: exchange.trace_id.clone(),
+            trace_id: exchange
+                .traceparent
+                .as_ref()
+                .and_then(crate::proxy::headers::trace_id_of),
             error: None,
             response_end: exchange.response_end,
             protocol: None,

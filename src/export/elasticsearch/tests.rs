@@ -212,7 +212,7 @@ fn exchange(id: &str) -> crate::analysis::exchange::Exchange {
         request: message(),
         response: message(),
         response_end: crate::proxy::body::BodyEnd::Complete,
-        trace_id: None,
+        traceparent: None,
     }
 }
 
