@@ -68,7 +68,9 @@ use tokio::sync::watch;
 ///   method = "psi"
 ///   threshold = 0.2
 ///   [export.elasticsearch]
-///   url = "http://127.0.0.1:9200"     # request events; unset = no export
+///   url = "http://127.0.0.1:9200"     # request events; unset = no export; or https://
+///   ca_file = "/etc/modelwatch/ca.pem" # https: the cluster's CA (else the system's roots)
+///   api_key = "…"                     # or username + password
 ///   data_stream = "logs-modelwatch.inference-default"
 ///   drift_data_stream = "metrics-modelwatch.drift-default"  # one doc per column and evaluation
 ///   batch_events = 500                # or batch_age = "1s", whichever comes first

@@ -24,8 +24,8 @@ pub struct Exchange {
     pub response: CapturedMessage,
     /// How the response body to the client ended (complete, failed, abandoned).
     pub response_end: crate::proxy::body::BodyEnd,
-    /// The trace id of the client's `traceparent`, when it sent a valid one.
-    pub trace_id: Option<String>,
+    /// The client's `traceparent` header, as sent (parsed when the event is built).
+    pub traceparent: Option<http::HeaderValue>,
 }
 
 /// One side of the exchange.
@@ -55,7 +55,7 @@ impl Exchange {
         std::mem::size_of::<Exchange>()
             + self.request_id.len()
             + self.path.len()
-            + self.trace_id.as_ref().map_or(0, String::len)
+            + self.traceparent.as_ref().map_or(0, |v| v.len())
             + self.request.captured_len()
             + self.response.captured_len()
     }

@@ -8,8 +8,10 @@
 //! - [`queue`]: the proxy's non-blocking, byte-bounded hand-off and the counters;
 //! - [`sink`]: the shipper task: batching, retries with backoff, dead-letter file;
 //! - [`bulk`]: the `_bulk` NDJSON format and per-item outcomes;
-//! - [`templates`]: engine detection, index template, ILM policy;
-//! - [`client`]: the HTTP client (hyper).
+//! - [`templates`]: engine detection, index templates;
+//! - [`lifecycle`]: ILM (Elasticsearch) or ISM (OpenSearch, when the plugin is there);
+//! - [`client`]: the HTTP client (hyper), basic and API-key authentication;
+//! - [`tls`]: rustls settings, a custom CA from `ca_file`.
 
 pub mod bulk;
 pub mod capture;
@@ -17,9 +19,11 @@ pub mod client;
 pub mod config;
 pub mod drift_snapshot;
 pub mod event;
+pub mod lifecycle;
 pub mod queue;
 pub mod sink;
 pub mod templates;
+pub mod tls;
 
 #[cfg(test)]
 mod tests;

@@ -13,6 +13,8 @@ use std::net::IpAddr;
 
 /// `X-Request-Id`: kept when the client sends a sane one, generated otherwise.
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// W3C trace context: `version-traceid-parentid-flags`.
+pub static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 /// The model version a server reports in a header, when it does.
 pub static MODEL_VERSION: HeaderName = HeaderName::from_static("x-model-version");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -58,7 +60,12 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// when there is none or it is malformed (then, per the spec, it is as if it were absent).
 /// Later versions may append fields; version `ff` and all-zero ids are invalid.
 pub fn trace_id(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get("traceparent")?.to_str().ok()?.trim();
+    trace_id_of(headers.get(&TRACEPARENT)?)
+}
+
+/// [`trace_id`] of one `traceparent` value.
+pub fn trace_id_of(traceparent: &HeaderValue) -> Option<String> {
+    let value = traceparent.to_str().ok()?.trim();
     let mut fields = value.split('-');
     let (version, trace, parent, flags) = (
         fields.next()?,

@@ -11,9 +11,10 @@
 use crate::analysis::capture::{Capture, CapturedBody};
 use crate::analysis::exchange::{CapturedMessage, Exchange};
 use crate::analysis::queue::AnalysisQueue;
-use crate::export::elasticsearch::event::{EventError, RequestRecord, without_query};
+use crate::export::elasticsearch::event::{EventError, RequestRecord};
 use crate::export::elasticsearch::queue::ExportQueue;
 use crate::proxy::body::BodyEnd;
+use crate::proxy::headers::{TRACEPARENT, trace_id_of};
 use crate::proxy::identity::ModelLabels;
 use crate::proxy::metrics::ClientErrorReason;
 use bytes::Bytes;
@@ -54,7 +55,7 @@ pub struct ResponseTap {
     path: String,
     request_content_type: Option<String>,
     request_inference_header_len: Option<usize>,
-    trace_id: Option<String>,
+    traceparent: Option<http::HeaderValue>,
     response_content_type: Option<String>,
     response_inference_header_len: Option<usize>,
     upstream_duration: Duration,
@@ -68,7 +69,7 @@ pub struct RequestFacts {
     pub path: String,
     pub content_type: Option<String>,
     pub inference_header_len: Option<usize>,
-    pub trace_id: Option<String>,
+    pub traceparent: Option<http::HeaderValue>,
 }
 
 impl RequestFacts {
@@ -87,19 +88,20 @@ impl RequestFacts {
             ),
             content_type: content_type(&parts.headers),
             inference_header_len: inference_header_len(&parts.headers),
-            trace_id: crate::proxy::headers::trace_id(&parts.headers),
+            traceparent: parts.headers.get(&TRACEPARENT).cloned(),
         }
     }
 }
 
 /// What a request event needs when the proxy answers the request itself (413, 502, 504):
-/// taken before the request is forwarded, only when events are exported.
+/// taken before the request is forwarded, only when events are exported. Reference-counted
+/// copies only (no allocation): most requests are answered by the upstream and drop it.
 pub struct OwnAnswer {
     export: Arc<ExportQueue>,
     received_at: SystemTime,
-    method: String,
-    path: String,
-    trace_id: Option<String>,
+    method: http::Method,
+    uri: http::Uri,
+    traceparent: Option<http::HeaderValue>,
 }
 
 /// What the proxy answered instead of the upstream.
@@ -122,9 +124,9 @@ impl OwnAnswer {
             answer.error,
         );
         record.received_at = self.received_at;
-        record.method = self.method;
-        record.path = self.path;
-        record.trace_id = self.trace_id;
+        record.method = self.method.as_str().to_string();
+        record.path = self.uri.path().to_string();
+        record.trace_id = self.traceparent.as_ref().and_then(trace_id_of);
         record.duration = answer.duration;
         record.response_bytes = answer.response_bytes;
         self.export.offer_record(record);
@@ -146,9 +148,9 @@ impl Tap {
         Some(OwnAnswer {
             export: export.clone(),
             received_at,
-            method: request.method().as_str().to_string(),
-            path: without_query(request.uri().path()).to_string(),
-            trace_id: crate::proxy::headers::trace_id(request.headers()),
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            traceparent: request.headers().get(&TRACEPARENT).cloned(),
         })
     }
 
@@ -207,7 +209,7 @@ impl Tap {
             path: facts.path,
             request_content_type: facts.content_type,
             request_inference_header_len: facts.inference_header_len,
-            trace_id: facts.trace_id,
+            traceparent: facts.traceparent,
             response_content_type: content_type(response_headers),
             response_inference_header_len: inference_header_len(response_headers),
             upstream_duration,
@@ -270,7 +272,7 @@ impl ResponseTap {
                 body: self.capture.finish(end == BodyEnd::Complete),
             },
             response_end: end,
-            trace_id: self.trace_id,
+            traceparent: self.traceparent,
         };
         match (&self.queue, &self.export) {
             // The analysis worker exports the event once it has decoded the bodies

@@ -1,12 +1,17 @@
 //! Drift snapshots from a real `modelwatch proxy` (a credit reference, drifted traffic from
 //! a real model server) into a real OpenSearch node: one document per column and
 //! evaluation, searchable by the documented typed fields, `drifted` true for exactly the
-//! drifted features. The node comes from `tests/services/opensearch.sh` (`OPENSEARCH_URL`).
+//! drifted features; and request events that do not depend on analysis having room. The
+//! node comes from `tests/services/opensearch.sh` (`OPENSEARCH_URL`).
 
-use crate::export_elasticsearch::{cluster, export_count, forget, opensearch_url, search};
+use crate::export_elasticsearch::{
+    cluster, export_count, forget, opensearch_url, search, wait_for_count,
+};
 use crate::live_drift::{
     TempDir, Wire, credit_profile, credit_rows, drifted, model_server, sample, send_rows,
 };
+use crate::support::client::{self, get};
+use crate::support::metrics_text::{parse, value};
 use crate::support::proxy_process::ProxyProcess;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -59,38 +64,79 @@ pub(crate) async fn fresh_streams(tag: &str) -> (String, String) {
     (events, drift)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn drift_snapshots_are_searchable_with_typed_fields() {
-    let es = opensearch_url();
-    let (events, drift) = fresh_streams("snap").await;
-    let dir = TempDir::new("drift-export");
-    let profile = credit_profile(&dir.0);
-    let upstream = model_server(Wire::Oip).await;
-    let proxy = ProxyProcess::start_with_args(
-        &[
-            "--upstream",
-            &upstream.url(),
-            "--reference",
-            profile.to_str().unwrap(),
-        ],
-        &[
-            ("MODELWATCH__ANALYSIS__EVALUATION_INTERVAL", "300ms"),
-            ("MODELWATCH__ANALYSIS__WINDOW_ROWS", "1000"),
+/// A running proxy for the credit model (its profile as reference, a real model server)
+/// exporting to streams of its own, and what it needs kept alive.
+struct Exporter {
+    proxy: ProxyProcess,
+    events: String,
+    drift: String,
+    profile: std::path::PathBuf,
+    _upstream: crate::support::upstream::Upstream,
+    _dir: TempDir,
+}
+
+impl Exporter {
+    async fn start(tag: &str, extra: &[(&str, &str)]) -> Exporter {
+        let es = opensearch_url();
+        let (events, drift) = fresh_streams(tag).await;
+        let dir = TempDir::new(tag);
+        let profile = credit_profile(&dir.0);
+        let upstream = model_server(Wire::Oip).await;
+        let mut env = vec![
             ("MODELWATCH__MODEL__NAME", "credit"),
-            ("MODELWATCH__EXPORT__ELASTICSEARCH__URL", &es),
-            ("MODELWATCH__EXPORT__ELASTICSEARCH__DATA_STREAM", &events),
+            ("MODELWATCH__EXPORT__ELASTICSEARCH__URL", es.as_str()),
+            (
+                "MODELWATCH__EXPORT__ELASTICSEARCH__DATA_STREAM",
+                events.as_str(),
+            ),
             (
                 "MODELWATCH__EXPORT__ELASTICSEARCH__DRIFT_DATA_STREAM",
-                &drift,
+                drift.as_str(),
             ),
             ("MODELWATCH__EXPORT__ELASTICSEARCH__BATCH_AGE", "100ms"),
             ("MODELWATCH_HOME", dir.0.to_str().unwrap()),
+        ];
+        env.extend_from_slice(extra);
+        let (url, reference) = (upstream.url(), profile.to_str().unwrap().to_string());
+        let proxy =
+            ProxyProcess::start_with_args(&["--upstream", &url, "--reference", &reference], &env);
+        Exporter {
+            proxy,
+            events,
+            drift,
+            profile,
+            _upstream: upstream,
+            _dir: dir,
+        }
+    }
+
+    async fn finish(self) {
+        drop(self.proxy);
+        forget(&self.events).await;
+        forget(&self.drift).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_snapshots_are_searchable_with_typed_fields() {
+    let exporter = Exporter::start(
+        "snap",
+        &[
+            ("MODELWATCH__ANALYSIS__EVALUATION_INTERVAL", "300ms"),
+            ("MODELWATCH__ANALYSIS__WINDOW_ROWS", "1000"),
         ],
+    )
+    .await;
+    let (proxy, events, drift, profile) = (
+        &exporter.proxy,
+        &exporter.events,
+        &exporter.drift,
+        &exporter.profile,
     );
     let (features, rows) = credit_rows();
     // Income × 2 and most homes turned into `rent`: those two drift, nothing else.
     send_rows(
-        &proxy,
+        proxy,
         Wire::Oip,
         &features,
         &drifted(sample(&rows, 1000, 17), &features),
@@ -99,7 +145,7 @@ async fn drift_snapshots_are_searchable_with_typed_fields() {
 
     let deadline = Instant::now() + Duration::from_secs(30);
     let snapshots = loop {
-        let found = latest_full_evaluation(&drift, 1000).await;
+        let found = latest_full_evaluation(drift, 1000).await;
         // The 13 features of the credit data (a dataset profile has no prediction column;
         // `prediction:<output>` snapshots are covered by the unit tests).
         if found.len() == 13 {
@@ -213,7 +259,7 @@ async fn drift_snapshots_are_searchable_with_typed_fields() {
 
     // Every (feature, evaluation) is stored once, and request events went to their own
     // stream through the same shipper.
-    let all = search(&drift).await;
+    let all = search(drift).await;
     let keys: BTreeSet<(String, String)> = all
         .iter()
         .map(|h| {
@@ -227,7 +273,7 @@ async fn drift_snapshots_are_searchable_with_typed_fields() {
         })
         .collect();
     assert_eq!(keys.len(), all.len(), "a snapshot stored twice");
-    let requests = search(&events).await;
+    let requests = search(events).await;
     assert_eq!(requests.len(), 50, "1000 rows in batches of 20");
     // The analysis worker decoded them: each event says how and how many rows.
     for hit in &requests {
@@ -235,8 +281,44 @@ async fn drift_snapshots_are_searchable_with_typed_fields() {
         assert_eq!(m["protocol"], "oip", "{m}");
         assert_eq!(m["rows"], 20, "{m}");
     }
-    assert_eq!(export_count(&proxy, "dead_letter").await, 0.0);
-    drop(proxy);
-    forget(&events).await;
-    forget(&drift).await;
+    assert_eq!(export_count(proxy, "dead_letter").await, 0.0);
+    // The test node has no ISM plugin: the sidecar says what that means and goes on.
+    assert!(
+        proxy.log().contains("OpenSearch has no ISM plugin"),
+        "{}",
+        proxy.log()
+    );
+    exporter.finish().await;
+}
+
+/// Request events never depend on analysis having room: with an analysis queue too small
+/// for any exchange, every event is still exported (by the proxy, undecoded).
+#[tokio::test(flavor = "multi_thread")]
+async fn events_are_exported_when_the_analysis_queue_drops_them() {
+    let exporter = Exporter::start("full", &[("MODELWATCH__ANALYSIS__QUEUE_BYTES", "1")]).await;
+    let (proxy, events) = (&exporter.proxy, &exporter.events);
+    let (features, rows) = credit_rows();
+    send_rows(proxy, Wire::Oip, &features, &sample(&rows, 200, 3)).await;
+    wait_for_count(proxy, "delivered", 10.0).await;
+    let metrics = parse(
+        &get(&client::http1(), &proxy.admin_url("/metrics"))
+            .await
+            .text(),
+    );
+    assert_eq!(
+        value(
+            &metrics,
+            "modelwatch_analysis_dropped_total",
+            &[("reason", "queue_full")]
+        ),
+        Some(10.0)
+    );
+    let requests = search(events).await;
+    assert_eq!(requests.len(), 10);
+    for hit in &requests {
+        let m = &hit["_source"]["modelwatch"];
+        assert_eq!(m["protocol"], "oip", "from the route: {m}");
+        assert!(m.get("rows").is_none(), "not decoded: {m}");
+    }
+    exporter.finish().await;
 }

@@ -14,6 +14,7 @@ mod export_drift;
 mod export_elasticsearch;
 mod export_event_fields;
 mod kibana_objects;
+mod export_tls;
 mod live_drift;
 mod live_payloads;
 mod metric_contract;

@@ -1,10 +1,11 @@
 //! What the integration tests share: real upstream HTTP servers on loopback, a running
-//! `modelwatch proxy` process, an HTTP client, a Prometheus text parser, and the output of
-//! the real OpenTelemetry Collector.
+//! `modelwatch proxy` process, an HTTP client, a Prometheus text parser, the output of the
+//! real OpenTelemetry Collector, and a TLS front.
 
 pub mod cli;
 pub mod client;
 pub mod metrics_text;
 pub mod otel_collector;
 pub mod proxy_process;
+pub mod tls_front;
 pub mod upstream;

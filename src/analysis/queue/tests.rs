@@ -26,7 +26,7 @@ fn exchange(body_len: usize) -> Exchange {
         request: message(body_len),
         response: message(0),
         response_end: crate::proxy::body::BodyEnd::Complete,
-        trace_id: None,
+        traceparent: None,
     }
 }
 

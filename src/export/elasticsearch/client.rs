@@ -1,11 +1,13 @@
 //! A small HTTP client for the cluster's REST API, on the hyper client the proxy already
-//! uses (no second HTTP stack).
+//! uses (no second HTTP stack): `http://` or `https://` (rustls, [`super::tls`]), with
+//! basic or API-key authentication.
 
 use super::config::{ElasticsearchConfig, parse_url};
 use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -20,7 +22,7 @@ pub struct Answer {
 
 /// The cluster's base URL, credentials and a keep-alive pool.
 pub struct ClusterClient {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     base: String,
     authorization: Option<HeaderValue>,
     timeout: Duration,
@@ -51,8 +53,20 @@ impl ClusterClient {
             Ok::<_, anyhow::Error>(value)
         })
         .transpose()?;
+        // One connector for both schemes; the trust store is only loaded for https://.
+        let tls = if base.starts_with("https://") {
+            super::tls::client_config(config.ca_file.as_deref())
+                .map_err(|err| crate::exit::UsageError(format!("{err:#}")))?
+        } else {
+            super::tls::plaintext_only()?
+        };
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .build();
         Ok(Self {
-            client: Client::builder(TokioExecutor::new()).build_http(),
+            client: Client::builder(TokioExecutor::new()).build(connector),
             base: base.trim_end_matches('/').to_string(),
             authorization,
             timeout: config.request_timeout,

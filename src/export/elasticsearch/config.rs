@@ -29,6 +29,9 @@ pub struct ElasticsearchConfig {
     pub password: Option<String>,
     /// An Elasticsearch API key, the base64 `encoded` value the cluster returned.
     pub api_key: Option<String>,
+    /// PEM file of the CA that signed the cluster's certificate (`https://` URLs); unset:
+    /// the system's trust store.
+    pub ca_file: Option<PathBuf>,
     /// Events the cluster refused for good; default `$MODELWATCH_HOME/dead-letter.ndjson`
     /// (`.modelwatch/dead-letter.ndjson` without `MODELWATCH_HOME`).
     pub dead_letter_file: Option<PathBuf>,
@@ -55,6 +58,7 @@ impl Default for ElasticsearchConfig {
             username: None,
             password: None,
             api_key: None,
+            ca_file: None,
             dead_letter_file: None,
             flush_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
@@ -67,6 +71,14 @@ impl ElasticsearchConfig {
     /// Whether events are exported at all.
     pub fn enabled(&self) -> bool {
         self.url.is_some()
+    }
+
+    /// The data stream of a kind of document.
+    pub fn data_stream_for(&self, kind: super::event::DocumentKind) -> &str {
+        match kind {
+            super::event::DocumentKind::Request => &self.data_stream,
+            super::event::DocumentKind::Drift => &self.drift_data_stream,
+        }
     }
 
     /// The dead-letter file, resolved against `MODELWATCH_HOME` from `env`.
@@ -83,8 +95,9 @@ impl ElasticsearchConfig {
             && let Err(why) = parse_url(url)
         {
             problems.push(format!(
-                "export.elasticsearch.url = {url:?} {why}: use http://HOST:PORT, for example \
-                 http://127.0.0.1:9200, or leave it unset to disable the export"
+                "export.elasticsearch.url = {url:?} {why}: use http://HOST:PORT or \
+                 https://HOST:PORT, for example http://127.0.0.1:9200, or leave it unset to \
+                 disable the export"
             ));
         }
         if self.batch_events == 0 {
@@ -139,6 +152,18 @@ impl ElasticsearchConfig {
             );
         }
         self.capture.validate(problems);
+        if self.ca_file.is_some()
+            && self
+                .url
+                .as_deref()
+                .is_some_and(|url| url.starts_with("http://"))
+        {
+            problems.push(
+                "export.elasticsearch.ca_file is set but the url is http://: use https:// to \
+                 talk TLS to the cluster, or remove ca_file"
+                    .into(),
+            );
+        }
         if self.api_key.is_some() && self.username.is_some() {
             problems.push(
                 "export.elasticsearch.api_key and export.elasticsearch.username are both set: \
@@ -149,18 +174,15 @@ impl ElasticsearchConfig {
     }
 }
 
-/// Parses `http://HOST[:PORT][/]` into a base URI without a trailing slash.
+/// Parses `http[s]://HOST[:PORT][/]` into a base URI without a trailing slash.
 pub fn parse_url(url: &str) -> Result<http::Uri, &'static str> {
     let uri: http::Uri = url
         .trim_end_matches('/')
         .parse()
         .map_err(|_| "is not a URL")?;
     match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return Err("uses https, which this version does not support yet (no TLS client)");
-        }
-        _ => return Err("has no http:// scheme"),
+        Some("http" | "https") => {}
+        _ => return Err("has no http:// or https:// scheme"),
     }
     if uri.authority().is_none() {
         return Err("has no host");

@@ -31,7 +31,43 @@ pub enum ExportRecord {
     Drift(DriftSnapshot),
 }
 
+/// Which data stream a document goes to. Stored with a document wherever it waits (the
+/// stream's name is looked up in the configuration when it is shipped).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DocumentKind {
+    /// `export.elasticsearch.data_stream`.
+    Request,
+    /// `export.elasticsearch.drift_data_stream`.
+    Drift,
+}
+
+impl DocumentKind {
+    /// A one-byte tag for storage.
+    pub fn as_byte(self) -> u8 {
+        match self {
+            DocumentKind::Request => 0,
+            DocumentKind::Drift => 1,
+        }
+    }
+
+    pub fn from_byte(byte: u8) -> Option<Self> {
+        match byte {
+            0 => Some(DocumentKind::Request),
+            1 => Some(DocumentKind::Drift),
+            _ => None,
+        }
+    }
+}
+
 impl ExportRecord {
+    /// The data stream this record goes to.
+    pub fn kind(&self) -> DocumentKind {
+        match self {
+            ExportRecord::Request(_) => DocumentKind::Request,
+            ExportRecord::Drift(_) => DocumentKind::Drift,
+        }
+    }
+
     /// The document `_id`: the request id, or the snapshot's deterministic id.
     pub fn id(&self) -> &str {
         match self {
@@ -50,17 +86,18 @@ impl ExportRecord {
 
     /// The `_bulk` item: the record's data stream, `_id` and document.
     pub fn bulk_item(&self, config: &ElasticsearchConfig) -> BulkItem {
+        BulkItem {
+            index: config.data_stream_for(self.kind()).to_string(),
+            id: self.id().to_string(),
+            document: self.document(),
+        }
+    }
+
+    /// The JSON document.
+    pub fn document(&self) -> Value {
         match self {
-            ExportRecord::Request(r) => BulkItem {
-                index: config.data_stream.clone(),
-                id: r.request_id.clone(),
-                document: r.document(),
-            },
-            ExportRecord::Drift(d) => BulkItem {
-                index: config.drift_data_stream.clone(),
-                id: d.id.clone(),
-                document: d.document.clone(),
-            },
+            ExportRecord::Request(r) => r.document(),
+            ExportRecord::Drift(d) => d.document.clone(),
         }
     }
 }
@@ -117,7 +154,10 @@ impl RequestRecord {
             upstream_duration: exchange.upstream_duration,
             request_bytes: exchange.request.bytes,
             response_bytes: exchange.response.bytes,
-            trace_id: exchange.trace_id.clone(),
+            trace_id: exchange
+                .traceparent
+                .as_ref()
+                .and_then(crate::proxy::headers::trace_id_of),
             error: None,
             response_end: exchange.response_end,
             protocol: None,

@@ -12,6 +12,7 @@
 use super::bulk::{self, BulkItem, ItemOutcome};
 use super::client::{ClusterClient, retry_after};
 use super::config::ElasticsearchConfig;
+use super::lifecycle;
 use super::queue::{ExportCounters, ExportQueue, ExportReceiver, Outcome};
 use super::templates::{self, Engine};
 use bytes::Bytes;
@@ -265,30 +266,18 @@ impl Shipper {
         }
     }
 
-    /// Detects the engine and installs both templates (and the ILM policy on Elasticsearch).
+    /// Detects the engine and installs the lifecycle policy (ILM, or ISM when OpenSearch
+    /// has it) and both templates.
     async fn install_templates(&self) -> anyhow::Result<()> {
         let root = self.client.send(Method::GET, "/", None).await?;
         if !root.status.is_success() {
             anyhow::bail!("GET / answered {}", root.status);
         }
         let engine = Engine::from_root(&serde_json::from_slice(&root.body)?);
-        match engine {
-            Engine::Elasticsearch => {
-                self.client
-                    .put_json(
-                        &format!("/_ilm/policy/{}", templates::ILM_POLICY),
-                        &templates::ilm_policy(),
-                        "the ILM policy",
-                    )
-                    .await?
-            }
-            Engine::OpenSearch => tracing::warn!(
-                "OpenSearch detected: no lifecycle policy is attached to the event data \
-                 stream (ISM is not supported yet); delete old backing indices yourself"
-            ),
-        }
         let requests = &self.config.data_stream;
         let drift = &self.config.drift_data_stream;
+        // First, so the first backing index is created under its policy.
+        lifecycle::install(&self.client, engine, &[requests, drift]).await?;
         for (stream, template) in [
             (requests, templates::index_template(requests, engine)),
             (drift, templates::drift_template(drift, engine)),

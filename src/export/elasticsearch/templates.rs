@@ -1,9 +1,9 @@
-//! The index templates (request events, drift snapshots) and the ILM policy installed at
-//! start, chosen by the engine.
+//! The index templates (request events, drift snapshots) installed at start, chosen by the
+//! engine.
 //!
-//! OpenSearch without the ISM plugin refuses any lifecycle setting in a template (400), so
-//! the policy is only attached on Elasticsearch; on OpenSearch the template has none and a
-//! warning says so.
+//! On Elasticsearch the template names the ILM policy; OpenSearch refuses that setting
+//! (400), and ISM attaches its policy from the policy's own `ism_template` instead
+//! ([`super::lifecycle`]).
 
 use serde_json::{Value, json};
 
@@ -23,17 +23,6 @@ impl Engine {
             Engine::Elasticsearch
         }
     }
-}
-
-/// The ILM policy name used on Elasticsearch.
-pub const ILM_POLICY: &str = "modelwatch-logs";
-
-/// Hot with rollover, deleted after 30 days.
-pub fn ilm_policy() -> Value {
-    json!({"policy": {"phases": {
-        "hot": {"actions": {"rollover": {"max_primary_shard_size": "50gb", "max_age": "7d"}}},
-        "delete": {"min_age": "30d", "actions": {"delete": {}}}
-    }}})
 }
 
 /// The template's name: one per data stream, so streams never share one by accident.
@@ -61,7 +50,8 @@ fn template(data_stream: &str, mappings: Value, engine: Engine) -> Value {
         "template": {"mappings": mappings},
     });
     if engine == Engine::Elasticsearch {
-        template["template"]["settings"] = json!({"index.lifecycle.name": ILM_POLICY});
+        template["template"]["settings"] =
+            json!({"index.lifecycle.name": super::lifecycle::ILM_POLICY});
     }
     template
 }

@@ -153,7 +153,7 @@ fn the_lifecycle_setting_is_only_sent_to_elasticsearch() {
     let es = templates::index_template("logs-a-b", Engine::Elasticsearch);
     assert_eq!(
         es["template"]["settings"]["index.lifecycle.name"],
-        templates::ILM_POLICY
+        super::lifecycle::ILM_POLICY
     );
     let root = json!({"version": {"distribution": "opensearch", "number": "2.19.0"}});
     assert_eq!(Engine::from_root(&root), Engine::OpenSearch);
@@ -212,7 +212,7 @@ fn exchange(id: &str) -> crate::analysis::exchange::Exchange {
         request: message(),
         response: message(),
         response_end: crate::proxy::body::BodyEnd::Complete,
-        trace_id: None,
+        traceparent: None,
     }
 }
 
@@ -354,6 +354,11 @@ fn drift_snapshots_go_to_their_own_stream_with_typed_fields() {
     let item = ExportRecord::Drift(docs[0].clone()).bulk_item(&config);
     assert_eq!(item.index, "metrics-modelwatch.drift-default");
     assert_eq!(item.id, docs[0].id);
+    use super::event::DocumentKind;
+    for kind in [DocumentKind::Request, DocumentKind::Drift] {
+        assert_eq!(DocumentKind::from_byte(kind.as_byte()), Some(kind));
+    }
+    assert_eq!(DocumentKind::from_byte(7), None);
     let request = ExportRecord::Request(record()).bulk_item(&config);
     assert_eq!(request.index, "logs-modelwatch.inference-default");
     assert_eq!(request.id, "req-1");
@@ -384,4 +389,40 @@ fn the_drift_data_stream_is_checked() {
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(problems[0].contains("export.elasticsearch.drift_data_stream"));
     assert!(problems[0].contains("metrics-<dataset>-<namespace>"));
+}
+
+#[test]
+fn the_ism_policy_mirrors_the_ilm_lifecycle_for_one_stream() {
+    use super::lifecycle::{ism_missing, ism_policy, ism_policy_id};
+    let policy = &ism_policy("logs-modelwatch.inference-default")["policy"];
+    assert_eq!(
+        ism_policy_id("logs-modelwatch.inference-default"),
+        "modelwatch-logs-modelwatch.inference-default"
+    );
+    assert_eq!(policy["default_state"], "hot");
+    let states = policy["states"].as_array().unwrap();
+    assert_eq!(states[0]["name"], "hot");
+    assert_eq!(
+        states[0]["actions"][0]["rollover"],
+        json!({"min_primary_shard_size": "50gb", "min_index_age": "7d"})
+    );
+    assert_eq!(
+        states[0]["transitions"][0],
+        json!({"state_name": "delete", "conditions": {"min_index_age": "30d"}})
+    );
+    assert_eq!(states[1]["actions"][0], json!({"delete": {}}));
+    assert_eq!(
+        policy["ism_template"][0]["index_patterns"],
+        json!(["logs-modelwatch.inference-default"])
+    );
+    // What an OpenSearch node without the plugin answers, and what a real refusal is.
+    let missing =
+        r#"{"error":"no handler found for uri [/_plugins/_ism/policies/x] and method [PUT]"}"#;
+    assert!(ism_missing(400, missing));
+    assert!(ism_missing(404, ""));
+    assert!(!ism_missing(
+        400,
+        r#"{"error":{"type":"illegal_argument_exception"}}"#
+    ));
+    assert!(!ism_missing(409, ""));
 }
