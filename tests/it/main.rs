@@ -9,6 +9,7 @@ mod drift_calibration;
 mod drift_cli;
 mod drift_stats;
 mod export_elasticsearch;
+mod export_outage;
 mod live_drift;
 mod live_payloads;
 mod metric_contract;

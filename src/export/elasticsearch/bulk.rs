@@ -35,6 +35,19 @@ pub fn encode(events: &[(String, Value)]) -> Vec<u8> {
     body
 }
 
+/// The same body from documents already serialised (as the spool holds them).
+pub fn encode_raw<'a>(events: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (id, document) in events {
+        let action = serde_json::json!({"create": {"_id": id}});
+        serde_json::to_writer(&mut body, &action).expect("JSON values always serialise");
+        body.push(b'\n');
+        body.extend_from_slice(document);
+        body.push(b'\n');
+    }
+    body
+}
+
 /// Whether a status is transient (the item or the request may succeed later).
 pub fn is_retryable(status: u16) -> bool {
     matches!(status, 429 | 502 | 503 | 504)

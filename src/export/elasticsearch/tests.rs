@@ -111,6 +111,8 @@ fn bad_settings_are_reported_by_key() {
         batch_events: 0,
         data_stream: "logs-model-watch-default".into(),
         username: Some("elastic".into()),
+        spool_bytes: 1000,
+        fsync_interval: Duration::ZERO,
         ..Default::default()
     };
     let mut problems = Vec::new();
@@ -121,6 +123,8 @@ fn bad_settings_are_reported_by_key() {
         "export.elasticsearch.batch_events",
         "export.elasticsearch.data_stream",
         "export.elasticsearch.password",
+        "export.elasticsearch.spool_bytes",
+        "export.elasticsearch.fsync_interval",
     ] {
         assert!(text.contains(key), "{key} missing from {text}");
     }
@@ -129,7 +133,7 @@ fn bad_settings_are_reported_by_key() {
     assert!(problems.is_empty(), "{problems:?}");
 }
 
-fn exchange(id: &str) -> crate::analysis::exchange::Exchange {
+pub(crate) fn exchange(id: &str) -> crate::analysis::exchange::Exchange {
     use crate::analysis::capture::CapturedBody;
     use crate::analysis::exchange::{CapturedMessage, Exchange};
     let message = || CapturedMessage {
