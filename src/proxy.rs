@@ -71,7 +71,9 @@ use tokio::sync::watch;
 ///   url = "http://127.0.0.1:9200"     # request events; unset = no export
 ///   data_stream = "logs-modelwatch.inference-default"
 ///   batch_events = 500                # or batch_age = "1s", whichever comes first
-///   flush_timeout = "5s"              # after SIGTERM, then unsent events are dropped
+///   spool_bytes = 1073741824          # on-disk spool ($MODELWATCH_HOME/spool/elasticsearch)
+///   fsync_interval = "1s"             # what a power loss can take from the spool
+///   flush_timeout = "5s"              # after SIGTERM; the rest stays in the spool
 ///
 /// SIGTERM or SIGINT stops accepting, lets in-flight requests finish (at most
 /// proxy.drain_timeout) and exits 0.

@@ -227,8 +227,12 @@ impl Shipper {
         }
     }
 
+    /// Whether the stop was signalled (or the sink dropped without `finish`, which must
+    /// not leave this task spinning on a closed channel).
     fn stopping(&mut self) -> bool {
-        if self.give_up_at.is_none() && *self.stopped.borrow() {
+        if self.give_up_at.is_none()
+            && (*self.stopped.borrow() || self.stopped.has_changed().is_err())
+        {
             self.give_up_at = Some(Instant::now() + self.config.flush_timeout);
         }
         self.give_up_at.is_some()

@@ -311,3 +311,24 @@ fn the_persister_writes_queued_events_and_syncs_on_close() {
         .get_value();
     assert_eq!(spooled, 5.0);
 }
+
+#[test]
+fn a_failing_disk_refuses_events_without_a_panic_and_writing_resumes_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool");
+    let (mut writer, _reader, _) = open(&spool, limits(1 << 20, 4096), gauge()).unwrap();
+    append(&mut writer, 0..5, 300);
+    // The directory disappears (an unmounted volume): the next segment cannot be created.
+    std::fs::remove_dir_all(&spool).unwrap();
+    let failed = append(&mut writer, 5..40, 300);
+    assert!(failed.failed > 0, "{failed:?}");
+    assert!(failed.error.is_some());
+    assert_eq!(
+        failed.spooled + failed.failed,
+        35,
+        "every event is accounted for"
+    );
+    std::fs::create_dir_all(&spool).unwrap();
+    let resumed = append(&mut writer, 40..45, 300);
+    assert_eq!(resumed.spooled, 5, "{resumed:?}");
+}
