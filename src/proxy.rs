@@ -74,7 +74,9 @@ use tokio::sync::watch;
 ///   data_stream = "logs-modelwatch.inference-default"
 ///   drift_data_stream = "metrics-modelwatch.drift-default"  # one doc per column and evaluation
 ///   batch_events = 500                # or batch_age = "1s", whichever comes first
-///   flush_timeout = "5s"              # after SIGTERM, then unsent events are dropped
+///   spool_bytes = 1073741824          # on-disk spool ($MODELWATCH_HOME/spool/elasticsearch)
+///   fsync_interval = "1s"             # what a power loss can take from the spool
+///   flush_timeout = "5s"              # after SIGTERM; the rest stays in the spool
 ///   [export.elasticsearch.capture]   # payloads in events (needs a reference)
 ///   sample_rate = 0.01                # share of requests; 0 = none (default)
 ///   drop = ["ssn"]                    # never captured; hash = [...] needs hash_key

@@ -135,6 +135,18 @@ def peak_rss_mb(pid):
     return float("nan")
 
 
+def stop_all(procs):
+    """SIGTERM every process still running, then SIGKILL what has not exited in 10 s."""
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="mw-bench-")
     procs = []
@@ -235,13 +247,7 @@ def main():
         print(f"modelwatch peak RSS with 50 features and a 10,000-row window: "
               f"{peak_rss_mb(big.pid):.1f} MB after {analysed:.0f} rows analysed")
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

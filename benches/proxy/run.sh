@@ -11,13 +11,5 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
-if ! command -v nginx >/dev/null; then
-    apt-get install -y nginx-light >/dev/null || apt-get install -y nginx >/dev/null
-fi
-if ! command -v oha >/dev/null; then
-    if [ -x /opt/oha/bin/oha ]; then export PATH="/opt/oha/bin:$PATH"; else
-        cargo install oha --locked --root /opt/oha && export PATH="/opt/oha/bin:$PATH"
-    fi
-fi
-cargo build --release --locked --bin modelwatch >&2
+source benches/load_tools.sh
 exec python3 benches/proxy/bench.py "$@"

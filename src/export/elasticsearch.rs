@@ -6,7 +6,9 @@
 //! - [`event`]: the queued record and its ECS document (fields in `docs/events.md`);
 //! - [`drift_snapshot`]: one document per column and live drift evaluation;
 //! - [`queue`]: the proxy's non-blocking, byte-bounded hand-off and the counters;
-//! - [`sink`]: the shipper task: batching, retries with backoff, dead-letter file;
+//! - [`spool`]: the bounded on-disk spool (segments, recovery) and its persister thread;
+//! - [`sink`]: the shipper task: reads the spool, batching, retries with backoff,
+//!   dead-letter file;
 //! - [`bulk`]: the `_bulk` NDJSON format and per-item outcomes;
 //! - [`templates`]: engine detection, index templates;
 //! - [`lifecycle`]: ILM (Elasticsearch) or ISM (OpenSearch, when the plugin is there);
@@ -22,6 +24,7 @@ pub mod event;
 pub mod lifecycle;
 pub mod queue;
 pub mod sink;
+pub mod spool;
 pub mod templates;
 pub mod tls;
 

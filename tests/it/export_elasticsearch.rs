@@ -33,7 +33,17 @@ fn stream(tag: &str) -> String {
 }
 
 pub(crate) async fn cluster(method: http::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let url = format!("{}{path}", opensearch_url());
+    cluster_at(&opensearch_url(), method, path, body).await
+}
+
+/// One JSON call to the node at `base`: the status and the answer (`null` if not JSON).
+pub async fn cluster_at(
+    base: &str,
+    method: http::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let url = format!("{base}{path}");
     let request = Request::builder()
         .method(method)
         .uri(url)
@@ -73,7 +83,7 @@ pub(crate) fn start_proxy(
     start_proxy_with(upstream, es_url, stream, home, &[])
 }
 
-pub(crate) fn start_proxy_with(
+pub fn start_proxy_with(
     upstream: &Upstream,
     es_url: &str,
     stream: &str,
@@ -101,7 +111,7 @@ async fn infer(proxy: &ProxyProcess, request_id: &str) {
     assert_eq!(answer.status, 200, "{}", answer.text());
 }
 
-pub(crate) async fn export_count(proxy: &ProxyProcess, outcome: &str) -> f64 {
+pub async fn export_count(proxy: &ProxyProcess, outcome: &str) -> f64 {
     let answer = get(&client::http1(), &proxy.admin_url("/metrics")).await;
     value(
         &parse(&answer.text()),
@@ -285,22 +295,42 @@ async fn an_unreachable_cluster_changes_nothing_for_clients_and_exit() {
     };
     let home = tempfile::tempdir().unwrap();
     let upstream = Upstream::echo().await;
-    // The smallest queue allowed (64 KiB, a few hundred events): the overflow must be
+    // The smallest spool allowed (256 KiB, a few hundred events): the overflow must be
     // dropped and counted while every client still gets its answer.
     let mut proxy = start_proxy_with(
         &upstream,
         &format!("http://{closed}"),
         &stream("down"),
         home.path().to_str().unwrap(),
-        &[("MODELWATCH__EXPORT__ELASTICSEARCH__QUEUE_BYTES", "65536")],
+        &[("MODELWATCH__EXPORT__ELASTICSEARCH__SPOOL_BYTES", "262144")],
     );
     for i in 0..800 {
         infer(&proxy, &format!("down-{i}")).await;
     }
+    // The persister counts what no longer fits as it writes, a moment after the offers.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while export_count(&proxy, "dropped").await == 0.0 {
+        assert!(
+            Instant::now() < deadline,
+            "a full export spool drops; log:\n{}",
+            proxy.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let metrics = parse(
+        &get(&client::http1(), &proxy.admin_url("/metrics"))
+            .await
+            .text(),
+    );
+    let spooled = value(
+        &metrics,
+        "modelwatch_export_spool_bytes",
+        &[("sink", "elasticsearch")],
+    )
+    .unwrap_or(0.0);
     assert!(
-        export_count(&proxy, "dropped").await > 0.0,
-        "a full export queue drops; log:\n{}",
-        proxy.log()
+        spooled > 200_000.0 && spooled <= 262_144.0,
+        "the spool holds what fits: {spooled} bytes"
     );
     let deadline = Instant::now() + Duration::from_secs(20);
     while export_count(&proxy, "retried").await < 1.0 {
@@ -322,9 +352,20 @@ async fn an_unreachable_cluster_changes_nothing_for_clients_and_exit() {
         proxy.log()
     );
     assert!(
-        proxy.log().contains("dropping events not yet delivered"),
+        proxy
+            .log()
+            .contains("events not yet delivered stay in the spool"),
         "the undelivered events are reported; log:\n{}",
         proxy.log()
+    );
+    assert!(
+        home.path()
+            .join("spool/elasticsearch")
+            .read_dir()
+            .unwrap()
+            .count()
+            > 2,
+        "the spool is under MODELWATCH_HOME"
     );
 }
 

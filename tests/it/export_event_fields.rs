@@ -122,6 +122,8 @@ async fn failures_and_the_proxys_own_answers_carry_error_fields() {
         .unwrap()
         .local_addr()
         .unwrap();
+    // Its own home: a spool directory belongs to one sidecar.
+    let refused_home = tempfile::tempdir().unwrap();
     let refused = ProxyProcess::start(
         &format!("http://{closed}"),
         &[
@@ -131,7 +133,7 @@ async fn failures_and_the_proxys_own_answers_carry_error_fields() {
                 stream.as_str(),
             ),
             ("MODELWATCH__EXPORT__ELASTICSEARCH__BATCH_AGE", "100ms"),
-            ("MODELWATCH_HOME", home),
+            ("MODELWATCH_HOME", refused_home.path().to_str().unwrap()),
         ],
     );
     assert_eq!(

@@ -21,24 +21,17 @@ pub enum ItemOutcome {
     },
 }
 
-/// One document to create: its data stream, `_id` and body.
-#[derive(Clone, Debug, PartialEq)]
-pub struct BulkItem {
-    pub index: String,
-    pub id: String,
-    pub document: Value,
-}
-
-/// One NDJSON body for `POST /_bulk`: an action line naming the data stream and `_id`, and
-/// a document line, per item; every line ends in `\n` (the last one too, or the cluster
-/// answers 400).
-pub fn encode(items: &[BulkItem]) -> Vec<u8> {
-    let mut body = Vec::with_capacity(items.len() * 512);
-    for item in items {
-        let action = serde_json::json!({"create": {"_index": item.index, "_id": item.id}});
+/// One NDJSON body for `POST /_bulk` from documents already serialised (as the spool holds
+/// them), `(data stream, _id, document)` per item: an action line naming the data stream
+/// and `_id`, and the document line; every line ends in `\n` (the last one too, or the
+/// cluster answers 400).
+pub fn encode_raw<'a>(events: impl IntoIterator<Item = (&'a str, &'a str, &'a [u8])>) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (index, id, document) in events {
+        let action = serde_json::json!({"create": {"_index": index, "_id": id}});
         serde_json::to_writer(&mut body, &action).expect("JSON values always serialise");
         body.push(b'\n');
-        serde_json::to_writer(&mut body, &item.document).expect("JSON values always serialise");
+        body.extend_from_slice(document);
         body.push(b'\n');
     }
     body

@@ -16,8 +16,19 @@ pub struct ElasticsearchConfig {
     /// …or once its oldest event has waited this long.
     #[serde(with = "humantime_serde")]
     pub batch_age: Duration,
-    /// Memory the waiting events may hold; beyond it new events are dropped and counted.
+    /// Memory the events waiting to be written to the spool may hold; beyond it new events
+    /// are dropped and counted.
     pub queue_bytes: usize,
+    /// The on-disk spool; default `$MODELWATCH_HOME/spool/elasticsearch`
+    /// (`.modelwatch/spool/elasticsearch` without `MODELWATCH_HOME`). One sidecar per
+    /// directory.
+    pub spool_dir: Option<PathBuf>,
+    /// The spool's files never hold more; when full, new events are dropped and counted.
+    pub spool_bytes: u64,
+    /// Spooled events are fsynced at most this long after they are written: what a power
+    /// loss (not a crash of the sidecar) can lose.
+    #[serde(with = "humantime_serde")]
+    pub fsync_interval: Duration,
     /// Data stream name, `logs-<dataset>-<namespace>` with no `-` inside either part.
     pub data_stream: String,
     /// Data stream of the drift snapshots, `metrics-<dataset>-<namespace>`.
@@ -52,6 +63,9 @@ impl Default for ElasticsearchConfig {
             batch_events: 500,
             batch_age: Duration::from_secs(1),
             queue_bytes: 16 * 1024 * 1024,
+            spool_dir: None,
+            spool_bytes: 1024 * 1024 * 1024,
+            fsync_interval: Duration::from_secs(1),
             data_stream: "logs-modelwatch.inference-default".into(),
             drift_data_stream: "metrics-modelwatch.drift-default".into(),
             install_templates: true,
@@ -89,6 +103,15 @@ impl ElasticsearchConfig {
         })
     }
 
+    /// The spool directory, resolved against `MODELWATCH_HOME` like the dead-letter file.
+    pub fn spool_path(&self, home: Option<&str>) -> PathBuf {
+        self.spool_dir.clone().unwrap_or_else(|| {
+            PathBuf::from(home.filter(|h| !h.is_empty()).unwrap_or(".modelwatch"))
+                .join("spool")
+                .join("elasticsearch")
+        })
+    }
+
     /// Appends one message per problem, each naming the key and the fix.
     pub fn validate(&self, problems: &mut Vec<String>) {
         if let Some(url) = &self.url
@@ -112,7 +135,26 @@ impl ElasticsearchConfig {
                 self.queue_bytes
             ));
         }
+        if self.spool_bytes < 256 * 1024 {
+            problems.push(format!(
+                "export.elasticsearch.spool_bytes = {} is below 262144: give at least 256 KiB, \
+                 e.g. 1073741824 (1 GiB), sized for the longest outage to ride out",
+                self.spool_bytes
+            ));
+        }
+        if self
+            .spool_dir
+            .as_ref()
+            .is_some_and(|d| d.as_os_str().is_empty())
+        {
+            problems.push(
+                "export.elasticsearch.spool_dir is empty: give a directory, or leave it unset \
+                 for $MODELWATCH_HOME/spool/elasticsearch"
+                    .into(),
+            );
+        }
         for (key, value) in [
+            ("export.elasticsearch.fsync_interval", self.fsync_interval),
             ("export.elasticsearch.batch_age", self.batch_age),
             ("export.elasticsearch.flush_timeout", self.flush_timeout),
             ("export.elasticsearch.request_timeout", self.request_timeout),

@@ -4,9 +4,7 @@
 //! The proxy queues a [`RequestRecord`] (a few strings and numbers, no bodies); the
 //! shipper turns it into the JSON document off the hot path. Fields: `docs/events.md`.
 
-use super::bulk::BulkItem;
 use super::capture::CapturedPayload;
-use super::config::ElasticsearchConfig;
 use super::drift_snapshot::DriftSnapshot;
 use crate::analysis::exchange::Exchange;
 use crate::proxy::body::BodyEnd;
@@ -81,15 +79,6 @@ impl ExportRecord {
         match self {
             ExportRecord::Request(r) => r.footprint(),
             ExportRecord::Drift(d) => d.footprint,
-        }
-    }
-
-    /// The `_bulk` item: the record's data stream, `_id` and document.
-    pub fn bulk_item(&self, config: &ElasticsearchConfig) -> BulkItem {
-        BulkItem {
-            index: config.data_stream_for(self.kind()).to_string(),
-            id: self.id().to_string(),
-            document: self.document(),
         }
     }
 

@@ -1,9 +1,11 @@
-//! The proxy's side of the export: a non-blocking, byte-bounded hand-off to the shipper.
+//! The proxy's side of the export: a non-blocking, byte-bounded hand-off to the persister
+//! thread that writes events into the spool.
 //!
 //! `offer` never waits: when the events already waiting hold `queue_bytes`, the new one is
 //! dropped and counted as `modelwatch_export_events_total{outcome="dropped"}`. The channel
 //! itself is unbounded; the byte counter is what bounds it. Drift snapshots share the queue
-//! and its budget ([`ExportQueue::offer_drift`]).
+//! and its budget ([`ExportQueue::offer_drift`]). It is a std channel because its reader is
+//! a plain thread (file I/O blocks) that also wakes on a timer to fsync.
 
 use super::drift_snapshot::DriftSnapshot;
 use super::event::{ExportRecord, RequestRecord};
@@ -11,7 +13,8 @@ use crate::analysis::exchange::Exchange;
 use prometheus::{IntCounterVec, Opts, Registry};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::sync::mpsc;
+use std::sync::mpsc;
+use std::time::Duration;
 
 /// The `sink` label of this exporter's series.
 pub const SINK: &str = "elasticsearch";
@@ -19,6 +22,8 @@ pub const SINK: &str = "elasticsearch";
 /// What became of an event; the `outcome` label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
+    /// Written to the on-disk spool (it survives a restart from here on).
+    Spooled,
     Delivered,
     Duplicate,
     /// One more attempt was needed (counted per event and attempt).
@@ -28,7 +33,8 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 5] = [
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Spooled,
         Outcome::Delivered,
         Outcome::Duplicate,
         Outcome::Retried,
@@ -38,6 +44,7 @@ impl Outcome {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Outcome::Spooled => "spooled",
             Outcome::Delivered => "delivered",
             Outcome::Duplicate => "duplicate",
             Outcome::Retried => "retried",
@@ -68,29 +75,51 @@ impl ExportCounters {
     }
 
     pub fn add(&self, outcome: Outcome, n: usize) {
+        if n == 0 {
+            return;
+        }
         self.0
             .with_label_values(&[SINK, outcome.as_str()])
             .inc_by(n as u64);
     }
 }
 
+/// What travels in the channel: an event, or the sidecar's request to stop.
+// Every message but the last is a record: boxing it would cost an allocation per event to
+// save bytes on one `Close`.
+#[allow(clippy::large_enum_variant)]
+enum Message {
+    Record(ExportRecord),
+    Close,
+}
+
+/// What [`ExportReceiver::recv_timeout`] got.
+#[allow(clippy::large_enum_variant)] // as `Message`
+pub enum Received {
+    Record(ExportRecord),
+    Timeout,
+    /// [`ExportQueue::close`] was called (or every sender is gone).
+    Closed,
+}
+
 /// The sending side, held by the proxy's tap.
 pub struct ExportQueue {
-    sender: mpsc::UnboundedSender<ExportRecord>,
+    sender: mpsc::Sender<Message>,
     queued_bytes: Arc<AtomicUsize>,
     max_bytes: usize,
     counters: ExportCounters,
 }
 
-/// The shipper's side.
+/// The persister's side.
 pub struct ExportReceiver {
-    receiver: mpsc::UnboundedReceiver<ExportRecord>,
+    receiver: mpsc::Receiver<Message>,
     queued_bytes: Arc<AtomicUsize>,
+    closed: bool,
 }
 
 impl ExportQueue {
     pub fn new(max_bytes: usize, counters: ExportCounters) -> (ExportQueue, ExportReceiver) {
-        let (sender, receiver) = mpsc::unbounded_channel();
+        let (sender, receiver) = mpsc::channel();
         let queued_bytes = Arc::new(AtomicUsize::new(0));
         (
             ExportQueue {
@@ -102,6 +131,7 @@ impl ExportQueue {
             ExportReceiver {
                 receiver,
                 queued_bytes,
+                closed: false,
             },
         )
     }
@@ -130,24 +160,55 @@ impl ExportQueue {
     fn push(&self, record: ExportRecord) {
         let size = record.footprint();
         let before = self.queued_bytes.fetch_add(size, Ordering::Relaxed);
-        if before + size > self.max_bytes || self.sender.send(record).is_err() {
+        if before + size > self.max_bytes || self.sender.send(Message::Record(record)).is_err() {
             self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
             self.counters.add(Outcome::Dropped, 1);
         }
     }
+
+    /// Tells the receiver that no more events follow: it takes what is queued, then sees
+    /// [`Received::Closed`]. Events offered afterwards are still taken if the receiver has
+    /// not reached the close yet (they are in the same channel, in order).
+    pub fn close(&self) {
+        let _ = self.sender.send(Message::Close);
+    }
 }
 
 impl ExportReceiver {
-    /// The next record, waiting for one; `None` once every sender is gone.
-    pub async fn recv(&mut self) -> Option<ExportRecord> {
-        let record = self.receiver.recv().await?;
-        Some(self.taken(record))
+    /// The next record, waiting at most `timeout` (`None`: as long as it takes).
+    pub fn recv_timeout(&mut self, timeout: Option<Duration>) -> Received {
+        if self.closed {
+            return Received::Closed;
+        }
+        let message = match timeout {
+            Some(timeout) => match self.receiver.recv_timeout(timeout) {
+                Ok(message) => message,
+                Err(mpsc::RecvTimeoutError::Timeout) => return Received::Timeout,
+                Err(mpsc::RecvTimeoutError::Disconnected) => Message::Close,
+            },
+            None => self.receiver.recv().unwrap_or(Message::Close),
+        };
+        match message {
+            Message::Record(record) => Received::Record(self.taken(record)),
+            Message::Close => {
+                self.closed = true;
+                Received::Closed
+            }
+        }
     }
 
-    /// A record already queued, without waiting.
+    /// A record already queued, without waiting (`None` also once closed).
     pub fn try_recv(&mut self) -> Option<ExportRecord> {
-        let record = self.receiver.try_recv().ok()?;
-        Some(self.taken(record))
+        if self.closed {
+            return None;
+        }
+        match self.receiver.try_recv().ok()? {
+            Message::Record(record) => Some(self.taken(record)),
+            Message::Close => {
+                self.closed = true;
+                None
+            }
+        }
     }
 
     fn taken(&self, record: ExportRecord) -> ExportRecord {

@@ -1,19 +1,22 @@
-//! The shipper: a background task that batches queued events (request events and drift
-//! snapshots) by count and age, installs the templates once, ships `_bulk` requests and
-//! handles every item's outcome.
+//! The shipper: a background task that reads the spool oldest-first (request events and
+//! drift snapshots), batches by count and age, installs the templates once, ships `_bulk`
+//! requests and handles every item's outcome.
 //!
-//! Transient failures (connection refused, 5xx, 429, per-item 429/502/503/504) are retried
-//! with exponential backoff and jitter, honouring `Retry-After`; while the shipper retries,
-//! new events wait in the byte-bounded queue and beyond it are dropped (the on-disk spool
-//! that would keep them is not built yet). Final refusals go to the dead-letter file.
-//! On stop, what is queued is shipped for at most `flush_timeout`, the rest counted as
-//! dropped. Nothing here is awaited by the proxy.
+//! Events reach the spool through the proxy's non-blocking [`ExportQueue`] and the
+//! persister thread (`spool/persist.rs`); the shipper acknowledges a batch in the spool only
+//! once every item's outcome is final (delivered, duplicate 409, or dead-lettered), so an
+//! outage or a restart loses nothing that was spooled. Transient failures (connection
+//! refused, 5xx, 429, per-item 429/502/503/504) are retried with exponential backoff and
+//! jitter, honouring `Retry-After`, while new events pile up on disk up to `spool_bytes`.
+//! On stop, what is spooled is shipped for at most `flush_timeout`; the rest stays on disk
+//! for the next start. Nothing here is awaited by the proxy.
 
-use super::bulk::{self, BulkItem, ItemOutcome};
+use super::bulk::{self, ItemOutcome};
 use super::client::{ClusterClient, retry_after};
 use super::config::ElasticsearchConfig;
 use super::lifecycle;
-use super::queue::{ExportCounters, ExportQueue, ExportReceiver, Outcome};
+use super::queue::{ExportCounters, ExportQueue, Outcome};
+use super::spool::{self, SpoolLimits, SpoolReader, SpooledEvent};
 use super::templates::{self, Engine};
 use bytes::Bytes;
 use http::Method;
@@ -26,9 +29,14 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-/// A started exporter: the queue for the proxy and the handle to stop the shipper.
+/// The most bytes of events one `_bulk` request carries (beyond its first event).
+const MAX_BULK_BYTES: u64 = 8 * 1024 * 1024;
+
+/// A started exporter: the queue for the proxy and the handles to stop the persister and
+/// the shipper.
 pub struct ElasticsearchSink {
     pub queue: Arc<ExportQueue>,
+    persister: std::thread::JoinHandle<()>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     flush_timeout: Duration,
@@ -45,28 +53,67 @@ impl ElasticsearchSink {
             return Ok(None);
         }
         let counters = ExportCounters::register(registry)?;
+        let gauge = prometheus::IntGauge::with_opts(
+            prometheus::Opts::new(
+                "modelwatch_export_spool_bytes",
+                "Bytes of events in a sink's on-disk spool not yet delivered.",
+            )
+            .const_label("sink", super::queue::SINK),
+        )?;
+        registry.register(Box::new(gauge.clone()))?;
+        let dir = config.spool_path(home);
+        let (writer, reader, recovered) =
+            spool::open(&dir, SpoolLimits::for_cap(config.spool_bytes), gauge).map_err(|err| {
+                anyhow::anyhow!(
+                    "cannot use the export spool directory {} ({err}): set \
+                     export.elasticsearch.spool_dir to a writable directory of this sidecar's \
+                     own",
+                    dir.display()
+                )
+            })?;
+        if recovered.events > 0 || recovered.truncated_bytes > 0 {
+            tracing::info!(
+                dir = %dir.display(),
+                events = recovered.events,
+                bytes = recovered.bytes,
+                truncated_bytes = recovered.truncated_bytes,
+                "events left in the export spool by the last run are shipped first"
+            );
+        }
         let (queue, receiver) = ExportQueue::new(config.queue_bytes, counters.clone());
+        let persister =
+            spool::persist::spawn(receiver, writer, config.fsync_interval, counters.clone())?;
         let (stop, stopped) = watch::channel(false);
         let shipper = Shipper {
             client: ClusterClient::new(config)?,
             config: config.clone(),
             counters,
             dead_letter: config.dead_letter_path(home),
-            receiver,
+            reader: Some(reader),
             stopped,
             give_up_at: None,
             templates_ready: !config.install_templates,
         };
         Ok(Some(Self {
             queue: Arc::new(queue),
+            persister,
             stop,
             task: tokio::spawn(shipper.run()),
             flush_timeout: config.flush_timeout,
         }))
     }
 
-    /// Ships what is queued within `flush_timeout`, then returns.
+    /// Writes what is queued to the spool, ships what is spooled within `flush_timeout`,
+    /// then returns; undelivered events stay in the spool for the next start.
     pub async fn finish(self) {
+        self.queue.close();
+        let persister = self.persister;
+        if tokio::task::spawn_blocking(move || persister.join())
+            .await
+            .is_err()
+        {
+            tracing::error!("the export spool writer failed; unwritten events are lost");
+        }
         let _ = self.stop.send(true);
         let backstop = self.flush_timeout + Duration::from_secs(2);
         let task = self.task;
@@ -93,12 +140,21 @@ enum Attempt {
     },
 }
 
+/// Whether every event of a batch got its final outcome.
+#[derive(PartialEq, Eq)]
+enum Shipped {
+    Final,
+    /// The flush time ran out first: the events stay in the spool.
+    Interrupted,
+}
+
 struct Shipper {
     client: ClusterClient,
     config: ElasticsearchConfig,
     counters: ExportCounters,
     dead_letter: PathBuf,
-    receiver: ExportReceiver,
+    /// Taken out while a blocking read runs (the reader moves into `spawn_blocking`).
+    reader: Option<SpoolReader>,
     stopped: watch::Receiver<bool>,
     /// Set when the stop signal is seen: the end of the flush.
     give_up_at: Option<Instant>,
@@ -108,34 +164,98 @@ struct Shipper {
 impl Shipper {
     async fn run(mut self) {
         loop {
-            let (batch, closing) = self.next_batch().await;
-            for chunk in batch.chunks(self.config.batch_events) {
-                let events = chunk.iter().map(|r| r.bulk_item(&self.config)).collect();
-                self.ship(events).await;
+            let closing = self.wait_for_batch().await;
+            let max_events = self.config.batch_events;
+            let mut reader = self
+                .reader
+                .take()
+                .expect("the reader is back after each read");
+            let (reader, batch) = match tokio::task::spawn_blocking(move || {
+                let batch = reader.read(max_events, MAX_BULK_BYTES);
+                (reader, batch)
+            })
+            .await
+            {
+                Ok(read) => read,
+                Err(err) => {
+                    tracing::error!("the export spool reader failed, export stops: {err}");
+                    return;
+                }
+            };
+            self.reader = Some(reader);
+            let mut batch = match batch {
+                Ok(batch) => batch,
+                Err(err) => {
+                    tracing::error!("cannot read the export spool, retrying: {err}");
+                    if !self.back_off(4, None).await {
+                        return self.report_left_over();
+                    }
+                    continue;
+                }
+            };
+            if !batch.is_empty()
+                && self.ship(std::mem::take(&mut batch.events)).await == Shipped::Interrupted
+            {
+                return self.report_left_over();
             }
-            if closing {
+            // Also for an empty batch: it may have skipped corrupt bytes.
+            self.reader().ack(&batch);
+            if closing && self.reader().pending_events() == 0 {
                 return;
+            }
+            if self.stopping() && Instant::now() >= self.give_up_at.expect("set by stopping()") {
+                return self.report_left_over();
             }
         }
     }
 
+    fn reader(&mut self) -> &mut SpoolReader {
+        self.reader
+            .as_mut()
+            .expect("the reader is back after each read")
+    }
+
+    fn report_left_over(&mut self) {
+        let reader = self.reader();
+        let (events, dir) = (reader.pending_events(), reader.dir().display().to_string());
+        if events > 0 {
+            tracing::warn!(
+                events,
+                dir,
+                "the export flush time is over; events not yet delivered stay in the spool \
+                 and are shipped at the next start"
+            );
+        }
+    }
+
+    /// Whether the stop was signalled (or the sink dropped without `finish`, which must
+    /// not leave this task spinning on a closed channel).
     fn stopping(&mut self) -> bool {
-        if self.give_up_at.is_none() && *self.stopped.borrow() {
+        if self.give_up_at.is_none()
+            && (*self.stopped.borrow() || self.stopped.has_changed().is_err())
+        {
             self.give_up_at = Some(Instant::now() + self.config.flush_timeout);
         }
         self.give_up_at.is_some()
     }
 
-    /// Waits for a full or old enough batch; on stop, takes everything queued.
-    async fn next_batch(&mut self) -> (Vec<super::event::ExportRecord>, bool) {
-        let mut batch = Vec::new();
+    /// Waits until a full batch is spooled, or the oldest spooled event has waited
+    /// `batch_age`; on stop, returns at once (`true`) to ship what is there.
+    async fn wait_for_batch(&mut self) -> bool {
         let mut deadline = None;
-        while batch.len() < self.config.batch_events {
+        loop {
             if self.stopping() {
-                while let Some(record) = self.receiver.try_recv() {
-                    batch.push(record);
+                return true;
+            }
+            let pending = self.reader().pending_events();
+            if pending >= self.config.batch_events as u64 {
+                return false;
+            }
+            if pending > 0 {
+                let at = *deadline.get_or_insert(Instant::now() + self.config.batch_age);
+                if Instant::now() >= at {
+                    return false;
                 }
-                return (batch, true);
             }
             let age = async {
                 match deadline {
@@ -143,24 +263,20 @@ impl Shipper {
                     None => std::future::pending().await,
                 }
             };
+            let reader = self
+                .reader
+                .as_ref()
+                .expect("the reader is back after each read");
             tokio::select! {
-                record = self.receiver.recv() => match record {
-                    Some(record) => {
-                        deadline.get_or_insert(Instant::now() + self.config.batch_age);
-                        batch.push(record);
-                    }
-                    None => return (batch, true),
-                },
-                () = age => break,
+                () = reader.appended() => {}
+                () = age => {}
                 _ = self.stopped.changed() => {}
             }
         }
-        (batch, false)
     }
 
-    /// Ships `events` until each is delivered, dead-lettered or, at the end of a flush,
-    /// dropped.
-    async fn ship(&mut self, mut pending: Vec<BulkItem>) {
+    /// Ships `events` until each is delivered or dead-lettered, or the flush time is over.
+    async fn ship(&mut self, mut pending: Vec<SpooledEvent>) -> Shipped {
         let mut attempt: u32 = 0;
         while !pending.is_empty() {
             let after = match self.attempt(&pending).await {
@@ -178,7 +294,7 @@ impl Shipper {
                     }
                     pending = retry;
                     if pending.is_empty() {
-                        return;
+                        return Shipped::Final;
                     }
                     after
                 }
@@ -195,24 +311,20 @@ impl Shipper {
                 Attempt::RejectAll { status, reason } => {
                     tracing::error!(status, "Elasticsearch refused a bulk request: {reason}");
                     self.dead_letter(&pending, status, &reason);
-                    return;
+                    return Shipped::Final;
                 }
             };
             self.counters.add(Outcome::Retried, pending.len());
             if !self.back_off(attempt, after).await {
-                tracing::warn!(
-                    events = pending.len(),
-                    "the export flush time is over; dropping events not yet delivered"
-                );
-                self.counters.add(Outcome::Dropped, pending.len());
-                return;
+                return Shipped::Interrupted;
             }
             attempt = attempt.saturating_add(1);
         }
+        Shipped::Final
     }
 
     /// One `_bulk` request (after the template, if it is not installed yet).
-    async fn attempt(&mut self, events: &[BulkItem]) -> Attempt {
+    async fn attempt(&mut self, events: &[SpooledEvent]) -> Attempt {
         if !self.templates_ready {
             match self.install_templates().await {
                 Ok(()) => self.templates_ready = true,
@@ -225,7 +337,13 @@ impl Shipper {
             }
         }
         // Every action names its data stream, so one request carries both kinds.
-        let body = Bytes::from(bulk::encode(events));
+        let body = Bytes::from(bulk::encode_raw(events.iter().map(|e| {
+            (
+                self.config.data_stream_for(e.kind),
+                e.id.as_str(),
+                e.document.as_slice(),
+            )
+        })));
         let answer = match self
             .client
             .send(Method::POST, "/_bulk", Some(("application/x-ndjson", body)))
@@ -315,7 +433,7 @@ impl Shipper {
     }
 
     /// Appends one line per event to the dead-letter file, with the reason.
-    fn dead_letter(&self, events: &[BulkItem], status: u16, reason: &str) {
+    fn dead_letter(&self, events: &[SpooledEvent], status: u16, reason: &str) {
         self.counters.add(Outcome::DeadLetter, events.len());
         tracing::warn!(
             events = events.len(),
@@ -324,14 +442,17 @@ impl Shipper {
             "events refused by Elasticsearch written to the dead-letter file: {reason}"
         );
         let mut lines = Vec::new();
-        for item in events {
+        for SpooledEvent { kind, id, document } in events {
+            // The document as written, even if it no longer parses (it did when spooled).
+            let document = serde_json::from_slice::<Value>(document)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(document).into()));
             let line = serde_json::json!({
                 "@timestamp": humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
-                "request_id": item.id,
-                "data_stream": item.index,
+                "request_id": id,
+                "data_stream": self.config.data_stream_for(*kind),
                 "status": status,
                 "reason": reason,
-                "event": item.document,
+                "event": document,
             });
             serde_json::to_writer(&mut lines, &line).expect("JSON values always serialise");
             lines.push(b'\n');

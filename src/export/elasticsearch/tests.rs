@@ -1,4 +1,4 @@
-use super::bulk::{self, BulkItem, ItemOutcome};
+use super::bulk::{self, ItemOutcome};
 use super::config::ElasticsearchConfig;
 use super::event::{ExportRecord, RequestRecord};
 use super::sink::backoff;
@@ -98,12 +98,10 @@ fn failures_say_what_failed() {
 
 #[test]
 fn bulk_bodies_end_every_line_with_a_newline() {
-    let item = |index: &str, id: &str, x: i32| BulkItem {
-        index: index.into(),
-        id: id.into(),
-        document: json!({"x": x}),
-    };
-    let body = bulk::encode(&[item("logs-a-b", "a", 1), item("metrics-c-d", "b", 2)]);
+    let body = bulk::encode_raw([
+        ("logs-a-b", "a", &b"{\"x\":1}"[..]),
+        ("metrics-c-d", "b", &b"{\"x\":2}"[..]),
+    ]);
     let text = String::from_utf8(body).unwrap();
     assert_eq!(
         text,
@@ -170,6 +168,8 @@ fn bad_settings_are_reported_by_key() {
         batch_events: 0,
         data_stream: "logs-model-watch-default".into(),
         username: Some("elastic".into()),
+        spool_bytes: 1000,
+        fsync_interval: Duration::ZERO,
         ..Default::default()
     };
     let mut problems = Vec::new();
@@ -180,6 +180,8 @@ fn bad_settings_are_reported_by_key() {
         "export.elasticsearch.batch_events",
         "export.elasticsearch.data_stream",
         "export.elasticsearch.password",
+        "export.elasticsearch.spool_bytes",
+        "export.elasticsearch.fsync_interval",
     ] {
         assert!(text.contains(key), "{key} missing from {text}");
     }
@@ -188,7 +190,7 @@ fn bad_settings_are_reported_by_key() {
     assert!(problems.is_empty(), "{problems:?}");
 }
 
-fn exchange(id: &str) -> crate::analysis::exchange::Exchange {
+pub(crate) fn exchange(id: &str) -> crate::analysis::exchange::Exchange {
     use crate::analysis::capture::CapturedBody;
     use crate::analysis::exchange::{CapturedMessage, Exchange};
     let message = || CapturedMessage {
@@ -351,17 +353,23 @@ fn a_drift_evaluation_becomes_one_snapshot_per_column() {
 fn drift_snapshots_go_to_their_own_stream_with_typed_fields() {
     let config = ElasticsearchConfig::default();
     let docs = super::drift_snapshot::snapshots(&model_report(), SystemTime::now());
-    let item = ExportRecord::Drift(docs[0].clone()).bulk_item(&config);
-    assert_eq!(item.index, "metrics-modelwatch.drift-default");
-    assert_eq!(item.id, docs[0].id);
+    let drift = ExportRecord::Drift(docs[0].clone());
+    assert_eq!(
+        config.data_stream_for(drift.kind()),
+        "metrics-modelwatch.drift-default"
+    );
+    assert_eq!(drift.id(), docs[0].id);
     use super::event::DocumentKind;
     for kind in [DocumentKind::Request, DocumentKind::Drift] {
         assert_eq!(DocumentKind::from_byte(kind.as_byte()), Some(kind));
     }
     assert_eq!(DocumentKind::from_byte(7), None);
-    let request = ExportRecord::Request(record()).bulk_item(&config);
-    assert_eq!(request.index, "logs-modelwatch.inference-default");
-    assert_eq!(request.id, "req-1");
+    let request = ExportRecord::Request(record());
+    assert_eq!(
+        config.data_stream_for(request.kind()),
+        "logs-modelwatch.inference-default"
+    );
+    assert_eq!(request.id(), "req-1");
 
     let template = templates::drift_template("metrics-a-b", Engine::OpenSearch);
     assert_eq!(template["priority"], 501);
