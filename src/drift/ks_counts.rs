@@ -63,6 +63,11 @@ const FLUSH_EVERY: u32 = 7;
 /// points whose bucket is below `b`. The bucket of a value is a monotone function of it,
 /// so every point below a value's bucket is smaller than the value and every point above
 /// it larger: the search for the value only needs the points of its own bucket.
+/// At most this many buckets (256 KiB of `u32` starts).
+const MAX_BUCKETS: usize = 1 << 16;
+/// Points one bucket may hold before the buckets are made narrower.
+const BUCKET_POINTS: usize = 2;
+
 #[derive(Clone, Debug)]
 struct Buckets {
     low: f64,
@@ -72,8 +77,25 @@ struct Buckets {
 }
 
 impl Buckets {
+    /// Doubles the number of buckets (from about two per point, up to [`MAX_BUCKETS`])
+    /// until no bucket holds more than [`BUCKET_POINTS`] points: skewed columns (incomes,
+    /// assets) crowd most points into a few equal-width buckets otherwise.
     fn new(points: &[f64]) -> Buckets {
-        let count = (points.len() * 2).next_power_of_two().clamp(1, 1 << 16);
+        let mut count = (points.len() * 2).next_power_of_two().clamp(1, MAX_BUCKETS);
+        loop {
+            let buckets = Buckets::with_count(points, count);
+            let crowded = buckets
+                .starts
+                .windows(2)
+                .any(|w| (w[1] - w[0]) as usize > BUCKET_POINTS);
+            if !crowded || count >= MAX_BUCKETS {
+                return buckets;
+            }
+            count *= 2;
+        }
+    }
+
+    fn with_count(points: &[f64], count: usize) -> Buckets {
         let (low, high) = match (points.first(), points.last()) {
             (Some(&l), Some(&h)) => (l, h),
             _ => (0.0, 0.0),

@@ -70,13 +70,22 @@ pub fn scan(
             method,
         )]
     } else {
+        // One thread per core at most, each taking the next range: the ranges (and so the
+        // report) do not depend on the machine, but more threads than cores would only
+        // make them evict each other's counters from the caches.
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(ranges.len());
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let done: Vec<std::sync::Mutex<Option<anyhow::Result<Chunk>>>> =
+            ranges.iter().map(|_| std::sync::Mutex::new(None)).collect();
         std::thread::scope(|s| {
-            let handles: Vec<_> = ranges
-                .iter()
-                .enumerate()
-                .map(|(k, &range)| {
-                    s.spawn(move || {
-                        read_range(
+            for _ in 0..threads {
+                s.spawn(|| {
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&range) = ranges.get(k) else { break };
+                        let chunk = read_range(
                             path,
                             range,
                             k as u64,
@@ -85,15 +94,19 @@ pub fn scan(
                             matched,
                             sample_size,
                             method,
-                        )
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("a range reader panicked"))
-                .collect()
-        })
+                        );
+                        *done[k].lock().expect("no reader panics holding it") = Some(chunk);
+                    }
+                });
+            }
+        });
+        done.into_iter()
+            .map(|slot| {
+                slot.into_inner()
+                    .expect("no reader panics holding it")
+                    .expect("every range was read")
+            })
+            .collect()
     };
     let mut chunks = Vec::with_capacity(results.len());
     for r in results {
