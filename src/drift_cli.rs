@@ -7,8 +7,10 @@
 //!
 //! Statistics on samples: numeric methods compare the reference sample (every value of a
 //! reference with at most 10,000 per column) with a uniform reservoir of the current
-//! values (`--current-sample`, default 100,000; every value below that). Categorical
-//! methods and all data-quality rates use exact counts over every current row.
+//! values (`--current-sample`, default 100,000; every value below that), except KS, which
+//! counts every current value between the reference values ([`surely_ks`],
+//! [`crate::drift::ks_counts`]) and so is exact on every row. Categorical methods and all
+//! data-quality rates use exact counts over every current row.
 
 pub mod current;
 pub mod report;
