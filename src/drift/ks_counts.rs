@@ -174,10 +174,27 @@ impl KsCounts {
     /// Counts one finite current value.
     #[inline]
     pub fn push(&mut self, x: f64) {
+        let slot = self.locate(x);
+        self.count(slot);
+    }
+
+    /// Where `x` is counted: `2j` below point `j` (and above point `j - 1`), `2j + 1`
+    /// equal to point `j`, `2 * points` above the last point. The same value always has
+    /// the same slot, so a caller may remember it ([`KsCounts::count`]).
+    #[inline]
+    pub fn locate(&self, x: f64) -> u32 {
         let (start, end) = self.buckets.range(x);
         let j = start + self.entries[start..end].partition_point(|e| e.point < x);
-        match self.entries.get_mut(j) {
-            Some(e) if e.point == x => e.equal += 1,
+        let equal = self.entries.get(j).is_some_and(|e| e.point == x);
+        (2 * j + usize::from(equal)) as u32
+    }
+
+    /// Counts one value in the slot [`KsCounts::locate`] gave for it.
+    #[inline]
+    pub fn count(&mut self, slot: u32) {
+        let slot = slot as usize;
+        match self.entries.get_mut(slot / 2) {
+            Some(e) if slot % 2 == 1 => e.equal += 1,
             Some(e) => e.below += 1,
             None => self.above += 1,
         }

@@ -51,6 +51,63 @@ pub struct CurrentColumn {
     pub unseen_counts: HashMap<String, u64>,
     range: (f64, f64),
     lookup: CategoryLookup,
+    /// Categorical columns and numeric ones counted for KS: what recent cells came to.
+    memo: Option<CellMemo>,
+}
+
+/// The outcomes of cells seen before, by their bytes. Real tables repeat values (ages,
+/// amounts, category labels); a repeated cell then costs one lookup instead of a parse and
+/// a search. Only cells of at most 7 bytes, and only outcomes that depend on the bytes
+/// alone: a known category's index; a finite number's KS slot and range check (bit 31).
+/// Direct-mapped: a colliding cell replaces the older one.
+struct CellMemo {
+    keys: Box<[u64]>,
+    outcomes: Box<[u32]>,
+}
+
+/// Memo entries per column (12 KiB).
+const MEMO_SLOTS: usize = 1024;
+/// Bit 31 of a numeric outcome: the value is outside the reference range.
+const OUT_OF_RANGE: u32 = 1 << 31;
+
+impl CellMemo {
+    fn new() -> Self {
+        CellMemo {
+            // No key has a top byte above 7: `u64::MAX` is never a cell's.
+            keys: vec![u64::MAX; MEMO_SLOTS].into_boxed_slice(),
+            outcomes: vec![0; MEMO_SLOTS].into_boxed_slice(),
+        }
+    }
+
+    /// The cell's bytes and length as one integer; `None` for cells over 7 bytes.
+    #[inline]
+    fn key(cell: &[u8]) -> Option<u64> {
+        if cell.len() > 7 {
+            return None;
+        }
+        let mut key = (cell.len() as u64) << 56;
+        for (i, &b) in cell.iter().enumerate() {
+            key |= u64::from(b) << (8 * i);
+        }
+        Some(key)
+    }
+
+    #[inline]
+    fn index(key: u64) -> usize {
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - MEMO_SLOTS.trailing_zeros())) as usize
+    }
+
+    #[inline]
+    fn get(&self, key: u64) -> Option<u32> {
+        let i = Self::index(key);
+        (self.keys[i] == key).then(|| self.outcomes[i])
+    }
+
+    fn insert(&mut self, key: u64, outcome: u32) {
+        let i = Self::index(key);
+        self.keys[i] = key;
+        self.outcomes[i] = outcome;
+    }
 }
 
 /// Raw label bytes → reference slot. A handful of labels (the usual case) are compared in
@@ -120,6 +177,7 @@ impl CurrentColumn {
             unseen_counts: HashMap::new(),
             range,
             lookup,
+            memo: (reference.kind != ColumnKind::Numeric).then(CellMemo::new),
         }
     }
 
@@ -129,6 +187,7 @@ impl CurrentColumn {
     pub fn counting_for_ks(mut self, reference_sorted: &[f64]) -> Self {
         self.sample = Reservoir::new(0, 0);
         self.ks_counts = Some(KsCounts::new(reference_sorted));
+        self.memo = Some(CellMemo::new());
         self
     }
 
@@ -140,21 +199,65 @@ impl CurrentColumn {
     #[inline]
     pub fn push(&mut self, cell: &[u8], line: u64) {
         self.rows += 1;
+        let key = self.memo.as_ref().and(CellMemo::key(cell));
+        if let (Some(memo), Some(key)) = (self.memo.as_ref(), key)
+            && let Some(outcome) = memo.get(key)
+        {
+            return self.apply(outcome);
+        }
+        let outcome = self.classify(cell, line);
+        if let (Some(memo), Some(key), Some(outcome)) = (self.memo.as_mut(), key, outcome) {
+            memo.insert(key, outcome);
+        }
+    }
+
+    /// Counts a cell seen for the first time (or forgotten); returns its outcome when it
+    /// depends on the bytes alone (see [`CellMemo`]).
+    #[inline]
+    fn classify(&mut self, cell: &[u8], line: u64) -> Option<u32> {
         match self.kind {
-            ColumnKind::Numeric => {
-                if let Some(x) = crate::profile::number::parse_number(cell) {
+            ColumnKind::Numeric => match crate::profile::number::parse_number(cell) {
+                Some(x) if x.is_finite() && self.ks_counts.is_some() => {
+                    let counts = self.ks_counts.as_ref().expect("checked");
+                    let mut outcome = counts.locate(x);
+                    if x < self.range.0 || x > self.range.1 {
+                        outcome |= OUT_OF_RANGE;
+                    }
+                    self.apply(outcome);
+                    Some(outcome)
+                }
+                Some(x) => {
                     self.push_number(x, cell, line);
-                } else {
+                    None
+                }
+                None => {
                     self.push_unusual_number(cell, line);
+                    None
                 }
-            }
-            ColumnKind::Boolean | ColumnKind::Categorical => {
-                if let Some(slot) = self.lookup.get(cell) {
-                    self.count_slot(slot);
-                } else {
+            },
+            ColumnKind::Boolean | ColumnKind::Categorical => match self.lookup.get(cell) {
+                Some(slot) => {
+                    let i = self.slot_index(slot);
+                    self.category_counts[i] += 1;
+                    Some(i as u32)
+                }
+                None => {
                     self.push_unusual_category(cell, line);
+                    None
                 }
+            },
+        }
+    }
+
+    /// Counts a remembered outcome: a category index, or a KS slot and range flag.
+    #[inline]
+    fn apply(&mut self, outcome: u32) {
+        match (self.kind, self.ks_counts.as_mut()) {
+            (ColumnKind::Numeric, Some(counts)) => {
+                counts.count(outcome & !OUT_OF_RANGE);
+                self.out_of_range += u64::from(outcome >> 31);
             }
+            _ => self.category_counts[outcome as usize] += 1,
         }
     }
 
@@ -324,11 +427,17 @@ impl CurrentColumn {
 
     #[inline]
     fn count_slot(&mut self, slot: CategorySlot) {
-        let i = match slot {
+        let i = self.slot_index(slot);
+        self.category_counts[i] += 1;
+    }
+
+    /// The index of a reference slot in `category_counts`.
+    #[inline]
+    fn slot_index(&self, slot: CategorySlot) -> usize {
+        match slot {
             CategorySlot::Named(i) => i,
             CategorySlot::Other => self.category_counts.len() - 1,
-        };
-        self.category_counts[i] += 1;
+        }
     }
 
     fn type_error(&mut self, line: u64, text: &str) {
@@ -518,3 +627,6 @@ impl ColumnMap {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

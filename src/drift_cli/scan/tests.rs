@@ -125,3 +125,21 @@ fn a_line_longer_than_the_buffer_is_read_whole() {
     assert_eq!((lines.rows, lines.newlines), (3, 3));
     assert_eq!(columns[1].1.unseen_counts.get(&long_label), Some(&1));
 }
+
+#[test]
+fn blocks_are_cut_at_newlines_only() {
+    // Rows over several blocks, with CRLF endings and no final newline: every block
+    // boundary falls inside some line unless the reader carries the line over.
+    let mut input = String::new();
+    for i in 0..100_000 {
+        input += &format!("{},{}\r\n", i % 9, ["a", "b", "zz"][i % 3]);
+    }
+    input += "3,b";
+    assert!(input.len() > 2 * BLOCK);
+    let (plain, csv) = both(&input, MethodChoice::Auto);
+    assert_eq!(plain.as_deref(), Some(csv.as_str()));
+    assert!(
+        csv.starts_with("rows 100001 newlines Some(100000)"),
+        "{csv}"
+    );
+}

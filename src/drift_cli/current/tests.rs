@@ -1,0 +1,104 @@
+//! The cell memo is a cache, never a second opinion: a column that remembers cells must
+//! count exactly what one that parses and searches every cell counts.
+
+use super::*;
+use crate::profile::ProfileOptions;
+use crate::profile::builder::ProfileBuilder;
+use crate::profile::schema::{Schema, SchemaOverrides};
+
+/// A numeric column `x` (values 0..200 in steps of 0.5) and a categorical column `c`.
+fn profile() -> Profile {
+    let mut text = String::from("x,c\n");
+    for i in 0..400 {
+        let label = ["red", "green", "blue", "a-long-label"][i % 4];
+        text += &format!("{},{label}\n", f64::from(i as u32) / 2.0);
+    }
+    let reader = || csv::ReaderBuilder::new().from_reader(text.as_bytes());
+    let schema = Schema::infer(&mut reader(), &SchemaOverrides::default()).unwrap();
+    let mut builder = ProfileBuilder::new(&schema, &ProfileOptions::default());
+    for record in reader().records() {
+        builder.push_record(&record.unwrap()).unwrap();
+    }
+    builder.finish("test")
+}
+
+fn summary(c: &CurrentColumn) -> String {
+    format!(
+        "rows {} missing {} type_errors {} first_error {:?} non_finite {} out_of_range {} \
+         unseen {} categories {:?} unseen {:?} ks {:?}",
+        c.rows,
+        c.missing,
+        c.type_errors,
+        c.first_type_error
+            .as_ref()
+            .map(|b| (b.line, b.value.clone())),
+        c.non_finite,
+        c.out_of_range,
+        c.unseen,
+        c.category_counts,
+        c.unseen_counts
+            .iter()
+            .collect::<std::collections::BTreeMap<_, _>>(),
+        c.ks_counts.as_ref().map(|k| k.ks_2samp()),
+    )
+}
+
+#[test]
+fn remembered_cells_count_exactly_like_fresh_ones() {
+    let profile = profile();
+    let x = &profile.columns[0];
+    let sorted = x.numeric.as_ref().unwrap().sample.clone();
+    let mut cells: Vec<String> = Vec::new();
+    // Repeats, values outside the range, long cells, words, missing and non-finite cells,
+    // and thousands of distinct values so that memo entries collide and are replaced.
+    for round in 0..3 {
+        for i in 0..5000 {
+            cells.push(format!("{}", (i * 7 + round) % 450));
+        }
+        cells.extend(
+            [
+                "-3",
+                "250",
+                "12.25",
+                "199.5",
+                "1234567.5",
+                "abc",
+                "",
+                "NA",
+                "nan",
+                "inf",
+            ]
+            .map(String::from),
+        );
+    }
+    let mut remembering = CurrentColumn::new(0, x, 100, 1).counting_for_ks(&sorted);
+    let mut fresh = CurrentColumn::new(0, x, 100, 1).counting_for_ks(&sorted);
+    fresh.memo = None;
+    for (line, cell) in cells.iter().enumerate() {
+        remembering.push(cell.as_bytes(), line as u64);
+        fresh.push(cell.as_bytes(), line as u64);
+    }
+    assert!(remembering.memo.is_some());
+    assert_eq!(summary(&remembering), summary(&fresh));
+    assert!(remembering.out_of_range > 0 && remembering.type_errors > 0);
+
+    let c = &profile.columns[1];
+    let mut remembering = CurrentColumn::new(1, c, 100, 1);
+    let mut fresh = CurrentColumn::new(1, c, 100, 1);
+    fresh.memo = None;
+    for i in 0..3000usize {
+        let label = match i % 7 {
+            0 => "red".to_string(),
+            1 => "green".to_string(),
+            2 => "a-long-label".to_string(),
+            3 => format!("new{}", i % 50),
+            4 => String::new(),
+            _ => "blue".to_string(),
+        };
+        remembering.push(label.as_bytes(), i as u64);
+        fresh.push(label.as_bytes(), i as u64);
+    }
+    assert!(remembering.memo.is_some());
+    assert_eq!(summary(&remembering), summary(&fresh));
+    assert!(remembering.unseen > 0);
+}
