@@ -442,5 +442,26 @@ impl CategoricalAccumulator {
     }
 }
 
+/// A profile of CSV text held in memory, header first, for the unit tests of the modules
+/// that compare data with a profile.
+#[cfg(test)]
+pub(crate) fn profile_of(
+    csv_text: &str,
+    overrides: &crate::profile::schema::SchemaOverrides,
+    options: &ProfileOptions,
+) -> Profile {
+    let reader = || {
+        csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(csv_text.as_bytes())
+    };
+    let schema = Schema::infer(&mut reader(), overrides).unwrap();
+    let mut builder = ProfileBuilder::new(&schema, options);
+    for record in reader().records() {
+        builder.push_record(&record.unwrap()).unwrap();
+    }
+    builder.finish("test")
+}
+
 #[cfg(test)]
 mod tests;

@@ -3,8 +3,8 @@
 
 use super::*;
 use crate::profile::ProfileOptions;
-use crate::profile::builder::ProfileBuilder;
-use crate::profile::schema::{Schema, SchemaOverrides};
+use crate::profile::builder::profile_of;
+use crate::profile::schema::SchemaOverrides;
 
 /// A numeric column `x` (values 0..200 in steps of 0.5) and a categorical column `c`.
 fn profile() -> Profile {
@@ -13,13 +13,11 @@ fn profile() -> Profile {
         let label = ["red", "green", "blue", "a-long-label"][i % 4];
         text += &format!("{},{label}\n", f64::from(i as u32) / 2.0);
     }
-    let reader = || csv::ReaderBuilder::new().from_reader(text.as_bytes());
-    let schema = Schema::infer(&mut reader(), &SchemaOverrides::default()).unwrap();
-    let mut builder = ProfileBuilder::new(&schema, &ProfileOptions::default());
-    for record in reader().records() {
-        builder.push_record(&record.unwrap()).unwrap();
-    }
-    builder.finish("test")
+    profile_of(
+        &text,
+        &SchemaOverrides::default(),
+        &ProfileOptions::default(),
+    )
 }
 
 fn summary(c: &CurrentColumn) -> String {

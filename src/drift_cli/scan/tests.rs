@@ -4,19 +4,16 @@
 
 use super::*;
 use crate::profile::ProfileOptions;
-use crate::profile::builder::ProfileBuilder;
-use crate::profile::schema::{Schema, SchemaOverrides};
+use crate::profile::builder::profile_of;
+use crate::profile::schema::SchemaOverrides;
 
 /// A profile of a numeric column `x` and a categorical column `c`.
 fn profile() -> Profile {
-    let text = "x,c\n1,a\n2,b\n3,a\n4,b\n5,a\n6,b\n7,a\n";
-    let reader = || csv::ReaderBuilder::new().from_reader(text.as_bytes());
-    let schema = Schema::infer(&mut reader(), &SchemaOverrides::default()).unwrap();
-    let mut builder = ProfileBuilder::new(&schema, &ProfileOptions::default());
-    for record in reader().records() {
-        builder.push_record(&record.unwrap()).unwrap();
-    }
-    builder.finish("test")
+    profile_of(
+        "x,c\n1,a\n2,b\n3,a\n4,b\n5,a\n6,b\n7,a\n",
+        &SchemaOverrides::default(),
+        &ProfileOptions::default(),
+    )
 }
 
 fn columns(profile: &Profile, method: MethodChoice) -> Vec<(usize, CurrentColumn)> {

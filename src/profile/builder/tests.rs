@@ -2,21 +2,6 @@ use super::*;
 use crate::profile::format::CategorySlot;
 use crate::profile::schema::SchemaOverrides;
 
-fn profile_of(csv_text: &str, overrides: &SchemaOverrides, options: &ProfileOptions) -> Profile {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(csv_text.as_bytes());
-    let schema = Schema::infer(&mut reader, overrides).unwrap();
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(csv_text.as_bytes());
-    let mut builder = ProfileBuilder::new(&schema, options);
-    for record in reader.records() {
-        builder.push_record(&record.unwrap()).unwrap();
-    }
-    builder.finish("test")
-}
-
 #[test]
 fn numeric_column_statistics_are_exact() {
     let p = profile_of(
