@@ -399,8 +399,11 @@ fn read_plain(
             let Some(c) = *column else { continue };
             let column = &mut columns[c].1;
             for (row, &line) in table.chunks_exact(stride).zip(&row_lines) {
-                let start = if field == 0 { row[0] } else { row[field] + 1 };
-                column.push(&region[start as usize..row[field + 1] as usize], line);
+                let start = if field == 0 { row[0] } else { row[field] + 1 } as usize;
+                let word = region
+                    .get(start..start + 8)
+                    .map(|w| u64::from_le_bytes(w.try_into().expect("8 bytes")));
+                column.push_word(&region[start..row[field + 1] as usize], word, line);
             }
         }
         if eof {
