@@ -51,7 +51,7 @@ pub struct CurrentColumn {
     pub unseen_counts: HashMap<String, u64>,
     range: (f64, f64),
     lookup: CategoryLookup,
-    /// Categorical columns and numeric ones counted for KS: what recent cells came to.
+    /// What recent cells came to ([`CurrentColumn::remembering_cells`]).
     memo: Option<CellMemo>,
 }
 
@@ -183,7 +183,7 @@ impl CurrentColumn {
             unseen_counts: HashMap::new(),
             range,
             lookup,
-            memo: (reference.kind != ColumnKind::Numeric).then(CellMemo::new),
+            memo: None,
         }
     }
 
@@ -193,7 +193,16 @@ impl CurrentColumn {
     pub fn counting_for_ks(mut self, reference_sorted: &[f64]) -> Self {
         self.sample = Reservoir::new(0, 0);
         self.ks_counts = Some(KsCounts::new(reference_sorted));
-        self.memo = Some(CellMemo::new());
+        self
+    }
+
+    /// Remembers what repeated cells came to ([`CellMemo`], 12 KiB) for a column that
+    /// reads many CSV cells: a categorical one, or a numeric one counted for KS. The live
+    /// windows, which get decoded values, do without.
+    pub fn remembering_cells(mut self) -> Self {
+        if self.kind != ColumnKind::Numeric || self.ks_counts.is_some() {
+            self.memo = Some(CellMemo::new());
+        }
         self
     }
 

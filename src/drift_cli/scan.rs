@@ -231,7 +231,7 @@ fn read_range(
                     Some(reference_sorted) => column.counting_for_ks(reference_sorted),
                     None => column,
                 };
-                (p, column)
+                (p, column.remembering_cells())
             })
             .collect()
     };

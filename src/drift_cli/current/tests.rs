@@ -69,7 +69,9 @@ fn remembered_cells_count_exactly_like_fresh_ones() {
             .map(String::from),
         );
     }
-    let mut remembering = CurrentColumn::new(0, x, 100, 1).counting_for_ks(&sorted);
+    let mut remembering = CurrentColumn::new(0, x, 100, 1)
+        .counting_for_ks(&sorted)
+        .remembering_cells();
     let mut fresh = CurrentColumn::new(0, x, 100, 1).counting_for_ks(&sorted);
     fresh.memo = None;
     for (line, cell) in cells.iter().enumerate() {
@@ -81,7 +83,7 @@ fn remembered_cells_count_exactly_like_fresh_ones() {
     assert!(remembering.out_of_range > 0 && remembering.type_errors > 0);
 
     let c = &profile.columns[1];
-    let mut remembering = CurrentColumn::new(1, c, 100, 1);
+    let mut remembering = CurrentColumn::new(1, c, 100, 1).remembering_cells();
     let mut fresh = CurrentColumn::new(1, c, 100, 1);
     fresh.memo = None;
     for i in 0..3000usize {
