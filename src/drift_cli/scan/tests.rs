@@ -140,3 +140,29 @@ fn blocks_are_cut_at_newlines_only() {
         "{csv}"
     );
 }
+
+proptest::proptest! {
+    /// The word-at-a-time search finds exactly the `,` and `\n` a byte-by-byte scan finds,
+    /// wherever they fall in a word and whatever the slice's length (bytes from a small
+    /// alphabet, so separators are dense; the bytes after them and 0x80+ ones would catch a compare
+    /// whose borrows crossed bytes).
+    #[test]
+    fn separators_are_found_as_a_byte_scan_finds_them(
+        bytes in proptest::collection::vec(
+            proptest::sample::select(vec![b',', b'\n', b'-', 0x0b, b'a', 0, 0x80, 0xac, 0x8a, 0xff]),
+            0..100,
+        )
+    ) {
+        let found: Vec<(usize, Separator)> = Separators::new(&bytes).collect();
+        let expected: Vec<(usize, Separator)> = bytes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &b)| match b {
+                b',' => Some((i, Separator::Comma)),
+                b'\n' => Some((i, Separator::Newline)),
+                _ => None,
+            })
+            .collect();
+        proptest::prop_assert_eq!(found, expected);
+    }
+}
