@@ -63,19 +63,43 @@ pub struct CurrentColumn {
 struct CellMemo {
     keys: Box<[u64]>,
     outcomes: Box<[u32]>,
+    /// 64 − log2(slots): the top bits of the hashed key pick its slot.
+    shift: u32,
 }
 
-/// Memo entries per column (12 KiB).
-const MEMO_SLOTS: usize = 1024;
+/// Memo entries per column at most (48 KiB): a column of amounts or prices in a credit
+/// table has a few thousand distinct values (with 1,024 entries, `--method ks` on a
+/// million credit rows took 12% longer).
+pub const MEMO_SLOTS_MAX: usize = 4096;
+/// Memo entries per column at least.
+const MEMO_SLOTS_MIN: usize = 256;
+/// Memo bytes one reader holds over all its columns: a wide table gets smaller memos
+/// rather than a memory bill that grows with its width.
+const MEMO_BUDGET_BYTES: usize = 3 << 20;
 /// Bit 31 of a numeric outcome: the value is outside the reference range.
 const OUT_OF_RANGE: u32 = 1 << 31;
 
+/// Memo entries per column for a reader of `columns` columns: a power of two from
+/// [`MEMO_SLOTS_MIN`] to [`MEMO_SLOTS_MAX`], within [`MEMO_BUDGET_BYTES`] when it can be.
+pub fn memo_slots(columns: usize) -> usize {
+    let entry = std::mem::size_of::<u64>() + std::mem::size_of::<u32>();
+    let fair = MEMO_BUDGET_BYTES / entry / columns.max(1);
+    let slots = if fair.is_power_of_two() {
+        fair
+    } else {
+        fair.next_power_of_two() / 2
+    };
+    slots.clamp(MEMO_SLOTS_MIN, MEMO_SLOTS_MAX)
+}
+
 impl CellMemo {
-    fn new() -> Self {
+    fn new(slots: usize) -> Self {
+        assert!(slots.is_power_of_two() && slots > 1, "memo slots: {slots}");
         CellMemo {
             // No key has a top byte above 7: `u64::MAX` is never a cell's.
-            keys: vec![u64::MAX; MEMO_SLOTS].into_boxed_slice(),
-            outcomes: vec![0; MEMO_SLOTS].into_boxed_slice(),
+            keys: vec![u64::MAX; slots].into_boxed_slice(),
+            outcomes: vec![0; slots].into_boxed_slice(),
+            shift: 64 - slots.trailing_zeros(),
         }
     }
 
@@ -99,18 +123,18 @@ impl CellMemo {
     }
 
     #[inline]
-    fn index(key: u64) -> usize {
-        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - MEMO_SLOTS.trailing_zeros())) as usize
+    fn index(&self, key: u64) -> usize {
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
     }
 
     #[inline]
     fn get(&self, key: u64) -> Option<u32> {
-        let i = Self::index(key);
+        let i = self.index(key);
         (self.keys[i] == key).then(|| self.outcomes[i])
     }
 
     fn insert(&mut self, key: u64, outcome: u32) {
-        let i = Self::index(key);
+        let i = self.index(key);
         self.keys[i] = key;
         self.outcomes[i] = outcome;
     }
@@ -196,14 +220,20 @@ impl CurrentColumn {
         self
     }
 
-    /// Remembers what repeated cells came to ([`CellMemo`], 12 KiB) for a column that
-    /// reads many CSV cells: a categorical one, or a numeric one counted for KS. The live
-    /// windows, which get decoded values, do without.
-    pub fn remembering_cells(mut self) -> Self {
+    /// Remembers what repeated cells came to in `slots` entries ([`CellMemo`], 12 bytes
+    /// each; see [`memo_slots`]) for a column that reads many CSV cells: a categorical
+    /// one, or a numeric one counted for KS. The live windows, which get decoded values,
+    /// do without.
+    pub fn remembering_cells(mut self, slots: usize) -> Self {
         if self.kind != ColumnKind::Numeric || self.ks_counts.is_some() {
-            self.memo = Some(CellMemo::new());
+            self.memo = Some(CellMemo::new(slots));
         }
         self
+    }
+
+    /// Frees the memo once the cells are read: the counts are what is kept.
+    pub fn forget_cells(&mut self) {
+        self.memo = None;
     }
 
     /// Records one cell (`line` is the file line, for messages).

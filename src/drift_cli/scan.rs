@@ -215,6 +215,7 @@ fn read_range(
     sample_size: usize,
     method: MethodChoice,
 ) -> anyhow::Result<Chunk> {
+    let memo_slots = super::current::memo_slots(matched.len());
     let fresh_columns = || -> Vec<(usize, CurrentColumn)> {
         matched
             .iter()
@@ -231,7 +232,7 @@ fn read_range(
                     Some(reference_sorted) => column.counting_for_ks(reference_sorted),
                     None => column,
                 };
-                (p, column.remembering_cells())
+                (p, column.remembering_cells(memo_slots))
             })
             .collect()
     };
@@ -276,7 +277,12 @@ struct Lines {
 }
 
 impl Lines {
-    fn with_columns(self, columns: Vec<(usize, CurrentColumn)>) -> Chunk {
+    /// The chunk of a finished range: its columns' memos are freed while the other
+    /// ranges are still being read.
+    fn with_columns(self, mut columns: Vec<(usize, CurrentColumn)>) -> Chunk {
+        for (_, column) in columns.iter_mut() {
+            column.forget_cells();
+        }
         Chunk {
             rows: self.rows,
             newlines: self.newlines,

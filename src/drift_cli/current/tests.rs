@@ -48,7 +48,7 @@ fn remembered_cells_count_exactly_like_fresh_ones() {
     let sorted = x.numeric.as_ref().unwrap().sample.clone();
     let mut cells: Vec<String> = Vec::new();
     // Repeats, values outside the range, long cells, words, missing and non-finite cells,
-    // and thousands of distinct values so that memo entries collide and are replaced.
+    // and hundreds of distinct values in a 16-entry memo, so entries collide and are replaced.
     for round in 0..3 {
         for i in 0..5000 {
             cells.push(format!("{}", (i * 7 + round) % 450));
@@ -71,7 +71,7 @@ fn remembered_cells_count_exactly_like_fresh_ones() {
     }
     let mut remembering = CurrentColumn::new(0, x, 100, 1)
         .counting_for_ks(&sorted)
-        .remembering_cells();
+        .remembering_cells(16);
     let mut fresh = CurrentColumn::new(0, x, 100, 1).counting_for_ks(&sorted);
     fresh.memo = None;
     for (line, cell) in cells.iter().enumerate() {
@@ -83,7 +83,7 @@ fn remembered_cells_count_exactly_like_fresh_ones() {
     assert!(remembering.out_of_range > 0 && remembering.type_errors > 0);
 
     let c = &profile.columns[1];
-    let mut remembering = CurrentColumn::new(1, c, 100, 1).remembering_cells();
+    let mut remembering = CurrentColumn::new(1, c, 100, 1).remembering_cells(16);
     let mut fresh = CurrentColumn::new(1, c, 100, 1);
     fresh.memo = None;
     for i in 0..3000usize {
@@ -101,4 +101,17 @@ fn remembered_cells_count_exactly_like_fresh_ones() {
     assert!(remembering.memo.is_some());
     assert_eq!(summary(&remembering), summary(&fresh));
     assert!(remembering.unseen > 0);
+}
+
+#[test]
+fn memo_size_shrinks_with_the_table_width() {
+    assert_eq!(memo_slots(1), MEMO_SLOTS_MAX);
+    assert_eq!(memo_slots(14), MEMO_SLOTS_MAX);
+    // Wide tables stay within the budget, in powers of two, down to the floor.
+    assert_eq!(memo_slots(200), 1024);
+    assert!(200 * 1024 * 12 <= 3 << 20);
+    assert_eq!(memo_slots(100_000), 256);
+    for columns in 1..3000 {
+        assert!(memo_slots(columns).is_power_of_two());
+    }
 }

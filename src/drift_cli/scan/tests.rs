@@ -24,7 +24,7 @@ fn columns(profile: &Profile, method: MethodChoice) -> Vec<(usize, CurrentColumn
                 Some(sorted) => column.counting_for_ks(sorted),
                 None => column,
             };
-            (p, column.remembering_cells())
+            (p, column.remembering_cells(64))
         })
         .collect()
 }
