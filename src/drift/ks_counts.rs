@@ -24,32 +24,21 @@ use super::ks::{KsResult, from_extremes};
 /// Current values counted against the distinct values of a reference sample.
 #[derive(Clone, Debug)]
 pub struct KsCounts {
-    /// Distinct reference values, ascending, each with its recent counts: a value and the
-    /// counters it selects share a cache line (three scattered arrays were slower).
-    entries: Vec<Entry>,
-    /// Recent current values above the last point.
-    above: u32,
+    /// Distinct reference values, ascending.
+    points: Vec<f64>,
+    /// Current values counted since the last flush, per slot (see [`KsCounts::locate`]):
+    /// one flat array, so counting a located value is an increment without a branch on
+    /// the kind of slot (values of a column fall below and on points in no set order).
+    recent_counts: Vec<u32>,
     /// Reference values `<=` each point.
     reference_at_most: Vec<u64>,
     reference_len: u64,
-    /// Counts moved out of `entries` and `above` before a `u32` could overflow, in slots:
-    /// `2j` below point `j` (and above point `j - 1`), `2j + 1` equal to point `j`, the last
-    /// one above the last point.
+    /// Counts moved out of `recent_counts` before a `u32` could overflow, per slot.
     flushed: Vec<u64>,
     flushed_len: u64,
     /// Values pushed since the last flush.
     recent: u32,
     buckets: Buckets,
-}
-
-/// A distinct reference value and the current values counted against it since the last
-/// flush.
-#[derive(Clone, Copy, Debug)]
-struct Entry {
-    point: f64,
-    /// Strictly between the previous point and this one.
-    below: u32,
-    equal: u32,
 }
 
 /// Pushes between flushes: no `u32` counter can reach its maximum. Tests flush often, so
@@ -155,15 +144,8 @@ impl KsCounts {
         KsCounts {
             buckets,
             flushed: vec![0; 2 * points.len() + 1],
-            entries: points
-                .into_iter()
-                .map(|point| Entry {
-                    point,
-                    below: 0,
-                    equal: 0,
-                })
-                .collect(),
-            above: 0,
+            recent_counts: vec![0; 2 * points.len() + 1],
+            points,
             reference_at_most,
             reference_len: reference_sorted.len() as u64,
             flushed_len: 0,
@@ -184,45 +166,38 @@ impl KsCounts {
     #[inline]
     pub fn locate(&self, x: f64) -> u32 {
         let (start, end) = self.buckets.range(x);
-        let j = start + self.entries[start..end].partition_point(|e| e.point < x);
-        let equal = self.entries.get(j).is_some_and(|e| e.point == x);
+        let j = start + self.points[start..end].partition_point(|&p| p < x);
+        let equal = self.points.get(j).is_some_and(|&p| p == x);
         (2 * j + usize::from(equal)) as u32
     }
 
     /// Counts one value in the slot [`KsCounts::locate`] gave for it.
     #[inline]
     pub fn count(&mut self, slot: u32) {
-        let slot = slot as usize;
-        match self.entries.get_mut(slot / 2) {
-            Some(e) if slot % 2 == 1 => e.equal += 1,
-            Some(e) => e.below += 1,
-            None => self.above += 1,
-        }
+        self.recent_counts[slot as usize] += 1;
         self.recent += 1;
         if self.recent == FLUSH_EVERY {
             self.flush();
         }
     }
 
+    /// Counts `n` values in the slot [`KsCounts::locate`] gave for them.
+    pub fn count_many(&mut self, slot: u32, n: u64) {
+        self.flushed[slot as usize] += n;
+        self.flushed_len += n;
+    }
+
     /// Moves the recent counts into the `u64` slots.
     fn flush(&mut self) {
-        for (j, e) in self.entries.iter_mut().enumerate() {
-            self.flushed[2 * j] += u64::from(std::mem::take(&mut e.below));
-            self.flushed[2 * j + 1] += u64::from(std::mem::take(&mut e.equal));
+        for (all, recent) in self.flushed.iter_mut().zip(self.recent_counts.iter_mut()) {
+            *all += u64::from(std::mem::take(recent));
         }
-        let last = self.flushed.len() - 1;
-        self.flushed[last] += u64::from(std::mem::take(&mut self.above));
         self.flushed_len += u64::from(std::mem::take(&mut self.recent));
     }
 
-    /// The count of slot `s` (see `flushed`).
+    /// The count of slot `s` ([`KsCounts::locate`]).
     fn slot(&self, s: usize) -> u64 {
-        let recent = match self.entries.get(s / 2) {
-            Some(e) if s.is_multiple_of(2) => e.below,
-            Some(e) => e.equal,
-            None => self.above,
-        };
-        self.flushed[s] + u64::from(recent)
+        self.flushed[s] + u64::from(self.recent_counts[s])
     }
 
     /// Adds the counts of another part of the same stream, counted against the same

@@ -55,19 +55,28 @@ pub struct CurrentColumn {
     memo: Option<CellMemo>,
 }
 
-/// The outcomes of cells seen before, by their bytes. Real tables repeat values (ages,
-/// amounts, category labels); a repeated cell then costs one lookup instead of a parse and
-/// a search. Only cells of at most 7 bytes, and only outcomes that depend on the bytes
-/// alone: a known category's index; a finite number's KS slot and range check (bit 31).
-/// Direct-mapped: a colliding cell replaces the older one.
+/// The outcomes of cells seen before, by their bytes, and how often they came again.
+/// Real tables repeat values (ages, amounts, category labels); a repeated cell then costs
+/// one lookup and one increment in the same cache line, instead of a parse, a search and
+/// a counter elsewhere. Only cells of at most 7 bytes, and only outcomes that depend on the
+/// bytes alone: a known category's index; a finite number's KS slot and range check (bit
+/// 31). Direct-mapped: a colliding cell replaces the older one, whose repeats are counted
+/// then; the rest when the column is settled ([`CurrentColumn::settle_cells`]).
 struct CellMemo {
-    keys: Box<[u64]>,
-    outcomes: Box<[u32]>,
+    entries: Box<[MemoEntry]>,
     /// 64 − log2(slots): the top bits of the hashed key pick its slot.
     shift: u32,
 }
 
-/// Memo entries per column at most (48 KiB): a column of amounts or prices in a credit
+#[derive(Clone, Copy)]
+struct MemoEntry {
+    key: u64,
+    outcome: u32,
+    /// Repeats of the cell not yet counted in the column.
+    repeats: u32,
+}
+
+/// Memo entries per column at most (64 KiB): a column of amounts or prices in a credit
 /// table has a few thousand distinct values (with 1,024 entries, `--method ks` on a
 /// million credit rows took 12% longer).
 pub const MEMO_SLOTS_MAX: usize = 4096;
@@ -76,13 +85,19 @@ const MEMO_SLOTS_MIN: usize = 256;
 /// Memo bytes one reader holds over all its columns: a wide table gets smaller memos
 /// rather than a memory bill that grows with its width.
 const MEMO_BUDGET_BYTES: usize = 3 << 20;
+/// Repeats a memo entry holds before handing them over: all a `u32` holds. Tests hand
+/// over often, so that the path runs.
+#[cfg(not(test))]
+const MAX_REPEATS: u32 = u32::MAX;
+#[cfg(test)]
+const MAX_REPEATS: u32 = 5;
 /// Bit 31 of a numeric outcome: the value is outside the reference range.
 const OUT_OF_RANGE: u32 = 1 << 31;
 
 /// Memo entries per column for a reader of `columns` columns: a power of two from
 /// [`MEMO_SLOTS_MIN`] to [`MEMO_SLOTS_MAX`], within [`MEMO_BUDGET_BYTES`] when it can be.
 pub fn memo_slots(columns: usize) -> usize {
-    let entry = std::mem::size_of::<u64>() + std::mem::size_of::<u32>();
+    let entry = std::mem::size_of::<(u64, u32)>();
     let fair = MEMO_BUDGET_BYTES / entry / columns.max(1);
     let slots = if fair.is_power_of_two() {
         fair
@@ -97,8 +112,15 @@ impl CellMemo {
         assert!(slots.is_power_of_two() && slots > 1, "memo slots: {slots}");
         CellMemo {
             // No key has a top byte above 7: `u64::MAX` is never a cell's.
-            keys: vec![u64::MAX; slots].into_boxed_slice(),
-            outcomes: vec![0; slots].into_boxed_slice(),
+            entries: vec![
+                MemoEntry {
+                    key: u64::MAX,
+                    outcome: 0,
+                    repeats: 0,
+                };
+                slots
+            ]
+            .into_boxed_slice(),
             shift: 64 - slots.trailing_zeros(),
         }
     }
@@ -127,16 +149,35 @@ impl CellMemo {
         (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
     }
 
+    /// Counts a repeat of the cell with this key, if remembered; at [`MAX_REPEATS`] the
+    /// entry hands them over (outcome, repeats) and starts again.
     #[inline]
-    fn get(&self, key: u64) -> Option<u32> {
+    fn repeat(&mut self, key: u64) -> Option<Option<(u32, u32)>> {
         let i = self.index(key);
-        (self.keys[i] == key).then(|| self.outcomes[i])
+        let entry = &mut self.entries[i];
+        if entry.key != key {
+            return None;
+        }
+        entry.repeats += 1;
+        if entry.repeats == MAX_REPEATS {
+            return Some(Some((entry.outcome, std::mem::take(&mut entry.repeats))));
+        }
+        Some(None)
     }
 
-    fn insert(&mut self, key: u64, outcome: u32) {
+    /// Remembers a cell's outcome (its first occurrence is counted by the caller); returns
+    /// the replaced entry's uncounted repeats.
+    fn insert(&mut self, key: u64, outcome: u32) -> (u32, u32) {
         let i = self.index(key);
-        self.keys[i] = key;
-        self.outcomes[i] = outcome;
+        let old = std::mem::replace(
+            &mut self.entries[i],
+            MemoEntry {
+                key,
+                outcome,
+                repeats: 0,
+            },
+        );
+        (old.outcome, old.repeats)
     }
 }
 
@@ -220,7 +261,7 @@ impl CurrentColumn {
         self
     }
 
-    /// Remembers what repeated cells came to in `slots` entries ([`CellMemo`], 12 bytes
+    /// Remembers what repeated cells came to in `slots` entries ([`CellMemo`], 16 bytes
     /// each; see [`memo_slots`]) for a column that reads many CSV cells: a categorical
     /// one, or a numeric one counted for KS. The live windows, which get decoded values,
     /// do without.
@@ -231,9 +272,14 @@ impl CurrentColumn {
         self
     }
 
-    /// Frees the memo once the cells are read: the counts are what is kept.
-    pub fn forget_cells(&mut self) {
-        self.memo = None;
+    /// Counts the repeats the memo still holds and frees it. Until then a remembering
+    /// column's counts are short of them: call this once the cells are read.
+    pub fn settle_cells(&mut self) {
+        if let Some(memo) = self.memo.take() {
+            for entry in memo.entries.iter() {
+                self.apply_repeats(entry.outcome, entry.repeats);
+            }
+        }
     }
 
     /// Records one cell (`line` is the file line, for messages).
@@ -248,24 +294,28 @@ impl CurrentColumn {
 
     /// [`CurrentColumn::push`] for a reader that also has the 8 bytes from the cell's
     /// start as one little-endian word (they may run past the cell).
-    #[inline]
+    #[inline(always)]
     pub fn push_word(&mut self, cell: &[u8], word: Option<u64>, line: u64) {
         self.rows += 1;
         let key = self.memo.as_ref().and(CellMemo::key(cell, word));
-        if let (Some(memo), Some(key)) = (self.memo.as_ref(), key)
-            && let Some(outcome) = memo.get(key)
+        if let (Some(memo), Some(key)) = (self.memo.as_mut(), key)
+            && let Some(handed_over) = memo.repeat(key)
         {
-            return self.apply(outcome);
+            if let Some((outcome, repeats)) = handed_over {
+                self.apply_repeats(outcome, repeats);
+            }
+            return;
         }
         let outcome = self.classify(cell, line);
         if let (Some(memo), Some(key), Some(outcome)) = (self.memo.as_mut(), key, outcome) {
-            memo.insert(key, outcome);
+            let (replaced, repeats) = memo.insert(key, outcome);
+            self.apply_repeats(replaced, repeats);
         }
     }
 
     /// Counts a cell seen for the first time (or forgotten); returns its outcome when it
     /// depends on the bytes alone (see [`CellMemo`]).
-    #[inline]
+    #[inline(never)]
     fn classify(&mut self, cell: &[u8], line: u64) -> Option<u32> {
         match self.kind {
             ColumnKind::Numeric => match crate::profile::number::parse_number(cell) {
@@ -301,7 +351,22 @@ impl CurrentColumn {
         }
     }
 
-    /// Counts a remembered outcome: a category index, or a KS slot and range flag.
+    /// Counts `repeats` more cells of a remembered outcome.
+    fn apply_repeats(&mut self, outcome: u32, repeats: u32) {
+        if repeats == 0 {
+            return;
+        }
+        let repeats = u64::from(repeats);
+        match (self.kind, self.ks_counts.as_mut()) {
+            (ColumnKind::Numeric, Some(counts)) => {
+                counts.count_many(outcome & !OUT_OF_RANGE, repeats);
+                self.out_of_range += repeats * u64::from(outcome >> 31);
+            }
+            _ => self.category_counts[outcome as usize] += repeats,
+        }
+    }
+
+    /// Counts an outcome once: a category index, or a KS slot and range flag.
     #[inline]
     fn apply(&mut self, outcome: u32) {
         match (self.kind, self.ks_counts.as_mut()) {

@@ -277,11 +277,11 @@ struct Lines {
 }
 
 impl Lines {
-    /// The chunk of a finished range: its columns' memos are freed while the other
-    /// ranges are still being read.
+    /// The chunk of a finished range: its columns are settled, and their memos freed
+    /// while the other ranges are still being read.
     fn with_columns(self, mut columns: Vec<(usize, CurrentColumn)>) -> Chunk {
         for (_, column) in columns.iter_mut() {
-            column.forget_cells();
+            column.settle_cells();
         }
         Chunk {
             rows: self.rows,
@@ -315,13 +315,10 @@ fn read_plain(
         saw_quote: false,
         ragged: None,
     };
-    // The block's rows, tokenised first and then handed to one column at a time: each
+    // The block is tokenised first, then its rows are handed to one column at a time: each
     // column's sample or counters stay in cache for a whole block, instead of every
-    // column's being touched on every row. Per row: its start, then the end of each field
-    // (a field starts one byte after the previous one ends).
-    let mut table: Vec<u32> = Vec::new();
-    let mut row_lines: Vec<u64> = Vec::new();
-    let mut ends: Vec<u32> = Vec::with_capacity(fields);
+    // column's being touched on every row.
+    let mut block = Block::default();
     let mut buf = vec![0u8; BLOCK];
     let mut filled = 0;
     loop {
@@ -351,65 +348,24 @@ fn read_plain(
                 return Ok(None);
             }
         }
-        // One pass over commas and newlines for the whole block, eight bytes at a time (a
-        // search per line or per field costs more in setup than in scanning ~60-byte lines).
-        let mut separators = Separators::new(region);
-        let mut line_start = 0;
-        table.clear();
-        row_lines.clear();
-        ends.clear();
-        loop {
-            let at = match separators.next() {
-                Some((i, Separator::Comma)) => {
-                    ends.push(i as u32);
-                    continue;
-                }
-                Some((i, Separator::Newline)) => i,
-                // The last line of the input may lack its newline.
-                None if line_start < complete => complete,
-                None => break,
-            };
-            let newline = at < complete;
-            lines.newlines += u64::from(newline);
-            let field_start = ends.last().map_or(line_start, |&e| e as usize + 1);
-            let end = if at > field_start && region[at - 1] == b'\r' {
-                at - 1
-            } else {
-                at
-            };
-            ends.push(end as u32);
-            let empty = ends.len() == 1 && end == line_start;
-            if !empty {
-                lines.rows += 1;
-                // Lines seen so far, this one included (the CSV reader's record position).
-                let line_number = lines.newlines + u64::from(!newline);
-                if ends.len() != fields {
-                    lines.ragged = Some(Ragged {
-                        line: line_number,
-                        found: ends.len(),
-                    });
-                    return Ok(Some(lines));
-                }
-                table.push(line_start as u32);
-                table.extend_from_slice(&ends);
-                row_lines.push(line_number);
-            }
-            ends.clear();
-            line_start = at + 1;
-            if !newline {
-                break;
-            }
+        if let Err(ragged) = block.tokenise(region, fields, &mut lines) {
+            lines.ragged = Some(ragged);
+            return Ok(Some(lines));
         }
-        let stride = fields + 1;
         for (field, column) in column_of_field.iter().enumerate() {
             let Some(c) = *column else { continue };
             let column = &mut columns[c].1;
-            for (row, &line) in table.chunks_exact(stride).zip(&row_lines) {
-                let start = if field == 0 { row[0] } else { row[field] + 1 } as usize;
+            for (row, &line) in block.rows.iter().zip(&block.row_lines) {
+                let start = if field == 0 {
+                    row.start
+                } else {
+                    block.separators[row.first + field - 1] + 1
+                } as usize;
+                let end = block.separators[row.first + field] as usize;
                 let word = region
                     .get(start..start + 8)
                     .map(|w| u64::from_le_bytes(w.try_into().expect("8 bytes")));
-                column.push_word(&region[start..row[field + 1] as usize], word, line);
+                column.push_word(&region[start..end], word, line);
             }
         }
         if eof {
@@ -420,25 +376,79 @@ fn read_plain(
     }
 }
 
-/// A `,` or a `\n`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Separator {
-    Comma,
-    Newline,
+/// One block's rows, as offsets into it.
+#[derive(Default)]
+struct Block {
+    /// Where each field ends: the offset of every `,` and `\n` (less a `\r` before it), in
+    /// order, and the end of the block when its last line has no newline; then unused
+    /// room ([`find_separators`]).
+    separators: Vec<u32>,
+    /// Indices into `separators` of the line ends; then unused room.
+    line_ends: Vec<u32>,
+    rows: Vec<Row>,
+    /// Each row's line in the input (the CSV reader's record position).
+    row_lines: Vec<u64>,
 }
 
-/// The positions of every `,` and `\n` in a byte slice, in order, found eight bytes at a
-/// time: each word is compared with both bytes at once (SWAR: "SIMD within a register")
-/// and the matches are taken from the resulting bit masks. Fields of a few bytes are the
-/// norm in tables of numbers, and a byte search (`memchr2`) per field costs more in
-/// set-up than this costs per word.
-struct Separators<'a> {
-    bytes: &'a [u8],
-    /// Offset of the word `commas` and `newlines` came from.
-    base: usize,
-    /// High bit of each byte that is a `,` (resp. `\n`) and not yet returned.
-    commas: u64,
-    newlines: u64,
+/// A data row: field `k` ends at `separators[first + k]` and starts one byte after the
+/// previous field's end (the first field at `start`).
+#[derive(Clone, Copy)]
+struct Row {
+    first: usize,
+    start: u32,
+}
+
+impl Block {
+    /// Splits `region` (whole lines; the last may lack its newline) into rows, counting its
+    /// newlines and rows into `lines`. Empty lines are skipped, as the CSV reader skips
+    /// them; a row with other than `fields` fields is returned as the error.
+    fn tokenise(&mut self, region: &[u8], fields: usize, lines: &mut Lines) -> Result<(), Ragged> {
+        self.rows.clear();
+        self.row_lines.clear();
+        let (found, mut line_ends) =
+            find_separators(region, &mut self.separators, &mut self.line_ends);
+        let unterminated = region.last().is_some_and(|&b| b != b'\n');
+        if unterminated {
+            // There is room: at most one separator per byte, and the last byte is not one.
+            self.line_ends[line_ends] = found as u32;
+            self.separators[found] = region.len() as u32;
+            line_ends += 1;
+        }
+        let (mut first, mut line_start) = (0, 0);
+        let last_line = line_ends.saturating_sub(1);
+        for (k, &end_index) in self.line_ends[..line_ends].iter().enumerate() {
+            let end_index = end_index as usize;
+            let newline = !(unterminated && k == last_line);
+            lines.newlines += u64::from(newline);
+            let field_start = match end_index {
+                i if i == first => line_start,
+                i => self.separators[i - 1] + 1,
+            };
+            let end = &mut self.separators[end_index];
+            let next_line_start = *end + 1;
+            if *end > field_start && region[*end as usize - 1] == b'\r' {
+                *end -= 1;
+            }
+            let found = end_index - first + 1;
+            let empty = found == 1 && *end == line_start;
+            if !empty {
+                lines.rows += 1;
+                // Lines seen so far, this one included.
+                let line = lines.newlines + u64::from(!newline);
+                if found != fields {
+                    return Err(Ragged { line, found });
+                }
+                self.rows.push(Row {
+                    first,
+                    start: line_start,
+                });
+                self.row_lines.push(line);
+            }
+            first = end_index + 1;
+            line_start = next_line_start;
+        }
+        Ok(())
+    }
 }
 
 const LOW_SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
@@ -453,61 +463,76 @@ fn bytes_equal(word: u64, byte: u8) -> u64 {
     !(((x & LOW_SEVEN).wrapping_add(LOW_SEVEN)) | x) & HIGH_BITS
 }
 
-impl<'a> Separators<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
-        let mut separators = Separators {
-            bytes,
-            base: 0,
-            commas: 0,
-            newlines: 0,
-        };
-        separators.load(0);
-        separators
-    }
-
-    /// Takes the word at `base` (zero-padded past the end: a zero byte matches neither).
-    #[inline]
-    fn load(&mut self, base: usize) {
-        self.base = base;
-        let word = match self.bytes.get(base..base + 8) {
-            Some(w) => u64::from_le_bytes(w.try_into().expect("8 bytes")),
-            None => {
-                let mut padded = [0u8; 8];
-                let rest = self.bytes.get(base..).unwrap_or(&[]);
-                padded[..rest.len()].copy_from_slice(rest);
-                u64::from_le_bytes(padded)
-            }
-        };
-        self.commas = bytes_equal(word, b',');
-        self.newlines = bytes_equal(word, b'\n');
-    }
+/// Gathers the high bit of each byte of `mask` (no other bit may be set) into its low
+/// eight bits, byte `i` to bit `i`: after the shift each flag sits alone in bit `8i`, and
+/// the multiplication moves it to bit `56 + i` without two partial products meeting.
+#[inline]
+fn gather_high_bits(mask: u64) -> u64 {
+    ((mask >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
 }
 
-impl Iterator for Separators<'_> {
-    type Item = (usize, Separator);
+/// The `,` and the `\n` of 64 bytes as two bit masks, byte `i` to bit `i`.
+#[inline]
+fn separator_masks(chunk: &[u8; 64]) -> (u64, u64) {
+    let (mut commas, mut ends) = (0u64, 0u64);
+    for (k, word) in chunk.chunks_exact(8).enumerate() {
+        let word = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+        commas |= gather_high_bits(bytes_equal(word, b',')) << (8 * k);
+        ends |= gather_high_bits(bytes_equal(word, b'\n')) << (8 * k);
+    }
+    (commas, ends)
+}
 
-    #[inline]
-    fn next(&mut self) -> Option<(usize, Separator)> {
-        loop {
-            let both = self.commas | self.newlines;
-            if both != 0 {
-                let bit = both.trailing_zeros();
-                let lowest = 1u64 << bit;
-                let kind = if self.newlines & lowest != 0 {
-                    self.newlines &= !lowest;
-                    Separator::Newline
-                } else {
-                    self.commas &= !lowest;
-                    Separator::Comma
-                };
-                return Some((self.base + (bit / 8) as usize, kind));
-            }
-            if self.base + 8 >= self.bytes.len() {
-                return None;
-            }
-            self.load(self.base + 8);
+/// Writes the offset of every `,` and `\n` of `bytes` to the start of `separators`, in
+/// order, and the index in `separators` of every `\n` to the start of `newlines`; returns
+/// how many of each. Both are grown as needed and never shrunk (zeroing a block's worth of
+/// room each time would cost more than the search).
+///
+/// 64 bytes at a time: each word is compared with both bytes at once (SWAR, "SIMD within
+/// a register"), the matches of eight words make one 64-bit mask, and the separators are
+/// taken from the mask lowest bit first. Fields of a few bytes are the norm in tables of
+/// numbers: a byte search (`memchr2`) per field costs more in set-up, and a mask per word
+/// mispredicts the end of its loop on almost every word.
+fn find_separators(
+    bytes: &[u8],
+    separators: &mut Vec<u32>,
+    newlines: &mut Vec<u32>,
+) -> (usize, usize) {
+    // At most one separator per byte.
+    for room in [&mut *separators, &mut *newlines] {
+        if room.len() < bytes.len() {
+            room.resize(bytes.len(), 0);
         }
     }
+    let (mut found, mut lines) = (0usize, 0usize);
+    let mut base = 0u32;
+    let mut take = |(commas, mut ends): (u64, u64)| {
+        let mut both = commas | ends;
+        while ends != 0 {
+            let bit = ends & ends.wrapping_neg();
+            newlines[lines] = found as u32 + (both & (bit - 1)).count_ones();
+            lines += 1;
+            ends &= ends - 1;
+        }
+        while both != 0 {
+            separators[found] = base + both.trailing_zeros();
+            found += 1;
+            both &= both - 1;
+        }
+        base += 64;
+    };
+    let mut chunks = bytes.chunks_exact(64);
+    for chunk in chunks.by_ref() {
+        take(separator_masks(chunk.try_into().expect("64 bytes")));
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        // Zero padding matches neither byte.
+        let mut padded = [0u8; 64];
+        padded[..rest.len()].copy_from_slice(rest);
+        take(separator_masks(&padded));
+    }
+    (found, lines)
 }
 
 /// Reads rows with the CSV reader: quoted fields, embedded newlines and every terminator.

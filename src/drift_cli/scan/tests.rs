@@ -29,8 +29,10 @@ fn columns(profile: &Profile, method: MethodChoice) -> Vec<(usize, CurrentColumn
         .collect()
 }
 
-/// Everything a report is made of, as text, so two readers can be compared in one assert.
-fn summary(lines: &Lines, columns: &[(usize, CurrentColumn)]) -> String {
+/// Everything a report is made of, as text, so two readers can be compared in one assert
+/// (of a chunk as a range reader returns it: with its columns settled).
+fn summary(chunk: &Chunk) -> String {
+    let lines = chunk;
     // After a ragged row the scan stops with an error naming it: how far each reader had
     // read and what it had counted does not matter then.
     let newlines = lines.ragged.is_none().then_some(lines.newlines);
@@ -42,7 +44,7 @@ fn summary(lines: &Lines, columns: &[(usize, CurrentColumn)]) -> String {
     if lines.ragged.is_some() {
         return out;
     }
-    for (_, c) in columns {
+    for (_, c) in &chunk.columns {
         out += &format!(
             "rows {} missing {} type_errors {} first_error {:?} non_finite {} sample {:?} \
              categories {:?} unseen {:?} ks {:?}\n",
@@ -67,10 +69,11 @@ fn both(input: &str, method: MethodChoice) -> (Option<String>, String) {
     let mut plain_columns = columns(&profile, method);
     let plain = read_plain(input.as_bytes(), 2, &mut plain_columns)
         .unwrap()
-        .map(|lines| summary(&lines, &plain_columns));
+        .map(|lines| lines.with_columns(plain_columns))
+        .map(|chunk| summary(&chunk));
     let mut csv_columns = columns(&profile, method);
     let lines = read_csv(input.as_bytes(), 2, &mut csv_columns).unwrap();
-    (plain, summary(&lines, &csv_columns))
+    (plain, summary(&lines.with_columns(csv_columns)))
 }
 
 #[test]
@@ -144,25 +147,28 @@ fn blocks_are_cut_at_newlines_only() {
 proptest::proptest! {
     /// The word-at-a-time search finds exactly the `,` and `\n` a byte-by-byte scan finds,
     /// wherever they fall in a word and whatever the slice's length (bytes from a small
-    /// alphabet, so separators are dense; the bytes after them and 0x80+ ones would catch a compare
-    /// whose borrows crossed bytes).
+    /// alphabet, so separators are dense; the bytes after them and 0x80+ ones would catch a
+    /// compare whose borrows crossed bytes).
     #[test]
     fn separators_are_found_as_a_byte_scan_finds_them(
         bytes in proptest::collection::vec(
             proptest::sample::select(vec![b',', b'\n', b'-', 0x0b, b'a', 0, 0x80, 0xac, 0x8a, 0xff]),
-            0..100,
+            0..300,
         )
     ) {
-        let found: Vec<(usize, Separator)> = Separators::new(&bytes).collect();
-        let expected: Vec<(usize, Separator)> = bytes
-            .iter()
-            .enumerate()
-            .filter_map(|(i, &b)| match b {
-                b',' => Some((i, Separator::Comma)),
-                b'\n' => Some((i, Separator::Newline)),
-                _ => None,
-            })
+        // Room left dirty by a longer input before, as a block's is.
+        let (mut separators, mut newlines) = (vec![7; 400], vec![7; 400]);
+        let (found, lines) = find_separators(&bytes, &mut separators, &mut newlines);
+        separators.truncate(found);
+        newlines.truncate(lines);
+        let expected: Vec<u32> = (0..bytes.len() as u32)
+            .filter(|&i| matches!(bytes[i as usize], b',' | b'\n'))
             .collect();
-        proptest::prop_assert_eq!(found, expected);
+        proptest::prop_assert_eq!(&separators, &expected);
+        let newline_offsets: Vec<u32> = newlines.iter().map(|&k| separators[k as usize]).collect();
+        let expected: Vec<u32> = (0..bytes.len() as u32)
+            .filter(|&i| bytes[i as usize] == b'\n')
+            .collect();
+        proptest::prop_assert_eq!(newline_offsets, expected);
     }
 }
