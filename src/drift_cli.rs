@@ -29,6 +29,8 @@ use report::{ColumnReport, DriftReport};
 use std::path::{Path, PathBuf};
 
 /// Flags of `modelwatch drift`.
+// Doc comments here are `--help` text (TOML sections, `NAME[@VERSION]`), not rustdoc links.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Debug, clap::Args)]
 pub struct DriftArgs {
     /// The reference: a dataset NAME[@VERSION], a profile JSON file or a CSV file.

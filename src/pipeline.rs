@@ -32,6 +32,8 @@ pub enum PipelineCommand {
 }
 
 /// Flags of `pipeline run`.
+// Doc comments here are `--help` text (TOML sections, `NAME[@VERSION]`), not rustdoc links.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// The pipeline file: [dataset], [model], [train], [validate], [gates].

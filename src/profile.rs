@@ -6,7 +6,7 @@
 //! statistics compare live traffic against.
 //!
 //! - [`schema`]: column kinds and roles, inferred from CSV.
-//! - [`format`]: the profile document (`modelwatch.profile/v1`) and its cheap lookups.
+//! - [`format`](mod@format): the profile document (`modelwatch.profile/v1`) and its cheap lookups.
 //! - [`builder`]: streaming construction ([`ProfileBuilder`], [`build_from_csv`]).
 //! - [`number`]: reading a cell as a number straight from its bytes (exact fast path).
 //! - [`quantiles`]: equal-frequency bin edges and the value → bin lookup.

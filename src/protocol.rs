@@ -8,11 +8,11 @@
 //! allocation is sized by a declared shape (shapes beyond [`MAX_VALUES`] are `too_large`,
 //! every other allocation is bounded by the body's own length).
 //!
-//! Protocols: [`oip`] (Open Inference Protocol / KServe V2, with the binary tensor
-//! extension), [`kserve_v1`] (KServe V1 and TF Serving), [`mlflow`] (`/invocations`,
-//! JSON and CSV), [`seldon`] (Seldon Core v1) and [`generic`] (records or columns).
-//! Shared pieces: [`json`] (tolerant JSON reading), [`layout`] (naming and column
-//! assembly), [`batch`] and [`error`] (the public types).
+//! Protocols: `oip` (Open Inference Protocol / KServe V2, with the binary tensor
+//! extension), `kserve_v1` (KServe V1 and TF Serving), `mlflow` (`/invocations`,
+//! JSON and CSV), `seldon` (Seldon Core v1) and `generic` (records or columns).
+//! Shared pieces: `json` (tolerant JSON reading), `layout` (naming and column
+//! assembly), `batch` and `error` (the public types).
 
 mod batch;
 mod detect;

@@ -88,6 +88,8 @@ use tokio::sync::watch;
 ///
 /// SIGTERM or SIGINT stops accepting, lets in-flight requests finish (at most
 /// proxy.drain_timeout) and exits 0.
+// Doc comments here are `--help` text (TOML sections, `NAME[@VERSION]`), not rustdoc links.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct ProxyArgs {

@@ -14,7 +14,7 @@
 //! - [`blobs`]: the content-addressed store (atomic writes, verified reads).
 //! - [`names`]: validation of dataset and model names.
 //! - [`datasets`]: dataset versions (`NAME@VERSION`), their schema and metadata.
-//! - [`reference`]: a drift reference (`NAME[@VERSION]`, profile JSON or CSV) → a profile.
+//! - [`reference`](mod@reference): a drift reference (`NAME[@VERSION]`, profile JSON or CSV) → a profile.
 //! - [`dataset_cli`]: the `modelwatch dataset` job.
 //! - [`models`]: model versions, aliases and their history; [`models_cli`]: `modelwatch registry`.
 //!

@@ -2,8 +2,9 @@
 # Runs every modelwatch test, the way CI does.
 #
 # It installs what the tests need (Debian packages, via apt-get, when missing), starts the
-# real services they talk to as processes on loopback, runs the Rust test suite and the
-# rule checks, and stops every service it started, whether the tests pass or fail.
+# real services they talk to as processes on loopback, runs the Rust test suite, the
+# rule checks and rustdoc (warnings are errors), and stops every service it started,
+# whether the tests pass or fail.
 #
 #   bash tests/run.sh            # everything
 #   bash tests/run.sh proxy      # only tests whose name contains "proxy"
@@ -90,3 +91,8 @@ wait "$otelcol_pid" || { cat "$MODELWATCH_TEST_STATE/otelcol.log" >&2; echo "the
 while IFS= read -r line; do export "${line?}"; done <"$MODELWATCH_TEST_STATE/otelcol.env"
 echo "$OTELCOL_HTTP_ENDPOINT $OTELCOL_GRPC_ENDPOINT"
 cargo test --locked --all-targets -- ${filter:+"$filter"}
+
+if [ -z "$filter" ]; then
+    say "API documentation (rustdoc; a broken link is an error)"
+    RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps
+fi

@@ -94,8 +94,8 @@ const MAX_REPEATS: u32 = 5;
 /// Bit 31 of a numeric outcome: the value is outside the reference range.
 const OUT_OF_RANGE: u32 = 1 << 31;
 
-/// Memo entries per column for a reader of `columns` columns: a power of two from
-/// [`MEMO_SLOTS_MIN`] to [`MEMO_SLOTS_MAX`], within [`MEMO_BUDGET_BYTES`] when it can be.
+/// Memo entries per column for a reader of `columns` columns: a power of two from 256 to
+/// [`MEMO_SLOTS_MAX`], within 3 MiB in all when it can be.
 pub fn memo_slots(columns: usize) -> usize {
     let entry = std::mem::size_of::<(u64, u32)>();
     let fair = MEMO_BUDGET_BYTES / entry / columns.max(1);
@@ -261,7 +261,7 @@ impl CurrentColumn {
         self
     }
 
-    /// Remembers what repeated cells came to in `slots` entries ([`CellMemo`], 16 bytes
+    /// Remembers what repeated cells came to in `slots` entries (a cell memo, 16 bytes
     /// each; see [`memo_slots`]) for a column that reads many CSV cells: a categorical
     /// one, or a numeric one counted for KS. The live windows, which get decoded values,
     /// do without.

@@ -38,6 +38,8 @@ pub enum DatasetCommand {
 }
 
 /// Flags of `modelwatch dataset profile`.
+// Doc comments here are `--help` text (TOML sections, `NAME[@VERSION]`), not rustdoc links.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Debug, clap::Args)]
 pub struct ProfileArgs {
     /// NAME[@VERSION] of a stored dataset, or the path of a CSV file.

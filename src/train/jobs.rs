@@ -16,6 +16,8 @@ use anyhow::Context;
 use std::path::{Path, PathBuf};
 
 /// Flags of `modelwatch train`.
+// Doc comments here are `--help` text (TOML sections, `NAME[@VERSION]`), not rustdoc links.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Debug, clap::Args)]
 pub struct TrainArgs {
     #[command(flatten)]
@@ -35,6 +37,8 @@ pub struct TrainArgs {
 }
 
 /// Flags of `modelwatch validate`.
+// Doc comments here are `--help` text (TOML sections, `NAME[@VERSION]`), not rustdoc links.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("what").required(true).args(["model", "artifact"])))]
 pub struct ValidateArgs {
