@@ -16,12 +16,49 @@ use anyhow::Context;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The metadata database inside a home directory.
 pub const DB_FILE: &str = "registry.sqlite";
 /// How long a writer waits for another process's write lock before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Puts the database in WAL mode. The switch needs the database to itself, and SQLite does
+/// not run the busy handler for it: of several processes opening a fresh home at once, the
+/// ones that lost the race failed with "database is locked". WAL is a property of the
+/// file, so the mode is read first (after the first open there is nothing to switch), and
+/// a refused switch is tried again, with backoff, for up to [`BUSY_TIMEOUT`].
+fn use_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
+        if mode.eq_ignore_ascii_case("wal") {
+            return Ok(());
+        }
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |row| {
+            row.get::<_, String>(0)
+        }) {
+            Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
+            // The switch was refused without an error: the old mode is returned.
+            Ok(_) if Instant::now() < deadline => {}
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && Instant::now() < deadline => {}
+            Ok(mode) => {
+                return Err(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                    Some(format!("the journal mode stayed {mode}")),
+                ));
+            }
+            Err(e) => return Err(e),
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
 
 /// The `--home` flag, shared by every job that uses the registry.
 #[derive(Clone, Debug, clap::Args)]
@@ -74,8 +111,12 @@ impl Home {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // WAL lets readers run while one process writes; FULL sync makes every committed
         // transaction survive a power cut, which a registry owes its users.
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .context("could not switch the registry database to WAL mode")?;
+        use_wal(&conn).with_context(|| {
+            format!(
+                "could not switch the registry database {} to WAL mode",
+                db_path.display()
+            )
+        })?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrations::apply(&mut conn).with_context(|| {
