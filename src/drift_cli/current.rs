@@ -746,4 +746,31 @@ impl ColumnMap {
 }
 
 #[cfg(test)]
+impl CurrentColumn {
+    /// Everything a report is made of, as one line of text, so that two ways of reading
+    /// the same cells can be compared in one assert.
+    pub(crate) fn summary(&self) -> String {
+        format!(
+            "rows {} missing {} type_errors {} first_error {:?} non_finite {} out_of_range {} \
+             unseen {} sample {:?} categories {:?} unseen {:?} ks {:?}",
+            self.rows,
+            self.missing,
+            self.type_errors,
+            self.first_type_error
+                .as_ref()
+                .map(|b| (b.line, b.value.clone())),
+            self.non_finite,
+            self.out_of_range,
+            self.unseen,
+            self.sorted_sample(),
+            self.category_counts,
+            self.unseen_counts
+                .iter()
+                .collect::<std::collections::BTreeMap<_, _>>(),
+            self.ks_counts.as_ref().map(|k| k.ks_2samp()),
+        )
+    }
+}
+
+#[cfg(test)]
 mod tests;

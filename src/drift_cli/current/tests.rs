@@ -20,27 +20,6 @@ fn profile() -> Profile {
     )
 }
 
-fn summary(c: &CurrentColumn) -> String {
-    format!(
-        "rows {} missing {} type_errors {} first_error {:?} non_finite {} out_of_range {} \
-         unseen {} categories {:?} unseen {:?} ks {:?}",
-        c.rows,
-        c.missing,
-        c.type_errors,
-        c.first_type_error
-            .as_ref()
-            .map(|b| (b.line, b.value.clone())),
-        c.non_finite,
-        c.out_of_range,
-        c.unseen,
-        c.category_counts,
-        c.unseen_counts
-            .iter()
-            .collect::<std::collections::BTreeMap<_, _>>(),
-        c.ks_counts.as_ref().map(|k| k.ks_2samp()),
-    )
-}
-
 #[test]
 fn remembered_cells_count_exactly_like_fresh_ones() {
     let profile = profile();
@@ -81,7 +60,7 @@ fn remembered_cells_count_exactly_like_fresh_ones() {
     assert!(remembering.memo.is_some());
     remembering.settle_cells();
     assert!(remembering.memo.is_none());
-    assert_eq!(summary(&remembering), summary(&fresh));
+    assert_eq!(remembering.summary(), fresh.summary());
     assert!(remembering.out_of_range > 0 && remembering.type_errors > 0);
 
     let c = &profile.columns[1];
@@ -103,7 +82,7 @@ fn remembered_cells_count_exactly_like_fresh_ones() {
     assert!(remembering.memo.is_some());
     remembering.settle_cells();
     assert!(remembering.memo.is_none());
-    assert_eq!(summary(&remembering), summary(&fresh));
+    assert_eq!(remembering.summary(), fresh.summary());
     assert!(remembering.unseen > 0);
 }
 

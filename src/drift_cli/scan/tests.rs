@@ -45,21 +45,8 @@ fn summary(chunk: &Chunk) -> String {
         return out;
     }
     for (_, c) in &chunk.columns {
-        out += &format!(
-            "rows {} missing {} type_errors {} first_error {:?} non_finite {} sample {:?} \
-             categories {:?} unseen {:?} ks {:?}\n",
-            c.rows,
-            c.missing,
-            c.type_errors,
-            c.first_type_error
-                .as_ref()
-                .map(|b| (b.line, b.value.clone())),
-            c.non_finite,
-            c.sorted_sample(),
-            c.category_counts,
-            c.unseen_counts,
-            c.ks_counts.as_ref().map(|k| k.ks_2samp()),
-        );
+        out += &c.summary();
+        out.push('\n');
     }
     out
 }
