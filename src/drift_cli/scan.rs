@@ -295,11 +295,18 @@ impl Lines {
 
 /// Bytes read at a time by [`read_plain`]. Offsets within a block are `u32`.
 const BLOCK: usize = 1 << 18;
+/// The longest line [`read_plain`] takes (its buffer doubles up to this size, and `u32`
+/// offsets cover it); a longer one is read by the CSV reader. Tests use a smaller limit.
+#[cfg(not(test))]
+const MAX_PLAIN_LINE: usize = 1 << 31;
+#[cfg(test)]
+const MAX_PLAIN_LINE: usize = 1 << 20;
 
 /// Reads rows without quoting: lines end at `\n` (a `\r` before it is dropped), fields at
 /// `,`, empty lines are skipped — what the CSV reader does with such input, at a fraction
 /// of its cost per byte. Returns `None` at the first `"` or stray `\r`, where CSV rules
-/// differ; the caller then reads the range as CSV.
+/// differ, and at a line longer than [`MAX_PLAIN_LINE`]; the caller then reads the range
+/// as CSV.
 fn read_plain(
     mut source: impl Read,
     fields: usize,
@@ -323,6 +330,10 @@ fn read_plain(
     let mut filled = 0;
     loop {
         if filled == buf.len() {
+            if buf.len() >= MAX_PLAIN_LINE {
+                // Offsets are `u32`: a line this long is left to the CSV reader.
+                return Ok(None);
+            }
             // A line longer than the buffer: make room for the rest of it.
             buf.resize(buf.len() * 2, 0);
         }

@@ -114,6 +114,19 @@ fn a_line_longer_than_the_buffer_is_read_whole() {
 }
 
 #[test]
+fn a_line_longer_than_the_plain_limit_is_left_to_the_csv_reader() {
+    let long_label = "z".repeat(MAX_PLAIN_LINE + 10);
+    let input = format!("1,a\n2,{long_label}\n3,b\n");
+    let (plain, csv) = both(&input, MethodChoice::Auto);
+    assert_eq!(plain, None);
+    assert!(
+        csv.starts_with("rows 3 newlines Some(3)"),
+        "{}",
+        &csv[..200]
+    );
+}
+
+#[test]
 fn blocks_are_cut_at_newlines_only() {
     // Rows over several blocks, with CRLF endings and no final newline: every block
     // boundary falls inside some line unless the reader carries the line over.
