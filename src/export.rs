@@ -5,3 +5,4 @@
 pub mod elasticsearch;
 pub mod otlp;
 pub mod prometheus;
+pub mod tls;

@@ -56,6 +56,7 @@ need_apt promtool prometheus
 need_apt amtool prometheus-alertmanager
 need_apt jq jq
 need_apt curl curl
+need_apt openssl openssl
 
 say "Rust toolchain"
 command -v cargo >/dev/null || { echo "cargo is not installed: install Rust (https://rustup.rs)" >&2; exit 1; }

@@ -12,8 +12,8 @@
 //! - [`bulk`]: the `_bulk` NDJSON format and per-item outcomes;
 //! - [`templates`]: engine detection, index templates;
 //! - [`lifecycle`]: ILM (Elasticsearch) or ISM (OpenSearch, when the plugin is there);
-//! - [`client`]: the HTTP client (hyper), basic and API-key authentication;
-//! - [`tls`]: rustls settings, a custom CA from `ca_file`.
+//! - [`client`]: the HTTP client (hyper), basic and API-key authentication; TLS with
+//!   [`crate::export::tls`] (rustls settings, a custom CA from `ca_file`).
 
 pub mod bulk;
 pub mod capture;
@@ -26,7 +26,6 @@ pub mod queue;
 pub mod sink;
 pub mod spool;
 pub mod templates;
-pub mod tls;
 
 #[cfg(test)]
 mod tests;

@@ -16,9 +16,9 @@
 pub mod mirror;
 pub mod settings;
 pub mod spans;
+pub mod transport;
 
 use crate::proxy::metrics::LATENCY_BUCKETS;
-use anyhow::Context as _;
 use opentelemetry::metrics::{Histogram, MeterProvider as _};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
@@ -68,9 +68,7 @@ impl Otlp {
         }
         let resource = resource(env);
         let tracer_provider = if signals.traces {
-            let exporter = opentelemetry_otlp::SpanExporter::builder()
-                .build()
-                .context("could not create the OTLP span exporter (OTEL_EXPORTER_OTLP_*)")?;
+            let exporter = transport::span_exporter(env)?;
             // The batch processor's queue is bounded (OTEL_BSP_MAX_QUEUE_SIZE, 2048 spans by
             // default); ending a span only tries to enqueue it.
             Some(
@@ -83,9 +81,7 @@ impl Otlp {
             None
         };
         let meter_provider = if signals.metrics {
-            let exporter = opentelemetry_otlp::MetricExporter::builder()
-                .build()
-                .context("could not create the OTLP metric exporter (OTEL_EXPORTER_OTLP_*)")?;
+            let exporter = transport::metric_exporter(env)?;
             Some(
                 SdkMeterProvider::builder()
                     .with_periodic_exporter(exporter)

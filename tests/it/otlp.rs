@@ -252,6 +252,62 @@ async fn a_refused_upstream_call_is_an_error_span_named_by_its_reason() {
     assert!(is_error(server), "{server}");
 }
 
+/// Over TLS, with the collector's CA named by `OTEL_EXPORTER_OTLP_CERTIFICATE`: spans and
+/// metrics arrive, over both protocols. A proxy trusting another CA exports nothing, while
+/// its twin trusting the right one, started alongside, shows the export had time to happen.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tls_collector_gets_the_telemetry_when_its_ca_is_trusted_and_only_then() {
+    let collector = Collector::from_env();
+    let (upstream, _seen) = recording_upstream(200).await;
+    for (protocol, endpoint) in [
+        ("http/protobuf", &collector.https),
+        ("grpc", &collector.grpcs),
+    ] {
+        let tag = protocol.replace('/', "-");
+        let trusted = service(&format!("tls-{tag}"));
+        let untrusted = service(&format!("tls-wrong-ca-{tag}"));
+        let mut good_env = otel_env(&trusted, endpoint, protocol);
+        good_env.push(("OTEL_EXPORTER_OTLP_CERTIFICATE", &collector.ca_file));
+        let mut wrong_env = otel_env(&untrusted, endpoint, protocol);
+        wrong_env.push(("OTEL_EXPORTER_OTLP_CERTIFICATE", &collector.other_ca_file));
+        let good = ProxyProcess::start(&upstream.url(), &good_env);
+        let wrong = ProxyProcess::start(&upstream.url(), &wrong_env);
+        for proxy in [&good, &wrong] {
+            let answer = send(
+                &client::http1(),
+                Request::get(proxy.url("/v2/models/credit"))
+                    .body(Full::new(Bytes::new()))
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(answer.status, 200, "{protocol}");
+        }
+        let spans = collector.wait_for_spans(&trusted, |spans| spans.len() >= 2);
+        assert!(
+            spans.iter().any(|s| s["kind"].as_u64() == Some(SERVER)),
+            "{protocol}"
+        );
+        let metrics = collector.wait_for_metrics(&trusted, |metrics| !metrics.is_empty());
+        assert!(!metrics.is_empty(), "{protocol}");
+        // By now the twin has exported as often; none of it got through.
+        assert_eq!(
+            collector.spans(&untrusted),
+            Vec::<Value>::new(),
+            "{protocol}"
+        );
+        assert!(
+            collector.latest_metrics(&untrusted).is_empty(),
+            "{protocol}"
+        );
+        assert!(
+            good.log().contains("exporting over OTLP")
+                && wrong.log().contains("exporting over OTLP"),
+            "{protocol}: {}",
+            wrong.log()
+        );
+    }
+}
+
 /// A loopback port nobody listens on.
 fn closed_port() -> std::net::SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -523,11 +579,16 @@ fn bad_opentelemetry_settings_exit_2_naming_the_variable() {
         &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/collector-ca.pem"),
         ],
     );
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("OTEL_EXPORTER_OTLP_ENDPOINT"), "{stderr}");
     assert!(stderr.contains("OTEL_EXPORTER_OTLP_PROTOCOL"), "{stderr}");
+    assert!(
+        stderr.contains("OTEL_EXPORTER_OTLP_CERTIFICATE"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

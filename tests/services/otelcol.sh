@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts and stops the real OpenTelemetry Collector that modelwatch's OTLP tests export to:
-# the OTLP receiver (gRPC and HTTP on loopback) and the file exporter writing what arrives
-# as OTLP JSON lines, one file per signal.
+# the OTLP receiver (gRPC and HTTP on loopback, plain and over TLS with a test CA made by
+# openssl) and the file exporter writing what arrives as OTLP JSON lines, one file per
+# signal.
 #
 #   otelcol.sh start
 #       Builds the collector if needed (tests/otelcol/builder.yaml with the official
@@ -10,6 +11,10 @@
 #       and prints to stdout (also written to $STATE/env), one variable per line:
 #           OTELCOL_GRPC_ENDPOINT=http://127.0.0.1:PORT
 #           OTELCOL_HTTP_ENDPOINT=http://127.0.0.1:PORT
+#           OTELCOL_GRPCS_ENDPOINT=https://127.0.0.1:PORT   (TLS)
+#           OTELCOL_HTTPS_ENDPOINT=https://127.0.0.1:PORT   (TLS)
+#           OTELCOL_CA_FILE=FILE       (the CA that signed the TLS receivers' certificate)
+#           OTELCOL_OTHER_CA_FILE=FILE (a CA that signed nothing)
 #           OTELCOL_OUTPUT_DIR=DIR     (traces.jsonl and metrics.jsonl in it)
 #       Already running: prints the same lines again and succeeds.
 #   otelcol.sh stop
@@ -81,6 +86,28 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# A test CA, a server certificate it signed for 127.0.0.1 (the TLS receivers'), and a
+# second CA that signed nothing (for clients that must refuse the server).
+make_certificates() {
+    local dir="$1"
+    mkdir -p "$dir"
+    local ca=(-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign")
+    for name in ca other-ca; do
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+            -subj "/CN=modelwatch test $name" "${ca[@]}" \
+            -keyout "$dir/$name.key" -out "$dir/$name.pem" 2> "$dir/openssl.log" \
+            || { cat "$dir/openssl.log" >&2; die "openssl could not make the test CA"; }
+    done
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -subj "/CN=127.0.0.1" -keyout "$dir/server.key" -out "$dir/server.csr" 2> "$dir/openssl.log" \
+        || { cat "$dir/openssl.log" >&2; die "openssl could not make the server key"; }
+    printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "basicConstraints=CA:FALSE" \
+        "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" > "$dir/server.ext"
+    openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+        -CAcreateserial -days 30 -extfile "$dir/server.ext" -out "$dir/server.pem" 2> "$dir/openssl.log" \
+        || { cat "$dir/openssl.log" >&2; die "openssl could not sign the server certificate"; }
+}
+
 cmd_start() {
     if running_pid > /dev/null && [[ -f "$state/env" ]]; then
         cat "$state/env"
@@ -89,10 +116,17 @@ cmd_start() {
     build
     mkdir -p "$state/out"
     rm -f "$state/env" "$state/out/"*.jsonl
-    local grpc http
+    local grpc http grpcs https
     grpc="$(free_port)"
     http="$(free_port)"
-    while [[ "$http" == "$grpc" ]]; do http="$(free_port)"; done
+    grpcs="$(free_port)"
+    https="$(free_port)"
+    while [[ "$(printf '%s\n' "$grpc" "$http" "$grpcs" "$https" | sort -u | wc -l)" != 4 ]]; do
+        http="$(free_port)"
+        grpcs="$(free_port)"
+        https="$(free_port)"
+    done
+    make_certificates "$state/tls"
     cat > "$state/config.yaml" <<EOF
 receivers:
   otlp:
@@ -101,6 +135,18 @@ receivers:
         endpoint: 127.0.0.1:$grpc
       http:
         endpoint: 127.0.0.1:$http
+  otlp/tls:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:$grpcs
+        tls:
+          cert_file: $state/tls/server.pem
+          key_file: $state/tls/server.key
+      http:
+        endpoint: 127.0.0.1:$https
+        tls:
+          cert_file: $state/tls/server.pem
+          key_file: $state/tls/server.key
 exporters:
   file/traces:
     path: $state/out/traces.jsonl
@@ -114,10 +160,10 @@ service:
       level: none
   pipelines:
     traces:
-      receivers: [otlp]
+      receivers: [otlp, otlp/tls]
       exporters: [file/traces]
     metrics:
-      receivers: [otlp]
+      receivers: [otlp, otlp/tls]
       exporters: [file/metrics]
 EOF
     [[ -f "$state/collector.log" ]] && mv -f "$state/collector.log" "$state/collector.log.1"
@@ -135,6 +181,10 @@ EOF
     {
         echo "OTELCOL_GRPC_ENDPOINT=http://127.0.0.1:$grpc"
         echo "OTELCOL_HTTP_ENDPOINT=http://127.0.0.1:$http"
+        echo "OTELCOL_GRPCS_ENDPOINT=https://127.0.0.1:$grpcs"
+        echo "OTELCOL_HTTPS_ENDPOINT=https://127.0.0.1:$https"
+        echo "OTELCOL_CA_FILE=$state/tls/ca.pem"
+        echo "OTELCOL_OTHER_CA_FILE=$state/tls/other-ca.pem"
         echo "OTELCOL_OUTPUT_DIR=$state/out"
     } > "$state/env"
     say "ready after $((SECONDS - started)) s, pid $pid"

@@ -1,5 +1,5 @@
 //! A small HTTP client for the cluster's REST API, on the hyper client the proxy already
-//! uses (no second HTTP stack): `http://` or `https://` (rustls, [`super::tls`]), with
+//! uses (no second HTTP stack): `http://` or `https://` (rustls, [`crate::export::tls`]), with
 //! basic or API-key authentication.
 
 use super::config::{ElasticsearchConfig, parse_url};
@@ -55,10 +55,13 @@ impl ClusterClient {
         .transpose()?;
         // One connector for both schemes; the trust store is only loaded for https://.
         let tls = if base.starts_with("https://") {
-            super::tls::client_config(config.ca_file.as_deref())
-                .map_err(|err| crate::exit::UsageError(format!("{err:#}")))?
+            crate::export::tls::client_config(
+                config.ca_file.as_deref(),
+                "export.elasticsearch.ca_file",
+            )
+            .map_err(|err| crate::exit::UsageError(format!("{err:#}")))?
         } else {
-            super::tls::plaintext_only()?
+            crate::export::tls::plaintext_only()?
         };
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)

@@ -6,6 +6,8 @@
 //! the operator never sees, so a typo exits 2 naming the variable instead.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
 
 /// The signals to export. Both off means the proxy creates no SDK at all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,12 +55,25 @@ pub fn signals(env: &HashMap<String, String>) -> Result<Signals, Vec<String>> {
     ] {
         if let Some(url) = get(key)
             && !url.starts_with("http://")
+            && !url.starts_with("https://")
         {
             problems.push(format!(
-                "{key} = {url:?} is not an http:// URL: point it at an OpenTelemetry Collector \
-                 without TLS, for example http://127.0.0.1:4318 (http/protobuf) or \
-                 http://127.0.0.1:4317 (grpc); this build has no TLS for OTLP, so run the \
-                 collector next to the sidecar"
+                "{key} = {url:?} is not an http:// or https:// URL: point it at an \
+                 OpenTelemetry Collector, for example http://127.0.0.1:4318 (http/protobuf) \
+                 or https://otel-collector:4317 (grpc over TLS)"
+            ));
+        }
+    }
+    for key in [
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+        "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+        "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+    ] {
+        if let Some(ms) = get(key)
+            && ms.parse::<u64>().is_err()
+        {
+            problems.push(format!(
+                "{key} = {ms:?} is not a number of milliseconds: for example 10000 (the default)"
             ));
         }
     }
@@ -115,9 +130,81 @@ pub fn signals(env: &HashMap<String, String>) -> Result<Signals, Vec<String>> {
              always_on, always_off, traceidratio or parentbased_always_off"
         ));
     }
+    for (on, signal) in [
+        (signals.traces, Signal::Traces),
+        (signals.metrics, Signal::Metrics),
+    ] {
+        let transport = Transport::of(env, signal);
+        if let (true, Some((path, setting))) = (on, &transport.ca_file) {
+            if !transport.https {
+                problems.push(format!(
+                    "{setting} is set but the {} endpoint is not https://: the certificate \
+                     only verifies a TLS collector; use an https:// endpoint or unset it",
+                    signal.name().to_ascii_lowercase()
+                ));
+            } else if let Err(why) = super::transport::check_ca_file(path, setting) {
+                problems.push(why);
+            }
+        }
+    }
+    problems.dedup();
     if problems.is_empty() {
         Ok(signals)
     } else {
         Err(problems)
+    }
+}
+
+/// A signal with its own `OTEL_EXPORTER_OTLP_{SIGNAL}_*` variables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    Traces,
+    Metrics,
+}
+
+impl Signal {
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Traces => "TRACES",
+            Signal::Metrics => "METRICS",
+        }
+    }
+}
+
+/// How one signal is exported, from its own variable or else the generic one (the SDK's
+/// precedence).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transport {
+    /// gRPC; otherwise http/protobuf (the default).
+    pub grpc: bool,
+    /// The endpoint is `https://`.
+    pub https: bool,
+    /// The CA file to trust instead of the system's roots, and the variable that named it.
+    pub ca_file: Option<(PathBuf, String)>,
+    /// The export timeout (the SDK's default: 10 s).
+    pub timeout: Duration,
+}
+
+impl Transport {
+    pub fn of(env: &HashMap<String, String>, signal: Signal) -> Transport {
+        let pick = |what: &str| -> Option<(String, &str)> {
+            [
+                format!("OTEL_EXPORTER_OTLP_{}_{what}", signal.name()),
+                format!("OTEL_EXPORTER_OTLP_{what}"),
+            ]
+            .into_iter()
+            .find_map(|key| {
+                let value = env.get(&key).map(|v| v.trim()).filter(|v| !v.is_empty())?;
+                Some((key, value))
+            })
+        };
+        Transport {
+            grpc: pick("PROTOCOL").is_some_and(|(_, p)| p == "grpc"),
+            https: pick("ENDPOINT").is_some_and(|(_, url)| url.starts_with("https://")),
+            ca_file: pick("CERTIFICATE").map(|(key, path)| (PathBuf::from(path), key)),
+            timeout: pick("TIMEOUT")
+                .and_then(|(_, ms)| ms.parse().ok())
+                .map_or(Duration::from_secs(10), Duration::from_millis),
+        }
     }
 }

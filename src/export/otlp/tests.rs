@@ -1,4 +1,4 @@
-use super::settings::{Signals, signals};
+use super::settings::{Signal, Signals, Transport, signals};
 use super::trace_id;
 use std::collections::HashMap;
 
@@ -98,6 +98,97 @@ fn every_bad_value_is_named_with_its_variable() {
         assert!(text.contains(variable), "{variable} missing from:\n{text}");
     }
     assert_eq!(problems.len(), 5, "{text}");
+}
+
+#[test]
+fn https_endpoints_are_accepted_and_a_certificate_needs_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    let empty = empty.to_str().unwrap();
+
+    let on = signals(&env(&[(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "https://collector:4318",
+    )]));
+    assert_eq!(
+        on,
+        Ok(Signals {
+            traces: true,
+            metrics: true
+        })
+    );
+
+    let problems = signals(&env(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+        ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/collector-ca.pem"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "10s"),
+    ]))
+    .unwrap_err()
+    .join("\n");
+    assert!(
+        problems.contains(
+            "OTEL_EXPORTER_OTLP_CERTIFICATE is set but the traces endpoint is not https://"
+        ),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("OTEL_EXPORTER_OTLP_TIMEOUT = \"10s\""),
+        "{problems}"
+    );
+
+    // A file without a certificate is named, with the signal's own variable.
+    let problems = signals(&env(&[
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "https://collector:4318/v1/traces",
+        ),
+        ("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", empty),
+    ]))
+    .unwrap_err()
+    .join("\n");
+    assert!(
+        problems.contains(&format!(
+            "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE {empty} cannot be read"
+        )),
+        "{problems}"
+    );
+}
+
+#[test]
+fn a_signals_own_variables_win_over_the_generic_ones() {
+    let both = env(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "https://collector:4317",
+        ),
+        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),
+        ("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "/ca.pem"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+    ]);
+    assert_eq!(
+        Transport::of(&both, Signal::Traces),
+        Transport {
+            grpc: true,
+            https: true,
+            ca_file: Some((
+                "/ca.pem".into(),
+                "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE".to_string()
+            )),
+            timeout: std::time::Duration::from_millis(2500),
+        }
+    );
+    assert_eq!(
+        Transport::of(&both, Signal::Metrics),
+        Transport {
+            grpc: false,
+            https: false,
+            ca_file: None,
+            timeout: std::time::Duration::from_millis(2500),
+        }
+    );
 }
 
 fn traceparent(value: &str) -> http::HeaderMap {

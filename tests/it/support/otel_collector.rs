@@ -10,6 +10,12 @@ use std::time::{Duration, Instant};
 pub struct Collector {
     pub grpc: String,
     pub http: String,
+    /// The same receivers over TLS (`https://`), with a certificate signed by `ca_file`.
+    pub grpcs: String,
+    pub https: String,
+    pub ca_file: String,
+    /// A CA that signed nothing the collector serves.
+    pub other_ca_file: String,
     output: PathBuf,
 }
 
@@ -19,7 +25,7 @@ impl Collector {
             std::env::var(name).unwrap_or_else(|_| {
                 panic!(
                     "{name} is not set: these tests need the real OpenTelemetry Collector. Run \
-                     `bash tests/services/otelcol.sh start`, export the three OTELCOL_… lines \
+                     `bash tests/services/otelcol.sh start`, export the OTELCOL_… lines \
                      it prints, and run the tests again (tests/run.sh does this for you)"
                 )
             })
@@ -27,6 +33,10 @@ impl Collector {
         Collector {
             grpc: var("OTELCOL_GRPC_ENDPOINT"),
             http: var("OTELCOL_HTTP_ENDPOINT"),
+            grpcs: var("OTELCOL_GRPCS_ENDPOINT"),
+            https: var("OTELCOL_HTTPS_ENDPOINT"),
+            ca_file: var("OTELCOL_CA_FILE"),
+            other_ca_file: var("OTELCOL_OTHER_CA_FILE"),
             output: PathBuf::from(var("OTELCOL_OUTPUT_DIR")),
         }
     }

@@ -1,6 +1,7 @@
-//! TLS for the cluster client: rustls (ring) with the system's roots, or only the CA
-//! certificates of `export.elasticsearch.ca_file` (a private CA, as self-managed
-//! Elasticsearch clusters use). The server's name is checked against its certificate.
+//! TLS for the exporters' clients (Elasticsearch, OTLP over HTTP): rustls (ring) with the
+//! system's roots, or only the CA certificates of a configured file (a private CA, as
+//! self-managed clusters and collectors use). The server's name is checked against its
+//! certificate.
 
 use rustls::RootCertStore;
 use rustls_pki_types::CertificateDer;
@@ -9,17 +10,21 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// The client's TLS settings: trust `ca_file`'s certificates when given, else the
-/// system's trust store.
-pub fn client_config(ca_file: Option<&Path>) -> anyhow::Result<rustls::ClientConfig> {
+/// system's trust store. `setting` names where the file came from, for messages (for
+/// example `export.elasticsearch.ca_file`).
+pub fn client_config(
+    ca_file: Option<&Path>,
+    setting: &str,
+) -> anyhow::Result<rustls::ClientConfig> {
     let mut roots = RootCertStore::empty();
     match ca_file {
         Some(path) => {
-            let certs = read_ca_file(path)?;
+            let certs = read_ca_file(path, setting)?;
             let (added, _ignored) = roots.add_parsable_certificates(certs);
             if added == 0 {
                 anyhow::bail!(
-                    "export.elasticsearch.ca_file {} holds no usable CA certificate: give the \
-                     PEM file of the CA that signed the cluster's certificate",
+                    "{setting} {} holds no usable CA certificate: give the PEM file of the \
+                     CA that signed the server's certificate",
                     path.display()
                 );
             }
@@ -30,8 +35,8 @@ pub fn client_config(ca_file: Option<&Path>) -> anyhow::Result<rustls::ClientCon
             if added == 0 {
                 tracing::warn!(
                     errors = ?native.errors,
-                    "no system CA certificates found: https to the cluster will fail unless \
-                     export.elasticsearch.ca_file names its CA"
+                    "no system CA certificates found: https will fail unless {setting} names \
+                     the server's CA"
                 );
             }
         }
@@ -39,7 +44,7 @@ pub fn client_config(ca_file: Option<&Path>) -> anyhow::Result<rustls::ClientCon
     with_roots(roots)
 }
 
-/// Settings for an `http://` cluster: no trust store is loaded (none is ever used).
+/// Settings for an `http://` server: no trust store is loaded (none is ever used).
 pub fn plaintext_only() -> anyhow::Result<rustls::ClientConfig> {
     with_roots(RootCertStore::empty())
 }
@@ -52,12 +57,12 @@ fn with_roots(roots: RootCertStore) -> anyhow::Result<rustls::ClientConfig> {
         .with_no_client_auth())
 }
 
-/// Every certificate in a PEM file; an error names the file and what to do.
-fn read_ca_file(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+/// Every certificate in a PEM file; an error names the setting, the file and what to do.
+pub fn read_ca_file(path: &Path, setting: &str) -> anyhow::Result<Vec<CertificateDer<'static>>> {
     let unreadable = |why: String| {
         anyhow::anyhow!(
-            "export.elasticsearch.ca_file {} cannot be read ({why}): give the path of the PEM \
-             file of the cluster's CA (-----BEGIN CERTIFICATE-----)",
+            "{setting} {} cannot be read ({why}): give the path of the PEM file of the \
+             server's CA (-----BEGIN CERTIFICATE-----)",
             path.display()
         )
     };
