@@ -17,10 +17,11 @@ use std::path::Path;
 pub fn span_exporter(env: &HashMap<String, String>) -> anyhow::Result<SpanExporter> {
     let transport = Transport::of(env, Signal::Traces);
     let built = match transport.grpc {
-        true => SpanExporter::builder()
+        true if transport.https => SpanExporter::builder()
             .with_tonic()
             .with_tls_config(grpc_tls(&transport)?)
             .build(),
+        true => SpanExporter::builder().with_tonic().build(),
         false => SpanExporter::builder()
             .with_http()
             .with_http_client(http_client(&transport)?)
@@ -33,10 +34,11 @@ pub fn span_exporter(env: &HashMap<String, String>) -> anyhow::Result<SpanExport
 pub fn metric_exporter(env: &HashMap<String, String>) -> anyhow::Result<MetricExporter> {
     let transport = Transport::of(env, Signal::Metrics);
     let built = match transport.grpc {
-        true => MetricExporter::builder()
+        true if transport.https => MetricExporter::builder()
             .with_tonic()
             .with_tls_config(grpc_tls(&transport)?)
             .build(),
+        true => MetricExporter::builder().with_tonic().build(),
         false => MetricExporter::builder()
             .with_http()
             .with_http_client(http_client(&transport)?)
@@ -45,8 +47,8 @@ pub fn metric_exporter(env: &HashMap<String, String>) -> anyhow::Result<MetricEx
     built.context("could not create the OTLP metric exporter (OTEL_EXPORTER_OTLP_*)")
 }
 
-/// gRPC's TLS settings: the CA file's certificates, or the system's roots. Tonic applies
-/// them only to an `https://` endpoint.
+/// gRPC's TLS settings for an `https://` endpoint: the CA file's certificates, or the
+/// system's roots (loaded only then: a plain endpoint works on an image without any).
 fn grpc_tls(
     transport: &Transport,
 ) -> anyhow::Result<opentelemetry_otlp::tonic_types::transport::ClientTlsConfig> {
