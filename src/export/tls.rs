@@ -4,17 +4,25 @@
 //! certificate.
 
 use rustls::RootCertStore;
-use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::Path;
 use std::sync::Arc;
 
+/// A client certificate chain and its private key, shown to a server that asks for one
+/// (mutual TLS).
+pub struct ClientIdentity {
+    pub certs: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+}
+
 /// The client's TLS settings: trust `ca_file`'s certificates when given, else the
-/// system's trust store. `setting` names where the file came from, for messages (for
-/// example `export.elasticsearch.ca_file`).
+/// system's trust store; present `identity` when given. `setting` names where the CA file
+/// came from, for messages (for example `export.elasticsearch.ca_file`).
 pub fn client_config(
     ca_file: Option<&Path>,
     setting: &str,
+    identity: Option<ClientIdentity>,
 ) -> anyhow::Result<rustls::ClientConfig> {
     let mut roots = RootCertStore::empty();
     match ca_file {
@@ -41,20 +49,53 @@ pub fn client_config(
             }
         }
     }
-    with_roots(roots)
+    with_roots(roots, identity)
 }
 
 /// Settings for an `http://` server: no trust store is loaded (none is ever used).
 pub fn plaintext_only() -> anyhow::Result<rustls::ClientConfig> {
-    with_roots(RootCertStore::empty())
+    with_roots(RootCertStore::empty(), None)
 }
 
-fn with_roots(roots: RootCertStore) -> anyhow::Result<rustls::ClientConfig> {
+fn with_roots(
+    roots: RootCertStore,
+    identity: Option<ClientIdentity>,
+) -> anyhow::Result<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
+        .with_root_certificates(roots);
+    Ok(match identity {
+        Some(identity) => builder.with_client_auth_cert(identity.certs, identity.key)?,
+        None => builder.with_no_client_auth(),
+    })
+}
+
+/// A client certificate (PEM, the chain) and its private key (PEM: PKCS#8, PKCS#1 or
+/// SEC1); an error names the setting, the file and what to do.
+pub fn read_client_identity(
+    (cert_file, cert_setting): (&Path, &str),
+    (key_file, key_setting): (&Path, &str),
+) -> anyhow::Result<ClientIdentity> {
+    let certs = CertificateDer::pem_file_iter(cert_file)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .ok()
+        .filter(|certs| !certs.is_empty())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{cert_setting} {} holds no readable certificate: give the PEM file of the \
+                 client certificate (-----BEGIN CERTIFICATE-----)",
+                cert_file.display()
+            )
+        })?;
+    let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| {
+        anyhow::anyhow!(
+            "{key_setting} {} holds no readable private key ({e}): give the PEM file of the \
+             client certificate's key (-----BEGIN PRIVATE KEY-----)",
+            key_file.display()
+        )
+    })?;
+    Ok(ClientIdentity { certs, key })
 }
 
 /// Every certificate in a PEM file; an error names the setting, the file and what to do.

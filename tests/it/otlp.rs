@@ -252,59 +252,109 @@ async fn a_refused_upstream_call_is_an_error_span_named_by_its_reason() {
     assert!(is_error(server), "{server}");
 }
 
+/// Starts a proxy per environment, sends a request through each, waits until the spans
+/// and metrics exported under `delivered`'s service arrive, and then checks that none of
+/// `refused`'s did: it exported as often meanwhile, and the connection was refused.
+async fn only_one_gets_through(
+    collector: &Collector,
+    protocol: &str,
+    delivered: (&str, &[(&str, &str)]),
+    refused: (&str, &[(&str, &str)]),
+) {
+    let (upstream, _seen) = recording_upstream(200).await;
+    let proxies = [delivered.1, refused.1].map(|env| ProxyProcess::start(&upstream.url(), env));
+    for proxy in &proxies {
+        let answer = send(
+            &client::http1(),
+            Request::get(proxy.url("/v2/models/credit"))
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(answer.status, 200, "{protocol}");
+    }
+    let spans = collector.wait_for_spans(delivered.0, |spans| spans.len() >= 2);
+    assert!(
+        spans.iter().any(|s| s["kind"].as_u64() == Some(SERVER)),
+        "{protocol}"
+    );
+    collector.wait_for_metrics(delivered.0, |metrics| !metrics.is_empty());
+    assert_eq!(
+        collector.spans(refused.0),
+        Vec::<Value>::new(),
+        "{protocol}"
+    );
+    assert!(collector.latest_metrics(refused.0).is_empty(), "{protocol}");
+    for proxy in &proxies {
+        assert!(
+            proxy.log().contains("exporting over OTLP"),
+            "{}",
+            proxy.log()
+        );
+    }
+}
+
 /// Over TLS, with the collector's CA named by `OTEL_EXPORTER_OTLP_CERTIFICATE`: spans and
-/// metrics arrive, over both protocols. A proxy trusting another CA exports nothing, while
-/// its twin trusting the right one, started alongside, shows the export had time to happen.
+/// metrics arrive, over both protocols. A twin proxy trusting another CA exports nothing.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tls_collector_gets_the_telemetry_when_its_ca_is_trusted_and_only_then() {
     let collector = Collector::from_env();
-    let (upstream, _seen) = recording_upstream(200).await;
     for (protocol, endpoint) in [
         ("http/protobuf", &collector.https),
         ("grpc", &collector.grpcs),
     ] {
         let tag = protocol.replace('/', "-");
-        let trusted = service(&format!("tls-{tag}"));
-        let untrusted = service(&format!("tls-wrong-ca-{tag}"));
-        let mut good_env = otel_env(&trusted, endpoint, protocol);
-        good_env.push(("OTEL_EXPORTER_OTLP_CERTIFICATE", &collector.ca_file));
-        let mut wrong_env = otel_env(&untrusted, endpoint, protocol);
-        wrong_env.push(("OTEL_EXPORTER_OTLP_CERTIFICATE", &collector.other_ca_file));
-        let good = ProxyProcess::start(&upstream.url(), &good_env);
-        let wrong = ProxyProcess::start(&upstream.url(), &wrong_env);
-        for proxy in [&good, &wrong] {
-            let answer = send(
-                &client::http1(),
-                Request::get(proxy.url("/v2/models/credit"))
-                    .body(Full::new(Bytes::new()))
-                    .unwrap(),
-            )
-            .await;
-            assert_eq!(answer.status, 200, "{protocol}");
-        }
-        let spans = collector.wait_for_spans(&trusted, |spans| spans.len() >= 2);
-        assert!(
-            spans.iter().any(|s| s["kind"].as_u64() == Some(SERVER)),
-            "{protocol}"
+        let (trusted, untrusted) = (
+            service(&format!("tls-{tag}")),
+            service(&format!("tls-other-{tag}")),
         );
-        let metrics = collector.wait_for_metrics(&trusted, |metrics| !metrics.is_empty());
-        assert!(!metrics.is_empty(), "{protocol}");
-        // By now the twin has exported as often; none of it got through.
-        assert_eq!(
-            collector.spans(&untrusted),
-            Vec::<Value>::new(),
-            "{protocol}"
+        let mut trusting = otel_env(&trusted, endpoint, protocol);
+        trusting.push(("OTEL_EXPORTER_OTLP_CERTIFICATE", &collector.ca_file));
+        let mut other = otel_env(&untrusted, endpoint, protocol);
+        other.push(("OTEL_EXPORTER_OTLP_CERTIFICATE", &collector.other_ca_file));
+        only_one_gets_through(
+            &collector,
+            protocol,
+            (&trusted, &trusting),
+            (&untrusted, &other),
+        )
+        .await;
+    }
+}
+
+/// A collector that requires a client certificate (mutual TLS) gets the telemetry of a
+/// proxy given one by `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` / `…_CLIENT_KEY`, over both
+/// protocols, and nothing from a twin that trusts the collector but has no certificate.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_collector_requiring_a_client_certificate_gets_the_telemetry_of_a_proxy_with_one() {
+    let collector = Collector::from_env();
+    for (protocol, endpoint) in [
+        ("http/protobuf", &collector.http_mtls),
+        ("grpc", &collector.grpc_mtls),
+    ] {
+        let tag = protocol.replace('/', "-");
+        let (with_cert, without) = (
+            service(&format!("mtls-{tag}")),
+            service(&format!("mtls-none-{tag}")),
         );
-        assert!(
-            collector.latest_metrics(&untrusted).is_empty(),
-            "{protocol}"
-        );
-        assert!(
-            good.log().contains("exporting over OTLP")
-                && wrong.log().contains("exporting over OTLP"),
-            "{protocol}: {}",
-            wrong.log()
-        );
+        let mut with_env = otel_env(&with_cert, endpoint, protocol);
+        with_env.extend([
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", collector.ca_file.as_str()),
+            (
+                "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+                &collector.client_cert_file,
+            ),
+            ("OTEL_EXPORTER_OTLP_CLIENT_KEY", &collector.client_key_file),
+        ]);
+        let mut without_env = otel_env(&without, endpoint, protocol);
+        without_env.push(("OTEL_EXPORTER_OTLP_CERTIFICATE", &collector.ca_file));
+        only_one_gets_through(
+            &collector,
+            protocol,
+            (&with_cert, &with_env),
+            (&without, &without_env),
+        )
+        .await;
     }
 }
 

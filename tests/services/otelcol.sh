@@ -15,6 +15,9 @@
 #           OTELCOL_HTTPS_ENDPOINT=https://127.0.0.1:PORT   (TLS)
 #           OTELCOL_CA_FILE=FILE       (the CA that signed the TLS receivers' certificate)
 #           OTELCOL_OTHER_CA_FILE=FILE (a CA that signed nothing)
+#           OTELCOL_GRPC_MTLS_ENDPOINT=https://127.0.0.1:PORT  (TLS, client certificate required)
+#           OTELCOL_HTTP_MTLS_ENDPOINT=https://127.0.0.1:PORT  (TLS, client certificate required)
+#           OTELCOL_CLIENT_CERT_FILE=FILE, OTELCOL_CLIENT_KEY_FILE=FILE (signed by the CA)
 #           OTELCOL_OUTPUT_DIR=DIR     (traces.jsonl and metrics.jsonl in it)
 #       Already running: prints the same lines again and succeeds.
 #   otelcol.sh stop
@@ -86,8 +89,9 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# A test CA, a server certificate it signed for 127.0.0.1 (the TLS receivers'), and a
-# second CA that signed nothing (for clients that must refuse the server).
+# A test CA, a server certificate it signed for 127.0.0.1 (the TLS receivers'), a client
+# certificate it signed, and a second CA that signed nothing (for clients that must refuse
+# the server).
 make_certificates() {
     local dir="$1"
     mkdir -p "$dir"
@@ -98,14 +102,25 @@ make_certificates() {
             -keyout "$dir/$name.key" -out "$dir/$name.pem" 2> "$dir/openssl.log" \
             || { cat "$dir/openssl.log" >&2; die "openssl could not make the test CA"; }
     done
-    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-        -subj "/CN=127.0.0.1" -keyout "$dir/server.key" -out "$dir/server.csr" 2> "$dir/openssl.log" \
-        || { cat "$dir/openssl.log" >&2; die "openssl could not make the server key"; }
-    printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "basicConstraints=CA:FALSE" \
-        "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" > "$dir/server.ext"
-    openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
-        -CAcreateserial -days 30 -extfile "$dir/server.ext" -out "$dir/server.pem" 2> "$dir/openssl.log" \
-        || { cat "$dir/openssl.log" >&2; die "openssl could not sign the server certificate"; }
+    sign_by_ca "$dir" server "/CN=127.0.0.1" \
+        "subjectAltName=IP:127.0.0.1,DNS:localhost" "extendedKeyUsage=serverAuth"
+    # A client certificate from the same CA, for the receivers that require one (mTLS).
+    sign_by_ca "$dir" client "/CN=modelwatch test client" "extendedKeyUsage=clientAuth"
+}
+
+# sign_by_ca DIR NAME SUBJECT EXTENSION...: a key DIR/NAME.key and a certificate
+# DIR/NAME.pem for it, signed by DIR/ca.pem, with the given v3 extensions.
+sign_by_ca() {
+    local dir="$1" name="$2" subject="$3"
+    shift 3
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "$subject" \
+        -keyout "$dir/$name.key" -out "$dir/$name.csr" 2> "$dir/openssl.log" \
+        || { cat "$dir/openssl.log" >&2; die "openssl could not make the $name key"; }
+    printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature" "$@" \
+        > "$dir/$name.ext"
+    openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+        -CAcreateserial -days 30 -extfile "$dir/$name.ext" -out "$dir/$name.pem" 2> "$dir/openssl.log" \
+        || { cat "$dir/openssl.log" >&2; die "openssl could not sign the $name certificate"; }
 }
 
 cmd_start() {
@@ -116,15 +131,19 @@ cmd_start() {
     build
     mkdir -p "$state/out"
     rm -f "$state/env" "$state/out/"*.jsonl
-    local grpc http grpcs https
+    local grpc http grpcs https grpcm httpm
     grpc="$(free_port)"
     http="$(free_port)"
     grpcs="$(free_port)"
     https="$(free_port)"
-    while [[ "$(printf '%s\n' "$grpc" "$http" "$grpcs" "$https" | sort -u | wc -l)" != 4 ]]; do
+    grpcm="$(free_port)"
+    httpm="$(free_port)"
+    while [[ "$(printf '%s\n' "$grpc" "$http" "$grpcs" "$https" "$grpcm" "$httpm" | sort -u | wc -l)" != 6 ]]; do
         http="$(free_port)"
         grpcs="$(free_port)"
         https="$(free_port)"
+        grpcm="$(free_port)"
+        httpm="$(free_port)"
     done
     make_certificates "$state/tls"
     cat > "$state/config.yaml" <<EOF
@@ -147,6 +166,20 @@ receivers:
         tls:
           cert_file: $state/tls/server.pem
           key_file: $state/tls/server.key
+  otlp/mtls:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:$grpcm
+        tls:
+          cert_file: $state/tls/server.pem
+          key_file: $state/tls/server.key
+          client_ca_file: $state/tls/ca.pem
+      http:
+        endpoint: 127.0.0.1:$httpm
+        tls:
+          cert_file: $state/tls/server.pem
+          key_file: $state/tls/server.key
+          client_ca_file: $state/tls/ca.pem
 exporters:
   file/traces:
     path: $state/out/traces.jsonl
@@ -160,10 +193,10 @@ service:
       level: none
   pipelines:
     traces:
-      receivers: [otlp, otlp/tls]
+      receivers: [otlp, otlp/tls, otlp/mtls]
       exporters: [file/traces]
     metrics:
-      receivers: [otlp, otlp/tls]
+      receivers: [otlp, otlp/tls, otlp/mtls]
       exporters: [file/metrics]
 EOF
     [[ -f "$state/collector.log" ]] && mv -f "$state/collector.log" "$state/collector.log.1"
@@ -185,6 +218,10 @@ EOF
         echo "OTELCOL_HTTPS_ENDPOINT=https://127.0.0.1:$https"
         echo "OTELCOL_CA_FILE=$state/tls/ca.pem"
         echo "OTELCOL_OTHER_CA_FILE=$state/tls/other-ca.pem"
+        echo "OTELCOL_GRPC_MTLS_ENDPOINT=https://127.0.0.1:$grpcm"
+        echo "OTELCOL_HTTP_MTLS_ENDPOINT=https://127.0.0.1:$httpm"
+        echo "OTELCOL_CLIENT_CERT_FILE=$state/tls/client.pem"
+        echo "OTELCOL_CLIENT_KEY_FILE=$state/tls/client.key"
         echo "OTELCOL_OUTPUT_DIR=$state/out"
     } > "$state/env"
     say "ready after $((SECONDS - started)) s, pid $pid"

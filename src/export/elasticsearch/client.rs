@@ -58,6 +58,7 @@ impl ClusterClient {
             crate::export::tls::client_config(
                 config.ca_file.as_deref(),
                 "export.elasticsearch.ca_file",
+                None,
             )
             .map_err(|err| crate::exit::UsageError(format!("{err:#}")))?
         } else {

@@ -134,17 +134,47 @@ pub fn signals(env: &HashMap<String, String>) -> Result<Signals, Vec<String>> {
         (signals.traces, Signal::Traces),
         (signals.metrics, Signal::Metrics),
     ] {
+        if !on {
+            continue;
+        }
         let transport = Transport::of(env, signal);
-        if let (true, Some((path, setting))) = (on, &transport.ca_file) {
+        let endpoint = signal.name().to_ascii_lowercase();
+        let tls_only = [
+            &transport.ca_file,
+            &transport.client_certificate,
+            &transport.client_key,
+        ];
+        for (_, setting) in tls_only.into_iter().flatten() {
             if !transport.https {
                 problems.push(format!(
-                    "{setting} is set but the {} endpoint is not https://: the certificate \
-                     only verifies a TLS collector; use an https:// endpoint or unset it",
-                    signal.name().to_ascii_lowercase()
+                    "{setting} is set but the {endpoint} endpoint is not https://: it only \
+                     applies to a TLS collector; use an https:// endpoint or unset it"
                 ));
-            } else if let Err(why) = super::transport::check_ca_file(path, setting) {
-                problems.push(why);
             }
+        }
+        if !transport.https {
+            continue;
+        }
+        if let Some((path, setting)) = &transport.ca_file
+            && let Err(why) = super::transport::check_ca_file(path, setting)
+        {
+            problems.push(why);
+        }
+        match (&transport.client_certificate, &transport.client_key) {
+            (Some(cert), Some(key)) => {
+                if let Err(why) = super::transport::check_client_identity(cert, key) {
+                    problems.push(why);
+                }
+            }
+            (Some((_, setting)), None) | (None, Some((_, setting))) => {
+                problems.push(format!(
+                    "{setting} is set alone: mutual TLS needs both \
+                     OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY \
+                     (or the {} ones of the signal)",
+                    signal.name()
+                ));
+            }
+            (None, None) => {}
         }
     }
     problems.dedup();
@@ -181,6 +211,9 @@ pub struct Transport {
     pub https: bool,
     /// The CA file to trust instead of the system's roots, and the variable that named it.
     pub ca_file: Option<(PathBuf, String)>,
+    /// The client certificate and key files for mutual TLS, each with its variable.
+    pub client_certificate: Option<(PathBuf, String)>,
+    pub client_key: Option<(PathBuf, String)>,
     /// The export timeout (the SDK's default: 10 s).
     pub timeout: Duration,
 }
@@ -202,6 +235,9 @@ impl Transport {
             grpc: pick("PROTOCOL").is_some_and(|(_, p)| p == "grpc"),
             https: pick("ENDPOINT").is_some_and(|(_, url)| url.starts_with("https://")),
             ca_file: pick("CERTIFICATE").map(|(key, path)| (PathBuf::from(path), key)),
+            client_certificate: pick("CLIENT_CERTIFICATE")
+                .map(|(key, path)| (PathBuf::from(path), key)),
+            client_key: pick("CLIENT_KEY").map(|(key, path)| (PathBuf::from(path), key)),
             timeout: pick("TIMEOUT")
                 .and_then(|(_, ms)| ms.parse().ok())
                 .map_or(Duration::from_secs(10), Duration::from_millis),

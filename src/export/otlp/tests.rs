@@ -156,6 +156,52 @@ fn https_endpoints_are_accepted_and_a_certificate_needs_one() {
 }
 
 #[test]
+fn a_client_certificate_needs_its_key_and_an_https_endpoint() {
+    let alone = signals(&env(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"),
+        ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "/client.pem"),
+    ]))
+    .unwrap_err()
+    .join("\n");
+    assert!(
+        alone.contains("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE is set alone"),
+        "{alone}"
+    );
+
+    let plain = signals(&env(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+        ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "/client.pem"),
+        ("OTEL_EXPORTER_OTLP_CLIENT_KEY", "/client.key"),
+    ]))
+    .unwrap_err()
+    .join("\n");
+    for variable in [
+        "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE is set but the traces endpoint is not https://",
+        "OTEL_EXPORTER_OTLP_CLIENT_KEY is set but the metrics endpoint is not https://",
+    ] {
+        assert!(
+            plain.contains(variable),
+            "{variable} missing from:\n{plain}"
+        );
+    }
+
+    let missing = signals(&env(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"),
+        (
+            "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+            "/nonexistent/client.pem",
+        ),
+        ("OTEL_EXPORTER_OTLP_CLIENT_KEY", "/nonexistent/client.key"),
+    ]))
+    .unwrap_err()
+    .join("\n");
+    assert!(
+        missing.contains("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE /nonexistent/client.pem holds no readable certificate"),
+        "{missing}"
+    );
+}
+
+#[test]
 fn a_signals_own_variables_win_over_the_generic_ones() {
     let both = env(&[
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
@@ -177,6 +223,8 @@ fn a_signals_own_variables_win_over_the_generic_ones() {
                 "/ca.pem".into(),
                 "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE".to_string()
             )),
+            client_certificate: None,
+            client_key: None,
             timeout: std::time::Duration::from_millis(2500),
         }
     );
@@ -186,6 +234,8 @@ fn a_signals_own_variables_win_over_the_generic_ones() {
             grpc: false,
             https: false,
             ca_file: None,
+            client_certificate: None,
+            client_key: None,
             timeout: std::time::Duration::from_millis(2500),
         }
     );

@@ -5,13 +5,15 @@
 //! `OTEL_EXPORTER_OTLP_{TRACES,METRICS}_CERTIFICATE`), the specification's variable for
 //! "the trusted certificate to use when verifying a server's TLS credentials", names a PEM
 //! file whose CAs are then the only ones trusted; without it the system's roots are. The
-//! server's name is always checked. Client certificates (mutual TLS) are not supported.
+//! server's name is always checked. `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` and
+//! `OTEL_EXPORTER_OTLP_CLIENT_KEY` (PEM files, or the signal's own) add a client
+//! certificate for collectors that require one (mutual TLS).
 
 use super::settings::{Signal, Transport};
 use anyhow::Context;
 use opentelemetry_otlp::{MetricExporter, SpanExporter, WithHttpConfig, WithTonicConfig};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The exporter of spans over the signal's transport.
 pub fn span_exporter(env: &HashMap<String, String>) -> anyhow::Result<SpanExporter> {
@@ -48,30 +50,51 @@ pub fn metric_exporter(env: &HashMap<String, String>) -> anyhow::Result<MetricEx
 }
 
 /// gRPC's TLS settings for an `https://` endpoint: the CA file's certificates, or the
-/// system's roots (loaded only then: a plain endpoint works on an image without any).
+/// system's roots (loaded only then: a plain endpoint works on an image without any), and
+/// the client certificate when one is configured.
 fn grpc_tls(
     transport: &Transport,
 ) -> anyhow::Result<opentelemetry_otlp::tonic_types::transport::ClientTlsConfig> {
-    use opentelemetry_otlp::tonic_types::transport::{Certificate, ClientTlsConfig};
-    Ok(match &transport.ca_file {
+    use opentelemetry_otlp::tonic_types::transport::{Certificate, ClientTlsConfig, Identity};
+    let read = |path: &Path, setting: &str| {
+        std::fs::read(path).with_context(|| format!("{setting} {} cannot be read", path.display()))
+    };
+    let config = match &transport.ca_file {
         Some((path, setting)) => {
             // Read and checked like the HTTP client's, for the same messages.
             crate::export::tls::read_ca_file(path, setting)?;
-            let pem = std::fs::read(path)
-                .with_context(|| format!("{setting} {} cannot be read", path.display()))?;
-            ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem))
+            ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read(path, setting)?))
         }
         None => ClientTlsConfig::new().with_native_roots(),
+    };
+    Ok(match client_files(transport)? {
+        Some(((cert, cert_setting), (key, key_setting))) => config.identity(Identity::from_pem(
+            read(cert, cert_setting)?,
+            read(key, key_setting)?,
+        )),
+        None => config,
     })
 }
 
 /// The blocking HTTP client the SDK would build (it exports from its own thread), given
-/// rustls settings: the CA file's or the system's roots for `https://`, none for `http://`.
+/// rustls settings: the CA file's or the system's roots and the client certificate for
+/// `https://`, nothing for `http://`.
 fn http_client(transport: &Transport) -> anyhow::Result<reqwest::blocking::Client> {
-    let tls = match (transport.https, &transport.ca_file) {
-        (true, Some((path, setting))) => crate::export::tls::client_config(Some(path), setting)?,
-        (true, None) => crate::export::tls::client_config(None, "OTEL_EXPORTER_OTLP_CERTIFICATE")?,
-        (false, _) => crate::export::tls::plaintext_only()?,
+    let tls = if transport.https {
+        let identity = match client_files(transport)? {
+            Some((cert, key)) => Some(identity(cert, key)?),
+            None => None,
+        };
+        match &transport.ca_file {
+            Some((path, setting)) => {
+                crate::export::tls::client_config(Some(path), setting, identity)?
+            }
+            None => {
+                crate::export::tls::client_config(None, "OTEL_EXPORTER_OTLP_CERTIFICATE", identity)?
+            }
+        }
+    } else {
+        crate::export::tls::plaintext_only()?
     };
     let timeout = transport.timeout;
     // A blocking client owns a runtime, which may not be created or dropped on a thread
@@ -85,6 +108,33 @@ fn http_client(transport: &Transport) -> anyhow::Result<reqwest::blocking::Clien
     .join()
     .map_err(|_| anyhow::anyhow!("building the OTLP HTTP client panicked"))?
     .context("could not build the OTLP HTTP client")
+}
+
+/// A file and the variable that named it.
+type Named = (PathBuf, String);
+
+/// The client certificate and key files, checked, when both are set (the settings check
+/// refuses one without the other).
+fn client_files(transport: &Transport) -> anyhow::Result<Option<(&Named, &Named)>> {
+    match (&transport.client_certificate, &transport.client_key) {
+        (Some(cert), Some(key)) => {
+            identity(cert, key)?;
+            Ok(Some((cert, key)))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn identity(
+    (cert, cert_setting): &Named,
+    (key, key_setting): &Named,
+) -> anyhow::Result<crate::export::tls::ClientIdentity> {
+    crate::export::tls::read_client_identity((cert, cert_setting), (key, key_setting))
+}
+
+/// Whether a client certificate and key are usable, for the settings check.
+pub fn check_client_identity(cert: &Named, key: &Named) -> Result<(), String> {
+    identity(cert, key).map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// Whether a certificate file is usable, for the settings check.

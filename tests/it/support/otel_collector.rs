@@ -16,6 +16,11 @@ pub struct Collector {
     pub ca_file: String,
     /// A CA that signed nothing the collector serves.
     pub other_ca_file: String,
+    /// Receivers over TLS that require a client certificate signed by `ca_file`, and one.
+    pub grpc_mtls: String,
+    pub http_mtls: String,
+    pub client_cert_file: String,
+    pub client_key_file: String,
     output: PathBuf,
 }
 
@@ -37,6 +42,10 @@ impl Collector {
             https: var("OTELCOL_HTTPS_ENDPOINT"),
             ca_file: var("OTELCOL_CA_FILE"),
             other_ca_file: var("OTELCOL_OTHER_CA_FILE"),
+            grpc_mtls: var("OTELCOL_GRPC_MTLS_ENDPOINT"),
+            http_mtls: var("OTELCOL_HTTP_MTLS_ENDPOINT"),
+            client_cert_file: var("OTELCOL_CLIENT_CERT_FILE"),
+            client_key_file: var("OTELCOL_CLIENT_KEY_FILE"),
             output: PathBuf::from(var("OTELCOL_OUTPUT_DIR")),
         }
     }
