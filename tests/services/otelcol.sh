@@ -158,28 +158,22 @@ receivers:
     protocols:
       grpc:
         endpoint: 127.0.0.1:$grpcs
-        tls:
+        tls: &server_tls
           cert_file: $state/tls/server.pem
           key_file: $state/tls/server.key
       http:
         endpoint: 127.0.0.1:$https
-        tls:
-          cert_file: $state/tls/server.pem
-          key_file: $state/tls/server.key
+        tls: *server_tls
   otlp/mtls:
     protocols:
       grpc:
         endpoint: 127.0.0.1:$grpcm
-        tls:
-          cert_file: $state/tls/server.pem
-          key_file: $state/tls/server.key
+        tls: &client_certificate_required
+          <<: *server_tls
           client_ca_file: $state/tls/ca.pem
       http:
         endpoint: 127.0.0.1:$httpm
-        tls:
-          cert_file: $state/tls/server.pem
-          key_file: $state/tls/server.key
-          client_ca_file: $state/tls/ca.pem
+        tls: *client_certificate_required
 exporters:
   file/traces:
     path: $state/out/traces.jsonl

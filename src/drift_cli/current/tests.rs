@@ -48,11 +48,33 @@ fn remembered_cells_count_exactly_like_fresh_ones() {
             .map(String::from),
         );
     }
-    let mut remembering = CurrentColumn::new(0, x, 100, 1)
-        .counting_for_ks(&sorted)
-        .remembering_cells(16);
-    let mut fresh = CurrentColumn::new(0, x, 100, 1).counting_for_ks(&sorted);
+    let remembering = same_with_and_without_memo(
+        || CurrentColumn::new(0, x, 100, 1).counting_for_ks(&sorted),
+        &cells,
+    );
+    assert!(remembering.out_of_range > 0 && remembering.type_errors > 0);
+
+    let c = &profile.columns[1];
+    let labels: Vec<String> = (0..3000usize)
+        .map(|i| match i % 7 {
+            0 => "red".to_string(),
+            1 => "green".to_string(),
+            2 => "a-long-label".to_string(),
+            3 => format!("new{}", i % 50),
+            4 => String::new(),
+            _ => "blue".to_string(),
+        })
+        .collect();
+    let remembering = same_with_and_without_memo(|| CurrentColumn::new(1, c, 100, 1), &labels);
+    assert!(remembering.unseen > 0);
+}
+
+/// Pushes `cells` (line = index) into a column from `make` with a 16-entry memo and into
+/// one without, asserts that the settled counts agree, and returns the remembering one.
+fn same_with_and_without_memo(make: impl Fn() -> CurrentColumn, cells: &[String]) -> CurrentColumn {
+    let mut fresh = make();
     fresh.memo = None;
+    let mut remembering = make().remembering_cells(16);
     for (line, cell) in cells.iter().enumerate() {
         remembering.push(cell.as_bytes(), line as u64);
         fresh.push(cell.as_bytes(), line as u64);
@@ -61,29 +83,7 @@ fn remembered_cells_count_exactly_like_fresh_ones() {
     remembering.settle_cells();
     assert!(remembering.memo.is_none());
     assert_eq!(remembering.summary(), fresh.summary());
-    assert!(remembering.out_of_range > 0 && remembering.type_errors > 0);
-
-    let c = &profile.columns[1];
-    let mut remembering = CurrentColumn::new(1, c, 100, 1).remembering_cells(16);
-    let mut fresh = CurrentColumn::new(1, c, 100, 1);
-    fresh.memo = None;
-    for i in 0..3000usize {
-        let label = match i % 7 {
-            0 => "red".to_string(),
-            1 => "green".to_string(),
-            2 => "a-long-label".to_string(),
-            3 => format!("new{}", i % 50),
-            4 => String::new(),
-            _ => "blue".to_string(),
-        };
-        remembering.push(label.as_bytes(), i as u64);
-        fresh.push(label.as_bytes(), i as u64);
-    }
-    assert!(remembering.memo.is_some());
-    remembering.settle_cells();
-    assert!(remembering.memo.is_none());
-    assert_eq!(remembering.summary(), fresh.summary());
-    assert!(remembering.unseen > 0);
+    remembering
 }
 
 #[test]

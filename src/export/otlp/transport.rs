@@ -59,15 +59,14 @@ fn grpc_tls(
     let read = |path: &Path, setting: &str| {
         std::fs::read(path).with_context(|| format!("{setting} {} cannot be read", path.display()))
     };
+    // The files were checked with the settings (`settings::signals`); tonic parses them.
     let config = match &transport.ca_file {
         Some((path, setting)) => {
-            // Read and checked like the HTTP client's, for the same messages.
-            crate::export::tls::read_ca_file(path, setting)?;
             ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read(path, setting)?))
         }
         None => ClientTlsConfig::new().with_native_roots(),
     };
-    Ok(match client_files(transport)? {
+    Ok(match client_files(transport) {
         Some(((cert, cert_setting), (key, key_setting))) => config.identity(Identity::from_pem(
             read(cert, cert_setting)?,
             read(key, key_setting)?,
@@ -81,18 +80,15 @@ fn grpc_tls(
 /// `https://`, nothing for `http://`.
 fn http_client(transport: &Transport) -> anyhow::Result<reqwest::blocking::Client> {
     let tls = if transport.https {
-        let identity = match client_files(transport)? {
+        let identity = match client_files(transport) {
             Some((cert, key)) => Some(identity(cert, key)?),
             None => None,
         };
-        match &transport.ca_file {
-            Some((path, setting)) => {
-                crate::export::tls::client_config(Some(path), setting, identity)?
-            }
-            None => {
-                crate::export::tls::client_config(None, "OTEL_EXPORTER_OTLP_CERTIFICATE", identity)?
-            }
-        }
+        let (ca_file, setting) = match &transport.ca_file {
+            Some((path, setting)) => (Some(path.as_path()), setting.as_str()),
+            None => (None, "OTEL_EXPORTER_OTLP_CERTIFICATE"),
+        };
+        crate::export::tls::client_config(ca_file, setting, identity)?
     } else {
         crate::export::tls::plaintext_only()?
     };
@@ -113,16 +109,13 @@ fn http_client(transport: &Transport) -> anyhow::Result<reqwest::blocking::Clien
 /// A file and the variable that named it.
 type Named = (PathBuf, String);
 
-/// The client certificate and key files, checked, when both are set (the settings check
-/// refuses one without the other).
-fn client_files(transport: &Transport) -> anyhow::Result<Option<(&Named, &Named)>> {
-    match (&transport.client_certificate, &transport.client_key) {
-        (Some(cert), Some(key)) => {
-            identity(cert, key)?;
-            Ok(Some((cert, key)))
-        }
-        _ => Ok(None),
-    }
+/// The client certificate and key files when both are set (the settings check refuses
+/// one without the other).
+fn client_files(transport: &Transport) -> Option<(&Named, &Named)> {
+    transport
+        .client_certificate
+        .as_ref()
+        .zip(transport.client_key.as_ref())
 }
 
 fn identity(
