@@ -16,7 +16,7 @@ use modelwatch::config::AnalysisConfig;
 use modelwatch::profile::schema::{Schema, SchemaOverrides};
 use modelwatch::profile::{ProfileOptions, build_from_csv};
 use modelwatch::protocol::{Protocol, RequestMeta, decode_request};
-use modelwatch::proxy::identity::ModelLabels;
+use modelwatch::traffic::identity::ModelLabels;
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;

@@ -1,37 +1,36 @@
 //! Off the hot path: what the proxy saw, turned into distributions and drift.
 //!
-//! The proxy tees each inference body into a bounded [`capture::Capture`] and, when the
-//! response has ended, offers one [`exchange::Exchange`] to the [`queue::AnalysisQueue`]
-//! without waiting. A full queue drops the exchange and counts it; nothing here can slow
-//! down or change a response.
+//! The proxy tees each inference body into a bounded
+//! [`Capture`](crate::traffic::capture::Capture) and, when the response has ended, offers
+//! one [`Exchange`](crate::traffic::Exchange) to the [`queue::AnalysisQueue`] without
+//! waiting. A full queue drops the exchange and counts it; nothing here can slow down or
+//! change a response.
 //!
 //! [`worker`] threads drain the queue: they decode both bodies ([`crate::protocol`]), map
 //! the columns onto the model's reference ([`references`]) and add every row to the model
 //! version's [`state`]: Prometheus counters per reference bin and data-quality problem,
 //! and the live [`window`]. The [`evaluate`] thread recomputes drift on a timer, sets the
-//! drift gauges ([`live_metrics`]) and publishes the JSON [`report`]. With the
-//! Elasticsearch export on, workers queue each exchange's request event once decoded, and
-//! the evaluator each evaluation as drift snapshots.
+//! drift gauges ([`live_metrics`]) and publishes the JSON report
+//! ([`crate::drift::model_report`]). With the Elasticsearch export on, workers queue each
+//! exchange's request event once decoded, and the evaluator each evaluation as drift
+//! snapshots.
 
-pub mod capture;
 pub mod evaluate;
-pub mod exchange;
 pub mod live_metrics;
 pub mod queue;
 pub mod references;
-pub mod report;
 pub mod state;
 pub mod window;
 pub mod worker;
 
 use crate::config::{AnalysisConfig, Config};
-use crate::drift_cli::MethodChoice;
+use crate::drift::model_report::LiveReport;
+use crate::drift::report::MethodChoice;
 use crate::protocol::Protocol;
-use crate::proxy::identity::ModelLabels;
+use crate::traffic::identity::ModelLabels;
 use live_metrics::LiveMetrics;
 use queue::AnalysisQueue;
 use references::{LoadedReference, ReferenceSet};
-use report::LiveReport;
 use state::ModelVersionState;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -142,12 +141,12 @@ impl LiveAnalysis {
         for (model, reference) in references.iter() {
             let model = model
                 .or(reference.model.as_deref())
-                .unwrap_or(crate::proxy::identity::UNKNOWN);
+                .unwrap_or(crate::traffic::identity::UNKNOWN);
             // A model reference knows its version; a dataset or file reference does not.
             let version = if reference.model.is_some() {
                 reference.version.as_str()
             } else {
-                crate::proxy::identity::UNKNOWN
+                crate::traffic::identity::UNKNOWN
             };
             m.reference_info
                 .with_label_values(&[model, version, &reference.spec, &reference.version])

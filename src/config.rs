@@ -29,7 +29,7 @@ pub struct Config {
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExportConfig {
-    pub elasticsearch: crate::export::elasticsearch::config::ElasticsearchConfig,
+    pub elasticsearch: crate::config::elasticsearch::ElasticsearchConfig,
 }
 
 /// The reverse proxy and its admin listener.
@@ -335,7 +335,7 @@ impl Config {
             ("model.version", &self.model.version),
         ] {
             if let Some(v) = value
-                && !crate::proxy::identity::is_label_safe(v)
+                && !crate::traffic::identity::is_label_safe(v)
             {
                 problems.push(format!(
                     "{key} = {v:?} is not a valid label: use 1 to 64 letters, digits, \
@@ -455,6 +455,8 @@ pub fn parse_upstream(url: &str) -> Result<UpstreamAddr, &'static str> {
 fn internal(e: config::ConfigError) -> UsageError {
     UsageError(format!("could not assemble the configuration: {e}"))
 }
+
+pub mod elasticsearch;
 
 #[cfg(test)]
 mod tests;

@@ -35,11 +35,14 @@ pub mod auto;
 pub mod binning;
 pub mod categorical;
 pub mod column;
+pub mod current;
 pub mod jensen_shannon;
 pub mod kolmogorov;
 pub mod ks;
 pub mod ks_counts;
+pub mod model_report;
 pub mod psi;
+pub mod report;
 pub mod wasserstein;
 
 pub use auto::{AutoInput, DatasetDrift, MethodRule, choose_method, dataset_drift};

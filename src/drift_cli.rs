@@ -1,9 +1,10 @@
 //! `modelwatch drift`: compare a current CSV file with a reference, column by column.
 //!
 //! The reference (a dataset `NAME[@VERSION]`, a profile JSON or a CSV) becomes a
-//! [`Profile`]; the current file is streamed once ([`current`]), so memory is bounded by
-//! the sample sizes, not by the file; then each column goes through the statistics in
-//! [`crate::drift`] and the verdicts are summed into dataset drift ([`report`]).
+//! [`Profile`]; the current file is streamed once ([`crate::drift::current`]), so memory
+//! is bounded by the sample sizes, not by the file; then each column goes through the
+//! statistics in [`crate::drift`] and the verdicts are summed into dataset drift
+//! ([`report`]).
 //!
 //! Statistics on samples: numeric methods compare the reference sample (every value of a
 //! reference with at most 10,000 per column) with a uniform reservoir of the current
@@ -12,20 +13,21 @@
 //! [`crate::drift::ks_counts`]) and so is exact on every row. Categorical methods and all
 //! data-quality rates use exact counts over every current row.
 
-pub mod current;
 pub mod report;
 pub mod scan;
 
-use crate::drift::{self, ColumnDriftConfig, Method};
+use crate::drift;
+use crate::drift::current::ColumnMap;
+use crate::drift::report::{
+    ColumnReport, MethodChoice, column_report, kind_name, parse_method, surely_ks,
+};
 use crate::exit::UsageError;
-use crate::profile::schema::ColumnKind;
-use crate::profile::{ColumnProfile, Profile};
+use crate::profile::Profile;
 use crate::registry::dataset_cli::{ProfileFlags, SchemaFlags};
 use crate::registry::home::HomeArgs;
 use crate::registry::reference::load_profile;
 use anyhow::Context;
-use current::{ColumnMap, CurrentColumn, aligned_counts};
-use report::{ColumnReport, DriftReport};
+use report::DriftReport;
 use std::path::{Path, PathBuf};
 
 /// Flags of `modelwatch drift`.
@@ -69,27 +71,6 @@ pub struct DriftArgs {
     /// How the reference profile is built when the reference is a dataset or a CSV.
     #[command(flatten)]
     pub profile: ProfileFlags,
-}
-
-/// `auto` or one method for every column.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MethodChoice {
-    Auto,
-    Fixed(Method),
-}
-
-/// Parses `auto` or a method name.
-pub fn parse_method(name: &str) -> Result<MethodChoice, String> {
-    if name == "auto" {
-        return Ok(MethodChoice::Auto);
-    }
-    Method::from_name(name)
-        .map(MethodChoice::Fixed)
-        .ok_or_else(|| {
-            format!(
-                "unknown method {name:?}: use auto, psi, ks, wasserstein, jensen_shannon, chi2 or z"
-            )
-        })
 }
 
 /// Runs `modelwatch drift`.
@@ -240,107 +221,4 @@ pub fn compare(
         dataset_drift: verdict.drifted,
         ignored_columns: map.unknown,
     })
-}
-
-/// Tests one column of the current data against its reference profile: the report line
-/// shared by `modelwatch drift` and the live sidecar's drift report.
-pub fn column_report(
-    reference: &ColumnProfile,
-    current: &CurrentColumn,
-    method: MethodChoice,
-    threshold: Option<f64>,
-) -> ColumnReport {
-    let rate = |n: u64| n as f64 / current.rows.max(1) as f64;
-    let mut note = None;
-    let fixed = match method {
-        MethodChoice::Auto => None,
-        MethodChoice::Fixed(m @ (Method::Ks | Method::Wasserstein))
-            if reference.kind != ColumnKind::Numeric =>
-        {
-            note = Some(format!("{m} needs a numeric column; auto used"));
-            None
-        }
-        MethodChoice::Fixed(m) => Some(m),
-    };
-    let config = ColumnDriftConfig {
-        method: fixed,
-        threshold,
-    };
-    let result = match (reference.kind, current.ks_counts.as_ref()) {
-        (ColumnKind::Numeric, Some(counts)) => {
-            drift::column::ks_counts_column_drift(counts, &config)
-        }
-        (ColumnKind::Numeric, None) => {
-            let reference_sample = reference
-                .numeric
-                .as_ref()
-                .map_or(&[][..], |n| n.sample.as_slice());
-            drift::numeric_column_drift(reference_sample, &current.sorted_sample(), &config)
-        }
-        (ColumnKind::Categorical | ColumnKind::Boolean, _) => {
-            let (r, c) = aligned_counts(reference, current);
-            drift::categorical_column_drift(&r, &c, &config).map(|d| d.result)
-        }
-    };
-    let (method, score, p_value, threshold, drifted) = match result {
-        Ok(r) => (
-            r.method.to_string(),
-            Some(r.score).filter(|s| s.is_finite()),
-            r.p_value.filter(|p| p.is_finite()),
-            Some(r.threshold),
-            r.drifted,
-        ),
-        Err(e) => {
-            note = Some(e.to_string());
-            ("-".to_string(), None, None, None, false)
-        }
-    };
-    ColumnReport {
-        name: reference.name.clone(),
-        kind: kind_name(reference.kind).to_string(),
-        method,
-        score,
-        p_value,
-        threshold,
-        drifted,
-        missing_rate: rate(current.missing),
-        out_of_range_rate: rate(current.out_of_range),
-        unseen_rate: rate(current.unseen),
-        type_error_rate: rate(current.type_errors),
-        non_finite_rate: rate(current.non_finite),
-        note,
-    }
-}
-
-/// The sorted reference sample of a numeric column whose method is KS whatever the current
-/// data holds: `--method ks`, or `auto` with at most 1,000 reference values of which more
-/// than 5 are distinct (more current values only add distinct ones). Such columns count
-/// current values between the reference values ([`drift::ks_counts`]) instead of sampling
-/// them: the test is exact on every row and costs no sort.
-pub fn surely_ks(reference: &ColumnProfile, method: MethodChoice) -> Option<&[f64]> {
-    let sample = reference.numeric.as_ref()?.sample.as_slice();
-    if reference.kind != ColumnKind::Numeric || sample.is_empty() {
-        return None;
-    }
-    let ks = match method {
-        MethodChoice::Fixed(m) => m == Method::Ks,
-        MethodChoice::Auto => {
-            let auto = drift::choose_method(drift::AutoInput {
-                kind: ColumnKind::Numeric,
-                reference_rows: sample.len() as u64,
-                distinct_values: drift::binning::count_distinct_union(sample, &[]),
-            });
-            auto.method == Method::Ks
-        }
-    };
-    ks.then_some(sample)
-}
-
-/// The report's name for a column type.
-pub fn kind_name(kind: ColumnKind) -> &'static str {
-    match kind {
-        ColumnKind::Numeric => "numeric",
-        ColumnKind::Categorical => "categorical",
-        ColumnKind::Boolean => "boolean",
-    }
 }

@@ -3,6 +3,9 @@
 //! The crate is one library with a thin binary (`src/main.rs`) on top. A reader finds a
 //! concept by its folder:
 //!
+//! - [`traffic`]: what flows between the stages (model identity, the captured exchange, how
+//!   a body ended, trace context); below the proxy, analysis and export, so that none of them
+//!   imports another's insides.
 //! - [`config`]: the layered configuration (TOML file → `MODELWATCH__*` environment →
 //!   flags), validated before anything listens.
 //! - [`proxy`]: the hot path. A hyper server and client that forward inference traffic
@@ -24,10 +27,11 @@
 //! - [`train`]: reference training, validation, metrics and promotion gates.
 //! - [`serve`]: the reference model server (Open Inference Protocol and MLflow `/invocations`).
 //! - [`pipeline`]: `pipeline run`, dataset add → train → validate → register → promote.
-//! - [`drift`]: drift statistics (PSI, KS, Wasserstein, Jensen–Shannon, chi², z) and the
-//!   `auto` method choice; pure functions, no I/O.
-//! - [`drift_cli`]: the `modelwatch drift` command: a reference profile against a streamed
-//!   current CSV, column by column, as a table or JSON.
+//! - [`drift`]: drift statistics (PSI, KS, Wasserstein, Jensen–Shannon, chi², z), the
+//!   `auto` method choice, the per-column accumulator of current data and the column test
+//!   that turns it into a report line, shared by the CLI and the live sidecar; no I/O.
+//! - [`drift_cli`]: the `modelwatch drift` command: reads a reference and a current CSV
+//!   (in parallel ranges) and prints the report as a table or JSON.
 //! - [`exit`]: the process exit codes and the error kinds that map to them.
 //! - [`logging`] and [`shutdown`]: stderr diagnostics and the stop signal.
 //!
@@ -49,4 +53,5 @@ pub mod registry;
 pub mod replay;
 pub mod serve;
 pub mod shutdown;
+pub mod traffic;
 pub mod train;

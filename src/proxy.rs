@@ -3,7 +3,7 @@
 //! The request stack, outermost first:
 //! - [`server`]: accepts HTTP/1.1 and h2c, enforces the header read timeout and head size
 //!   limits (431), drains gracefully on shutdown;
-//! - [`forward`]: labels the request with its model identity ([`identity`]), enforces the
+//! - [`forward`]: labels the request with its model identity ([`crate::traffic::identity`]), enforces the
 //!   body limit (413), rewrites headers ([`headers`]), forwards with streaming bodies and
 //!   the response timeout (504), and wraps the response body so that metrics ([`metrics`])
 //!   are recorded when the last byte leaves ([`body`]);
@@ -16,7 +16,6 @@ pub mod admin;
 pub mod body;
 pub mod forward;
 pub mod headers;
-pub mod identity;
 pub mod metrics;
 pub mod rescue;
 pub mod server;

@@ -84,6 +84,9 @@ export "${opensearch_env?}"
 echo "$OPENSEARCH_URL"
 bash tests/opensearch/smoke.sh
 
+say "Formatting (cargo fmt --check: run \`cargo fmt\` to fix)"
+cargo fmt --check
+
 say "Building and running the Rust tests"
 cargo build --locked --all-targets
 

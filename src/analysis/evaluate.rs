@@ -3,10 +3,10 @@
 //! evaluation is queued as drift snapshots when the Elasticsearch export is on.
 
 use super::LiveAnalysis;
-use super::report::{LiveReport, ModelReport, ReferenceSummary, WindowSummary};
 use super::state::ModelVersionState;
+use crate::drift::model_report::{LiveReport, ModelReport, ReferenceSummary, WindowSummary};
+use crate::drift::report::{ColumnReport, MethodChoice, column_report};
 use crate::drift::{self, Method};
-use crate::drift_cli::{MethodChoice, column_report, report::ColumnReport};
 use crate::profile::Profile;
 use std::time::{Instant, SystemTime};
 
@@ -138,7 +138,7 @@ fn reports(
     analysis: &LiveAnalysis,
     profile: &Profile,
     tracked: &[usize],
-    merged: &[crate::drift_cli::current::CurrentColumn],
+    merged: &[crate::drift::current::CurrentColumn],
 ) -> Vec<ColumnReport> {
     tracked
         .iter()
@@ -154,5 +154,5 @@ fn reports(
 
 /// Parses a configured method name (validated at start).
 pub fn method_choice(name: &str) -> MethodChoice {
-    crate::drift_cli::parse_method(name).unwrap_or(MethodChoice::Auto)
+    crate::drift::report::parse_method(name).unwrap_or(MethodChoice::Auto)
 }

@@ -5,7 +5,7 @@
 //! full queue drops the newest exchange and counts it in
 //! `modelwatch_analysis_dropped_total{reason="queue_full"}`.
 
-use super::exchange::Exchange;
+use crate::traffic::Exchange;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 use std::sync::Arc;

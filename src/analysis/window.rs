@@ -8,7 +8,7 @@
 //! column plus one counter per reference category.
 
 use crate::config::{AnalysisConfig, WindowKind};
-use crate::drift_cli::current::CurrentColumn;
+use crate::drift::current::CurrentColumn;
 use crate::profile::Profile;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};

@@ -4,13 +4,13 @@
 //! own thread; nothing it does can reach a client.
 
 use super::LiveAnalysis;
-use super::capture::CapturedBody;
-use super::exchange::Exchange;
 use super::queue::{Idle, QueueReceiver};
 use super::references::LoadedReference;
 use crate::export::elasticsearch::capture::CapturePolicy;
 use crate::export::elasticsearch::event::RequestRecord;
 use crate::protocol::{self, Protocol, RequestMeta, ResponseMeta};
+use crate::traffic::Exchange;
+use crate::traffic::capture::CapturedBody;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

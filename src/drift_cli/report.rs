@@ -8,28 +8,9 @@
 //! rows; `p_value` is null for distance methods; `score` is null (and `note` says why) when
 //! a column could not be tested.
 
+use crate::drift::report::ColumnReport;
 use crate::registry::dataset_cli::align;
 use serde::Serialize;
-
-/// One column's line of the report.
-#[derive(Clone, Debug, Serialize)]
-pub struct ColumnReport {
-    pub name: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub method: String,
-    pub score: Option<f64>,
-    pub p_value: Option<f64>,
-    pub threshold: Option<f64>,
-    pub drifted: bool,
-    pub missing_rate: f64,
-    pub out_of_range_rate: f64,
-    pub unseen_rate: f64,
-    pub type_error_rate: f64,
-    pub non_finite_rate: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
 
 /// The whole report.
 #[derive(Clone, Debug, Serialize)]

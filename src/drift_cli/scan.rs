@@ -8,8 +8,8 @@
 //! The number of ranges depends only on the file size, never on the machine, so a report
 //! is the same everywhere: ranges get their own seeded reservoirs, merged in file order.
 
-use super::current::CurrentColumn;
 use super::{MethodChoice, surely_ks};
+use crate::drift::current::CurrentColumn;
 use crate::exit::UsageError;
 use crate::profile::Profile;
 use anyhow::Context;
@@ -215,7 +215,7 @@ fn read_range(
     sample_size: usize,
     method: MethodChoice,
 ) -> anyhow::Result<Chunk> {
-    let memo_slots = super::current::memo_slots(matched.len());
+    let memo_slots = crate::drift::current::memo_slots(matched.len());
     let fresh_columns = || -> Vec<(usize, CurrentColumn)> {
         matched
             .iter()

@@ -18,7 +18,6 @@
 pub mod bulk;
 pub mod capture;
 pub mod client;
-pub mod config;
 pub mod drift_snapshot;
 pub mod event;
 pub mod lifecycle;

@@ -18,7 +18,7 @@ pub mod settings;
 pub mod spans;
 pub mod transport;
 
-use crate::proxy::metrics::LATENCY_BUCKETS;
+use crate::export::prometheus::LATENCY_BUCKETS;
 use opentelemetry::metrics::{Histogram, MeterProvider as _};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
@@ -184,38 +184,6 @@ fn resource(env: &HashMap<String, String>) -> Resource {
     } else {
         builder.with_service_name(DEFAULT_SERVICE_NAME).build()
     }
-}
-
-/// The trace id of a request, from the W3C `traceparent` in `headers` (32 lowercase hex
-/// digits), or `None` without a valid one.
-///
-/// Called on the headers the proxy sends upstream, it is the id of the request's trace
-/// whether or not OTLP is on: with OTLP the proxy has just written its client span's
-/// `traceparent` there (continuing the client's trace or starting one); without it, the
-/// client's header passes through unchanged.
-pub fn trace_id(headers: &http::HeaderMap) -> Option<String> {
-    let value = headers.get("traceparent")?.to_str().ok()?;
-    let mut fields = value.trim().split('-');
-    let (version, trace_id, parent_id, flags) = (
-        fields.next()?,
-        fields.next()?,
-        fields.next()?,
-        fields.next()?,
-    );
-    let hex = |s: &str, len: usize| {
-        s.len() == len
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    };
-    let valid = hex(version, 2)
-        && version != "ff"
-        && (version != "00" || fields.next().is_none())
-        && hex(trace_id, 32)
-        && trace_id.bytes().any(|b| b != b'0')
-        && hex(parent_id, 16)
-        && parent_id.bytes().any(|b| b != b'0')
-        && hex(flags, 2);
-    valid.then(|| trace_id.to_string())
 }
 
 #[cfg(test)]

@@ -7,6 +7,14 @@ use prometheus::{Encoder, IntGaugeVec, Opts, Registry, TextEncoder};
 /// Prometheus 3.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+/// Latency buckets in seconds: sub-millisecond edges for the proxy's own overhead, then the
+/// usual service range; 0.1, 0.25 and 0.5 are SLO thresholds the alert rules use.
+/// The proxy's histograms and their OTLP mirror use the same edges.
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0, 60.0,
+];
+
 /// A registry with `modelwatch_build_info` and the `process_*` metrics registered.
 pub fn new_registry() -> prometheus::Result<Registry> {
     let registry = Registry::new();

@@ -9,16 +9,7 @@ use http_body::{Body, Frame, SizeHint};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-/// How a body stream ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BodyEnd {
-    /// Every byte was delivered.
-    Complete,
-    /// The stream returned an error (the peer reset, a limit was hit).
-    Failed,
-    /// The body was dropped before its end (the client went away).
-    Abandoned,
-}
+use crate::traffic::BodyEnd;
 
 /// Sees each data frame as it passes, then is called exactly once with the byte count
 /// when the body ends.

@@ -5,9 +5,8 @@
 //! the upstream cannot give one. Errors never escape to hyper, so a failing upstream never
 //! closes the client's connection by surprise.
 
-use super::body::{BodyEnd, Observed, OnBodyEnd};
+use super::body::{Observed, OnBodyEnd};
 use super::headers;
-use super::identity::{self, LabelInterner, ModelLabels};
 use super::metrics::{InFlight, ProxyMetrics, VersionHandles};
 use super::rescue::{self, ProxyError};
 use super::tap::{OwnAnswerFacts, RequestFacts, RequestTap, ResponseTap, Tap};
@@ -15,6 +14,8 @@ use crate::config::{Config, UpstreamProtocol, parse_upstream};
 use crate::export::elasticsearch::event::EventError;
 use crate::export::otlp::Otlp;
 use crate::export::otlp::spans::RequestTelemetry;
+use crate::traffic::BodyEnd;
+use crate::traffic::identity::{self, LabelInterner, ModelLabels};
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
 use http_body_util::{Either, Full, Limited};

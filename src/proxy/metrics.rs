@@ -1,24 +1,19 @@
 //! The proxy's RED metrics, registered once; the hot path only looks up cached handles.
 //!
-//! Label values are closed sets or interned, bounded values (see [`super::identity`]):
+//! Label values are closed sets or interned, bounded values (see [`crate::traffic::identity`]):
 //! `code` is the status code's static string, `reason` a [`UpstreamErrorReason`] or
 //! [`ClientErrorReason`], `model`/`model_version` come from the label interner. Per model
 //! and version, the four histograms are resolved once and cached, so recording a request
 //! costs a few atomic adds and one hash lookup for the `code` counter.
 
-use super::identity::ModelLabels;
+use crate::traffic::identity::ModelLabels;
 use prometheus::{
     Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-/// Latency buckets in seconds: sub-millisecond edges for the proxy's own overhead, then the
-/// usual service range; 0.1, 0.25 and 0.5 are SLO thresholds the alert rules use.
-pub const LATENCY_BUCKETS: &[f64] = &[
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-    5.0, 10.0, 30.0, 60.0,
-];
+pub use crate::export::prometheus::LATENCY_BUCKETS;
 
 /// Body size buckets in bytes: 64 B to 64 MiB by powers of four.
 pub const SIZE_BUCKETS: &[f64] = &[

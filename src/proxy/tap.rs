@@ -8,15 +8,15 @@
 //! on the upstream connection's task, the response body on the client's, so the request
 //! side leaves its capture in a [`RequestSlot`] for the response side to pick up.
 
-use crate::analysis::capture::{Capture, CapturedBody};
-use crate::analysis::exchange::{CapturedMessage, Exchange};
 use crate::analysis::queue::AnalysisQueue;
 use crate::export::elasticsearch::event::{EventError, RequestRecord};
 use crate::export::elasticsearch::queue::ExportQueue;
-use crate::proxy::body::BodyEnd;
-use crate::proxy::headers::{TRACEPARENT, trace_id_of};
-use crate::proxy::identity::ModelLabels;
 use crate::proxy::metrics::ClientErrorReason;
+use crate::traffic::BodyEnd;
+use crate::traffic::capture::{Capture, CapturedBody};
+use crate::traffic::exchange::{CapturedMessage, Exchange};
+use crate::traffic::identity::ModelLabels;
+use crate::traffic::trace::{TRACEPARENT, trace_id_of};
 use bytes::Bytes;
 use http::HeaderMap;
 use std::sync::{Arc, Mutex};

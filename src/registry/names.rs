@@ -16,7 +16,7 @@ pub fn validate(what: &str, name: &str) -> Result<(), UsageError> {
         .chars()
         .next()
         .is_some_and(|c| c.is_ascii_alphanumeric());
-    if first_ok && crate::proxy::identity::is_label_safe(name) && name.len() <= MAX_NAME_LEN {
+    if first_ok && crate::traffic::identity::is_label_safe(name) && name.len() <= MAX_NAME_LEN {
         Ok(())
     } else {
         Err(UsageError(format!(

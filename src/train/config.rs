@@ -83,7 +83,7 @@ pub struct GatesConfig {
 }
 
 /// A whole configuration file; the pipeline sections are `toml` values read by
-/// [`crate::pipeline`].
+/// `modelwatch pipeline`.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConfigFile {

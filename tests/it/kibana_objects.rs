@@ -19,7 +19,7 @@ mod traffic;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use modelwatch::export::elasticsearch::config::ElasticsearchConfig;
+use modelwatch::config::elasticsearch::ElasticsearchConfig;
 use modelwatch::export::elasticsearch::templates::{Engine, drift_template, index_template};
 use serde_json::Value;
 

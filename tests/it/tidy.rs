@@ -37,3 +37,96 @@ fn every_module_has_a_doc_comment() {
         "add a `//!` module doc to: {undocumented:?}"
     );
 }
+
+/// The top-level modules from the bottom layer up: a module may use modules of lower
+/// layers only, so arrows point down and no two modules lean on each other.
+/// ARCHITECTURE.md draws the same layers.
+const LAYERS: &[&[&str]] = &[
+    &["traffic", "exit", "logging", "shutdown"],
+    &["profile"],
+    &["drift", "protocol"],
+    &["config"],
+    &["export", "registry"],
+    &["train"],
+    &["analysis"],
+    &["proxy", "serve", "pipeline", "replay", "drift_cli"],
+    &["quickstart"],
+];
+
+/// Arrows that still point up, each with the reason and the way out. The test fails when
+/// one of them disappears too, so this list only shrinks.
+const KNOWN_UPWARD: &[(&str, &str)] = &[
+    // `registry/models.rs` decodes the stored `ModelArtifact` and `registry/models_cli.rs`
+    // (the `models` subcommand) runs training jobs: both leave once the CLI has its layer.
+    ("registry", "train"),
+];
+
+/// `from -> to` for every `crate::to` path (code or doc link) in a file under `src/from`.
+fn module_edges() -> std::collections::BTreeMap<(String, String), Vec<String>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut edges = std::collections::BTreeMap::<(String, String), Vec<String>>::new();
+    for path in files {
+        let relative = path
+            .strip_prefix(&src)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let from = relative
+            .split('/')
+            .next()
+            .unwrap()
+            .trim_end_matches(".rs")
+            .to_string();
+        if from == "main" || from == "lib" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (at, _) in text.match_indices("crate::") {
+            let to: String = text[at + "crate::".len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            if !to.is_empty() && to != from {
+                let places = edges.entry((from.clone(), to)).or_default();
+                if !places.contains(&relative) {
+                    places.push(relative.clone());
+                }
+            }
+        }
+    }
+    edges
+}
+
+/// Module arrows point down the layers. `cargo test --test it module_arrows -- --nocapture`
+/// prints the whole graph.
+#[test]
+fn module_arrows_point_down() {
+    let layer = |module: &str| {
+        LAYERS
+            .iter()
+            .position(|layer| layer.contains(&module))
+            .unwrap_or_else(|| panic!("src/{module} is in no layer: add it to LAYERS"))
+    };
+    let edges = module_edges();
+    let mut upward = Vec::new();
+    for ((from, to), places) in &edges {
+        println!("{from} -> {to}   ({})", places.join(", "));
+        let known = KNOWN_UPWARD.contains(&(from.as_str(), to.as_str()));
+        if layer(to) >= layer(from) && !known {
+            upward.push(format!("{from} -> {to} (in {})", places.join(", ")));
+        }
+    }
+    assert!(
+        upward.is_empty(),
+        "these arrows point up or sideways; move the shared item down a layer:\n{}",
+        upward.join("\n")
+    );
+    for (from, to) in KNOWN_UPWARD {
+        assert!(
+            edges.contains_key(&(from.to_string(), to.to_string())),
+            "{from} -> {to} no longer exists: remove it from KNOWN_UPWARD"
+        );
+    }
+}

@@ -1,7 +1,7 @@
 use super::*;
-use crate::analysis::capture::CapturedBody;
-use crate::analysis::exchange::CapturedMessage;
-use crate::proxy::identity::ModelLabels;
+use crate::traffic::capture::CapturedBody;
+use crate::traffic::exchange::CapturedMessage;
+use crate::traffic::identity::ModelLabels;
 use bytes::Bytes;
 
 fn exchange(body_len: usize) -> Exchange {
@@ -25,7 +25,7 @@ fn exchange(body_len: usize) -> Exchange {
         upstream_duration: None,
         request: message(body_len),
         response: message(0),
-        response_end: crate::proxy::body::BodyEnd::Complete,
+        response_end: crate::traffic::BodyEnd::Complete,
         traceparent: None,
     }
 }

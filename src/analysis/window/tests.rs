@@ -1,5 +1,5 @@
 use super::*;
-use crate::drift_cli::current::TypedCell;
+use crate::drift::current::TypedCell;
 use crate::profile::schema::{ColumnKind, ColumnRole, ColumnSchema, Schema};
 use crate::profile::{ProfileBuilder, ProfileOptions};
 

@@ -2,7 +2,7 @@
 //! uses (no second HTTP stack): `http://` or `https://` (rustls, [`crate::export::tls`]), with
 //! basic or API-key authentication.
 
-use super::config::{ElasticsearchConfig, parse_url};
+use crate::config::elasticsearch::{ElasticsearchConfig, parse_url};
 use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};

@@ -7,8 +7,8 @@
 //! is stored once. Fields: `docs/events.md`, "Drift snapshots".
 
 use super::event::ECS_VERSION;
-use crate::analysis::report::ModelReport;
-use crate::drift_cli::report::ColumnReport;
+use crate::drift::model_report::ModelReport;
+use crate::drift::report::ColumnReport;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -6,8 +6,9 @@
 
 use super::capture::CapturedPayload;
 use super::drift_snapshot::DriftSnapshot;
-use crate::analysis::exchange::Exchange;
-use crate::proxy::body::BodyEnd;
+use crate::config::elasticsearch::ElasticsearchConfig;
+use crate::traffic::BodyEnd;
+use crate::traffic::exchange::Exchange;
 use serde_json::{Value, json};
 use std::time::{Duration, SystemTime};
 
@@ -40,6 +41,14 @@ pub enum DocumentKind {
 }
 
 impl DocumentKind {
+    /// The data stream this kind of document goes to.
+    pub fn data_stream(self, config: &ElasticsearchConfig) -> &str {
+        match self {
+            DocumentKind::Request => &config.data_stream,
+            DocumentKind::Drift => &config.drift_data_stream,
+        }
+    }
+
     /// A one-byte tag for storage.
     pub fn as_byte(self) -> u8 {
         match self {
@@ -146,7 +155,7 @@ impl RequestRecord {
             trace_id: exchange
                 .traceparent
                 .as_ref()
-                .and_then(crate::proxy::headers::trace_id_of),
+                .and_then(crate::traffic::trace::trace_id_of),
             error: None,
             response_end: exchange.response_end,
             protocol: None,

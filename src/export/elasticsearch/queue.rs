@@ -9,7 +9,7 @@
 
 use super::drift_snapshot::DriftSnapshot;
 use super::event::{ExportRecord, RequestRecord};
-use crate::analysis::exchange::Exchange;
+use crate::traffic::exchange::Exchange;
 use prometheus::{IntCounterVec, Opts, Registry};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -13,11 +13,11 @@
 
 use super::bulk::{self, ItemOutcome};
 use super::client::{ClusterClient, retry_after};
-use super::config::ElasticsearchConfig;
 use super::lifecycle;
 use super::queue::{ExportCounters, ExportQueue, Outcome};
 use super::spool::{self, SpoolLimits, SpoolReader, SpooledEvent};
 use super::templates::{self, Engine};
+use crate::config::elasticsearch::ElasticsearchConfig;
 use bytes::Bytes;
 use http::Method;
 use serde_json::Value;
@@ -339,7 +339,7 @@ impl Shipper {
         // Every action names its data stream, so one request carries both kinds.
         let body = Bytes::from(bulk::encode_raw(events.iter().map(|e| {
             (
-                self.config.data_stream_for(e.kind),
+                e.kind.data_stream(&self.config),
                 e.id.as_str(),
                 e.document.as_slice(),
             )
@@ -449,7 +449,7 @@ impl Shipper {
             let line = serde_json::json!({
                 "@timestamp": humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
                 "request_id": id,
-                "data_stream": self.config.data_stream_for(*kind),
+                "data_stream": kind.data_stream(&self.config),
                 "status": status,
                 "reason": reason,
                 "event": document,

@@ -1,8 +1,8 @@
 use super::bulk::{self, ItemOutcome};
-use super::config::ElasticsearchConfig;
 use super::event::{ExportRecord, RequestRecord};
 use super::sink::backoff;
 use super::templates::{self, Engine};
+use crate::config::elasticsearch::ElasticsearchConfig;
 use serde_json::json;
 use std::time::{Duration, SystemTime};
 
@@ -21,7 +21,7 @@ fn record() -> RequestRecord {
         response_bytes: 40,
         trace_id: None,
         error: None,
-        response_end: crate::proxy::body::BodyEnd::Complete,
+        response_end: crate::traffic::BodyEnd::Complete,
         protocol: None,
         rows: None,
         payload: None,
@@ -69,7 +69,7 @@ fn the_document_has_the_documented_ecs_fields() {
 #[test]
 fn failures_say_what_failed() {
     use super::event::EventError;
-    use crate::proxy::body::BodyEnd;
+    use crate::traffic::BodyEnd;
     // A 200 whose body broke off, or that the client left, is a failure too.
     let mut broken = record();
     broken.status = 200;
@@ -190,9 +190,9 @@ fn bad_settings_are_reported_by_key() {
     assert!(problems.is_empty(), "{problems:?}");
 }
 
-pub(crate) fn exchange(id: &str) -> crate::analysis::exchange::Exchange {
-    use crate::analysis::capture::CapturedBody;
-    use crate::analysis::exchange::{CapturedMessage, Exchange};
+pub(crate) fn exchange(id: &str) -> crate::traffic::exchange::Exchange {
+    use crate::traffic::capture::CapturedBody;
+    use crate::traffic::exchange::{CapturedMessage, Exchange};
     let message = || CapturedMessage {
         content_type: None,
         inference_header_len: None,
@@ -202,7 +202,7 @@ pub(crate) fn exchange(id: &str) -> crate::analysis::exchange::Exchange {
     Exchange {
         request_id: id.into(),
         received_at: SystemTime::now(),
-        labels: crate::proxy::identity::ModelLabels {
+        labels: crate::traffic::identity::ModelLabels {
             model: "credit".into(),
             version: "1".into(),
         },
@@ -213,7 +213,7 @@ pub(crate) fn exchange(id: &str) -> crate::analysis::exchange::Exchange {
         upstream_duration: None,
         request: message(),
         response: message(),
-        response_end: crate::proxy::body::BodyEnd::Complete,
+        response_end: crate::traffic::BodyEnd::Complete,
         traceparent: None,
     }
 }
@@ -256,8 +256,8 @@ async fn the_export_queue_is_bounded_in_bytes_and_counts_what_it_drops() {
     assert_eq!(ids, ["r-1", "r-2", "r-5"]);
 }
 
-fn column(name: &str, score: Option<f64>, drifted: bool) -> crate::drift_cli::report::ColumnReport {
-    crate::drift_cli::report::ColumnReport {
+fn column(name: &str, score: Option<f64>, drifted: bool) -> crate::drift::report::ColumnReport {
+    crate::drift::report::ColumnReport {
         name: name.into(),
         kind: "numeric".into(),
         method: "ks".into(),
@@ -274,8 +274,8 @@ fn column(name: &str, score: Option<f64>, drifted: bool) -> crate::drift_cli::re
     }
 }
 
-fn model_report() -> crate::analysis::report::ModelReport {
-    use crate::analysis::report::{ModelReport, ReferenceSummary, WindowSummary};
+fn model_report() -> crate::drift::model_report::ModelReport {
+    use crate::drift::model_report::{ModelReport, ReferenceSummary, WindowSummary};
     ModelReport {
         model: "credit".into(),
         model_version: "3".into(),
@@ -355,7 +355,7 @@ fn drift_snapshots_go_to_their_own_stream_with_typed_fields() {
     let docs = super::drift_snapshot::snapshots(&model_report(), SystemTime::now());
     let drift = ExportRecord::Drift(docs[0].clone());
     assert_eq!(
-        config.data_stream_for(drift.kind()),
+        drift.kind().data_stream(&config),
         "metrics-modelwatch.drift-default"
     );
     assert_eq!(drift.id(), docs[0].id);
@@ -366,7 +366,7 @@ fn drift_snapshots_go_to_their_own_stream_with_typed_fields() {
     assert_eq!(DocumentKind::from_byte(7), None);
     let request = ExportRecord::Request(record());
     assert_eq!(
-        config.data_stream_for(request.kind()),
+        request.kind().data_stream(&config),
         "logs-modelwatch.inference-default"
     );
     assert_eq!(request.id(), "req-1");

@@ -10,7 +10,7 @@
 //! the path is in `url.path`. The query string is never recorded: it can carry secrets.
 
 use super::Otlp;
-use crate::proxy::identity::ModelLabels;
+use crate::traffic::identity::ModelLabels;
 use http::{Method, StatusCode, Version};
 use opentelemetry::propagation::TextMapPropagator as _;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _, Tracer as _};

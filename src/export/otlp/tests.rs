@@ -1,5 +1,4 @@
 use super::settings::{Signal, Signals, Transport, signals};
-use super::trace_id;
 use std::collections::HashMap;
 
 fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
@@ -239,36 +238,4 @@ fn a_signals_own_variables_win_over_the_generic_ones() {
             timeout: std::time::Duration::from_millis(2500),
         }
     );
-}
-
-fn traceparent(value: &str) -> http::HeaderMap {
-    let mut headers = http::HeaderMap::new();
-    headers.insert("traceparent", value.parse().unwrap());
-    headers
-}
-
-#[test]
-fn the_trace_id_comes_from_a_valid_traceparent_only() {
-    let id = "4bf92f3577b34da6a3ce929d0e0e4736";
-    assert_eq!(
-        trace_id(&traceparent(&format!("00-{id}-00f067aa0ba902b7-01"))).as_deref(),
-        Some(id)
-    );
-    // A future version may append fields; version 00 may not.
-    assert_eq!(
-        trace_id(&traceparent(&format!("01-{id}-00f067aa0ba902b7-01-extra"))).as_deref(),
-        Some(id)
-    );
-    for bad in [
-        format!("00-{id}-00f067aa0ba902b7-01-extra"),
-        "00-00000000000000000000000000000000-00f067aa0ba902b7-01".to_string(),
-        format!("00-{id}-0000000000000000-01"),
-        format!("00-{}-00f067aa0ba902b7-01", id.to_uppercase()),
-        format!("ff-{id}-00f067aa0ba902b7-01"),
-        format!("00-{id}-00f067aa0ba902b7"),
-        "garbage".to_string(),
-    ] {
-        assert_eq!(trace_id(&traceparent(&bad)), None, "{bad}");
-    }
-    assert_eq!(trace_id(&http::HeaderMap::new()), None);
 }

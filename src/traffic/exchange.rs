@@ -1,8 +1,19 @@
-//! One finished request/response exchange, as the proxy hands it to analysis.
+//! One finished request/response exchange, as the proxy hands it to analysis and export.
 
 use super::capture::CapturedBody;
-use crate::proxy::identity::ModelLabels;
+use super::identity::ModelLabels;
 use std::time::{Duration, SystemTime};
+
+/// How a body stream ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyEnd {
+    /// Every byte was delivered.
+    Complete,
+    /// The stream returned an error (the peer reset, a limit was hit).
+    Failed,
+    /// The body was dropped before its end (the client went away).
+    Abandoned,
+}
 
 /// Everything analysis (and, later, event export) needs to know about one exchange.
 #[derive(Debug, Clone)]
@@ -23,7 +34,7 @@ pub struct Exchange {
     pub request: CapturedMessage,
     pub response: CapturedMessage,
     /// How the response body to the client ended (complete, failed, abandoned).
-    pub response_end: crate::proxy::body::BodyEnd,
+    pub response_end: BodyEnd,
     /// The client's `traceparent` header, as sent (parsed when the event is built).
     pub traceparent: Option<http::HeaderValue>,
 }

@@ -53,7 +53,7 @@ pub struct ElasticsearchConfig {
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
     /// Sampled, redacted payloads in request events (`[export.elasticsearch.capture]`).
-    pub capture: super::capture::CaptureConfig,
+    pub capture: CaptureConfig,
 }
 
 impl Default for ElasticsearchConfig {
@@ -85,14 +85,6 @@ impl ElasticsearchConfig {
     /// Whether events are exported at all.
     pub fn enabled(&self) -> bool {
         self.url.is_some()
-    }
-
-    /// The data stream of a kind of document.
-    pub fn data_stream_for(&self, kind: super::event::DocumentKind) -> &str {
-        match kind {
-            super::event::DocumentKind::Request => &self.data_stream,
-            super::event::DocumentKind::Drift => &self.drift_data_stream,
-        }
     }
 
     /// The dead-letter file, resolved against `MODELWATCH_HOME` from `env`.
@@ -248,4 +240,69 @@ fn check_data_stream(name: &str, kind: &str) -> Result<(), String> {
         return Err("may only hold lowercase letters, digits, '.', '_' and '-'".into());
     }
     Ok(())
+}
+
+/// `[export.elasticsearch.capture]`. Off while `sample_rate` is 0.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CaptureConfig {
+    /// Share of requests whose payload is captured, 0 (none, the default) to 1 (all).
+    pub sample_rate: f64,
+    /// Most bytes of captured JSON (features and predictions together) per event; rows
+    /// past it are left out and the event says `modelwatch.capture.truncated: true`.
+    pub max_bytes: usize,
+    /// Field names (features or outputs, case-insensitive) never captured.
+    pub drop: Vec<String>,
+    /// Field names (case-insensitive) whose values are replaced by a keyed hash.
+    pub hash: Vec<String>,
+    /// The HMAC key for `hash`: at least 16 characters, kept secret, the same on every
+    /// sidecar whose hashes should match.
+    pub hash_key: Option<String>,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        Self {
+            sample_rate: 0.0,
+            max_bytes: 4096,
+            drop: Vec::new(),
+            hash: Vec::new(),
+            hash_key: None,
+        }
+    }
+}
+
+impl CaptureConfig {
+    /// Appends one message per problem, each naming the key and the fix.
+    pub fn validate(&self, problems: &mut Vec<String>) {
+        const KEY: &str = "export.elasticsearch.capture";
+        if !(0.0..=1.0).contains(&self.sample_rate) {
+            problems.push(format!(
+                "{KEY}.sample_rate = {} is outside 0..1: give a share such as 0.01 (1 %), or 0 \
+                 to capture no payloads",
+                self.sample_rate
+            ));
+        }
+        if self.max_bytes == 0 {
+            problems.push(format!(
+                "{KEY}.max_bytes is 0: give a size in bytes such as 4096, or set sample_rate \
+                 = 0 to capture nothing"
+            ));
+        }
+        if !self.hash.is_empty() && self.hash_key.as_ref().is_none_or(|k| k.len() < 16) {
+            problems.push(format!(
+                "{KEY}.hash names fields but {KEY}.hash_key is unset or shorter than 16 \
+                 characters: set a random secret of at least 16 characters (e.g. from \
+                 `openssl rand -hex 32`), for instance through \
+                 MODELWATCH__EXPORT__ELASTICSEARCH__CAPTURE__HASH_KEY"
+            ));
+        }
+        for name in &self.hash {
+            if self.drop.iter().any(|d| d.eq_ignore_ascii_case(name)) {
+                problems.push(format!(
+                    "{KEY}: field {name:?} is in both drop and hash: keep it in one list"
+                ));
+            }
+        }
+    }
 }

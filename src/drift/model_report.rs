@@ -7,7 +7,7 @@
 //! `modelwatch drift --json` prints per column (`name`, `type`, `method`, `score`,
 //! `p_value`, `threshold`, `drifted`, and the data-quality rates).
 
-use crate::drift_cli::report::ColumnReport;
+use super::report::ColumnReport;
 use serde::Serialize;
 
 /// Every model version's latest evaluation.
