@@ -167,11 +167,16 @@ impl Comparison {
 /// The outcome of one drift test on one column.
 ///
 /// For p-value methods `score` is the p-value (as in Evidently's reports) and `p_value`
-/// repeats it; for distances `p_value` is `None`.
+/// repeats it; for distances `p_value` is `None`. `statistic` is the test statistic
+/// itself: KS `D`, Pearson's χ², the z statistic, PSI, the *raw* Wasserstein-1 distance
+/// (`scipy.stats.wasserstein_distance`; the score is it divided by the reference std),
+/// and the Jensen–Shannon distance.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DriftResult {
     /// The method that produced the score.
     pub method: Method,
+    /// The test statistic (see the type's docs); NaN when the test could not be computed.
+    pub statistic: f64,
     /// The p-value (p-value methods) or the distance.
     pub score: f64,
     /// The p-value, for p-value methods only.
@@ -183,10 +188,12 @@ pub struct DriftResult {
 }
 
 impl DriftResult {
-    /// Builds a result from a score, deciding drift with the method's comparison.
-    pub fn new(method: Method, score: f64, threshold: f64) -> Self {
+    /// Builds a result from a statistic and a score, deciding drift with the method's
+    /// comparison.
+    pub fn new(method: Method, statistic: f64, score: f64, threshold: f64) -> Self {
         DriftResult {
             method,
+            statistic,
             score,
             p_value: method.is_p_value().then_some(score),
             threshold,

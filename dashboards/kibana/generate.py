@@ -293,6 +293,7 @@ DRIFT_COLUMNS = [
     "modelwatch.model_version",
     "modelwatch.feature",
     "modelwatch.method",
+    "modelwatch.statistic",
     "modelwatch.score",
     "modelwatch.p_value",
     "modelwatch.threshold",

@@ -87,6 +87,7 @@ fn evaluate(analysis: &LiveAnalysis, state: &mut ModelVersionState) -> ModelRepo
             if method.as_str() != report.method {
                 let _ = m.drift_score.remove_label_values(&values);
                 let _ = m.drift_p_value.remove_label_values(&values);
+                let _ = m.drift_statistic.remove_label_values(&values);
             }
         }
         match report.score {
@@ -95,6 +96,12 @@ fn evaluate(analysis: &LiveAnalysis, state: &mut ModelVersionState) -> ModelRepo
                 m.drift_score.with_label_values(&values).set(score);
                 if let Some(p) = report.p_value {
                     m.drift_p_value.with_label_values(&values).set(p);
+                }
+                match report.statistic {
+                    Some(x) => m.drift_statistic.with_label_values(&values).set(x),
+                    None => {
+                        let _ = m.drift_statistic.remove_label_values(&values);
+                    }
                 }
                 m.drift_detected
                     .with_label_values(&mvf)

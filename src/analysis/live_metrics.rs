@@ -40,6 +40,7 @@ pub struct LiveMetrics {
     pub prediction_classes: IntCounterVec,
     pub drift_score: GaugeVec,
     pub drift_p_value: GaugeVec,
+    pub drift_statistic: GaugeVec,
     pub drift_detected: IntGaugeVec,
     pub drift_share: GaugeVec,
     pub window_rows: IntGaugeVec,
@@ -112,6 +113,12 @@ impl LiveMetrics {
                 "p-value of the drift test, for the tests that have one.",
                 &["model", "model_version", "feature", "method"],
             )?,
+            drift_statistic: gauge(
+                "modelwatch_drift_statistic",
+                "Test statistic of the drift test: KS D, chi-squared, z, PSI, raw Wasserstein \
+                 distance, Jensen-Shannon distance.",
+                &["model", "model_version", "feature", "method"],
+            )?,
             drift_detected: int_gauge(
                 "modelwatch_drift_detected",
                 "1 when the feature's window drifted from the reference.",
@@ -161,6 +168,7 @@ impl LiveMetrics {
             &m.reference_bin_ratio,
             &m.drift_score,
             &m.drift_p_value,
+            &m.drift_statistic,
             &m.drift_share,
         ] {
             registry.register(Box::new(g.clone()))?;

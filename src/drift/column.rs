@@ -74,21 +74,25 @@ pub fn numeric_column_drift(
         reference_rows: reference_sorted.len() as u64,
         distinct_values: count_distinct_union(reference_sorted, current_sorted),
     });
-    let score = match rule.method {
-        Method::Ks => {
-            ks::ks_2samp(reference_sorted, current_sorted).map_or(f64::NAN, |r| r.p_value)
+    let (statistic, score) = match rule.method {
+        Method::Ks => ks::ks_2samp(reference_sorted, current_sorted)
+            .map_or((f64::NAN, f64::NAN), |r| (r.statistic, r.p_value)),
+        Method::Wasserstein => {
+            let raw = wasserstein_distance(reference_sorted, current_sorted);
+            (
+                raw,
+                wasserstein_normed(raw, population_std(reference_sorted)),
+            )
         }
-        Method::Wasserstein => wasserstein_normed(
-            wasserstein_distance(reference_sorted, current_sorted),
-            population_std(reference_sorted),
-        ),
         Method::Psi => {
             let (r, c) = binning::evidently_numeric_proportions(reference_sorted, current_sorted);
-            psi_proportions(&r, &c)
+            let psi = psi_proportions(&r, &c);
+            (psi, psi)
         }
         Method::JensenShannon => {
             let (r, c) = binning::evidently_numeric_proportions(reference_sorted, current_sorted);
-            jensen_shannon_distance(&r, &c)
+            let js = jensen_shannon_distance(&r, &c);
+            (js, js)
         }
         Method::Chi2 | Method::Z => {
             let counts = distinct_value_counts(reference_sorted, current_sorted);
@@ -103,7 +107,12 @@ pub fn numeric_column_drift(
             .map(|c| c.result);
         }
     };
-    Ok(DriftResult::new(rule.method, score, rule.threshold))
+    Ok(DriftResult::new(
+        rule.method,
+        statistic,
+        score,
+        rule.threshold,
+    ))
 }
 
 /// Drift of a numeric column tested with KS from current values counted between the
@@ -122,7 +131,12 @@ pub fn ks_counts_column_drift(
     } else {
         DriftError::EmptySample { side: "reference" }
     })?;
-    Ok(DriftResult::new(Method::Ks, result.p_value, rule.threshold))
+    Ok(DriftResult::new(
+        Method::Ks,
+        result.statistic,
+        result.p_value,
+        rule.threshold,
+    ))
 }
 
 /// Drift of a categorical (or boolean) column from aligned category counts.
@@ -155,32 +169,32 @@ pub fn categorical_column_drift(
             .filter(|(r, c)| **r + **c > 0)
             .count(),
     });
-    let score = match rule.method {
-        Method::Chi2 => {
-            // Nothing left to test (one category after merging): no evidence of drift.
-            chi2_homogeneity(reference_counts, current_counts)
-                .0
-                .map_or(1.0, |r| r.p_value)
-        }
+    let (statistic, score) = match rule.method {
+        // Nothing left to test (one category after merging): no evidence of drift, χ² = 0.
+        Method::Chi2 => chi2_homogeneity(reference_counts, current_counts)
+            .0
+            .map_or((0.0, 1.0), |r| (r.statistic, r.p_value)),
         Method::Z => {
             let first = |counts: &[u64]| counts.first().copied().unwrap_or(0);
             z_test(first(reference_counts), n_ref, first(current_counts), n_cur)
-                .map_or(f64::NAN, |r| r.p_value)
+                .map_or((f64::NAN, f64::NAN), |r| (r.statistic, r.p_value))
         }
         Method::JensenShannon => {
             let (r, c) = proportions(reference_counts, current_counts);
-            jensen_shannon_distance(&r, &c)
+            let js = jensen_shannon_distance(&r, &c);
+            (js, js)
         }
         Method::Psi => {
             let (r, c) = proportions(reference_counts, current_counts);
-            psi_proportions(&r, &c)
+            let psi = psi_proportions(&r, &c);
+            (psi, psi)
         }
         method @ (Method::Ks | Method::Wasserstein) => {
             return Err(DriftError::NotApplicable { method });
         }
     };
     Ok(CategoricalColumnDrift {
-        result: DriftResult::new(rule.method, score, rule.threshold),
+        result: DriftResult::new(rule.method, statistic, score, rule.threshold),
         unseen_current,
     })
 }

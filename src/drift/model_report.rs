@@ -4,8 +4,8 @@
 //! "models":[{"model","model_version","reference":{"spec","source","version"},
 //! "window":{"kind","rows"},"rows_total","drift_share","drift_share_threshold",
 //! "dataset_drift","features":[COLUMN],"predictions":[COLUMN]}]}` where COLUMN is the line
-//! `modelwatch drift --json` prints per column (`name`, `type`, `method`, `score`,
-//! `p_value`, `threshold`, `drifted`, and the data-quality rates).
+//! `modelwatch drift --json` prints per column (`name`, `type`, `method`, `statistic`,
+//! `score`, `p_value`, `threshold`, `drifted`, and the data-quality rates).
 
 use super::report::ColumnReport;
 use serde::Serialize;

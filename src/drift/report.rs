@@ -17,6 +17,9 @@ pub struct ColumnReport {
     #[serde(rename = "type")]
     pub kind: String,
     pub method: String,
+    /// The test statistic ([`drift::DriftResult::statistic`]): KS D, χ², z, PSI, the raw
+    /// Wasserstein distance, the Jensen–Shannon distance.
+    pub statistic: Option<f64>,
     pub score: Option<f64>,
     pub p_value: Option<f64>,
     pub threshold: Option<f64>,
@@ -91,9 +94,10 @@ pub fn column_report(
             drift::categorical_column_drift(&r, &c, &config).map(|d| d.result)
         }
     };
-    let (method, score, p_value, threshold, drifted) = match result {
+    let (method, statistic, score, p_value, threshold, drifted) = match result {
         Ok(r) => (
             r.method.to_string(),
+            Some(r.statistic).filter(|s| s.is_finite()),
             Some(r.score).filter(|s| s.is_finite()),
             r.p_value.filter(|p| p.is_finite()),
             Some(r.threshold),
@@ -101,13 +105,14 @@ pub fn column_report(
         ),
         Err(e) => {
             note = Some(e.to_string());
-            ("-".to_string(), None, None, None, false)
+            ("-".to_string(), None, None, None, None, false)
         }
     };
     ColumnReport {
         name: reference.name.clone(),
         kind: kind_name(reference.kind).to_string(),
         method,
+        statistic,
         score,
         p_value,
         threshold,

@@ -51,13 +51,19 @@ fn method_names_are_stable_and_round_trip() {
 #[test]
 fn comparisons_follow_evidently_at_the_threshold() {
     // KS: p <= threshold drifts; chi2 and z: p < threshold; distances: score >= threshold.
-    assert!(DriftResult::new(Method::Ks, 0.05, 0.05).drifted);
-    assert!(!DriftResult::new(Method::Chi2, 0.05, 0.05).drifted);
-    assert!(!DriftResult::new(Method::Z, 0.05, 0.05).drifted);
-    assert!(DriftResult::new(Method::Wasserstein, 0.1, 0.1).drifted);
-    assert!(DriftResult::new(Method::JensenShannon, 0.1, 0.1).drifted);
-    assert_eq!(DriftResult::new(Method::Psi, 0.3, 0.1).p_value, None);
-    assert_eq!(DriftResult::new(Method::Ks, 0.3, 0.05).p_value, Some(0.3));
+    assert!(DriftResult::new(Method::Ks, f64::NAN, 0.05, 0.05).drifted);
+    assert!(!DriftResult::new(Method::Chi2, f64::NAN, 0.05, 0.05).drifted);
+    assert!(!DriftResult::new(Method::Z, f64::NAN, 0.05, 0.05).drifted);
+    assert!(DriftResult::new(Method::Wasserstein, f64::NAN, 0.1, 0.1).drifted);
+    assert!(DriftResult::new(Method::JensenShannon, f64::NAN, 0.1, 0.1).drifted);
+    assert_eq!(
+        DriftResult::new(Method::Psi, f64::NAN, 0.3, 0.1).p_value,
+        None
+    );
+    assert_eq!(
+        DriftResult::new(Method::Ks, f64::NAN, 0.3, 0.05).p_value,
+        Some(0.3)
+    );
     assert_eq!(Method::Ks.comparison(), Comparison::PValueAtMost);
 }
 

@@ -1,12 +1,15 @@
 //! The drift report: what `modelwatch drift` prints, as an aligned table or as JSON.
 //!
 //! JSON layout (stable; fields may be added):
-//! `{"reference","current","rows","columns":[{"name","type","method","score","p_value",
+//! `{"reference","current","rows","columns":[{"name","type","method","statistic","score","p_value",
 //! "threshold","drifted","missing_rate","out_of_range_rate","unseen_rate",
 //! "type_error_rate","non_finite_rate","note"}],"drift_share","drift_share_threshold",
 //! "drifted_columns","dataset_drift","ignored_columns"}`. Rates are shares of the current
-//! rows; `p_value` is null for distance methods; `score` is null (and `note` says why) when
-//! a column could not be tested.
+//! rows; `statistic` is the test statistic (KS D, χ², z, PSI, raw Wasserstein distance,
+//! Jensen–Shannon distance), `score` what is compared with the threshold (the p-value for
+//! ks, chi2 and z; the normed distance for wasserstein); `p_value` is null for distance
+//! methods; `statistic` and `score` are null (and `note` says why) when a column could not
+//! be tested.
 
 use crate::drift::report::ColumnReport;
 use crate::registry::dataset_cli::align;
@@ -37,6 +40,7 @@ impl DriftReport {
                 "COLUMN",
                 "TYPE",
                 "METHOD",
+                "STATISTIC",
                 "SCORE",
                 "P-VALUE",
                 "THRESHOLD",
@@ -55,6 +59,7 @@ impl DriftReport {
                 c.name.clone(),
                 c.kind.clone(),
                 c.method.clone(),
+                number(c.statistic),
                 number(c.score),
                 number(c.p_value),
                 number(c.threshold),

@@ -96,6 +96,7 @@ fn an_undrifted_half_of_the_reference_shows_no_drift() {
     assert!(age["p_value"].is_null());
     assert_eq!(age["drifted"], false);
     for key in [
+        "statistic",
         "score",
         "threshold",
         "missing_rate",
@@ -157,6 +158,10 @@ fn a_shifted_file_drifts_and_fail_on_drift_exits_1() {
         table.contains("DATASET DRIFT") && table.contains("Age"),
         "{table}"
     );
+    // The table shows the statistic beside the score and the p-value.
+    let header = table.lines().find(|l| l.starts_with("COLUMN")).unwrap();
+    let columns: Vec<&str> = header.split_whitespace().collect();
+    assert_eq!(columns[3..6], ["STATISTIC", "SCORE", "P-VALUE"], "{header}");
 }
 
 #[test]
@@ -181,6 +186,24 @@ fn a_fixed_p_value_method_reports_p_values_and_falls_back_on_categoricals() {
     assert_eq!(age["method"], "ks");
     let p = age["p_value"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&p) && age["score"] == age["p_value"]);
+    // The statistic is KS D of every current Age against the reference's (counted in a
+    // stream, not sampled): the same value as the test on the two full samples.
+    let ages = |keep: &dyn Fn(usize) -> bool| {
+        let text = std::fs::read_to_string(CREDIT).unwrap();
+        let mut v: Vec<f64> = text
+            .lines()
+            .enumerate()
+            .skip(1)
+            .filter(|(i, _)| keep(*i))
+            .filter_map(|(_, l)| l.split(',').nth(4)?.parse().ok())
+            .collect();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let d = modelwatch::drift::ks::ks_statistic(&ages(&|_| true), &ages(&|i| i % 2 == 1));
+    // (serde_json parses floats to within an ulp, not always exactly.)
+    let got = age["statistic"].as_f64().unwrap();
+    assert!((got - d).abs() <= 1e-12 * d, "{age} vs D = {d}");
     let home = column(&report, "Home");
     assert_ne!(home["method"], "ks");
     assert!(home["note"].as_str().unwrap().contains("auto"), "{home}");

@@ -43,6 +43,14 @@ fn f64s(v: &Value) -> Vec<f64> {
         .collect()
 }
 
+fn u64s(v: &Value) -> Vec<u64> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_u64().expect("count"))
+        .collect()
+}
+
 fn sorted(mut v: Vec<f64>) -> Vec<f64> {
     v.sort_by(f64::total_cmp);
     v
@@ -188,14 +196,7 @@ fn categorical_statistics_match_scipy_and_evidently() {
     }
     // scipy.stats.chi2_contingency([ref, cur] merged, correction=False)
     for case in fixture["contingency"].as_array().unwrap() {
-        let counts = |k: &str| -> Vec<u64> {
-            case[k]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_u64().unwrap())
-                .collect()
-        };
+        let counts = |k: &str| u64s(&case[k]);
         let (res, _) = chi2_homogeneity(&counts("reference"), &counts("current"));
         match (&case["modelwatch"], res) {
             (Value::Null, None) => {}
@@ -255,6 +256,82 @@ fn categorical_statistics_match_scipy_and_evidently() {
         let got = jensen_shannon_distance(&f64s(&case["p"]), &f64s(&case["q"]));
         let expected = case["distance"].as_f64().unwrap();
         assert!(close(got, expected, DISTANCE_TOL), "{case}: JS {got}");
+    }
+}
+
+/// The `statistic` every column result carries (and reports, gauges and snapshots show)
+/// is the reference implementation's statistic: scipy's KS D and Wasserstein-1 distance,
+/// Evidently's binned PSI and Jensen–Shannon distance, scipy's χ² of the merged table, and
+/// the z that Evidently's `_z_stat_test` computes.
+#[test]
+fn column_results_carry_the_reference_statistic() {
+    let fixture = load("statistics.json");
+    let fixed = |method| ColumnDriftConfig {
+        method: Some(method),
+        threshold: None,
+    };
+    for case in fixture["numeric"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let reference = sorted(f64s(&case["reference"]));
+        let current = sorted(f64s(&case["current"]));
+        for (method, key) in [
+            (Method::Ks, "ks_statistic"),
+            (Method::Wasserstein, "wasserstein"),
+            (Method::Psi, "psi"),
+            (Method::JensenShannon, "jensen_shannon"),
+        ] {
+            let result = numeric_column_drift(&reference, &current, &fixed(method)).unwrap();
+            let expected = case[key].as_f64().unwrap();
+            assert!(
+                close(result.statistic, expected, STATISTIC_TOL),
+                "{name}: {method} statistic {} vs {expected}",
+                result.statistic
+            );
+        }
+        // The Wasserstein score is the statistic over the reference std (Evidently's norm).
+        let w = numeric_column_drift(&reference, &current, &fixed(Method::Wasserstein)).unwrap();
+        let std = case["reference_std"].as_f64().unwrap();
+        let normed = case["wasserstein"].as_f64().unwrap() / std.max(0.001);
+        assert!(
+            close(w.score, normed, STATISTIC_TOL),
+            "{name}: normed score"
+        );
+    }
+    for case in fixture["contingency"].as_array().unwrap() {
+        let counts = |k: &str| u64s(&case[k]);
+        let result = categorical_column_drift(
+            &counts("reference"),
+            &counts("current"),
+            &fixed(Method::Chi2),
+        )
+        .unwrap()
+        .result;
+        // Nothing left to test after merging: χ² = 0 (and p = 1).
+        let expected = case["modelwatch"]["statistic"].as_f64().unwrap_or(0.0);
+        assert!(
+            close(result.statistic, expected, STATISTIC_TOL),
+            "{case}: chi2 statistic {}",
+            result.statistic
+        );
+    }
+    for case in fixture["z_test"].as_array().unwrap() {
+        let g = |k: &str| case[k].as_u64().unwrap();
+        let reference = [
+            g("reference_first"),
+            g("reference_total") - g("reference_first"),
+        ];
+        let current = [g("current_first"), g("current_total") - g("current_first")];
+        let result = categorical_column_drift(&reference, &current, &fixed(Method::Z))
+            .unwrap()
+            .result;
+        // Evidently divides 0 by 0 where both samples are one and the same value; there is
+        // no difference to measure, and modelwatch reports z = 0.
+        let expected = case["evidently_z_statistic"].as_f64().unwrap_or(0.0);
+        assert!(
+            close(result.statistic, expected, STATISTIC_TOL),
+            "{case}: z statistic {}",
+            result.statistic
+        );
     }
 }
 

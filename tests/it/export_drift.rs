@@ -186,6 +186,11 @@ async fn drift_snapshots_are_searchable_with_typed_fields() {
         m["score"].as_f64().unwrap() > m["threshold"].as_f64().unwrap(),
         "{m}"
     );
+    // The statistic is the raw distance; the score divides it by the reference std.
+    assert!(
+        m["statistic"].as_f64().unwrap() > m["score"].as_f64().unwrap(),
+        "{m}"
+    );
     assert_eq!(
         m["dataset_drift"], false,
         "2 of 13 columns is below the share"
@@ -241,6 +246,7 @@ async fn drift_snapshots_are_searchable_with_typed_fields() {
         ("model_version", "keyword"),
         ("feature", "keyword"),
         ("method", "keyword"),
+        ("statistic", "double"),
         ("score", "double"),
         ("p_value", "double"),
         ("threshold", "double"),

@@ -288,17 +288,17 @@ async fn drift_is_caught(wire: Wire) {
     .await;
     let deadline = Instant::now() + Duration::from_secs(20);
     let expected: BTreeSet<String> = ["Home", "Income"].into_iter().map(String::from).collect();
-    loop {
+    let report = loop {
         let (flagged, model) = drifted_features(&proxy, 1000).await;
         if flagged == expected {
-            break;
+            break model;
         }
         assert!(
             Instant::now() < deadline,
             "{wire:?}: flagged {flagged:?}, expected {expected:?}: {model}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    };
 
     let s = parse(
         &get(&client::http1(), &proxy.admin_url("/metrics"))
@@ -340,6 +340,37 @@ async fn drift_is_caught(wire: Wire) {
         value(&s, "modelwatch_feature_missing_total", &labels("Income")).is_some_and(|v| v > 0.0),
         "the credit data has missing incomes"
     );
+    // The report and the gauge carry the test statistic: for Income (a 1000-row window,
+    // Wasserstein) the raw distance, which the score divides by the reference std; for
+    // Home (Jensen–Shannon) the distance itself. The window no longer changes, so every
+    // evaluation since the report gives the same numbers.
+    for feature in ["Income", "Home"] {
+        let line = report["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == feature)
+            .unwrap();
+        let statistic = line["statistic"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{line}"));
+        let method = line["method"].as_str().unwrap();
+        let with_method = [&labels(feature)[..], &[("method", method)]].concat();
+        // (serde_json parses floats to within an ulp, not always exactly.)
+        let gauge = value(&s, "modelwatch_drift_statistic", &with_method);
+        assert!(
+            gauge.is_some_and(|g| (g - statistic).abs() <= 1e-12 * statistic.abs()),
+            "gauge {gauge:?} vs {line}"
+        );
+        if feature == "Income" {
+            assert_eq!(method, "wasserstein", "{line}");
+            assert!(
+                statistic > 10.0 * line["score"].as_f64().unwrap(),
+                "incomes spread over hundreds: the raw distance is far above the normed \
+                 score: {line}"
+            );
+        }
+    }
     let home_rent = [
         ("model", "credit"),
         ("model_version", version.as_str()),
@@ -424,6 +455,7 @@ async fn the_exposition_keeps_the_metric_contract() {
         "modelwatch_feature_bin_total",
         "modelwatch_reference_bin_ratio",
         "modelwatch_drift_score",
+        "modelwatch_drift_statistic",
         "modelwatch_drift_detected",
         "modelwatch_drift_share",
         "modelwatch_reference_info",

@@ -91,6 +91,7 @@ fn document(
     put("feature", json!(feature));
     put("column_type", json!(column.kind));
     put("method", json!(column.method));
+    put("statistic", json!(column.statistic));
     put("score", json!(column.score));
     put("p_value", json!(column.p_value));
     put("threshold", json!(column.threshold));

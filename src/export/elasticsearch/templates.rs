@@ -120,7 +120,7 @@ fn drift_mappings() -> Value {
             "modelwatch": {"properties": {
                 "model": keyword, "model_version": keyword, "feature": keyword,
                 "column_type": keyword, "method": keyword,
-                "score": double, "p_value": double, "threshold": double,
+                "statistic": double, "score": double, "p_value": double, "threshold": double,
                 "drifted": boolean, "drift_share": double, "dataset_drift": boolean,
                 "window_rows": {"type": "long"},
                 "reference": {"properties": {"name": keyword, "version": keyword}},

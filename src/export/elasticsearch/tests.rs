@@ -261,6 +261,7 @@ fn column(name: &str, score: Option<f64>, drifted: bool) -> crate::drift::report
         name: name.into(),
         kind: "numeric".into(),
         method: "ks".into(),
+        statistic: score.map(|_| 0.42),
         score,
         p_value: score.map(|_| 0.001),
         threshold: Some(0.05),
@@ -316,6 +317,7 @@ fn a_drift_evaluation_becomes_one_snapshot_per_column() {
     assert_eq!(m["model_version"], "3");
     assert_eq!(m["feature"], "Income");
     assert_eq!(m["method"], "ks");
+    assert_eq!(m["statistic"], 0.42);
     assert_eq!(m["score"], 0.4);
     assert_eq!(m["p_value"], 0.001);
     assert_eq!(m["threshold"], 0.05);
@@ -329,6 +331,7 @@ fn a_drift_evaluation_becomes_one_snapshot_per_column() {
     // An untested column has no score (absent, not null) and says why.
     let age = &docs[1].document["modelwatch"];
     assert!(age.get("score").is_none() && age.get("p_value").is_none());
+    assert!(age.get("statistic").is_none());
     assert_eq!(age["note"], "no rows");
     // Predictions are named as in the metrics and count the prediction rows.
     let label = &docs[2].document["modelwatch"];
@@ -377,6 +380,7 @@ fn drift_snapshots_go_to_their_own_stream_with_typed_fields() {
     let props = &template["template"]["mappings"]["properties"]["modelwatch"]["properties"];
     for (field, kind) in [
         ("feature", "keyword"),
+        ("statistic", "double"),
         ("score", "double"),
         ("drifted", "boolean"),
         ("window_rows", "long"),

@@ -61,11 +61,15 @@ const GAUGES: &[(&str, &str)] = &[
     ),
     (
         "modelwatch_drift_score",
-        "Drift statistic per feature and method.",
+        "Drift score per feature and method (a p-value for ks/chi2/z).",
     ),
     (
         "modelwatch_drift_p_value",
         "p-value of the drift test, where the test has one.",
+    ),
+    (
+        "modelwatch_drift_statistic",
+        "Test statistic of the drift test (KS D, chi-squared, z, PSI, Wasserstein, JS).",
     ),
     (
         "modelwatch_drift_detected",
