@@ -24,7 +24,8 @@
 //! - [`wasserstein`]: Wasserstein-1 distance, raw and normalised by the reference std.
 //! - [`psi`]: population stability index and its thresholds.
 //! - [`binning`]: Evidently's binning (Sturges edges, distinct-value tables) for numeric
-//!   columns.
+//!   columns; [`bin_counts`] the reference's bins, into which current values are counted
+//!   for exact numeric PSI and Jensen–Shannon; [`counts`] either kind of counting.
 //! - [`jensen_shannon`]: Jensen–Shannon distance between two distributions.
 //! - [`categorical`]: chi-squared (goodness of fit and homogeneity with rare-category
 //!   merging), two-proportion z-test, unseen-category split.
@@ -32,9 +33,11 @@
 //! - [`column`](mod@column): one call per column that applies a method and returns a [`DriftResult`].
 
 pub mod auto;
+pub mod bin_counts;
 pub mod binning;
 pub mod categorical;
 pub mod column;
+pub mod counts;
 pub mod current;
 pub mod jensen_shannon;
 pub mod kolmogorov;

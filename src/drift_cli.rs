@@ -9,8 +9,11 @@
 //! Statistics on samples: numeric methods compare the reference sample (every value of a
 //! reference with at most 10,000 per column) with a uniform reservoir of the current
 //! values (`--current-sample`, default 100,000; every value below that), except KS, which
-//! counts every current value between the reference values ([`surely_ks`],
-//! [`crate::drift::ks_counts`]) and so is exact on every row. Categorical methods and all
+//! counts every current value between the reference values
+//! ([`surely_ks`](crate::drift::report::surely_ks), [`crate::drift::ks_counts`]), and
+//! `--method psi` / `jensen_shannon`, which count every current value into the
+//! reference's bins ([`crate::drift::bin_counts`]): both exact on every row, whatever the
+//! order of the rows or the ranges the file is read in. Categorical methods and all
 //! data-quality rates use exact counts over every current row.
 
 pub mod report;
@@ -18,9 +21,7 @@ pub mod scan;
 
 use crate::drift;
 use crate::drift::current::ColumnMap;
-use crate::drift::report::{
-    ColumnReport, MethodChoice, column_report, kind_name, parse_method, surely_ks,
-};
+use crate::drift::report::{ColumnReport, MethodChoice, column_report, kind_name, parse_method};
 use crate::exit::UsageError;
 use crate::profile::Profile;
 use crate::registry::dataset_cli::{ProfileFlags, SchemaFlags};
@@ -53,8 +54,9 @@ pub struct DriftArgs {
     #[arg(long, default_value_t = drift::auto::DEFAULT_DRIFT_SHARE, value_name = "SHARE")]
     pub drift_share: f64,
     /// Reservoir size per numeric column of the current file, for the methods that need
-    /// the values (wasserstein, psi, jensen_shannon). Columns tested with KS keep no
-    /// sample: their values are counted between the reference values, exact on every row.
+    /// the values (wasserstein, and auto's choices). Columns tested with KS, PSI or
+    /// Jensen–Shannon keep no sample: their values are counted between the reference
+    /// values or into the reference's bins, exact on every row.
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub current_sample: u32,
     /// Print the report as JSON.

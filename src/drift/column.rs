@@ -9,13 +9,14 @@
 //! categories, one per distinct value ([`super::binning::distinct_value_counts`]).
 
 use super::auto::{AutoInput, MethodRule, choose_method};
+use super::bin_counts::BinCounts;
 use super::binning::{count_distinct_union, distinct_value_counts};
 use super::categorical::{chi2_homogeneity, z_test};
 use super::jensen_shannon::jensen_shannon_distance;
 use super::ks_counts::KsCounts;
 use super::psi::psi_proportions;
 use super::wasserstein::{population_std, wasserstein_distance, wasserstein_normed};
-use super::{DriftResult, Method, binning, ks};
+use super::{DriftResult, Method, ks};
 use crate::profile::schema::ColumnKind;
 
 /// How to test a column.
@@ -59,8 +60,9 @@ pub struct CategoricalColumnDrift {
 /// Drift of a numeric column from two sorted samples.
 ///
 /// `auto` picks by reference size and distinct values; KS and Wasserstein work on the
-/// values, chi² and z on the per-value table, Jensen–Shannon and PSI on Evidently's bins
-/// (one per value up to 20 distinct reference values, Sturges bins above). PSI against a
+/// values, chi² and z on the per-value table, Jensen–Shannon and PSI on the reference's
+/// bins ([`super::bin_counts`]: Evidently's rules, one bin per value up to 20 distinct
+/// reference values, Sturges bins above, with edges from the reference alone). PSI against a
 /// profile's own quantile bins is [`super::psi::psi`], called directly with the profile's
 /// proportions and the window's bin counts.
 pub fn numeric_column_drift(
@@ -84,15 +86,9 @@ pub fn numeric_column_drift(
                 wasserstein_normed(raw, population_std(reference_sorted)),
             )
         }
-        Method::Psi => {
-            let (r, c) = binning::evidently_numeric_proportions(reference_sorted, current_sorted);
-            let psi = psi_proportions(&r, &c);
-            (psi, psi)
-        }
-        Method::JensenShannon => {
-            let (r, c) = binning::evidently_numeric_proportions(reference_sorted, current_sorted);
-            let js = jensen_shannon_distance(&r, &c);
-            (js, js)
+        Method::Psi | Method::JensenShannon => {
+            let counts = BinCounts::of_samples(reference_sorted, current_sorted);
+            return bin_counts_column_drift(&counts, rule.method, &config.threshold);
         }
         Method::Chi2 | Method::Z => {
             let counts = distinct_value_counts(reference_sorted, current_sorted);
@@ -137,6 +133,28 @@ pub fn ks_counts_column_drift(
         result.p_value,
         rule.threshold,
     ))
+}
+
+/// Drift of a numeric column tested with PSI or Jensen–Shannon (`method`; any other is
+/// taken as PSI) from current values counted into the reference's bins
+/// ([`super::bin_counts`]).
+pub fn bin_counts_column_drift(
+    counts: &BinCounts,
+    method: Method,
+    threshold: &Option<f64>,
+) -> Result<DriftResult, DriftError> {
+    non_empty(counts.reference_len(), counts.current_len())?;
+    let method = match method {
+        Method::JensenShannon => Method::JensenShannon,
+        _ => Method::Psi,
+    };
+    let threshold = threshold.unwrap_or_else(|| MethodRule::for_method(method).threshold);
+    let (r, c) = counts.proportions();
+    let statistic = match method {
+        Method::JensenShannon => jensen_shannon_distance(&r, &c),
+        _ => psi_proportions(&r, &c),
+    };
+    Ok(DriftResult::new(method, statistic, statistic, threshold))
 }
 
 /// Drift of a categorical (or boolean) column from aligned category counts.

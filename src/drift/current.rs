@@ -5,6 +5,8 @@
 //! `sample_size` values; a categorical column keeps one counter per reference category plus
 //! at most [`MAX_UNSEEN_CATEGORIES`] unseen ones. A 1 GB file costs what a 100 MB one does.
 
+use crate::drift::bin_counts::BinCounts;
+use crate::drift::counts::NumericCounts;
 use crate::drift::ks_counts::KsCounts;
 use crate::profile::reservoir::Reservoir;
 use crate::profile::schema::{ColumnKind, is_missing, parse_bool};
@@ -43,9 +45,10 @@ pub struct CurrentColumn {
     pub first_type_error: Option<BadValue>,
     pub first_non_finite: Option<BadValue>,
     pub sample: Reservoir<f64>,
-    /// Set when the column is surely tested with KS ([`CurrentColumn::counting_for_ks`]):
-    /// values are counted between the reference values instead of sampled.
-    pub ks_counts: Option<KsCounts>,
+    /// Set when the column is surely tested with KS, PSI or Jensen–Shannon
+    /// ([`CurrentColumn::counting_for_ks`], [`CurrentColumn::counting_into_bins`]): values
+    /// are counted against the reference instead of sampled.
+    pub counts: Option<NumericCounts>,
     /// Counts per reference category (same order as the profile), then `__other__`.
     pub category_counts: Vec<u64>,
     pub unseen_counts: HashMap<String, u64>,
@@ -59,7 +62,7 @@ pub struct CurrentColumn {
 /// Real tables repeat values (ages, amounts, category labels); a repeated cell then costs
 /// one lookup and one increment in the same cache line, instead of a parse, a search and
 /// a counter elsewhere. Only cells of at most 7 bytes, and only outcomes that depend on the
-/// bytes alone: a known category's index; a finite number's KS slot and range check (bit
+/// bytes alone: a known category's index; a finite number's counting slot and range check (bit
 /// 31). Direct-mapped: a colliding cell replaces the older one, whose repeats are counted
 /// then; the rest when the column is settled ([`CurrentColumn::settle_cells`]).
 struct CellMemo {
@@ -243,7 +246,7 @@ impl CurrentColumn {
             first_type_error: None,
             first_non_finite: None,
             sample: Reservoir::new(sample_size, seed),
-            ks_counts: None,
+            counts: None,
             category_counts: vec![0; named + 1],
             unseen_counts: HashMap::new(),
             range,
@@ -257,7 +260,16 @@ impl CurrentColumn {
     /// KS whatever the current data holds. Memory is that of the reference sample.
     pub fn counting_for_ks(mut self, reference_sorted: &[f64]) -> Self {
         self.sample = Reservoir::new(0, 0);
-        self.ks_counts = Some(KsCounts::new(reference_sorted));
+        self.counts = Some(NumericCounts::Ks(KsCounts::new(reference_sorted)));
+        self
+    }
+
+    /// Counts the values into the reference's bins for exact PSI and Jensen–Shannon
+    /// ([`BinCounts`]), and keeps no sample: for a column whose method is one of those
+    /// whatever the current data holds. Memory is one counter per bin.
+    pub fn counting_into_bins(mut self, reference_sorted: &[f64]) -> Self {
+        self.sample = Reservoir::new(0, 0);
+        self.counts = Some(NumericCounts::Bins(BinCounts::new(reference_sorted)));
         self
     }
 
@@ -266,7 +278,7 @@ impl CurrentColumn {
     /// one, or a numeric one counted for KS. The live windows, which get decoded values,
     /// do without.
     pub fn remembering_cells(mut self, slots: usize) -> Self {
-        if self.kind != ColumnKind::Numeric || self.ks_counts.is_some() {
+        if self.kind != ColumnKind::Numeric || self.counts.is_some() {
             self.memo = Some(CellMemo::new(slots));
         }
         self
@@ -319,8 +331,8 @@ impl CurrentColumn {
     fn classify(&mut self, cell: &[u8], line: u64) -> Option<u32> {
         match self.kind {
             ColumnKind::Numeric => match crate::profile::number::parse_number(cell) {
-                Some(x) if x.is_finite() && self.ks_counts.is_some() => {
-                    let counts = self.ks_counts.as_ref().expect("checked");
+                Some(x) if x.is_finite() && self.counts.is_some() => {
+                    let counts = self.counts.as_ref().expect("checked");
                     let mut outcome = counts.locate(x);
                     if x < self.range.0 || x > self.range.1 {
                         outcome |= OUT_OF_RANGE;
@@ -357,7 +369,7 @@ impl CurrentColumn {
             return;
         }
         let repeats = u64::from(repeats);
-        match (self.kind, self.ks_counts.as_mut()) {
+        match (self.kind, self.counts.as_mut()) {
             (ColumnKind::Numeric, Some(counts)) => {
                 counts.count_many(outcome & !OUT_OF_RANGE, repeats);
                 self.out_of_range += repeats * u64::from(outcome >> 31);
@@ -366,10 +378,10 @@ impl CurrentColumn {
         }
     }
 
-    /// Counts an outcome once: a category index, or a KS slot and range flag.
+    /// Counts an outcome once: a category index, or a counting slot and range flag.
     #[inline]
     fn apply(&mut self, outcome: u32) {
-        match (self.kind, self.ks_counts.as_mut()) {
+        match (self.kind, self.counts.as_mut()) {
             (ColumnKind::Numeric, Some(counts)) => {
                 counts.count(outcome & !OUT_OF_RANGE);
                 self.out_of_range += u64::from(outcome >> 31);
@@ -396,10 +408,10 @@ impl CurrentColumn {
         self.keep(x);
     }
 
-    /// A valid number goes to the KS counts or the sample.
+    /// A valid number goes to the counts or the sample.
     #[inline]
     fn keep(&mut self, x: f64) {
-        match self.ks_counts.as_mut() {
+        match self.counts.as_mut() {
             Some(counts) => counts.push(x),
             None => self.sample.push(x),
         }
@@ -531,7 +543,7 @@ impl CurrentColumn {
         for &x in other.sample.values() {
             self.sample.push(x);
         }
-        if let (Some(mine), Some(theirs)) = (self.ks_counts.as_mut(), other.ks_counts.as_ref()) {
+        if let (Some(mine), Some(theirs)) = (self.counts.as_mut(), other.counts.as_ref()) {
             mine.merge(theirs);
         }
         for (mine, theirs) in self.category_counts.iter_mut().zip(&other.category_counts) {
@@ -588,7 +600,7 @@ impl CurrentColumn {
         }
         let sample = std::mem::replace(&mut self.sample, Reservoir::new(0, 0));
         self.sample = sample.merge(other.sample);
-        if let (Some(mine), Some(theirs)) = (self.ks_counts.as_mut(), other.ks_counts.as_ref()) {
+        if let (Some(mine), Some(theirs)) = (self.counts.as_mut(), other.counts.as_ref()) {
             mine.merge(theirs);
         }
         for (a, b) in self.category_counts.iter_mut().zip(other.category_counts) {
@@ -767,7 +779,10 @@ impl CurrentColumn {
             self.unseen_counts
                 .iter()
                 .collect::<std::collections::BTreeMap<_, _>>(),
-            self.ks_counts.as_ref().map(|k| k.ks_2samp()),
+            self.counts.as_ref().map(|c| match c {
+                NumericCounts::Ks(k) => format!("{:?}", k.ks_2samp()),
+                NumericCounts::Bins(b) => format!("{:?}", b.proportions()),
+            }),
         )
     }
 }

@@ -3,6 +3,7 @@
 //! printed by `modelwatch drift`, served by the live sidecar at `/api/v1/drift` and
 //! exported in drift snapshots.
 
+use super::counts::NumericCounts;
 use super::current::{CurrentColumn, aligned_counts};
 use super::{ColumnDriftConfig, Method};
 use crate::drift;
@@ -78,9 +79,13 @@ pub fn column_report(
         method: fixed,
         threshold,
     };
-    let result = match (reference.kind, current.ks_counts.as_ref()) {
-        (ColumnKind::Numeric, Some(counts)) => {
+    let result = match (reference.kind, current.counts.as_ref()) {
+        (ColumnKind::Numeric, Some(NumericCounts::Ks(counts))) => {
             drift::column::ks_counts_column_drift(counts, &config)
+        }
+        (ColumnKind::Numeric, Some(NumericCounts::Bins(counts))) => {
+            let method = fixed.unwrap_or(Method::Psi);
+            drift::column::bin_counts_column_drift(counts, method, &threshold)
         }
         (ColumnKind::Numeric, None) => {
             let reference_sample = reference
@@ -148,6 +153,36 @@ pub fn surely_ks(reference: &ColumnProfile, method: MethodChoice) -> Option<&[f6
         }
     };
     ks.then_some(sample)
+}
+
+/// The sorted reference sample of a numeric column whose method is PSI or Jensen–Shannon
+/// whatever the current data holds (`--method psi` or `--method jensen_shannon`): such
+/// columns count current values into the reference's bins ([`drift::bin_counts`]) instead
+/// of sampling them, exact on every row.
+pub fn surely_binned(reference: &ColumnProfile, method: MethodChoice) -> Option<&[f64]> {
+    let sample = reference.numeric.as_ref()?.sample.as_slice();
+    let binned = matches!(
+        method,
+        MethodChoice::Fixed(Method::Psi | Method::JensenShannon)
+    );
+    (binned && reference.kind == ColumnKind::Numeric && !sample.is_empty()).then_some(sample)
+}
+
+/// A fresh current column set up for how `method` tests it: counting against the
+/// reference for KS ([`surely_ks`]) or for PSI and Jensen–Shannon ([`surely_binned`]),
+/// sampling otherwise.
+pub fn counting_for_method(
+    column: CurrentColumn,
+    reference: &ColumnProfile,
+    method: MethodChoice,
+) -> CurrentColumn {
+    if let Some(sorted) = surely_ks(reference, method) {
+        column.counting_for_ks(sorted)
+    } else if let Some(sorted) = surely_binned(reference, method) {
+        column.counting_into_bins(sorted)
+    } else {
+        column
+    }
 }
 
 /// The report's name for a column type.

@@ -8,8 +8,9 @@
 //! The number of ranges depends only on the file size, never on the machine, so a report
 //! is the same everywhere: ranges get their own seeded reservoirs, merged in file order.
 
-use super::{MethodChoice, surely_ks};
+use super::MethodChoice;
 use crate::drift::current::CurrentColumn;
+use crate::drift::report::counting_for_method;
 use crate::exit::UsageError;
 use crate::profile::Profile;
 use anyhow::Context;
@@ -228,10 +229,7 @@ fn read_range(
                     .wrapping_add(range_index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
                 let reference = &profile.columns[p];
                 let column = CurrentColumn::new(field, reference, sample_size, seed);
-                let column = match surely_ks(reference, method) {
-                    Some(reference_sorted) => column.counting_for_ks(reference_sorted),
-                    None => column,
-                };
+                let column = counting_for_method(column, reference, method);
                 (p, column.remembering_cells(memo_slots))
             })
             .collect()

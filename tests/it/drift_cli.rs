@@ -39,6 +39,31 @@ fn credit_variant(
     path
 }
 
+/// `modelwatch drift --reference credit --current CURRENT --json EXTRA…`, which must
+/// succeed.
+fn drift_json(s: &Setup, current: &Path, extra: &[&str]) -> serde_json::Value {
+    let head = ["drift", "--reference", "credit", "--current"];
+    let current = current.to_str().unwrap();
+    let out = modelwatch(&s.home, &[&head[..], &[current, "--json"], extra].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    json(&out)
+}
+
+/// The numbers of field `field` in the credit rows `keep` takes (line numbers, header 0),
+/// sorted; missing cells left out.
+fn credit_values(keep: impl Fn(usize) -> bool, field: usize) -> Vec<f64> {
+    let text = std::fs::read_to_string(CREDIT).unwrap();
+    let mut v: Vec<f64> = text
+        .lines()
+        .enumerate()
+        .skip(1)
+        .filter(|(i, _)| keep(*i))
+        .filter_map(|(_, l)| l.split(',').nth(field)?.parse().ok())
+        .collect();
+    v.sort_by(f64::total_cmp);
+    v
+}
+
 fn column<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     report["columns"]
         .as_array()
@@ -168,39 +193,17 @@ fn a_shifted_file_drifts_and_fail_on_drift_exits_1() {
 fn a_fixed_p_value_method_reports_p_values_and_falls_back_on_categoricals() {
     let s = setup();
     let current = credit_variant(&s.dir, "half.csv", |i| i % 2 == 1, |_| {});
-    let out = modelwatch(
-        &s.home,
-        &[
-            "drift",
-            "--reference",
-            "credit",
-            "--current",
-            current.to_str().unwrap(),
-            "--method",
-            "ks",
-            "--json",
-        ],
-    );
-    let report = json(&out);
+    let report = drift_json(&s, &current, &["--method", "ks"]);
     let age = column(&report, "Age");
     assert_eq!(age["method"], "ks");
     let p = age["p_value"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&p) && age["score"] == age["p_value"]);
     // The statistic is KS D of every current Age against the reference's (counted in a
     // stream, not sampled): the same value as the test on the two full samples.
-    let ages = |keep: &dyn Fn(usize) -> bool| {
-        let text = std::fs::read_to_string(CREDIT).unwrap();
-        let mut v: Vec<f64> = text
-            .lines()
-            .enumerate()
-            .skip(1)
-            .filter(|(i, _)| keep(*i))
-            .filter_map(|(_, l)| l.split(',').nth(4)?.parse().ok())
-            .collect();
-        v.sort_by(f64::total_cmp);
-        v
-    };
-    let d = modelwatch::drift::ks::ks_statistic(&ages(&|_| true), &ages(&|i| i % 2 == 1));
+    let d = modelwatch::drift::ks::ks_statistic(
+        &credit_values(|_| true, 4),
+        &credit_values(|i| i % 2 == 1, 4),
+    );
     // (serde_json parses floats to within an ulp, not always exactly.)
     let got = age["statistic"].as_f64().unwrap();
     assert!((got - d).abs() <= 1e-12 * d, "{age} vs D = {d}");
@@ -483,4 +486,47 @@ fn a_closed_pipe_ends_the_output_quietly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn psi_and_jensen_shannon_count_every_row_into_the_reference_bins() {
+    let s = setup();
+    let forward = credit_variant(&s.dir, "odd.csv", |i| i % 2 == 1, |_| {});
+    // The same rows bottom up: a sample would see other values, counts see the same.
+    let text = std::fs::read_to_string(&forward).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[1..].reverse();
+    let backward = s.dir.join("odd_reversed.csv");
+    std::fs::write(&backward, lines.join("\n") + "\n").unwrap();
+    for method in ["psi", "jensen_shannon"] {
+        // A reservoir this small would make the score a lottery.
+        let report = |current: &Path| {
+            drift_json(&s, current, &["--method", method, "--current-sample", "10"])
+        };
+        let (a, b) = (report(&forward), report(&backward));
+        for (name, field) in [("Age", 4), ("Income", 9), ("Amount", 12)] {
+            let (ca, cb) = (column(&a, name), column(&b, name));
+            assert_eq!(ca["method"], method, "{ca}");
+            assert_eq!(
+                ca["score"], cb["score"],
+                "{name} {method}: row order changed it"
+            );
+            // The statistic over every value: the reference's bins, all current rows.
+            let counts = modelwatch::drift::bin_counts::BinCounts::of_samples(
+                &credit_values(|_| true, field),
+                &credit_values(|i| i % 2 == 1, field),
+            );
+            let (r, c) = counts.proportions();
+            let expected = match method {
+                "psi" => modelwatch::drift::psi::psi_proportions(&r, &c),
+                _ => modelwatch::drift::jensen_shannon::jensen_shannon_distance(&r, &c),
+            };
+            let got = ca["score"].as_f64().unwrap();
+            // (serde_json parses floats to within an ulp, not always exactly.)
+            assert!(
+                (got - expected).abs() <= 1e-12 * expected.max(1e-300),
+                "{name} {method}: {got} vs {expected} over every row"
+            );
+        }
+    }
 }

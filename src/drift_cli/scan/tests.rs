@@ -20,10 +20,7 @@ fn columns(profile: &Profile, method: MethodChoice) -> Vec<(usize, CurrentColumn
     (0..2)
         .map(|p| {
             let column = CurrentColumn::new(p, &profile.columns[p], 100, 7);
-            let column = match surely_ks(&profile.columns[p], method) {
-                Some(sorted) => column.counting_for_ks(sorted),
-                None => column,
-            };
+            let column = counting_for_method(column, &profile.columns[p], method);
             (p, column.remembering_cells(64))
         })
         .collect()
@@ -84,6 +81,7 @@ fn plain_reader_agrees_with_the_csv_reader() {
     for method in [
         MethodChoice::Auto,
         MethodChoice::Fixed(crate::drift::Method::Ks),
+        MethodChoice::Fixed(crate::drift::Method::Psi),
     ] {
         for input in inputs {
             let (plain, csv) = both(input, method);
