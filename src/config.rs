@@ -133,6 +133,12 @@ pub struct AnalysisConfig {
     pub drift_share: f64,
     /// `auto`, or one of psi, ks, wasserstein, jensen_shannon, chi2, z for every feature.
     pub method: String,
+    /// Correction across the p-value tests of one evaluation: `none`, `bonferroni` or
+    /// `benjamini_hochberg` (`docs/drift-alarms.md`).
+    pub correction: String,
+    /// `K/N`: a feature is reported drifted only after drifting in `K` of the last `N`
+    /// evaluations (`1/1`: each evaluation stands alone).
+    pub persistence: String,
     /// Per-feature method and threshold, e.g. `[analysis.features.Income] method = "psi"`.
     pub features: HashMap<String, FeatureDriftConfig>,
 }
@@ -152,6 +158,12 @@ pub enum WindowKind {
     Rows,
     Time,
 }
+
+/// `analysis.correction` by default, chosen with `benches/drift_calibration.rs`
+/// (`docs/drift-alarms.md`).
+pub const DEFAULT_CORRECTION: &str = "benjamini_hochberg";
+/// `analysis.persistence` by default, chosen with `benches/drift_calibration.rs`.
+pub const DEFAULT_PERSISTENCE: &str = "2/3";
 
 impl Default for AnalysisConfig {
     fn default() -> Self {
@@ -173,6 +185,8 @@ impl Default for AnalysisConfig {
             max_categories: 50,
             drift_share: 0.5,
             method: "auto".into(),
+            correction: DEFAULT_CORRECTION.into(),
+            persistence: DEFAULT_PERSISTENCE.into(),
             features: HashMap::new(),
         }
     }
@@ -409,6 +423,16 @@ impl AnalysisConfig {
                  positive durations such as \"15s\""
                     .into(),
             );
+        }
+        if crate::drift::alarms::Correction::from_name(&self.correction).is_none() {
+            problems.push(format!(
+                "analysis.correction = {:?} is not known: use none, bonferroni or \
+                 benjamini_hochberg",
+                self.correction
+            ));
+        }
+        if let Err(e) = crate::drift::alarms::Persistence::parse(&self.persistence) {
+            problems.push(format!("analysis.persistence = {e}"));
         }
         if !(self.drift_share > 0.0 && self.drift_share <= 1.0) {
             problems.push(format!(

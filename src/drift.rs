@@ -32,6 +32,7 @@
 //! - [`auto`]: Evidently's `auto` method choice and the dataset drift share.
 //! - [`column`](mod@column): one call per column that applies a method and returns a [`DriftResult`].
 
+pub mod alarms;
 pub mod auto;
 pub mod bin_counts;
 pub mod binning;

@@ -4,10 +4,12 @@
 
 use super::LiveAnalysis;
 use super::state::ModelVersionState;
+use crate::drift::alarms::{AlarmHistory, Correction, Persistence};
 use crate::drift::model_report::{LiveReport, ModelReport, ReferenceSummary, WindowSummary};
-use crate::drift::report::{ColumnReport, MethodChoice, column_report};
+use crate::drift::report::{ColumnReport, MethodChoice, apply_correction, column_report};
 use crate::drift::{self, Method};
 use crate::profile::Profile;
+use std::collections::HashMap;
 use std::time::{Instant, SystemTime};
 
 /// Evaluates every model version now and publishes the result.
@@ -45,17 +47,24 @@ fn evaluate(analysis: &LiveAnalysis, state: &mut ModelVersionState) -> ModelRepo
     state.predictions.window.expire(profile, now);
     let (rows, features) = state.features.window.merged(profile);
     let (prediction_rows, predictions) = state.predictions.window.merged(profile);
-    let feature_reports = reports(
+    let mut feature_reports = reports(
         analysis,
         profile,
         state.features.window.tracked(),
         &features,
     );
-    let prediction_reports = reports(
+    let mut prediction_reports = reports(
         analysis,
         profile,
         state.predictions.window.tracked(),
         &predictions,
+    );
+
+    control_alarms(
+        analysis,
+        &mut state.alarms,
+        &mut feature_reports,
+        &mut prediction_reports,
     );
 
     let labels = &state.labels;
@@ -138,6 +147,39 @@ fn evaluate(analysis: &LiveAnalysis, state: &mut ModelVersionState) -> ModelRepo
         dataset_drift: verdict.drifted,
         features: feature_reports,
         predictions: prediction_reports,
+    }
+}
+
+/// The correction across this evaluation's columns (features and predictions), then
+/// persistence over evaluations: `drifted` is what the gauges, the report and the
+/// snapshots show, `evaluation_drifted` this evaluation's corrected verdict.
+fn control_alarms(
+    analysis: &LiveAnalysis,
+    alarms: &mut HashMap<String, AlarmHistory>,
+    features: &mut [ColumnReport],
+    predictions: &mut [ColumnReport],
+) {
+    // Both were validated at start: the fallbacks never apply.
+    let correction = Correction::from_name(&analysis.config.correction).unwrap_or_default();
+    let persistence = Persistence::parse(&analysis.config.persistence).unwrap_or(Persistence::NONE);
+    apply_correction(
+        features.iter_mut().chain(predictions.iter_mut()),
+        correction,
+    );
+    let named = features.iter_mut().map(|r| (r.name.clone(), r)).chain(
+        predictions
+            .iter_mut()
+            .map(|r| (format!("prediction:{}", r.name), r)),
+    );
+    for (key, report) in named {
+        if report.score.is_none() {
+            continue;
+        }
+        report.evaluation_drifted = Some(report.drifted);
+        report.drifted = alarms
+            .entry(key)
+            .or_default()
+            .record(report.drifted, persistence);
     }
 }
 

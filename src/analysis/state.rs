@@ -5,6 +5,7 @@ use super::live_metrics::LiveMetrics;
 use super::references::LoadedReference;
 use super::window::Window;
 use crate::config::AnalysisConfig;
+use crate::drift::alarms::AlarmHistory;
 use crate::drift::current::{Observed, TypedCell};
 use crate::profile::{CategorySlot, ColumnProfile, OTHER};
 use crate::protocol::{Batch, Value};
@@ -43,6 +44,9 @@ pub struct ModelVersionState {
     pub labels: ModelLabels,
     pub features: Side,
     pub predictions: Side,
+    /// Each column's recent verdicts (by its metric `feature` name), for
+    /// `analysis.persistence`.
+    pub alarms: HashMap<String, AlarmHistory>,
     rows: IntCounter,
 }
 
@@ -82,6 +86,7 @@ impl ModelVersionState {
         );
         ModelVersionState {
             rows: metrics.rows.with_label_values(&mv),
+            alarms: HashMap::new(),
             reference,
             labels,
             features,

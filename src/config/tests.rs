@@ -96,3 +96,35 @@ fn upstream_urls() {
     assert!(parse_upstream("http://model:1/v2").is_err());
     assert!(parse_upstream("model:8000").is_err());
 }
+
+#[test]
+fn drift_alarm_settings_are_checked_and_read_from_the_environment() {
+    let c = Config::load(
+        None,
+        &env(&[
+            ("MODELWATCH__ANALYSIS__CORRECTION", "bonferroni"),
+            ("MODELWATCH__ANALYSIS__PERSISTENCE", "3/5"),
+        ]),
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(c.analysis.correction, "bonferroni");
+    assert_eq!(c.analysis.persistence, "3/5");
+    let defaults = AnalysisConfig::default();
+    assert_eq!(defaults.correction, DEFAULT_CORRECTION);
+    assert_eq!(defaults.persistence, DEFAULT_PERSISTENCE);
+
+    let mut c = Config::default();
+    c.proxy.upstream = Some("http://model:8000".into());
+    c.analysis.correction = "fdr".into();
+    c.analysis.persistence = "4/3".into();
+    let err = c.validate_proxy().unwrap_err().0;
+    assert!(
+        err.contains("analysis.correction = \"fdr\" is not known: use none, bonferroni"),
+        "{err}"
+    );
+    assert!(
+        err.contains("analysis.persistence = \"4/3\" is not K/N"),
+        "{err}"
+    );
+}

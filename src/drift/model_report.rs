@@ -5,7 +5,9 @@
 //! "window":{"kind","rows"},"rows_total","drift_share","drift_share_threshold",
 //! "dataset_drift","features":[COLUMN],"predictions":[COLUMN]}]}` where COLUMN is the line
 //! `modelwatch drift --json` prints per column (`name`, `type`, `method`, `statistic`,
-//! `score`, `p_value`, `threshold`, `drifted`, and the data-quality rates).
+//! `score`, `p_value`, `threshold`, `drifted`, and the data-quality rates), plus
+//! `evaluation_drifted`: this evaluation's verdict after `analysis.correction`, which
+//! `analysis.persistence` turns into `drifted` (`docs/drift-alarms.md`).
 
 use super::report::ColumnReport;
 use serde::Serialize;

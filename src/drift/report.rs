@@ -3,6 +3,7 @@
 //! printed by `modelwatch drift`, served by the live sidecar at `/api/v1/drift` and
 //! exported in drift snapshots.
 
+use super::alarms::Correction;
 use super::counts::NumericCounts;
 use super::current::{CurrentColumn, aligned_counts};
 use super::{ColumnDriftConfig, Method};
@@ -24,7 +25,12 @@ pub struct ColumnReport {
     pub score: Option<f64>,
     pub p_value: Option<f64>,
     pub threshold: Option<f64>,
+    /// The verdict: after the correction across columns, and (live) after persistence.
     pub drifted: bool,
+    /// Live only: this evaluation's verdict (after the correction) before persistence
+    /// turns it into `drifted` (`analysis.persistence`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evaluation_drifted: Option<bool>,
     pub missing_rate: f64,
     pub out_of_range_rate: f64,
     pub unseen_rate: f64,
@@ -122,12 +128,36 @@ pub fn column_report(
         p_value,
         threshold,
         drifted,
+        evaluation_drifted: None,
         missing_rate: rate(current.missing),
         out_of_range_rate: rate(current.out_of_range),
         unseen_rate: rate(current.unseen),
         type_error_rate: rate(current.type_errors),
         non_finite_rate: rate(current.non_finite),
         note,
+    }
+}
+
+/// Applies a multiple-testing correction across the columns tested with a p-value (the
+/// other columns keep their verdict): `drifted` becomes the corrected verdict.
+/// [`Correction::None`] changes nothing.
+pub fn apply_correction<'a>(
+    reports: impl IntoIterator<Item = &'a mut ColumnReport>,
+    correction: Correction,
+) {
+    if correction == Correction::None {
+        return;
+    }
+    let mut tested: Vec<&mut ColumnReport> = reports
+        .into_iter()
+        .filter(|r| r.p_value.is_some() && r.threshold.is_some())
+        .collect();
+    let tests: Vec<(f64, f64)> = tested
+        .iter()
+        .map(|r| (r.p_value.unwrap_or(1.0), r.threshold.unwrap_or(0.0)))
+        .collect();
+    for (report, verdict) in tested.iter_mut().zip(correction.verdicts(&tests)) {
+        report.drifted = verdict;
     }
 }
 

@@ -362,3 +362,42 @@ proptest! {
         prop_assert!(kstwo_sf(lo, n) + 1e-9 >= kstwo_sf(hi, n));
     }
 }
+
+#[test]
+fn a_correction_changes_only_the_columns_tested_with_a_p_value() {
+    use super::alarms::Correction;
+    use super::report::{ColumnReport, apply_correction};
+    let line =
+        |name: &str, method: &str, score: f64, p: Option<f64>, threshold: f64| ColumnReport {
+            name: name.into(),
+            kind: "numeric".into(),
+            method: method.into(),
+            statistic: Some(score),
+            score: Some(score),
+            p_value: p,
+            threshold: Some(threshold),
+            drifted: p.map_or(score >= threshold, |p| p <= threshold),
+            evaluation_drifted: None,
+            missing_rate: 0.0,
+            out_of_range_rate: 0.0,
+            unseen_rate: 0.0,
+            type_error_rate: 0.0,
+            non_finite_rate: 0.0,
+            note: None,
+        };
+    let mut reports = vec![
+        line("a", "ks", 0.02, Some(0.02), 0.05),
+        line("b", "ks", 0.004, Some(0.004), 0.05),
+        line("c", "wasserstein", 0.3, None, 0.1),
+        line("d", "chi2", 0.5, Some(0.5), 0.05),
+    ];
+    apply_correction(reports.iter_mut(), Correction::None);
+    let drifted = |r: &[ColumnReport]| r.iter().map(|c| c.drifted).collect::<Vec<_>>();
+    assert_eq!(drifted(&reports), [true, true, true, false]);
+    // Three p-values: Bonferroni's line is 0.05 / 3; the distance keeps its verdict.
+    apply_correction(reports.iter_mut(), Correction::Bonferroni);
+    assert_eq!(drifted(&reports), [false, true, true, false]);
+    // Benjamini–Hochberg: 0.004 <= 1/3 · 0.05 and 0.02 <= 2/3 · 0.05, 0.5 > 0.05.
+    apply_correction(reports.iter_mut(), Correction::BenjaminiHochberg);
+    assert_eq!(drifted(&reports), [true, true, true, false]);
+}

@@ -204,7 +204,7 @@ fn a_fixed_p_value_method_reports_p_values_and_falls_back_on_categoricals() {
         &credit_values(|_| true, 4),
         &credit_values(|i| i % 2 == 1, 4),
     );
-    // (serde_json parses floats to within an ulp, not always exactly.)
+    // (The streamed D can differ from the merge walk's in the last bit.)
     let got = age["statistic"].as_f64().unwrap();
     assert!((got - d).abs() <= 1e-12 * d, "{age} vs D = {d}");
     let home = column(&report, "Home");
@@ -522,7 +522,7 @@ fn psi_and_jensen_shannon_count_every_row_into_the_reference_bins() {
                 _ => modelwatch::drift::jensen_shannon::jensen_shannon_distance(&r, &c),
             };
             let got = ca["score"].as_f64().unwrap();
-            // (serde_json parses floats to within an ulp, not always exactly.)
+            // (Sums of the same terms in another order may differ in the last bits.)
             assert!(
                 (got - expected).abs() <= 1e-12 * expected.max(1e-300),
                 "{name} {method}: {got} vs {expected} over every row"

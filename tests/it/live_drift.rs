@@ -356,11 +356,10 @@ async fn drift_is_caught(wire: Wire) {
             .unwrap_or_else(|| panic!("{line}"));
         let method = line["method"].as_str().unwrap();
         let with_method = [&labels(feature)[..], &[("method", method)]].concat();
-        // (serde_json parses floats to within an ulp, not always exactly.)
-        let gauge = value(&s, "modelwatch_drift_statistic", &with_method);
-        assert!(
-            gauge.is_some_and(|g| (g - statistic).abs() <= 1e-12 * statistic.abs()),
-            "gauge {gauge:?} vs {line}"
+        assert_eq!(
+            value(&s, "modelwatch_drift_statistic", &with_method),
+            Some(statistic),
+            "{line}"
         );
         if feature == "Income" {
             assert_eq!(method, "wasserstein", "{line}");

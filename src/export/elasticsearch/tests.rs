@@ -266,6 +266,7 @@ fn column(name: &str, score: Option<f64>, drifted: bool) -> crate::drift::report
         p_value: score.map(|_| 0.001),
         threshold: Some(0.05),
         drifted,
+        evaluation_drifted: None,
         missing_rate: 0.25,
         out_of_range_rate: 0.0,
         unseen_rate: 0.0,
