@@ -2,7 +2,8 @@
 //! `analysis.persistence` raises a false alarm under no drift, and how soon it sees a
 //! modest real shift.
 //!
-//! `cargo bench --bench drift_calibration [-- --days D --rate R --seed S]`
+//! `cargo bench --bench drift_calibration [-- --days D --rate R --seed S]` (without
+//! `--bench`, as `cargo test --all-targets` runs it, it only says so)
 //!
 //! The simulation follows the live sidecar with its defaults: 50 numeric features, a
 //! reference of 1,000 rows each (so `auto` tests them with KS), a `rows` window of the last
@@ -208,6 +209,12 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
+    // `cargo test --all-targets` runs bench binaries without `--bench`: simulated days
+    // belong to `cargo bench`, not to the test suite.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("drift_calibration: run it with `cargo bench --bench drift_calibration`");
+        return;
+    }
     let days = arg("--days", 2.0);
     let rate = arg("--rate", 10.0);
     let seed = arg("--seed", 20261205.0) as u64;

@@ -124,6 +124,9 @@ async fn drift_snapshots_are_searchable_with_typed_fields() {
         &[
             ("MODELWATCH__ANALYSIS__EVALUATION_INTERVAL", "300ms"),
             ("MODELWATCH__ANALYSIS__WINDOW_ROWS", "1000"),
+            // The first full evaluation is the one checked: let it report drift alone
+            // (this test is about the documents, not about alarm persistence).
+            ("MODELWATCH__ANALYSIS__PERSISTENCE", "1/1"),
         ],
     )
     .await;

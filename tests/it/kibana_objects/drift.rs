@@ -73,6 +73,9 @@ async fn drifted_features_search_returns_exactly_the_drifted_snapshots() {
             ("MODELWATCH__ANALYSIS__REFERENCE", profile.to_str().unwrap()),
             ("MODELWATCH__ANALYSIS__EVALUATION_INTERVAL", "300ms"),
             ("MODELWATCH__ANALYSIS__WINDOW_ROWS", "1000"),
+            // The proxy stops after the first full evaluation: let it report drift alone
+            // (this test is about the documents, not about alarm persistence).
+            ("MODELWATCH__ANALYSIS__PERSISTENCE", "1/1"),
             ("MODELWATCH__MODEL__NAME", "credit"),
             ("MODELWATCH__MODEL__VERSION", "1"),
             (
