@@ -163,7 +163,7 @@ pub enum WindowKind {
 /// (`docs/drift-alarms.md`).
 pub const DEFAULT_CORRECTION: &str = "benjamini_hochberg";
 /// `analysis.persistence` by default, chosen with `benches/drift_calibration.rs`.
-pub const DEFAULT_PERSISTENCE: &str = "2/3";
+pub const DEFAULT_PERSISTENCE: &str = "3/5";
 
 impl Default for AnalysisConfig {
     fn default() -> Self {

@@ -64,7 +64,7 @@ use tokio::sync::watch;
 ///   window_rows = 10000
 ///   method = "auto"                   # or psi, ks, wasserstein, jensen_shannon, chi2, z
 ///   correction = "benjamini_hochberg" # or bonferroni, none: across one evaluation's p-values
-///   persistence = "2/3"               # drift reported after K of the last N evaluations
+///   persistence = "3/5"               # drift reported after K of the last N evaluations
 ///   [analysis.features.Income]
 ///   method = "psi"
 ///   threshold = 0.2
