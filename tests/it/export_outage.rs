@@ -175,7 +175,10 @@ async fn stored_ids(node: &str, stream: &str) -> BTreeMap<String, usize> {
     let mut ids = BTreeMap::new();
     for hit in hits {
         let id = hit["_source"]["http"]["request"]["id"].as_str().unwrap();
-        assert_eq!(hit["_id"], id, "_id is the request id");
+        assert_eq!(
+            hit["_id"], hit["_source"]["event"]["id"],
+            "_id is the event's own id"
+        );
         *ids.entry(id.to_string()).or_insert(0) += 1;
     }
     ids
