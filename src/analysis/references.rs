@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::profile::{Profile, ProfileOptions};
 use crate::registry::dataset_cli::SchemaFlags;
 use anyhow::Context as _;
+use sha2::Digest as _;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -141,11 +142,15 @@ impl LoadedReference {
         }
         let capped_features = features.len().saturating_sub(max_features);
         features.truncate(max_features);
-        let version = profile
-            .source_sha256
-            .as_deref()
-            .map(|s| s.chars().take(12).collect())
-            .unwrap_or_else(|| "unknown".to_string());
+        // The source's hash; a profile or CSV file without one is known by its profile's,
+        // so a reload that swaps the file shows a new `reference_version`.
+        let version = match &profile.source_sha256 {
+            Some(sha) => sha.chars().take(12).collect(),
+            None => {
+                let json = serde_json::to_vec(&profile).expect("a profile serialises");
+                hex::encode(&sha2::Sha256::digest(&json)[..6])
+            }
+        };
         LoadedReference {
             spec: spec.to_string(),
             profile,
