@@ -1,10 +1,10 @@
 //! Layered configuration: defaults → TOML file → `MODELWATCH__*` environment → flags.
 //!
 //! Loading is separate from validation. [`Config::load`] merges the layers and
-//! deserialises (an unknown key or a wrong type names the key); `Config::validate` is a
-//! pure function that reports every problem at once, each naming the key, the value and
-//! the fix. Jobs call both before they open a socket, so a bad config exits 2 and never
-//! half-starts.
+//! deserialises (an unknown key or a wrong type names the key); [`Config::validate_proxy`]
+//! is a pure function that reports every problem at once, each naming the key, the value
+//! and the fix. The `proxy` job calls both before it opens a socket, so a bad config exits
+//! 2 and never half-starts.
 //!
 //! The environment is passed in as a map, so tests never mutate the process environment.
 

@@ -107,8 +107,9 @@ pub struct ProxyArgs {
     /// Model version when neither URL nor response carries one [key: model.version]
     #[arg(long, value_name = "VERSION")]
     pub model_version: Option<String>,
-    /// Reference to measure drift against: a profile JSON file, a CSV file, or a dataset
-    /// NAME[@VERSION] in MODELWATCH_HOME [key: analysis.reference]
+    /// Reference to measure drift against: a registered model NAME@ALIAS or NAME@VERSION
+    /// (its reference profile), a dataset NAME[@VERSION] in MODELWATCH_HOME, a profile JSON
+    /// file, or a CSV file [key: analysis.reference]
     #[arg(long, value_name = "SPEC")]
     pub reference: Option<String>,
     /// TOML configuration file
