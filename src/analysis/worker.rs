@@ -12,7 +12,7 @@ use crate::protocol::{self, Protocol, RequestMeta, ResponseMeta};
 use crate::traffic::Exchange;
 use crate::traffic::capture::CapturedBody;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Runs until the queue closes, or until shutdown once the queue is empty.
 pub fn run(analysis: Arc<LiveAnalysis>, receiver: QueueReceiver) {
@@ -86,7 +86,7 @@ fn analyse(
     if !exchange.status.is_success() {
         return Err("not_success");
     }
-    let reference = analysis
+    let current = analysis
         .reference_for(&exchange.labels.model)
         .ok_or("no_reference")?;
     let request_body = body(&exchange.request.body)?;
@@ -123,12 +123,11 @@ fn analyse(
             None
         }
     };
+    let answered = response.as_ref().and_then(|b| b.model_version.as_deref());
+    let (reference, labels) =
+        super::versions::attribute(&analysis.versions, current, &exchange.labels, answered);
     decoded.reference = Some(reference.clone());
-    let state = analysis.state_for(&exchange.labels, reference);
-    state
-        .lock()
-        .expect("model state poisoned")
-        .record(&request, response.as_ref(), Instant::now());
+    analysis.record(&labels, reference, &request, response.as_ref());
     decoded.request = Some(request);
     decoded.response = response;
     Ok(())
