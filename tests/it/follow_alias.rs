@@ -4,11 +4,18 @@
 //! while a client keeps sending through both sidecars: no request fails, `serve` and both
 //! sidecars switch without a restart or a signal, and each sidecar's `/api/v1/drift` and
 //! gauges show only the new version, compared with its own reference profile.
+//!
+//! And attribution: traffic that a server says version 2 answered (in the
+//! `X-Model-Version` header, or only in the Open Inference Protocol body) is compared with
+//! version 2's profile even while the alias still points at version 1.
 
 use super::ml_pipeline::credit_rows;
 use super::ml_support::*;
+use super::support::client::{http1, post};
 use super::support::metrics_text::{Sample, parse, value};
 use super::support::proxy_process::ProxyProcess;
+use super::support::upstream::{Upstream, full};
+use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
@@ -163,20 +170,25 @@ fn check(holds: bool, what: impl FnOnce() -> String) -> Result<(), String> {
     if holds { Ok(()) } else { Err(what()) }
 }
 
-#[test]
-fn sidecars_follow_a_promotion_and_a_rollback_while_traffic_flows() {
+/// A registry home with credit@1 as `production` and credit@2 as `staging` (the temp dir
+/// is removed when the first value drops).
+fn two_versions() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     register(dir.path(), &home, 1, "production");
     register(dir.path(), &home, 7, "staging");
+    (dir, home)
+}
+
+#[test]
+fn sidecars_follow_a_promotion_and_a_rollback_while_traffic_flows() {
+    let (_dir, home) = two_versions();
     assert_eq!(production(&home), 1);
 
     let server = serve(&home, "credit@production");
     let sidecars = [sidecar(&home, &server.addr), sidecar(&home, &server.addr)];
 
-    let (cells, _) = credit_rows(25, &artifact(&home, "credit@1"));
-    let body = json!({"inputs": [{"name": "input-0", "shape": [25, 13], "datatype": "BYTES", "data": cells}]})
-        .to_string();
+    let body = credit_request(&home);
 
     // A client sends through both sidecars, one request after another, until told to stop.
     let stop = Arc::new(AtomicBool::new(false));
@@ -272,4 +284,77 @@ fn sidecars_follow_a_promotion_and_a_rollback_while_traffic_flows() {
         .join()
         .expect("no request failed while versions changed");
     assert!(answered > 0);
+}
+
+/// The OIP request body for 25 credit rows.
+fn credit_request(home: &Path) -> String {
+    let (cells, _) = credit_rows(25, &artifact(home, "credit@1"));
+    json!({"inputs": [{"name": "input-0", "shape": [25, 13], "datatype": "BYTES", "data": cells}]})
+        .to_string()
+}
+
+/// The report's entry for `credit` at `version`, compared with `reference_version`.
+fn compared(sidecar: &ProxyProcess, version: &str, reference_version: &str) -> Result<(), String> {
+    let report = drift_report(sidecar);
+    let models = report["models"].as_array().cloned().unwrap_or_default();
+    let found = models.iter().any(|m| {
+        m["model"] == "credit"
+            && m["model_version"] == version
+            && m["reference"]["version"] == reference_version
+            && m["reference"]["spec"] == "credit@production"
+    });
+    check(found && models.len() == 1, || format!("{models:?}"))
+}
+
+#[test]
+fn traffic_is_compared_with_the_version_that_answered() {
+    let (_dir, home) = two_versions();
+    // The alias stays at 1 throughout; the server serves version 2 (a canary, say).
+    let server = serve(&home, "credit@2");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // Stand-in for a server that says its version only in the body (Triton, KServe
+    // runtimes): the real `serve` behind a hop that drops its X-Model-Version header.
+    let serve_addr = server.addr.clone();
+    let hop = runtime.block_on(Upstream::start(move |req: http::Request<_>| {
+        let url = format!("http://{serve_addr}{}", req.uri().path());
+        async move {
+            let body = req.into_body().collect().await.unwrap().to_bytes();
+            let answer = post(&http1(), &url, body).await;
+            let mut response = http::Response::builder().status(answer.status);
+            for (name, value) in &answer.headers {
+                if name != "x-model-version" {
+                    response = response.header(name, value);
+                }
+            }
+            response.body(full(answer.body)).unwrap()
+        }
+    }));
+    let by_header = sidecar(&home, &server.addr);
+    let by_body = sidecar(&home, &hop.addr.to_string());
+
+    let body = credit_request(&home);
+    for sidecar in [&by_header, &by_body] {
+        let (status, head, reply) = http(
+            &sidecar.listen.to_string(),
+            "POST",
+            "/v2/models/credit/infer",
+            "application/json",
+            &body,
+        );
+        assert_eq!(status, 200, "{reply}");
+        assert_eq!(
+            head.contains("x-model-version: 2"),
+            std::ptr::eq(sidecar, &by_header),
+            "{head}"
+        );
+    }
+    for (how, sidecar) in [("header", &by_header), ("body", &by_body)] {
+        time_until(
+            Instant::now(),
+            &format!("version 2 named in the {how}"),
+            || compared(sidecar, "2", "2"),
+        );
+        // The alias's current version is still the one the sidecar follows.
+        assert!(follows(sidecar, "1"), "{}", admin_get(sidecar, "/metrics"));
+    }
 }
