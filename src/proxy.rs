@@ -39,7 +39,10 @@ use tokio::sync::watch;
 /// Prometheus scrapes /metrics on --admin-listen, where /healthz and /readyz serve probes.
 /// With --reference, every inference payload is also decoded off the hot path and its
 /// features and predictions compared with the reference: drift gauges on /metrics, the
-/// report on /api/v1/drift, references reloaded on SIGHUP or POST /-/reload.
+/// report on /api/v1/drift, references reloaded on SIGHUP or POST /-/reload. A model
+/// reference NAME@ALIAS is followed: a promotion or rollback switches to the new version's
+/// reference within --reference-poll, and rows are compared with the profile of the
+/// version that answered (URL /versions/N, X-Model-Version, the OIP model_version).
 ///
 /// Settings come from, in increasing precedence: built-in defaults, the TOML file given
 /// with --config, environment variables MODELWATCH__SECTION__KEY (for example

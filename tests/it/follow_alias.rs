@@ -312,7 +312,13 @@ fn compared(sidecar: &ProxyProcess, version: &str, reference_version: &str) -> R
             && m["reference"]["version"] == reference_version
             && m["reference"]["spec"] == "credit@production"
     });
-    check(found && models.len() == 1, || format!("{models:?}"))
+    check(found && models.len() == 1, || {
+        let seen: Vec<_> = models
+            .iter()
+            .map(|m| (&m["model_version"], &m["reference"]["version"]))
+            .collect();
+        format!("(model_version, reference.version) in the report: {seen:?}")
+    })
 }
 
 #[test]
