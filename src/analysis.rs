@@ -134,22 +134,25 @@ impl LiveAnalysis {
             );
         }
         drop(receiver);
-        if follows {
-            let (a, stop) = (analysis.clone(), stop_rx.clone());
-            let poll = analysis_config.reference_poll;
-            threads.push(
-                std::thread::Builder::new()
-                    .name("reference-follow".into())
-                    .spawn(move || follow::run(a, poll, stop))?,
-            );
-        }
         let a = analysis.clone();
         let interval = analysis_config.evaluation_interval;
+        let follow_stop = stop_rx.clone();
         threads.push(
             std::thread::Builder::new()
                 .name("drift-evaluator".into())
                 .spawn(move || evaluator_loop(a, interval, stop_rx))?,
         );
+        if follows {
+            // After the evaluator: whoever joins these threads in order calls `stop` at
+            // the evaluator, which also ends this thread's wait.
+            let a = analysis.clone();
+            let poll = analysis_config.reference_poll;
+            threads.push(
+                std::thread::Builder::new()
+                    .name("reference-follow".into())
+                    .spawn(move || follow::run(a, poll, follow_stop))?,
+            );
+        }
         Ok(Some(Started {
             analysis,
             queue: Arc::new(queue),

@@ -30,7 +30,7 @@ pub fn run(analysis: Arc<LiveAnalysis>, interval: Duration, stop: crossbeam_chan
     let mut last_error = String::new();
     loop {
         match stop.recv_timeout(interval) {
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) if !analysis.stopping() => {}
             _ => return,
         }
         match poll(&analysis, &mut watch) {

@@ -293,6 +293,16 @@ fn sidecars_follow_a_promotion_and_a_rollback_while_traffic_flows() {
         .join()
         .expect("no request failed while versions changed");
     assert!(answered > 0);
+    // Following adds a thread; SIGTERM still ends the sidecar promptly and cleanly.
+    for mut sidecar in sidecars {
+        sidecar.terminate();
+        let status = sidecar.wait(PATIENCE);
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "{status:?}: {}",
+            sidecar.log()
+        );
+    }
 }
 
 /// The OIP request body for 25 credit rows.
