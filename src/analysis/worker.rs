@@ -14,6 +14,9 @@ use crate::traffic::capture::CapturedBody;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(test)]
+mod tests;
+
 /// Runs until the queue closes, or until shutdown once the queue is empty.
 pub fn run(analysis: Arc<LiveAnalysis>, receiver: QueueReceiver) {
     lower_priority();
@@ -43,6 +46,9 @@ pub struct Decoded {
     pub reference: Option<Arc<LoadedReference>>,
     pub request: Option<protocol::Batch>,
     pub response: Option<protocol::Batch>,
+    /// The version the rows were attributed to (it may say more than the URL or header:
+    /// the OIP body's `model_version`, or the alias's current version).
+    pub model_version: Option<Arc<str>>,
 }
 
 impl Decoded {
@@ -52,6 +58,9 @@ impl Decoded {
         let mut record = RequestRecord::from_exchange(exchange);
         record.protocol = self.protocol.map(Protocol::as_str);
         record.rows = self.request.as_ref().map(|b| b.rows as u64);
+        if let Some(version) = &self.model_version {
+            record.model_version = version.to_string();
+        }
         if let Some(policy) = capture.filter(|p| p.sampled(&exchange.request_id)) {
             let (features, predictions) = match &self.reference {
                 Some(r) => (
@@ -127,6 +136,7 @@ fn analyse(
     let (reference, labels) =
         super::versions::attribute(&analysis.versions, current, &exchange.labels, answered);
     decoded.reference = Some(reference.clone());
+    decoded.model_version = Some(labels.version.clone());
     analysis.record(&labels, reference, &request, response.as_ref());
     decoded.request = Some(request);
     decoded.response = response;
