@@ -1,5 +1,7 @@
 //! Which reference profile each model is compared against, loaded at start and again on
-//! reload (SIGHUP or `POST /-/reload`).
+//! reload (SIGHUP or `POST /-/reload`); a model `NAME@ALIAS` is also followed as the alias
+//! moves ([`super::follow`]), and other versions of the model are
+//! [`super::versions`].
 //!
 //! A reference is named in configuration: `analysis.reference` for the model in
 //! `model.name` (or for every model when the sidecar serves one), `analysis.references`
@@ -35,7 +37,7 @@ pub struct LoadedReference {
 }
 
 /// The references of every configured model.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct ReferenceSet {
     /// By model name; the key `None` applies to any model without its own entry.
     by_model: HashMap<Option<String>, Arc<LoadedReference>>,
@@ -69,6 +71,22 @@ impl ReferenceSet {
 
     pub fn is_empty(&self) -> bool {
         self.by_model.is_empty()
+    }
+
+    /// True when `reference` is what `model`'s traffic is compared with now (for a
+    /// followed alias: the version it points at).
+    pub fn is_current(&self, model: &str, reference: &Arc<LoadedReference>) -> bool {
+        self.for_model(model)
+            .is_some_and(|current| Arc::ptr_eq(current, reference))
+    }
+
+    /// Puts `new` wherever `old` is used (an alias moved to another version).
+    pub fn replace(&mut self, old: &Arc<LoadedReference>, new: &Arc<LoadedReference>) {
+        for reference in self.by_model.values_mut() {
+            if Arc::ptr_eq(reference, old) {
+                *reference = new.clone();
+            }
+        }
     }
 
     /// Every (model name or `None`, reference) pair.
