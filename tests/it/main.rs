@@ -15,6 +15,7 @@ mod export_elasticsearch;
 mod export_event_fields;
 mod export_outage;
 mod export_tls;
+mod follow_alias;
 mod kibana_objects;
 mod live_drift;
 mod live_payloads;
