@@ -185,6 +185,7 @@ impl ModelVersionState {
                     let values = [model, version, feature.as_str(), method.as_str()];
                     let _ = metrics.drift_score.remove_label_values(&values);
                     let _ = metrics.drift_p_value.remove_label_values(&values);
+                    let _ = metrics.drift_statistic.remove_label_values(&values);
                 }
             }
         }
