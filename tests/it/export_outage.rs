@@ -148,7 +148,7 @@ fn steady_traffic(
 }
 
 /// Every `http.request.id` in the stream, with how often it occurs.
-async fn stored_ids(node: &str, stream: &str) -> BTreeMap<String, usize> {
+pub(crate) async fn stored_ids(node: &str, stream: &str) -> BTreeMap<String, usize> {
     let (status, _) = cluster_at(
         node,
         http::Method::POST,

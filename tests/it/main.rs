@@ -14,6 +14,7 @@ mod export_drift;
 mod export_elasticsearch;
 mod export_event_fields;
 mod export_outage;
+mod export_refusals;
 mod export_tls;
 mod kibana_objects;
 mod live_drift;
