@@ -148,7 +148,8 @@ async fn references_reload_without_a_restart_and_a_broken_one_is_refused() {
             "--model-name",
             "credit",
         ],
-        &[],
+        // POST /-/reload is a lifecycle endpoint: off unless enabled.
+        &[("MODELWATCH__ADMIN__ENABLE_LIFECYCLE", "true")],
     );
     let client = client::http1();
     let info = |s: &[Sample]| {

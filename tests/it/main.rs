@@ -2,6 +2,7 @@
 //! `modelwatch` binary against real HTTP servers bound on loopback, and check the shipped
 //! rules, dashboards and deployment files.
 
+mod admin_api;
 mod alert_rules;
 mod compose_image;
 mod dashboards;
