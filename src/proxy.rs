@@ -40,7 +40,10 @@ use tokio::sync::watch;
 /// With --reference, every inference payload is also decoded off the hot path and its
 /// features and predictions compared with the reference: drift gauges on /metrics, the
 /// report on /api/v1/drift, references reloaded on SIGHUP (or POST /-/reload when
-/// admin.enable_lifecycle is on).
+/// admin.enable_lifecycle is on). A model
+/// reference NAME@ALIAS is followed: a promotion or rollback switches to the new version's
+/// reference within --reference-poll, and rows are compared with the profile of the
+/// version that answered (URL /versions/N, X-Model-Version, the OIP model_version).
 ///
 /// Settings come from, in increasing precedence: built-in defaults, the TOML file given
 /// with --config, environment variables MODELWATCH__SECTION__KEY (for example
@@ -60,6 +63,7 @@ use tokio::sync::watch;
 ///   name = "credit"                   # for URLs that carry no model name
 ///   [analysis]
 ///   reference = "credit@production"   # or a dataset NAME[@VERSION], profile.json, file.csv
+///   reference_poll = "1s"             # NAME@ALIAS is followed: promotions switch the reference
 ///   evaluation_interval = "15s"       # how often drift is recomputed
 ///   window = "rows"                   # or "time": sub_windows × sub_window_duration
 ///   window_rows = 10000
@@ -112,10 +116,16 @@ pub struct ProxyArgs {
     /// Model version when neither URL nor response carries one [key: model.version]
     #[arg(long, value_name = "VERSION")]
     pub model_version: Option<String>,
-    /// Reference to measure drift against: a profile JSON file, a CSV file, or a dataset
+    /// Reference to measure drift against: a registered model NAME@ALIAS (followed as the
+    /// alias moves) or NAME@VERSION, a profile JSON file, a CSV file, or a dataset
     /// NAME[@VERSION] in MODELWATCH_HOME [key: analysis.reference]
     #[arg(long, value_name = "SPEC")]
     pub reference: Option<String>,
+    /// How often a model reference NAME@ALIAS is resolved again, so that a promotion or a
+    /// rollback switches the reference without a restart [key: analysis.reference_poll;
+    /// default 1s]
+    #[arg(long, value_name = "DURATION")]
+    pub reference_poll: Option<String>,
     /// TOML configuration file
     #[arg(long, value_name = "FILE", env = "MODELWATCH_CONFIG")]
     pub config: Option<PathBuf>,
@@ -130,6 +140,7 @@ impl ProxyArgs {
             ("model.name", self.model_name.clone()),
             ("model.version", self.model_version.clone()),
             ("analysis.reference", self.reference.clone()),
+            ("analysis.reference_poll", self.reference_poll.clone()),
         ])
     }
 }

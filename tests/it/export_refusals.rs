@@ -212,7 +212,8 @@ async fn an_oversized_batch_is_split_and_only_an_event_too_large_alone_is_dead_l
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 1, "{dead}");
-    assert_eq!(lines[0]["request_id"], big.as_str());
+    assert_eq!(lines[0]["event"]["http"]["request"]["id"], big.as_str());
+    assert_eq!(lines[0]["_id"], lines[0]["event"]["event"]["id"]);
     assert_eq!(lines[0]["status"], 413);
     assert!(
         lines[0]["reason"]

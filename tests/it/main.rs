@@ -17,6 +17,7 @@ mod export_event_fields;
 mod export_outage;
 mod export_refusals;
 mod export_tls;
+mod follow_alias;
 mod fuzz_corpus;
 mod kibana_objects;
 mod live_drift;
