@@ -20,6 +20,10 @@ seconds="${1:-10}"
 shift || true
 state="${FUZZ_STATE:-fuzz/corpus}"
 export RUSTC_BOOTSTRAP=1
+# The instrumented build of every dependency takes long (tens of minutes on 2 cores); it is
+# kept outside the checkout, so that a fresh clone on the same machine (CI) reuses it.
+target_dir="${FUZZ_TARGET_DIR:-$HOME/.cache/modelwatch/fuzz-target}"
+mkdir -p "$target_dir"
 
 command -v cargo-fuzz >/dev/null || {
     echo "cargo-fuzz is not installed: cargo install --locked cargo-fuzz" >&2
@@ -32,7 +36,7 @@ else
 fi
 
 # One build for all targets (release with debug assertions, as cargo fuzz run does).
-cargo fuzz build -O
+cargo fuzz build -O --target-dir "$target_dir"
 
 for target in "${targets[@]}"; do
     seeds=""
@@ -43,7 +47,7 @@ for target in "${targets[@]}"; do
     [ -n "$seeds" ] || { echo "fuzz target $target has no committed corpus" >&2; exit 1; }
     mkdir -p "$state/$target"
     log="$(mktemp)"
-    if ! cargo fuzz run -O "$target" "$state/$target" "$seeds" -- \
+    if ! cargo fuzz run -O --target-dir "$target_dir" "$target" "$state/$target" "$seeds" -- \
         -max_total_time="$seconds" -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
         cat "$log" >&2
         echo "fuzz target $target failed: the input is in fuzz/artifacts/$target/" >&2
