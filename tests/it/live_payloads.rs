@@ -258,6 +258,8 @@ async fn references_reload_without_a_restart_and_a_broken_one_is_refused() {
             // The first evaluation of each reference is checked: let it report drift
             // alone (this test is about reloading, not about alarm persistence).
             ("MODELWATCH__ANALYSIS__PERSISTENCE", "1/1"),
+            // POST /-/reload is a lifecycle endpoint: off unless enabled.
+            ("MODELWATCH__ADMIN__ENABLE_LIFECYCLE", "true"),
         ],
     );
     let client = client::http1();
