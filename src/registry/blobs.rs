@@ -101,8 +101,11 @@ impl BlobStore {
                 self.root.display()
             )
         })?;
+        // Readable by all (less the umask), not tempfile's 0600: the model server and the
+        // sidecar usually run as another user than the pipeline that wrote the blob.
         let file = tempfile::Builder::new()
             .prefix(".incoming-")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
             .tempfile_in(&self.root)
             .with_context(|| {
                 format!(

@@ -30,5 +30,6 @@ mod promql_selectors;
 mod protocol_corpus;
 mod proxy;
 mod quickstart;
+mod readonly_home;
 mod support;
 mod tidy;
