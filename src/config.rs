@@ -19,6 +19,8 @@ use std::time::Duration;
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// Where the process writes its own state; see [`Config::state_dir`].
+    pub state_dir: Option<std::path::PathBuf>,
     pub proxy: ProxyConfig,
     pub model: ModelConfig,
     pub analysis: AnalysisConfig,
@@ -205,6 +207,14 @@ impl Default for ProxyConfig {
 pub struct Overrides(pub Vec<(&'static str, Option<String>)>);
 
 impl Config {
+    /// The state directory: `--state-dir`, `MODELWATCH_STATE_DIR`, `state_dir` in the TOML
+    /// file, else [`state::DEFAULT_STATE_DIR`] in the working directory.
+    pub fn state_dir(&self) -> std::path::PathBuf {
+        self.state_dir
+            .clone()
+            .unwrap_or_else(|| state::DEFAULT_STATE_DIR.into())
+    }
+
     /// Merges defaults, the optional TOML file, `MODELWATCH__SECTION__KEY` variables from
     /// `env`, and flag overrides, in that order of increasing precedence.
     pub fn load(
@@ -228,11 +238,19 @@ impl Config {
                     .required(true),
             );
         }
-        let modelwatch_env: HashMap<String, String> = env
+        let mut modelwatch_env: HashMap<String, String> = env
             .iter()
             .filter(|(k, _)| k.starts_with("MODELWATCH__"))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        // MODELWATCH_STATE_DIR, like MODELWATCH_HOME, has one underscore: it is the
+        // documented name. It sits in the environment layer (a TOML file is weaker, a flag
+        // stronger); MODELWATCH__STATE_DIR, if also set, wins as the more specific.
+        if let Some(dir) = env.get("MODELWATCH_STATE_DIR").filter(|d| !d.is_empty()) {
+            modelwatch_env
+                .entry("MODELWATCH__STATE_DIR".into())
+                .or_insert_with(|| dir.clone());
+        }
         builder = builder.add_source(
             config::Environment::with_prefix("MODELWATCH")
                 .prefix_separator("__")
@@ -457,6 +475,7 @@ fn internal(e: config::ConfigError) -> UsageError {
 }
 
 pub mod elasticsearch;
+pub mod state;
 
 #[cfg(test)]
 mod tests;

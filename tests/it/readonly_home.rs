@@ -238,3 +238,43 @@ fn a_read_only_home_without_wal_files_says_what_to_run() {
     let out = run_as_nobody(&home, &["dataset", "list"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+/// The sidecar's state directory must be writable: one it cannot write (root's, the sidecar
+/// running as nobody) is a usage error at startup naming the path and the fix.
+#[test]
+fn an_unwritable_state_dir_stops_the_sidecar_before_it_listens() {
+    let Some(dir) = shared_dir() else { return };
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let out = as_nobody(
+        &dir.path().join("home"),
+        &[
+            "proxy",
+            "--upstream",
+            "http://127.0.0.1:9",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ],
+    )
+    .env("MODELWATCH_STATE_DIR", &state)
+    .env("MODELWATCH_LOG", "info")
+    .env(
+        "MODELWATCH__EXPORT__ELASTICSEARCH__URL",
+        "http://127.0.0.1:9",
+    )
+    .output()
+    .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "the export spool directory {}/spool/elasticsearch is not writable",
+            state.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("--state-dir"), "{err}");
+    assert!(!err.contains("proxy started"), "{err}");
+}
