@@ -15,7 +15,7 @@ use modelwatch::exit;
 #[derive(Debug, Parser)]
 #[command(
     name = "modelwatch",
-    version,
+    version = modelwatch::provenance::VERSION_LINE,
     propagate_version = true,
     max_term_width = 100
 )]
