@@ -19,6 +19,8 @@ use std::time::Duration;
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// The registry home, for `NAME@ALIAS` and dataset references; see [`Config::home`].
+    pub home: Option<std::path::PathBuf>,
     /// Where the process writes its own state; see [`Config::state_dir`].
     pub state_dir: Option<std::path::PathBuf>,
     pub proxy: ProxyConfig,
@@ -207,6 +209,13 @@ impl Default for ProxyConfig {
 pub struct Overrides(pub Vec<(&'static str, Option<String>)>);
 
 impl Config {
+    /// The registry home: `modelwatch proxy` sets it from `--home` / `MODELWATCH_HOME`
+    /// (as every command does); embedders from `MODELWATCH_HOME` in the environment map;
+    /// else `.modelwatch` in the working directory.
+    pub fn home(&self) -> std::path::PathBuf {
+        self.home.clone().unwrap_or_else(|| ".modelwatch".into())
+    }
+
     /// The state directory: `--state-dir`, `MODELWATCH_STATE_DIR`, `state_dir` in the TOML
     /// file, else [`state::DEFAULT_STATE_DIR`] in the working directory.
     pub fn state_dir(&self) -> std::path::PathBuf {
@@ -243,13 +252,18 @@ impl Config {
             .filter(|(k, _)| k.starts_with("MODELWATCH__"))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        // MODELWATCH_STATE_DIR, like MODELWATCH_HOME, has one underscore: it is the
-        // documented name. It sits in the environment layer (a TOML file is weaker, a flag
-        // stronger); MODELWATCH__STATE_DIR, if also set, wins as the more specific.
-        if let Some(dir) = env.get("MODELWATCH_STATE_DIR").filter(|d| !d.is_empty()) {
-            modelwatch_env
-                .entry("MODELWATCH__STATE_DIR".into())
-                .or_insert_with(|| dir.clone());
+        // MODELWATCH_HOME and MODELWATCH_STATE_DIR have one underscore: those are the
+        // documented names. They sit in the environment layer (a TOML file is weaker, a
+        // flag stronger); MODELWATCH__HOME or __STATE_DIR, if also set, win.
+        for (name, key) in [
+            ("MODELWATCH_HOME", "MODELWATCH__HOME"),
+            ("MODELWATCH_STATE_DIR", "MODELWATCH__STATE_DIR"),
+        ] {
+            if let Some(dir) = env.get(name).filter(|d| !d.is_empty()) {
+                modelwatch_env
+                    .entry(key.into())
+                    .or_insert_with(|| dir.clone());
+            }
         }
         builder = builder.add_source(
             config::Environment::with_prefix("MODELWATCH")

@@ -20,6 +20,10 @@ use modelwatch::exit;
     max_term_width = 100
 )]
 struct Cli {
+    /// `--home` is global: `modelwatch --home DIR dataset add …` works as well as
+    /// `modelwatch dataset add … --home DIR`; each job reads the value clap propagates.
+    #[command(flatten)]
+    _home: modelwatch::registry::home::HomeArgs,
     #[command(subcommand)]
     job: Job,
 }

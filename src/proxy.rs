@@ -115,6 +115,8 @@ pub struct ProxyArgs {
     /// TOML configuration file
     #[arg(long, value_name = "FILE", env = "MODELWATCH_CONFIG")]
     pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub home: crate::registry::home::HomeArgs,
     /// Directory for what the sidecar writes: the Elasticsearch spool and dead-letter file.
     /// Must be writable; checked at startup. Kept apart from MODELWATCH_HOME, which may be
     /// read-only. Also MODELWATCH_STATE_DIR [key: state_dir; default .modelwatch-state;
@@ -133,6 +135,9 @@ impl ProxyArgs {
             ("model.version", self.model_version.clone()),
             ("analysis.reference", self.reference.clone()),
             ("state_dir", self.state_dir.clone()),
+            // Already resolved by clap: --home (before or after `proxy`), MODELWATCH_HOME,
+            // else the default.
+            ("home", Some(self.home.home.display().to_string())),
         ])
     }
 }

@@ -28,6 +28,7 @@ mod otlp;
 mod prometheus_live;
 mod promql_selectors;
 mod protocol_corpus;
+mod provenance;
 mod proxy;
 mod quickstart;
 mod readonly_home;

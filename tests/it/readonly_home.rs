@@ -4,6 +4,7 @@
 //! while a pipeline (root here) promotes and rolls back versions.
 
 use super::ml_support::*;
+use super::support::proxy_process::LOOPBACK_PORTS;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -249,14 +250,10 @@ fn an_unwritable_state_dir_stops_the_sidecar_before_it_listens() {
     let out = as_nobody(
         &dir.path().join("home"),
         &[
-            "proxy",
-            "--upstream",
-            "http://127.0.0.1:9",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-        ],
+            &["proxy", "--upstream", "http://127.0.0.1:9"][..],
+            &LOOPBACK_PORTS,
+        ]
+        .concat(),
     )
     .env("MODELWATCH_STATE_DIR", &state)
     .env("MODELWATCH_LOG", "info")
