@@ -34,6 +34,7 @@
 //!   (in parallel ranges) and prints the report as a table or JSON.
 //! - [`exit`]: the process exit codes and the error kinds that map to them.
 //! - [`logging`] and [`shutdown`]: stderr diagnostics and the stop signal.
+//! - [`healthcheck`]: `modelwatch healthcheck URL`, the images' health probe.
 //! - [`provenance`]: the version and git revision the binary was built from.
 //!
 //! `ARCHITECTURE.md` at the repository root has the bird's-eye view and the invariants.
@@ -44,6 +45,7 @@ pub mod drift;
 pub mod drift_cli;
 pub mod exit;
 pub mod export;
+pub mod healthcheck;
 pub mod logging;
 pub mod pipeline;
 pub mod profile;

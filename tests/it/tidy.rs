@@ -49,7 +49,14 @@ const LAYERS: &[&[&str]] = &[
     &["export", "registry"],
     &["train"],
     &["analysis"],
-    &["proxy", "serve", "pipeline", "replay", "drift_cli"],
+    &[
+        "proxy",
+        "serve",
+        "pipeline",
+        "replay",
+        "drift_cli",
+        "healthcheck",
+    ],
     &["quickstart"],
 ];
 
