@@ -14,7 +14,8 @@
 #
 # Needs: promtool and amtool (Debian: apt-get install -y prometheus prometheus-alertmanager),
 # python3 (stdlib only), and Go for step 5 (modules come from the Go module proxy);
-# set MODELWATCH_SKIP_GO_VALIDATE=1 to skip step 5 where Go is not installed.
+# set MODELWATCH_SKIP_GO_VALIDATE=1 to skip step 5 where Go is not installed (a local
+# run only: tests/run.sh, and so CI, refuses to run with it set).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

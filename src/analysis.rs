@@ -14,12 +14,20 @@
 //! ([`crate::drift::model_report`]). With the Elasticsearch export on, workers queue each
 //! exchange's request event once decoded, and the evaluator each evaluation as drift
 //! snapshots.
+//!
+//! A model reference `NAME@ALIAS` is [`follow`]ed: a promotion or rollback switches the
+//! reference within `analysis.reference_poll`. State is kept per model version, each
+//! compared with its own version's profile ([`versions`]); a version that no longer gets
+//! traffic once the alias has moved on is retired at the next evaluation, its series
+//! removed from `/metrics` and its entry from the report.
 
 pub mod evaluate;
+pub mod follow;
 pub mod live_metrics;
 pub mod queue;
 pub mod references;
 pub mod state;
+pub mod versions;
 pub mod window;
 pub mod worker;
 
@@ -37,6 +45,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
+use versions::VersionReferences;
 
 type StateKey = (Arc<str>, Arc<str>);
 
@@ -49,6 +58,8 @@ pub struct LiveAnalysis {
     full_config: Config,
     home: PathBuf,
     references: RwLock<Arc<ReferenceSet>>,
+    /// Profiles of the model versions traffic was attributed to.
+    versions: VersionReferences,
     states: Mutex<HashMap<StateKey, Arc<Mutex<ModelVersionState>>>>,
     report: RwLock<Arc<LiveReport>>,
     stop: Mutex<Option<crossbeam_channel::Sender<()>>>,
@@ -97,11 +108,13 @@ impl LiveAnalysis {
             name => Some(name.parse::<Protocol>()?),
         };
         let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
+        let follows = references.iter().any(|(_, r)| r.model.is_some());
         let analysis = Arc::new(LiveAnalysis {
             config: analysis_config.clone(),
             metrics,
             protocol,
             full_config: config.clone(),
+            versions: VersionReferences::new(home.clone(), analysis_config.max_features),
             home,
             references: RwLock::new(Arc::new(ReferenceSet::default())),
             states: Mutex::new(HashMap::new()),
@@ -123,11 +136,23 @@ impl LiveAnalysis {
         drop(receiver);
         let a = analysis.clone();
         let interval = analysis_config.evaluation_interval;
+        let follow_stop = stop_rx.clone();
         threads.push(
             std::thread::Builder::new()
                 .name("drift-evaluator".into())
                 .spawn(move || evaluator_loop(a, interval, stop_rx))?,
         );
+        if follows {
+            // After the evaluator: whoever joins these threads in order calls `stop` at
+            // the evaluator, which also ends this thread's wait.
+            let a = analysis.clone();
+            let poll = analysis_config.reference_poll;
+            threads.push(
+                std::thread::Builder::new()
+                    .name("reference-follow".into())
+                    .spawn(move || follow::run(a, poll, follow_stop))?,
+            );
+        }
         Ok(Some(Started {
             analysis,
             queue: Arc::new(queue),
@@ -136,9 +161,36 @@ impl LiveAnalysis {
     }
 
     fn install(&self, references: ReferenceSet) {
+        *self.references.write().expect("references lock poisoned") = Arc::new(references);
+        // States are rebuilt against the new references on their next exchange; the old
+        // ones leave no series behind.
+        let old: Vec<_> = self
+            .states
+            .lock()
+            .expect("states lock poisoned")
+            .drain()
+            .map(|(_, state)| state)
+            .collect();
+        for state in old {
+            state
+                .lock()
+                .expect("model state poisoned")
+                .retire(&self.metrics);
+        }
+        self.versions.retain(|_| false);
+        self.versions
+            .remember(&self.references.read().expect("references lock poisoned"));
+        self.publish_reference_info();
+    }
+
+    /// Sets `modelwatch_reference_info` to what is in use: the current reference of each
+    /// configured model, and the reference of each live model version.
+    fn publish_reference_info(&self) {
         let m = &self.metrics;
+        // Under the states lock, so no state is created halfway through.
+        let states = self.states.lock().expect("states lock poisoned");
         m.reference_info.reset();
-        for (model, reference) in references.iter() {
+        for (model, reference) in self.reference_set().iter() {
             let model = model
                 .or(reference.model.as_deref())
                 .unwrap_or(crate::traffic::identity::UNKNOWN);
@@ -152,9 +204,59 @@ impl LiveAnalysis {
                 .with_label_values(&[model, version, &reference.spec, &reference.version])
                 .set(1);
         }
-        *self.references.write().expect("references lock poisoned") = Arc::new(references);
-        // States are rebuilt against the new references on their next exchange.
-        self.states.lock().expect("states lock poisoned").clear();
+        for state in states.values() {
+            let state = state.lock().expect("model state poisoned");
+            if !state.is_retired() {
+                let r = &state.reference;
+                m.reference_info
+                    .with_label_values(&[
+                        &*state.labels.model,
+                        &*state.labels.version,
+                        &r.spec,
+                        &r.version,
+                    ])
+                    .set(1);
+            }
+        }
+    }
+
+    /// The references in use now.
+    pub fn reference_set(&self) -> Arc<ReferenceSet> {
+        self.references
+            .read()
+            .expect("references lock poisoned")
+            .clone()
+    }
+
+    /// Switches followed references to the versions their aliases point at now. Returns
+    /// false (and changes nothing) when the references were reloaded since `seen` was
+    /// read: the caller looks again.
+    pub fn switch(
+        &self,
+        seen: &Arc<ReferenceSet>,
+        moves: &[(Arc<LoadedReference>, Arc<LoadedReference>)],
+    ) -> bool {
+        {
+            let mut references = self.references.write().expect("references lock poisoned");
+            if !Arc::ptr_eq(&references, seen) {
+                return false;
+            }
+            let mut next = (**references).clone();
+            for (old, new) in moves {
+                next.replace(old, new);
+            }
+            *references = Arc::new(next);
+        }
+        for (old, new) in moves {
+            tracing::info!(
+                reference = %new.spec,
+                from = %old.version,
+                to = %new.version,
+                "the model reference moved to another version; comparing its traffic with that version's profile"
+            );
+        }
+        self.publish_reference_info();
+        true
     }
 
     /// Loads the configured references again (SIGHUP, `POST /-/reload`). On error the
@@ -189,7 +291,8 @@ impl LiveAnalysis {
             .cloned()
     }
 
-    /// The state of a model version, created on its first exchange.
+    /// The state of a model version, created on its first exchange (and again when its
+    /// reference changed or it was retired).
     pub fn state_for(
         &self,
         labels: &ModelLabels,
@@ -198,13 +301,12 @@ impl LiveAnalysis {
         let key = (labels.model.clone(), labels.version.clone());
         let mut states = self.states.lock().expect("states lock poisoned");
         if let Some(state) = states.get(&key) {
-            let same = Arc::ptr_eq(
-                &state.lock().expect("model state poisoned").reference,
-                &reference,
-            );
-            if same {
+            let mut existing = state.lock().expect("model state poisoned");
+            if Arc::ptr_eq(&existing.reference, &reference) && !existing.is_retired() {
                 return state.clone();
             }
+            // Its series go before the new state registers the same labels.
+            existing.retire(&self.metrics);
         }
         let state = Arc::new(Mutex::new(ModelVersionState::new(
             reference,
@@ -214,6 +316,49 @@ impl LiveAnalysis {
         )));
         states.insert(key, state.clone());
         state
+    }
+
+    /// Adds an exchange's rows to its model version's state.
+    pub fn record(
+        &self,
+        labels: &ModelLabels,
+        reference: Arc<LoadedReference>,
+        request: &crate::protocol::Batch,
+        response: Option<&crate::protocol::Batch>,
+    ) {
+        loop {
+            let state = self.state_for(labels, reference.clone());
+            let mut state = state.lock().expect("model state poisoned");
+            // The evaluator may retire it between the lookup and the lock: look again.
+            if !state.is_retired() {
+                state.record(request, response, std::time::Instant::now());
+                return;
+            }
+        }
+    }
+
+    /// Forgets retired states and the profiles no live state uses.
+    fn forget(&self, retired: &[Arc<Mutex<ModelVersionState>>]) {
+        let mut in_use = Vec::new();
+        {
+            let mut states = self.states.lock().expect("states lock poisoned");
+            states.retain(|_, s| !retired.iter().any(|r| Arc::ptr_eq(r, s)));
+            for state in states.values() {
+                in_use.push(
+                    state
+                        .lock()
+                        .expect("model state poisoned")
+                        .reference
+                        .clone(),
+                );
+            }
+        }
+        let current = self.reference_set();
+        self.versions.retain(|r| {
+            current.iter().any(|(_, c)| std::ptr::eq(&**c, r))
+                || in_use.iter().any(|u| std::ptr::eq(&**u, r))
+        });
+        self.publish_reference_info();
     }
 
     /// Every model version seen since the references were loaded.

@@ -1,10 +1,10 @@
 //! Layered configuration: defaults → TOML file → `MODELWATCH__*` environment → flags.
 //!
 //! Loading is separate from validation. [`Config::load`] merges the layers and
-//! deserialises (an unknown key or a wrong type names the key); `Config::validate` is a
-//! pure function that reports every problem at once, each naming the key, the value and
-//! the fix. Jobs call both before they open a socket, so a bad config exits 2 and never
-//! half-starts.
+//! deserialises (an unknown key or a wrong type names the key); [`Config::validate_proxy`]
+//! is a pure function that reports every problem at once, each naming the key, the value
+//! and the fix. The `proxy` job calls both before it opens a socket, so a bad config exits
+//! 2 and never half-starts.
 //!
 //! The environment is passed in as a map, so tests never mutate the process environment.
 
@@ -120,6 +120,10 @@ pub struct AnalysisConfig {
     /// How often drift is recomputed.
     #[serde(with = "humantime_serde")]
     pub evaluation_interval: Duration,
+    /// How often a model reference `NAME@ALIAS` is resolved again, so that a promotion or
+    /// rollback switches the reference without a restart (like `serve --poll-interval`).
+    #[serde(with = "humantime_serde")]
+    pub reference_poll: Duration,
     /// `rows`: the last `window_rows` rows; `time`: the last `sub_windows` ×
     /// `sub_window_duration`, at most `window_rows` rows kept (sampled) per window.
     pub window: WindowKind,
@@ -169,6 +173,7 @@ impl Default for AnalysisConfig {
             queue_bytes: 64 * 1024 * 1024,
             workers: 1,
             evaluation_interval: Duration::from_secs(15),
+            reference_poll: Duration::from_secs(1),
             window: WindowKind::Rows,
             window_rows: 10_000,
             sub_windows: 10,
@@ -435,10 +440,13 @@ impl AnalysisConfig {
                 self.sub_windows, self.window_rows
             ));
         }
-        if self.evaluation_interval.is_zero() || self.sub_window_duration.is_zero() {
+        if self.evaluation_interval.is_zero()
+            || self.sub_window_duration.is_zero()
+            || self.reference_poll.is_zero()
+        {
             problems.push(
-                "analysis.evaluation_interval and analysis.sub_window_duration must be \
-                 positive durations such as \"15s\""
+                "analysis.evaluation_interval, analysis.sub_window_duration and \
+                 analysis.reference_poll must be positive durations such as \"15s\""
                     .into(),
             );
         }

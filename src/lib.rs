@@ -23,7 +23,7 @@
 //! - [`replay`]: `modelwatch replay`, dataset rows sent at a steady rate with drift
 //!   injection and exact latency percentiles.
 //! - [`registry`]: the home directory: SQLite metadata, content-addressed blobs, dataset
-//!   versions (and, later, model versions).
+//!   versions, model versions with their aliases and alias history.
 //! - [`train`]: reference training, validation, metrics and promotion gates.
 //! - [`serve`]: the reference model server (Open Inference Protocol and MLflow `/invocations`).
 //! - [`pipeline`]: `pipeline run`, dataset add → train → validate → register → promote.

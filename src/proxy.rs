@@ -39,7 +39,10 @@ use tokio::sync::watch;
 /// Prometheus scrapes /metrics on --admin-listen, where /healthz and /readyz serve probes.
 /// With --reference, every inference payload is also decoded off the hot path and its
 /// features and predictions compared with the reference: drift gauges on /metrics, the
-/// report on /api/v1/drift, references reloaded on SIGHUP or POST /-/reload.
+/// report on /api/v1/drift, references reloaded on SIGHUP or POST /-/reload. A model
+/// reference NAME@ALIAS is followed: a promotion or rollback switches to the new version's
+/// reference within --reference-poll, and rows are compared with the profile of the
+/// version that answered (URL /versions/N, X-Model-Version, the OIP model_version).
 ///
 /// Settings come from, in increasing precedence: built-in defaults, the TOML file given
 /// with --config, environment variables MODELWATCH__SECTION__KEY (for example
@@ -60,6 +63,7 @@ use tokio::sync::watch;
 ///   name = "credit"                   # for URLs that carry no model name
 ///   [analysis]
 ///   reference = "credit@production"   # or a dataset NAME[@VERSION], profile.json, file.csv
+///   reference_poll = "1s"             # NAME@ALIAS is followed: promotions switch the reference
 ///   evaluation_interval = "15s"       # how often drift is recomputed
 ///   window = "rows"                   # or "time": sub_windows × sub_window_duration
 ///   window_rows = 10000
@@ -108,10 +112,16 @@ pub struct ProxyArgs {
     /// Model version when neither URL nor response carries one [key: model.version]
     #[arg(long, value_name = "VERSION")]
     pub model_version: Option<String>,
-    /// Reference to measure drift against: a profile JSON file, a CSV file, or a dataset
+    /// Reference to measure drift against: a registered model NAME@ALIAS (followed as the
+    /// alias moves) or NAME@VERSION, a profile JSON file, a CSV file, or a dataset
     /// NAME[@VERSION] in MODELWATCH_HOME [key: analysis.reference]
     #[arg(long, value_name = "SPEC")]
     pub reference: Option<String>,
+    /// How often a model reference NAME@ALIAS is resolved again, so that a promotion or a
+    /// rollback switches the reference without a restart [key: analysis.reference_poll;
+    /// default 1s]
+    #[arg(long, value_name = "DURATION")]
+    pub reference_poll: Option<String>,
     /// TOML configuration file
     #[arg(long, value_name = "FILE", env = "MODELWATCH_CONFIG")]
     pub config: Option<PathBuf>,
@@ -138,6 +148,7 @@ impl ProxyArgs {
             // Already resolved by clap: --home (before or after `proxy`), MODELWATCH_HOME,
             // else the default.
             ("home", Some(self.home.home.display().to_string())),
+            ("analysis.reference_poll", self.reference_poll.clone()),
         ])
     }
 }

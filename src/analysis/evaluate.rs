@@ -13,11 +13,29 @@ use std::time::{Instant, SystemTime};
 /// Evaluates every model version now and publishes the result.
 pub fn evaluate_all(analysis: &LiveAnalysis) {
     let states = analysis.states();
+    let current = analysis.reference_set();
     let evaluated_at = SystemTime::now();
     let mut models = Vec::with_capacity(states.len());
-    for state in states {
-        let mut state = state.lock().expect("model state poisoned");
+    let mut retired = Vec::new();
+    for shared in states {
+        let mut state = shared.lock().expect("model state poisoned");
+        if state.is_retired() {
+            continue;
+        }
+        // A version the alias has moved away from stays while traffic still names it
+        // (a canary, a server not yet switched), and goes once a whole interval passes
+        // without any: no gauge of a version that stopped serving lingers.
+        let fresh = state.take_fresh();
+        if !fresh && !current.is_current(&state.labels.model, &state.reference) {
+            state.retire(&analysis.metrics);
+            drop(state);
+            retired.push(shared);
+            continue;
+        }
         models.push(evaluate(analysis, &mut state));
+    }
+    if !retired.is_empty() {
+        analysis.forget(&retired);
     }
     models.sort_by(|a, b| (&a.model, &a.model_version).cmp(&(&b.model, &b.model_version)));
     if let Some(export) = analysis.export.get() {

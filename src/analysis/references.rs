@@ -1,5 +1,7 @@
 //! Which reference profile each model is compared against, loaded at start and again on
-//! reload (SIGHUP or `POST /-/reload`).
+//! reload (SIGHUP or `POST /-/reload`); a model `NAME@ALIAS` is also followed as the alias
+//! moves ([`super::follow`]), and other versions of the model are
+//! [`super::versions`].
 //!
 //! A reference is named in configuration: `analysis.reference` for the model in
 //! `model.name` (or for every model when the sidecar serves one), `analysis.references`
@@ -11,6 +13,7 @@ use crate::config::Config;
 use crate::profile::{Profile, ProfileOptions};
 use crate::registry::dataset_cli::SchemaFlags;
 use anyhow::Context as _;
+use sha2::Digest as _;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,7 +37,7 @@ pub struct LoadedReference {
 }
 
 /// The references of every configured model.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct ReferenceSet {
     /// By model name; the key `None` applies to any model without its own entry.
     by_model: HashMap<Option<String>, Arc<LoadedReference>>,
@@ -68,6 +71,22 @@ impl ReferenceSet {
 
     pub fn is_empty(&self) -> bool {
         self.by_model.is_empty()
+    }
+
+    /// True when `reference` is what `model`'s traffic is compared with now (for a
+    /// followed alias: the version it points at).
+    pub fn is_current(&self, model: &str, reference: &Arc<LoadedReference>) -> bool {
+        self.for_model(model)
+            .is_some_and(|current| Arc::ptr_eq(current, reference))
+    }
+
+    /// Puts `new` wherever `old` is used (an alias moved to another version).
+    pub fn replace(&mut self, old: &Arc<LoadedReference>, new: &Arc<LoadedReference>) {
+        for reference in self.by_model.values_mut() {
+            if Arc::ptr_eq(reference, old) {
+                *reference = new.clone();
+            }
+        }
     }
 
     /// Every (model name or `None`, reference) pair.
@@ -141,11 +160,15 @@ impl LoadedReference {
         }
         let capped_features = features.len().saturating_sub(max_features);
         features.truncate(max_features);
-        let version = profile
-            .source_sha256
-            .as_deref()
-            .map(|s| s.chars().take(12).collect())
-            .unwrap_or_else(|| "unknown".to_string());
+        // The source's hash; a profile or CSV file without one is known by its profile's,
+        // so a reload that swaps the file shows a new `reference_version`.
+        let version = match &profile.source_sha256 {
+            Some(sha) => sha.chars().take(12).collect(),
+            None => {
+                let json = serde_json::to_vec(&profile).expect("a profile serialises");
+                hex::encode(&sha2::Sha256::digest(&json)[..6])
+            }
+        };
         LoadedReference {
             spec: spec.to_string(),
             profile,

@@ -44,6 +44,11 @@ pub struct ModelVersionState {
     pub features: Side,
     pub predictions: Side,
     rows: IntCounter,
+    /// Rows arrived since the evaluator last looked: a version that stops getting traffic
+    /// after the alias moved on is retired.
+    fresh: bool,
+    /// Its series are gone from the registry; rows for this version need a new state.
+    retired: bool,
 }
 
 impl ModelVersionState {
@@ -86,16 +91,97 @@ impl ModelVersionState {
             labels,
             features,
             predictions,
+            fresh: false,
+            retired: false,
         }
     }
 
     /// Adds one exchange's rows.
     pub fn record(&mut self, request: &Batch, response: Option<&Batch>, now: Instant) {
+        self.fresh = true;
         self.features.record(&self.reference, request, now, false);
         self.rows.inc_by(request.rows as u64);
         if let Some(response) = response {
             self.predictions
                 .record(&self.reference, response, now, true);
+        }
+    }
+}
+
+impl ModelVersionState {
+    /// True when rows arrived since the last call.
+    pub fn take_fresh(&mut self) -> bool {
+        std::mem::take(&mut self.fresh)
+    }
+
+    pub fn is_retired(&self) -> bool {
+        self.retired
+    }
+
+    /// Removes every series of this model version from the metrics (its counters, the
+    /// reference shares, the drift gauges and its `modelwatch_reference_info`), so that a
+    /// version that stopped serving leaves no stale gauge behind. Idempotent.
+    pub fn retire(&mut self, metrics: &LiveMetrics) {
+        if std::mem::replace(&mut self.retired, true) {
+            return;
+        }
+        let reference = &self.reference;
+        let (model, version) = (&*self.labels.model, &*self.labels.version);
+        let _ = metrics.reference_info.remove_label_values(&[
+            model,
+            version,
+            &reference.spec,
+            &reference.version,
+        ]);
+        let _ = metrics.rows.remove_label_values(&[model, version]);
+        let _ = metrics.drift_share.remove_label_values(&[model, version]);
+        let _ = metrics.window_rows.remove_label_values(&[model, version]);
+        let profile = &reference.profile;
+        let max_categories = self.features.max_categories;
+        for (tracked, predictions) in [(&reference.features, false), (&reference.predictions, true)]
+        {
+            for &p in tracked {
+                let column = &profile.columns[p];
+                let name = column.name.as_str();
+                let feature = if predictions {
+                    format!("prediction:{name}")
+                } else {
+                    name.to_string()
+                };
+                for bin in bin_labels(column, max_categories) {
+                    let values = [model, version, name, bin.as_str()];
+                    let _ = metrics.reference_bin_ratio.remove_label_values(&[
+                        model,
+                        version,
+                        feature.as_str(),
+                        bin.as_str(),
+                    ]);
+                    let _ = if !predictions {
+                        metrics.feature_bins.remove_label_values(&values)
+                    } else if column.numeric.is_some() {
+                        metrics.prediction_bins.remove_label_values(&values)
+                    } else {
+                        metrics.prediction_classes.remove_label_values(&values)
+                    };
+                }
+                let mvf = [model, version, feature.as_str()];
+                if !predictions {
+                    for quality in [
+                        &metrics.missing,
+                        &metrics.out_of_range,
+                        &metrics.unseen,
+                        &metrics.type_errors,
+                    ] {
+                        let _ = quality.remove_label_values(&mvf);
+                    }
+                }
+                let _ = metrics.drift_detected.remove_label_values(&mvf);
+                for method in crate::drift::Method::ALL {
+                    let values = [model, version, feature.as_str(), method.as_str()];
+                    let _ = metrics.drift_score.remove_label_values(&values);
+                    let _ = metrics.drift_p_value.remove_label_values(&values);
+                }
+            }
         }
     }
 }

@@ -12,7 +12,10 @@ use crate::protocol::{self, Protocol, RequestMeta, ResponseMeta};
 use crate::traffic::Exchange;
 use crate::traffic::capture::CapturedBody;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+#[cfg(test)]
+mod tests;
 
 /// Runs until the queue closes, or until shutdown once the queue is empty.
 pub fn run(analysis: Arc<LiveAnalysis>, receiver: QueueReceiver) {
@@ -43,6 +46,9 @@ pub struct Decoded {
     pub reference: Option<Arc<LoadedReference>>,
     pub request: Option<protocol::Batch>,
     pub response: Option<protocol::Batch>,
+    /// The version the rows were attributed to (it may say more than the URL or header:
+    /// the OIP body's `model_version`, or the alias's current version).
+    pub model_version: Option<Arc<str>>,
 }
 
 impl Decoded {
@@ -52,6 +58,9 @@ impl Decoded {
         let mut record = RequestRecord::from_exchange(exchange);
         record.protocol = self.protocol.map(Protocol::as_str);
         record.rows = self.request.as_ref().map(|b| b.rows as u64);
+        if let Some(version) = &self.model_version {
+            record.model_version = version.to_string();
+        }
         if let Some(policy) = capture.filter(|p| p.sampled(&exchange.request_id)) {
             let (features, predictions) = match &self.reference {
                 Some(r) => (
@@ -86,7 +95,7 @@ fn analyse(
     if !exchange.status.is_success() {
         return Err("not_success");
     }
-    let reference = analysis
+    let current = analysis
         .reference_for(&exchange.labels.model)
         .ok_or("no_reference")?;
     let request_body = body(&exchange.request.body)?;
@@ -123,12 +132,12 @@ fn analyse(
             None
         }
     };
+    let answered = response.as_ref().and_then(|b| b.model_version.as_deref());
+    let (reference, labels) =
+        super::versions::attribute(&analysis.versions, current, &exchange.labels, answered);
     decoded.reference = Some(reference.clone());
-    let state = analysis.state_for(&exchange.labels, reference);
-    state
-        .lock()
-        .expect("model state poisoned")
-        .record(&request, response.as_ref(), Instant::now());
+    decoded.model_version = Some(labels.version.clone());
+    analysis.record(&labels, reference, &request, response.as_ref());
     decoded.request = Some(request);
     decoded.response = response;
     Ok(())

@@ -153,3 +153,26 @@ fn an_explicit_spool_dir_wins_over_the_state_dir() {
         Path::new("/spool")
     );
 }
+
+#[test]
+fn the_reference_poll_is_a_positive_duration_named_when_wrong() {
+    let load = |value: &str| {
+        Config::load(
+            None,
+            &HashMap::new(),
+            &Overrides(vec![("analysis.reference_poll", Some(value.into()))]),
+        )
+    };
+    let defaults = Config::load(None, &HashMap::new(), &Overrides::default()).unwrap();
+    assert_eq!(defaults.analysis.reference_poll, Duration::from_secs(1));
+    assert_eq!(
+        load("250ms").unwrap().analysis.reference_poll,
+        Duration::from_millis(250)
+    );
+    let err = load("soon").unwrap_err().0;
+    assert!(err.contains("reference_poll"), "{err}");
+    let mut zero = load("0s").unwrap();
+    zero.proxy.upstream = Some("http://model:8000".into());
+    let err = zero.validate_proxy().unwrap_err().0;
+    assert!(err.contains("analysis.reference_poll"), "{err}");
+}

@@ -27,4 +27,4 @@ pub mod spool;
 pub mod templates;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -35,6 +35,9 @@ pub struct Column {
 pub struct Batch {
     pub columns: Vec<Column>,
     pub rows: usize,
+    /// The model version the server says answered, for a response that carries one (Open
+    /// Inference Protocol `model_version`): analysis attributes the rows to it.
+    pub model_version: Option<String>,
 }
 
 impl Batch {

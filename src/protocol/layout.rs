@@ -176,7 +176,11 @@ pub(crate) fn finish(columns: Vec<Column>, rows: usize) -> Result<Batch, DecodeE
     if rows == 0 || columns.is_empty() {
         return fail(DecodeReason::Empty, "the payload carries no rows");
     }
-    Ok(Batch { columns, rows })
+    Ok(Batch {
+        columns,
+        rows,
+        model_version: None,
+    })
 }
 
 /// A list of rows: scalars (one column), lists (one column per position) or objects

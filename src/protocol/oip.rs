@@ -27,6 +27,9 @@ struct RequestBody {
 struct ResponseBody {
     outputs: Option<Vec<TensorJson>>,
     error: Option<IgnoredAny>,
+    /// A string in the protocol; some servers send a number. Anything else is ignored
+    /// rather than failing the decode.
+    model_version: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -58,7 +61,13 @@ pub(super) fn decode_response(meta: &ResponseMeta, body: &[u8]) -> Result<Batch,
     let Some(outputs) = parsed.outputs else {
         return missing("outputs", parsed.error.is_some());
     };
-    decode_tensors(outputs, raw, false)
+    let mut batch = decode_tensors(outputs, raw, false)?;
+    batch.model_version = match parsed.model_version {
+        Some(serde_json::Value::String(v)) if !v.is_empty() => Some(v),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    Ok(batch)
 }
 
 fn missing<T>(field: &str, is_error: bool) -> Result<T, DecodeError> {

@@ -315,6 +315,7 @@ fn own_record(
     error: EventError,
 ) -> RequestRecord {
     RequestRecord {
+        event_id: crate::export::elasticsearch::event::new_event_id(),
         request_id: request_id.to_string(),
         received_at: SystemTime::now(),
         model: labels.model.to_string(),

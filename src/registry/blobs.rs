@@ -4,8 +4,11 @@
 //! small). A write streams into a temporary file `ROOT/.incoming-*` on the same file system,
 //! hashing as it goes; `commit` fsyncs it and renames it to its final name, then fsyncs the
 //! directory. A process killed mid-write therefore leaves at most a stray `.incoming-*`
-//! file, never a partial blob under a final name. Every read verifies the hash, so a blob
-//! modified on disk is refused instead of silently used.
+//! file, never a partial blob under a final name; the next writer to open the home removes it
+//! ([`BlobStore::remove_abandoned_writes`]). A writer holds an exclusive `flock` on its
+//! temporary file, which the kernel releases when the process dies however it dies, so a
+//! temporary file nobody holds is abandoned and one being written is left alone. Every read
+//! verifies the hash, so a blob modified on disk is refused instead of silently used.
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
@@ -65,6 +68,9 @@ impl From<BlobHash> for String {
     }
 }
 
+/// The name prefix of a write's temporary file.
+const INCOMING_PREFIX: &str = ".incoming-";
+
 /// The blob store rooted at one directory (`HOME/blobs/sha256`).
 #[derive(Clone, Debug)]
 pub struct BlobStore {
@@ -103,16 +109,31 @@ impl BlobStore {
         })?;
         // Readable by all (less the umask), not tempfile's 0600: the model server and the
         // sidecar usually run as another user than the pipeline that wrote the blob.
-        let file = tempfile::Builder::new()
-            .prefix(".incoming-")
-            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
-            .tempfile_in(&self.root)
-            .with_context(|| {
+        let file = loop {
+            let file = tempfile::Builder::new()
+                .prefix(INCOMING_PREFIX)
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+                .tempfile_in(&self.root)
+                .with_context(|| {
+                    format!(
+                        "could not create a temporary file in {}",
+                        self.root.display()
+                    )
+                })?;
+            // Held until this process closes the file or dies: it tells a cleanup in
+            // another process that the file is in use.
+            file.as_file().lock().with_context(|| {
                 format!(
-                    "could not create a temporary file in {}",
-                    self.root.display()
+                    "could not lock the temporary file {}",
+                    file.path().display()
                 )
             })?;
+            // A cleanup may have taken the file between its creation and the lock: then
+            // its name is gone (or another file's), and a fresh one is needed.
+            if same_file(file.as_file(), file.path()) {
+                break file;
+            }
+        };
         Ok(BlobWriter {
             store: self.clone(),
             file: io::BufWriter::with_capacity(1 << 16, file),
@@ -162,6 +183,42 @@ impl BlobStore {
             );
         }
         Ok(path)
+    }
+
+    /// Removes the temporary files of writes whose process died mid-write (SIGKILL, a
+    /// crash): those whose lock nobody holds. Returns how many it removed. Best effort: a
+    /// read-only home, or a file that cannot be opened, is left as it is.
+    pub fn remove_abandoned_writes(&self) -> usize {
+        let Ok(entries) = fs::read_dir(&self.root) else {
+            return 0;
+        };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            if !entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(INCOMING_PREFIX)
+            {
+                continue;
+            }
+            let path = entry.path();
+            let Ok(file) = File::open(&path) else {
+                continue;
+            };
+            // Removed while this lock is held, so a writer that created the file but has
+            // not locked it yet finds its name gone and starts another.
+            if file.try_lock().is_ok() && fs::remove_file(&path).is_ok() {
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            tracing::info!(
+                removed,
+                dir = %self.root.display(),
+                "removed the temporary files of blob writes that were cut off"
+            );
+        }
+        removed
     }
 
     /// Reads a whole blob, verifying its hash.
@@ -246,6 +303,15 @@ impl BlobWriter {
             .and_then(|d| d.sync_all())
             .with_context(|| format!("could not fsync {}", dir.display()))?;
         Ok((hash, self.len))
+    }
+}
+
+/// True when `path` names the open `file` (same device and inode).
+fn same_file(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
     }
 }
 

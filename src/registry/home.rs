@@ -251,9 +251,11 @@ impl Home {
                 db_path.display()
             )
         })?;
+        let blobs = BlobStore::new(root.join("blobs").join("sha256"));
+        blobs.remove_abandoned_writes();
         Ok(Home {
             root: root.to_path_buf(),
-            blobs: BlobStore::new(root.join("blobs").join("sha256")),
+            blobs,
             conn,
             writable: true,
         })

@@ -1,6 +1,6 @@
 //! `modelwatch dataset` end to end: the real binary on files in a temp dir.
 
-use crate::support::cli::{CREDIT, modelwatch, stderr, stdout};
+use crate::support::cli::{CREDIT, blob_temporary_files, modelwatch, stderr, stdout};
 use crate::support::proxy_process::LOOPBACK_PORTS;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -275,17 +275,21 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 }
 
 /// A process killed while copying a file into the store leaves no blob under a final name
-/// that fails its hash, and the next add works.
+/// that fails its hash, the next open of the home removes its temporary file, and the next
+/// add works. Each kill lands at a point the test observes: the copy's temporary file has
+/// bytes in it.
 #[test]
-fn a_killed_add_leaves_no_partial_blob() {
+fn a_killed_add_leaves_no_partial_blob_and_its_temporary_file_is_removed() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
+    let blobs = home.join("blobs/sha256");
     let mut text = String::from("a,b,c\n");
     while text.len() < 40_000_000 {
         text.push_str("12345.678,abcdefgh,987654321\n");
     }
     let file = write(dir.path(), "big.csv", &text);
-    for delay_ms in [20, 80, 200] {
+    let mut cut_off = 0;
+    for round in 0..3 {
         let mut child = Command::new(env!("CARGO_BIN_EXE_modelwatch"))
             .args(["dataset", "add", "big", file.to_str().unwrap()])
             .env("MODELWATCH_HOME", &home)
@@ -293,10 +297,31 @@ fn a_killed_add_leaves_no_partial_blob() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        // The kill point: the copy has started writing its temporary file.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let writing = blob_temporary_files(&home)
+                .iter()
+                .any(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 0));
+            if writing {
+                break;
+            }
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "round {round}: the add ended before its copy was seen"
+            );
+            assert!(
+                std::time::Instant::now() < deadline,
+                "round {round}: no copy started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         child.kill().unwrap();
         child.wait().unwrap();
-        for blob in blob_files(&home.join("blobs/sha256")) {
+        let left = blob_temporary_files(&home);
+        assert!(left.len() <= 1, "round {round}: {left:?}");
+        cut_off += left.len();
+        for blob in blob_files(&blobs) {
             let name = blob.file_name().unwrap().to_string_lossy().into_owned();
             if name.starts_with(".incoming-") {
                 continue;
@@ -318,12 +343,21 @@ fn a_killed_add_leaves_no_partial_blob() {
             );
         }
     }
+    assert!(
+        cut_off > 0,
+        "no kill cut a copy off: the test tested nothing"
+    );
     let out = modelwatch(
         &home,
         &["dataset", "add", "big", file.to_str().unwrap(), "--json"],
     );
     let added = json(&out);
     assert_eq!(added["bytes"].as_u64().unwrap(), text.len() as u64);
+    assert_eq!(
+        blob_temporary_files(&home),
+        Vec::<PathBuf>::new(),
+        "the next open removed what the killed copies left"
+    );
     let list = json(&modelwatch(&home, &["dataset", "list", "--json"]));
     assert_eq!(list.as_array().unwrap().len(), 1);
 }

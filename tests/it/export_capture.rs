@@ -88,7 +88,7 @@ hash_key = "{KEY}"
     let hits = search(&events).await;
     let event = |id: &str| -> Value {
         hits.iter()
-            .find(|h| h["_id"] == id)
+            .find(|h| h["_source"]["http"]["request"]["id"] == id)
             .unwrap_or_else(|| panic!("no {id}: {hits:?}"))["_source"]["modelwatch"]
             .clone()
     };
@@ -156,7 +156,7 @@ hash_key = "{KEY}"
         .as_array()
         .unwrap()
         .iter()
-        .map(|h| h["_id"].as_str().unwrap())
+        .map(|h| h["_source"]["http"]["request"]["id"].as_str().unwrap())
         .collect();
     assert!(ids.contains(&"few"), "{found}");
     let (_, mapping) = cluster(http::Method::GET, &format!("/{events}/_mapping"), None).await;

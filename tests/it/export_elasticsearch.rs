@@ -1,5 +1,6 @@
 //! Request events from a real `modelwatch proxy` into a real OpenSearch node: every request
-//! id once with the documented fields and types, no duplicate on a resend, a mapping
+//! once with the documented fields and types, a document per request even when clients
+//! reuse one `X-Request-Id`, a mapping
 //! conflict in the dead-letter file (not retried), and traffic untouched when the cluster
 //! is unreachable.
 //!
@@ -182,8 +183,15 @@ async fn every_request_arrives_once_with_the_documented_fields() {
     let mut expected = ids.clone();
     expected.sort();
     assert_eq!(seen, expected, "every request id exactly once");
-    let hit = hits.iter().find(|h| h["_id"] == ids[0].as_str()).unwrap();
+    let hit = hits
+        .iter()
+        .find(|h| h["_source"]["http"]["request"]["id"] == ids[0].as_str())
+        .unwrap();
     let doc = &hit["_source"];
+    assert_eq!(
+        doc["event"]["id"], hit["_id"],
+        "the _id is the event's own id"
+    );
     assert_eq!(doc["event"]["kind"], "event");
     assert_eq!(doc["event"]["category"], json!(["web"]));
     assert_eq!(doc["event"]["type"], json!(["access"]));
@@ -219,16 +227,53 @@ async fn every_request_arrives_once_with_the_documented_fields() {
     assert_eq!(type_of(&["event", "duration"]), "long");
     assert_eq!(type_of(&["event", "outcome"]), "keyword");
     assert_eq!(type_of(&["http", "request", "id"]), "keyword");
+    assert_eq!(type_of(&["event", "id"]), "keyword");
     assert_eq!(type_of(&["http", "response", "status_code"]), "long");
     assert_eq!(type_of(&["url", "path"]), "keyword");
     assert_eq!(type_of(&["modelwatch", "model_version"]), "keyword");
     assert_eq!(type_of(&["modelwatch", "upstream_duration_ms"]), "double");
 
-    // The same request id again (a client retry): counted as a duplicate, stored once.
+    // The same request id again (a client retry) is another exchange: a document of its
+    // own, not a duplicate of the first.
     infer(&proxy, &ids[0]).await;
-    wait_for_count(&proxy, "duplicate", 1.0).await;
-    assert_eq!(search(&stream).await.len(), 25);
+    wait_for_count(&proxy, "delivered", 26.0).await;
+    assert_eq!(search(&stream).await.len(), 26);
+    assert_eq!(export_count(&proxy, "duplicate").await, 0.0);
     assert_eq!(export_count(&proxy, "dead_letter").await, 0.0);
+    forget(&stream).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_reusing_one_request_id_erases_no_event() {
+    // A retry library, a constant header, a load balancer that sets one id per connection,
+    // or a hostile caller: 100 requests carrying the same `X-Request-Id`.
+    let es = opensearch_url();
+    let stream = stream("reused");
+    forget(&stream).await;
+    let home = tempfile::tempdir().unwrap();
+    let upstream = Upstream::echo().await;
+    let proxy = start_proxy(&upstream, &es, &stream, home.path().to_str().unwrap());
+    let reused = format!("reused-{}", std::process::id());
+    for _ in 0..100 {
+        infer(&proxy, &reused).await;
+    }
+    wait_for_count(&proxy, "delivered", 100.0).await;
+    assert_eq!(export_count(&proxy, "duplicate").await, 0.0);
+
+    let hits = search(&stream).await;
+    assert_eq!(hits.len(), 100, "one document per request");
+    let ids: std::collections::BTreeSet<&str> =
+        hits.iter().map(|h| h["_id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 100, "each with an id of its own");
+    // The client's id stays searchable as `http.request.id`.
+    let (status, found) = cluster(
+        http::Method::POST,
+        &format!("/{stream}/_count"),
+        Some(json!({"query": {"term": {"http.request.id": reused}}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["count"], 100);
     forget(&stream).await;
 }
 
@@ -272,7 +317,7 @@ async fn a_mapping_conflict_goes_to_the_dead_letter_file_and_is_not_retried() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 1, "{dead}");
-    assert_eq!(lines[0]["request_id"], "not-a-number");
+    assert_eq!(lines[0]["_id"], lines[0]["event"]["event"]["id"]);
     assert_eq!(lines[0]["status"], 400);
     assert!(
         lines[0]["reason"].as_str().unwrap().contains("parse"),

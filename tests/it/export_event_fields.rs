@@ -35,7 +35,7 @@ async fn post(proxy: &ProxyProcess, path: &str, id: &str, body: Vec<u8>, tracepa
 fn by_id<'a>(hits: &'a [Value], id: &str) -> &'a Value {
     &hits
         .iter()
-        .find(|h| h["_id"] == id)
+        .find(|h| h["_source"]["http"]["request"]["id"] == id)
         .unwrap_or_else(|| panic!("no event {id} among {hits:?}"))["_source"]
 }
 

@@ -16,6 +16,7 @@ mod export_elasticsearch;
 mod export_event_fields;
 mod export_outage;
 mod export_tls;
+mod follow_alias;
 mod healthcheck;
 mod kibana_objects;
 mod live_drift;

@@ -3,7 +3,6 @@
 //! the in-process model's predictions and following promotions without failing requests.
 
 use super::ml_support::*;
-use modelwatch::registry::home::Home;
 use modelwatch::train::table::RawValue;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -12,7 +11,7 @@ use std::time::Duration;
 
 /// The first `n` credit rows as JSON cells (numbers, strings, null for missing) and as
 /// raw values for the in-process model.
-fn credit_rows(
+pub(crate) fn credit_rows(
     n: usize,
     artifact: &modelwatch::train::model::ModelArtifact,
 ) -> (Vec<Vec<Value>>, Vec<Vec<RawValue>>) {
@@ -128,11 +127,7 @@ fn pipeline_registers_promotes_reuses_gates_rolls_back_and_serves() {
 
     // 4. Serve production; both protocols give the in-process model's predictions.
     let server = serve(&home, "credit@production");
-    let h = Home::open(&home).unwrap();
-    let artifact = h
-        .load_model_artifact(&h.resolve_model("credit@production").unwrap())
-        .unwrap();
-    drop(h);
+    let artifact = artifact(&home, "credit@production");
     let (cells, raw) = credit_rows(25, &artifact);
     let (expected, _) = artifact.score(&raw).unwrap();
     let labels: Vec<&str> = expected.iter().map(|&p| artifact.label_for(p)).collect();

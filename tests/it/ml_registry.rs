@@ -4,7 +4,7 @@
 use super::ml_support::*;
 use modelwatch::registry::home::Home;
 use modelwatch::train::jobs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 fn integrity_ok(home: &Path) {
@@ -72,11 +72,46 @@ fn concurrent_registrations_get_distinct_versions_and_lose_nothing() {
     integrity_ok(&home);
 }
 
+/// Starts `modelwatch registry register credit --artifact FILE` and SIGKILLs it (no
+/// cleanup code runs) as soon as `reached` says so, polling every millisecond. Returns
+/// false when the registration ended before that point was seen.
+fn register_killed_when(home: &Path, file: &Path, reached: impl Fn() -> bool) -> bool {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_modelwatch"))
+        .args([
+            "registry",
+            "register",
+            "credit",
+            "--artifact",
+            file.to_str().unwrap(),
+        ])
+        .env("MODELWATCH_HOME", home)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let killed = loop {
+        if reached() {
+            let _ = child.kill();
+            break true;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break false;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the registration neither reached the kill point nor ended"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    };
+    let _ = child.wait();
+    killed
+}
+
 #[test]
 fn a_process_killed_mid_registration_leaves_a_working_registry() {
     let dir = tempfile::tempdir().unwrap();
     let (home, files) = home_with_artifacts(dir.path(), 4);
-    let started = std::time::Instant::now();
     let first = modelwatch(
         &home,
         &[
@@ -88,40 +123,58 @@ fn a_process_killed_mid_registration_leaves_a_working_registry() {
         ],
     );
     assert!(first.status.success(), "{}", text(&first.stderr));
-    // Kill registrations with SIGKILL (no cleanup code runs) at fractions of the time one
-    // registration takes: the late ones land in the blob writes and the transaction, which
-    // come last.
-    let full = started.elapsed();
-    for (i, fraction) in [0.05, 0.3, 0.6, 0.8, 0.9, 0.95, 0.98, 0.99]
-        .into_iter()
-        .enumerate()
-    {
-        let file = &files[1 + i % 3];
-        let mut child = Command::new(env!("CARGO_BIN_EXE_modelwatch"))
-            .args([
-                "registry",
-                "register",
-                "credit",
-                "--artifact",
-                file.to_str().unwrap(),
-            ])
-            .env("MODELWATCH_HOME", &home)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(full.mul_f64(fraction));
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    let h = Home::open(&home).unwrap();
+    let sha = |f: &Path| jobs::read_artifact(f).unwrap().sha256();
+    let registered = |f: &Path| {
+        // A reader beside the writer (WAL): only committed rows are visible.
+        let conn = rusqlite::Connection::open_with_flags(
+            home.join("registry.sqlite"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        conn.query_row(
+            "SELECT COUNT(*) FROM model_versions WHERE artifact_sha256 = ?1",
+            [sha(f)],
+            |r| r.get::<_, u32>(0),
+        )
+        .unwrap()
+            > 0
+    };
+
+    // Kill point 1: the artifact's blob is stored under its final name, so the process is
+    // past its blob writes and at, or before, its transaction. Whatever it got to, the
+    // registry stays whole: no row, or a whole row whose artifact loads.
+    let artifact_blob = h
+        .blobs()
+        .path_of(&modelwatch::registry::BlobHash::parse(&sha(&files[1])).unwrap());
+    let killed = register_killed_when(&home, &files[1], || artifact_blob.is_file());
+    assert!(
+        killed,
+        "the registration ended before its artifact blob appeared"
+    );
     integrity_ok(&home);
+    // Kill point 2: the version's row is committed.
+    let killed = register_killed_when(&home, &files[2], || registered(&files[2]));
+    assert!(killed, "the registration ended before its row was seen");
+    integrity_ok(&home);
+    assert!(registered(&files[2]), "a committed row survives the kill");
+    // A temporary file as a write killed mid-blob leaves it (its lock died with it): the
+    // next open removes it.
+    std::fs::write(home.join("blobs/sha256/.incoming-killed"), b"half").unwrap();
+    assert_eq!(crate::support::cli::blob_temporary_files(&home).len(), 1);
+
     // Whatever got in is whole; version 1 is still there; registering again completes.
     register_all(&home, &files);
+    assert_eq!(
+        crate::support::cli::blob_temporary_files(&home),
+        Vec::<PathBuf>::new(),
+        "temporary files are removed on the next open"
+    );
     let listed = versions(&home);
     assert_eq!(listed.len(), 4);
     assert_eq!(
         listed[0]["artifact_sha256"].as_str().unwrap(),
-        jobs::read_artifact(&files[0]).unwrap().sha256()
+        sha(&files[0])
     );
     let h = Home::open(&home).unwrap();
     for v in h.list_models(Some("credit")).unwrap() {

@@ -252,9 +252,51 @@ async fn a_refused_upstream_call_is_an_error_span_named_by_its_reason() {
     assert!(is_error(server), "{server}");
 }
 
+/// A TCP pass-through on loopback to `backend` (`https://HOST:PORT`) that counts the
+/// connections that ended: the refused twin's export attempts, made visible. Bytes pass
+/// untouched, so the TLS handshake is the collector's own.
+struct Relay {
+    endpoint: String,
+    ended: Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    async fn start(backend: &str) -> Relay {
+        let backend = backend.trim_start_matches("https://").to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("https://{}", listener.local_addr().unwrap());
+        let ended = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = ended.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let (backend, count) = (backend.clone(), count.clone());
+                tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(&backend).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                });
+            }
+        });
+        Relay {
+            endpoint,
+            ended,
+            task,
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// Starts a proxy per environment, sends a request through each, waits until the spans
-/// and metrics exported under `delivered`'s service arrive, and then checks that none of
-/// `refused`'s did: it exported as often meanwhile, and the connection was refused.
+/// and metrics exported under `delivered`'s service arrive and until `refused`'s proxy has
+/// tried to export (its connections to the collector, through a [`Relay`], ended), and then
+/// checks that none of `refused`'s telemetry arrived.
 async fn only_one_gets_through(
     collector: &Collector,
     protocol: &str,
@@ -262,7 +304,22 @@ async fn only_one_gets_through(
     refused: (&str, &[(&str, &str)]),
 ) {
     let (upstream, _seen) = recording_upstream(200).await;
-    let proxies = [delivered.1, refused.1].map(|env| ProxyProcess::start(&upstream.url(), env));
+    let endpoint = refused
+        .1
+        .iter()
+        .find(|(k, _)| *k == "OTEL_EXPORTER_OTLP_ENDPOINT")
+        .expect("the refused twin has an endpoint")
+        .1;
+    let relay = Relay::start(endpoint).await;
+    let refused_env: Vec<(&str, &str)> = refused
+        .1
+        .iter()
+        .map(|&(k, v)| match k {
+            "OTEL_EXPORTER_OTLP_ENDPOINT" => (k, relay.endpoint.as_str()),
+            _ => (k, v),
+        })
+        .collect();
+    let proxies = [delivered.1, &refused_env].map(|env| ProxyProcess::start(&upstream.url(), env));
     for proxy in &proxies {
         let answer = send(
             &client::http1(),
@@ -279,6 +336,18 @@ async fn only_one_gets_through(
         "{protocol}"
     );
     collector.wait_for_metrics(delivered.0, |metrics| !metrics.is_empty());
+    // Two export attempts of the refused twin reached the collector and ended (spans and
+    // metrics, or metrics twice: one every 200 ms); only then is "nothing arrived" news.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while relay.ended.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "{protocol}: no export attempt of the refused twin ended (none made, or a handshake \
+             that should have failed kept its connection); log:\n{}",
+            proxies[1].log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(
         collector.spans(refused.0),
         Vec::<Value>::new(),

@@ -1,12 +1,13 @@
 //! Replays the committed fuzz corpus (`tests/fixtures/protocol/corpus/<target>/`) through
 //! the decoder each fuzz target drives, so every seed and every input the fuzzer once
-//! found interesting stays a regression test in plain `cargo test`.
+//! found interesting stays a regression test in plain `cargo test`: each file's outcome
+//! (the decoded shape, or the exact failure reason) is pinned in
+//! `tests/fixtures/protocol/corpus-outcomes.txt`.
 
 use modelwatch::protocol::{
-    Batch, DecodeError, DecodeReason, Protocol, RequestMeta, ResponseMeta, decode_request,
-    decode_response,
+    Batch, DecodeError, Protocol, RequestMeta, ResponseMeta, decode_request, decode_response,
 };
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
@@ -83,34 +84,53 @@ fn every_fuzz_target_has_a_corpus_and_every_corpus_a_target() {
     );
 }
 
+/// The pinned outcomes: `<target>/<file> <outcome>` per line, `#` comments.
+const OUTCOMES: &str = "tests/fixtures/protocol/corpus-outcomes.txt";
+
+/// One corpus input's outcome as a pinned line: `decoded rows=R columns=C`, `error REASON`,
+/// or `not replayed` (a binary input too short to carry its header length); a panic or an
+/// inconsistent batch is a problem instead.
+fn outcome(target: &str, file: &str, input: &[u8]) -> Result<String, String> {
+    match catch_unwind(AssertUnwindSafe(|| replay(target, input))) {
+        Err(_) => Err(format!("{target}/{file}: the decoder panicked")),
+        Ok(None) => Ok("not replayed".into()),
+        Ok(Some(Ok(batch))) => {
+            let consistent = batch.rows >= 1
+                && !batch.columns.is_empty()
+                && batch.columns.iter().all(|c| c.values.len() == batch.rows);
+            if !consistent {
+                return Err(format!("{target}/{file}: inconsistent batch {batch:?}"));
+            }
+            Ok(format!(
+                "decoded rows={} columns={}",
+                batch.rows,
+                batch.columns.len()
+            ))
+        }
+        Ok(Some(Err(e))) => {
+            if e.detail().is_empty() {
+                return Err(format!("{target}/{file}: error without detail: {e:?}"));
+            }
+            Ok(format!("error {}", e.reason().as_str()))
+        }
+    }
+}
+
 #[test]
-fn every_corpus_input_decodes_or_fails_with_a_known_reason() {
+fn every_corpus_input_has_its_pinned_outcome() {
     let corpus = root().join("tests/fixtures/protocol/corpus");
     let mut problems = Vec::new();
-    let mut replayed = 0;
+    let mut actual = BTreeMap::new();
     for target in names_in(&corpus, "") {
         let mut decoded = 0;
         for file in names_in(&corpus.join(&target), "") {
-            let path = corpus.join(&target).join(&file);
-            let input = std::fs::read(&path).unwrap();
-            replayed += 1;
-            match catch_unwind(AssertUnwindSafe(|| replay(&target, &input))) {
-                Err(_) => problems.push(format!("{target}/{file}: the decoder panicked")),
-                Ok(None) => {}
-                Ok(Some(Ok(batch))) => {
-                    decoded += 1;
-                    let consistent = batch.rows >= 1
-                        && !batch.columns.is_empty()
-                        && batch.columns.iter().all(|c| c.values.len() == batch.rows);
-                    if !consistent {
-                        problems.push(format!("{target}/{file}: inconsistent batch {batch:?}"));
-                    }
+            let input = std::fs::read(corpus.join(&target).join(&file)).unwrap();
+            match outcome(&target, &file, &input) {
+                Ok(seen) => {
+                    decoded += usize::from(seen.starts_with("decoded"));
+                    actual.insert(format!("{target}/{file}"), seen);
                 }
-                Ok(Some(Err(e))) => {
-                    if !DecodeReason::ALL.contains(&e.reason()) || e.detail().is_empty() {
-                        problems.push(format!("{target}/{file}: error without reason: {e:?}"));
-                    }
-                }
+                Err(problem) => problems.push(problem),
             }
         }
         // Each corpus keeps at least one valid payload, so the fuzzer starts deep.
@@ -118,8 +138,54 @@ fn every_corpus_input_decodes_or_fails_with_a_known_reason() {
             problems.push(format!("{target}: no corpus input decodes successfully"));
         }
     }
-    assert!(replayed >= 13, "only {replayed} corpus inputs found");
+    assert!(
+        actual.len() >= 13,
+        "only {} corpus inputs found",
+        actual.len()
+    );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    let rendered: String = actual
+        .iter()
+        .map(|(file, seen)| format!("{file} {seen}\n"))
+        .collect();
+    let path = root().join(OUTCOMES);
+    // A new corpus input (a fuzzer find) or a deliberate decoder change: rewrite the file
+    // with MODELWATCH_PIN_CORPUS=1 and review its diff before committing it.
+    if std::env::var_os("MODELWATCH_PIN_CORPUS").is_some() {
+        let header = "# Outcome of each fuzz corpus input (tests/it/protocol_corpus.rs).\n\
+                      # Rewrite with MODELWATCH_PIN_CORPUS=1 cargo test --test it protocol_corpus\n";
+        std::fs::write(&path, format!("{header}{rendered}")).unwrap();
+    }
+    let pinned: BTreeMap<String, String> = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {OUTCOMES}: {e}"))
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let (file, seen) = l.split_once(' ').expect("`<target>/<file> <outcome>`");
+            (file.to_string(), seen.to_string())
+        })
+        .collect();
+    let differences: Vec<String> = pinned
+        .keys()
+        .chain(actual.keys())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter(|file| pinned.get(*file) != actual.get(*file))
+        .map(|file| {
+            format!(
+                "{file}: pinned {:?}, now {:?}",
+                pinned.get(file),
+                actual.get(file)
+            )
+        })
+        .collect();
+    assert!(
+        differences.is_empty(),
+        "corpus outcomes differ from {OUTCOMES} (if the change is intended, rewrite it with \
+         MODELWATCH_PIN_CORPUS=1 and review the diff):\n{}",
+        differences.join("\n")
+    );
 }
 
 #[test]

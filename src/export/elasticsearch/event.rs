@@ -75,10 +75,10 @@ impl ExportRecord {
         }
     }
 
-    /// The document `_id`: the request id, or the snapshot's deterministic id.
+    /// The document `_id`: the request event's own id, or the snapshot's deterministic id.
     pub fn id(&self) -> &str {
         match self {
-            ExportRecord::Request(r) => &r.request_id,
+            ExportRecord::Request(r) => &r.event_id,
             ExportRecord::Drift(d) => &d.id,
         }
     }
@@ -112,6 +112,12 @@ pub struct EventError {
 /// What the export queue holds per request: the exchange without its bodies.
 #[derive(Clone, Debug)]
 pub struct RequestRecord {
+    /// The document `_id` and `event.id`: minted by the sidecar for this exchange
+    /// ([`new_event_id`]) and stored with the document wherever it waits, so a resend of
+    /// this event is a 409 duplicate while two requests are always two documents, whatever
+    /// `X-Request-Id` their clients sent.
+    pub event_id: String,
+    /// `http.request.id`: the `X-Request-Id` the client got back (its own, or generated).
     pub request_id: String,
     pub received_at: SystemTime,
     pub model: String,
@@ -141,6 +147,7 @@ pub struct RequestRecord {
 impl RequestRecord {
     pub fn from_exchange(exchange: &Exchange) -> Self {
         Self {
+            event_id: new_event_id(),
             request_id: exchange.request_id.clone(),
             received_at: exchange.received_at,
             model: exchange.labels.model.to_string(),
@@ -167,6 +174,7 @@ impl RequestRecord {
     /// Bytes this record holds while queued (the queue's budget is in bytes).
     pub fn footprint(&self) -> usize {
         std::mem::size_of::<Self>()
+            + self.event_id.len()
             + self.request_id.len()
             + self.model.len()
             + self.model_version.len()
@@ -259,6 +267,7 @@ impl RequestRecord {
                 "outcome": outcome,
                 "duration": u64::try_from(self.duration.as_nanos()).unwrap_or(u64::MAX),
                 "dataset": DATASET,
+                "id": self.event_id,
             },
             "http": {
                 "request": request,
@@ -278,6 +287,12 @@ impl RequestRecord {
         }
         document
     }
+}
+
+/// A fresh event id: a UUID v7 (time-ordered, like the request ids the proxy generates, so
+/// ids sort by arrival).
+pub fn new_event_id() -> String {
+    uuid::Uuid::now_v7().hyphenated().to_string()
 }
 
 /// The path without its query string.

@@ -467,7 +467,7 @@ impl Shipper {
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(document).into()));
             let line = serde_json::json!({
                 "@timestamp": humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
-                "request_id": id,
+                "_id": id,
                 "data_stream": kind.data_stream(&self.config),
                 "status": status,
                 "reason": reason,

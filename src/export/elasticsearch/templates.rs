@@ -77,7 +77,7 @@ fn request_mappings(engine: Engine) -> Value {
             "ecs": {"properties": {"version": keyword}},
             "event": {"properties": {
                 "kind": keyword, "category": keyword, "type": keyword, "outcome": keyword,
-                "duration": long, "dataset": keyword,
+                "duration": long, "dataset": keyword, "id": keyword,
             }},
             "http": {"properties": {
                 "request": {"properties": {

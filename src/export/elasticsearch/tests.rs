@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 fn record() -> RequestRecord {
     RequestRecord {
+        event_id: "0192f1e2-7c3a-7000-8000-000000000001".into(),
         request_id: "req-1".into(),
         received_at: SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_000_000_123),
         model: "credit".into(),
@@ -218,6 +219,23 @@ pub(crate) fn exchange(id: &str) -> crate::traffic::exchange::Exchange {
     }
 }
 
+#[test]
+fn each_exchange_gets_its_own_event_id_whatever_its_request_id() {
+    // A client that sends one `X-Request-Id` for every request (a retry library, a constant
+    // header) must not make the second event a duplicate of the first.
+    let first = ExportRecord::Request(RequestRecord::from_exchange(&exchange("same")));
+    let second = ExportRecord::Request(RequestRecord::from_exchange(&exchange("same")));
+    assert_ne!(first.id(), second.id());
+    for record in [&first, &second] {
+        let document = record.document();
+        assert_eq!(document["http"]["request"]["id"], "same");
+        assert_eq!(document["event"]["id"], record.id());
+        assert!(uuid::Uuid::parse_str(record.id()).is_ok_and(|u| u.get_version_num() == 7));
+    }
+    // A resend (the shipper's retry, the spool after a restart) keeps the id: a 409 then.
+    assert_eq!(first.clone().id(), first.id());
+}
+
 #[tokio::test]
 async fn the_export_queue_is_bounded_in_bytes_and_counts_what_it_drops() {
     use super::queue::{ExportCounters, ExportQueue};
@@ -251,7 +269,10 @@ async fn the_export_queue_is_bounded_in_bytes_and_counts_what_it_drops() {
     // Taking one frees its bytes: the next offer fits again.
     queue.offer(&exchange("r-5"));
     let ids: Vec<String> = std::iter::from_fn(|| receiver.try_recv())
-        .map(|r| r.id().to_string())
+        .map(|r| match r {
+            ExportRecord::Request(r) => r.request_id,
+            ExportRecord::Drift(d) => d.id,
+        })
         .collect();
     assert_eq!(ids, ["r-1", "r-2", "r-5"]);
 }
@@ -369,7 +390,8 @@ fn drift_snapshots_go_to_their_own_stream_with_typed_fields() {
         request.kind().data_stream(&config),
         "logs-modelwatch.inference-default"
     );
-    assert_eq!(request.id(), "req-1");
+    assert_eq!(request.id(), "0192f1e2-7c3a-7000-8000-000000000001");
+    assert_eq!(request.document()["event"]["id"], request.id());
 
     let template = templates::drift_template("metrics-a-b", Engine::OpenSearch);
     assert_eq!(template["priority"], 501);

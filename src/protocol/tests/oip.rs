@@ -30,6 +30,23 @@ fn spec_example_request_and_response() {
     .unwrap();
     assert_eq!(out.names(), [Some("output-0")]);
     assert_eq!(values(&out, 0), [num(0.0)]);
+    // Analysis attributes the rows to the version the server says answered.
+    assert_eq!(out.model_version.as_deref(), Some("3"));
+    let numbered = response(
+        P,
+        r#"{"model_version":4,"outputs":[{"name":"y","shape":[1],"datatype":"INT64","data":[1]}]}"#,
+    )
+    .unwrap();
+    assert_eq!(numbered.model_version.as_deref(), Some("4"));
+    let odd = response(
+        P,
+        r#"{"model_version":{"v":1},"outputs":[{"name":"y","shape":[1],"datatype":"INT64","data":[1]}]}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        odd.model_version, None,
+        "an odd version is ignored, the rows still count"
+    );
 }
 
 #[test]

@@ -73,3 +73,22 @@ fn hash_parsing_rejects_anything_but_64_hex_digits() {
     assert!(BlobHash::parse("abc").is_err());
     assert!(BlobHash::parse(&"g".repeat(64)).is_err());
 }
+
+#[test]
+fn abandoned_temporary_files_are_removed_and_a_write_in_progress_is_not() {
+    let (_dir, store) = store();
+    store.put_bytes(b"one").unwrap();
+    // What a process killed mid-write leaves: a temporary file whose lock died with it.
+    let abandoned = store.root().join(".incoming-killed");
+    fs::write(&abandoned, b"half a blo").unwrap();
+    // A write in progress (in this process or another one) holds its file's lock.
+    let mut live = store.writer().unwrap();
+    live.write_all(b"still being ").unwrap();
+
+    assert_eq!(store.remove_abandoned_writes(), 1);
+    assert!(!abandoned.exists());
+    live.write_all(b"written").unwrap();
+    let (hash, _) = live.commit().expect("the live write was left alone");
+    assert_eq!(store.read(&hash).unwrap(), b"still being written");
+    assert_eq!(store.remove_abandoned_writes(), 0);
+}

@@ -1,6 +1,6 @@
 //! Running the `modelwatch` binary to completion, and the credit data the tests share.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The credit-scoring example dataset.
@@ -24,4 +24,21 @@ pub fn stdout(out: &Output) -> String {
 
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The temporary files (`.incoming-*`) of unfinished blob writes in the home at `home`.
+pub fn blob_temporary_files(home: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(home.join("blobs/sha256"))
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().path())
+                .filter(|p| {
+                    p.file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .starts_with(".incoming-")
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }

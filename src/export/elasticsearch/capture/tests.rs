@@ -14,6 +14,7 @@ fn batch(columns: &[(Option<&str>, Vec<Cell>)]) -> Batch {
                 values: values.clone(),
             })
             .collect(),
+        model_version: None,
     }
 }
 

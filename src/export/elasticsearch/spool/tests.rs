@@ -331,10 +331,21 @@ fn the_persister_writes_queued_events_and_syncs_on_close() {
     queue.close();
     thread.join().unwrap();
     let batch = reader.read(10, u64::MAX).unwrap();
-    let ids: Vec<&str> = batch.events.iter().map(|e| e.id.as_str()).collect();
-    assert_eq!(ids, ["p-0", "p-1", "p-2", "p-3", "p-4"]);
-    let doc: serde_json::Value = serde_json::from_slice(&batch.events[0].document).unwrap();
-    assert_eq!(doc["http"]["request"]["id"], "p-0");
+    // Each event is spooled under its own id (the `_id` a resend will carry again), with
+    // the client's request id in the document.
+    let docs: Vec<serde_json::Value> = batch
+        .events
+        .iter()
+        .map(|e| serde_json::from_slice(&e.document).unwrap())
+        .collect();
+    let request_ids: Vec<&str> = docs
+        .iter()
+        .map(|d| d["http"]["request"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(request_ids, ["p-0", "p-1", "p-2", "p-3", "p-4"]);
+    for (event, doc) in batch.events.iter().zip(&docs) {
+        assert_eq!(doc["event"]["id"], event.id.as_str());
+    }
     let spooled = registry
         .gather()
         .iter()
