@@ -1,4 +1,6 @@
 //! Layered configuration: defaults → TOML file → `MODELWATCH__*` environment → flags.
+//! Sections: `proxy`, `model`, `analysis`, `export` (`config/elasticsearch.rs`) and `admin`
+//! (`config/admin.rs`).
 //!
 //! Loading is separate from validation. [`Config::load`] merges the layers and
 //! deserialises (an unknown key or a wrong type names the key); [`Config::validate_proxy`]
@@ -27,6 +29,7 @@ pub struct Config {
     pub model: ModelConfig,
     pub analysis: AnalysisConfig,
     pub export: ExportConfig,
+    pub admin: crate::config::admin::AdminConfig,
 }
 
 /// Where events leave the process, besides `/metrics`.
@@ -382,6 +385,7 @@ impl Config {
         }
         self.analysis.validate(&mut problems);
         self.export.elasticsearch.validate(&mut problems);
+        self.admin.validate(&mut problems);
         if problems.is_empty() {
             Ok(())
         } else {
@@ -496,6 +500,7 @@ fn internal(e: config::ConfigError) -> UsageError {
     UsageError(format!("could not assemble the configuration: {e}"))
 }
 
+pub mod admin;
 pub mod elasticsearch;
 pub mod state;
 

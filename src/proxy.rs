@@ -39,7 +39,8 @@ use tokio::sync::watch;
 /// Prometheus scrapes /metrics on --admin-listen, where /healthz and /readyz serve probes.
 /// With --reference, every inference payload is also decoded off the hot path and its
 /// features and predictions compared with the reference: drift gauges on /metrics, the
-/// report on /api/v1/drift, references reloaded on SIGHUP or POST /-/reload. A model
+/// report on /api/v1/drift, references reloaded on SIGHUP (or POST /-/reload when
+/// admin.enable_lifecycle is on). A model
 /// reference NAME@ALIAS is followed: a promotion or rollback switches to the new version's
 /// reference within --reference-poll, and rows are compared with the profile of the
 /// version that answered (URL /versions/N, X-Model-Version, the OIP model_version).
@@ -84,6 +85,10 @@ use tokio::sync::watch;
 ///   [export.elasticsearch.capture]   # payloads in events (needs a reference)
 ///   sample_rate = 0.01                # share of requests; 0 = none (default)
 ///   drop = ["ssn"]                    # never captured; hash = [...] needs hash_key
+///   [admin]                           # the admin port (--admin-listen)
+///   enable_lifecycle = false          # true allows POST /-/reload (else 403)
+///   token_file = "/run/secrets/admin" # Bearer token for all but /healthz, /readyz
+///   protect_metrics = false           # true: /metrics needs the token too
 ///
 /// Traces and metrics go over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (e.g.
 /// http://127.0.0.1:4318; OTEL_EXPORTER_OTLP_PROTOCOL=grpc for port 4317), configured by
@@ -186,6 +191,7 @@ pub struct Sidecar {
     analysis: Option<crate::analysis::Started>,
     export: Option<ElasticsearchSink>,
     otlp: Option<Arc<crate::export::otlp::Otlp>>,
+    admin_access: Arc<admin::AdminAccess>,
 }
 
 impl Sidecar {
@@ -194,6 +200,7 @@ impl Sidecar {
         config.validate_proxy()?;
         let registry = crate::export::prometheus::new_registry()?;
         let metrics = Arc::new(metrics::ProxyMetrics::register(&registry)?);
+        let admin_access = Arc::new(admin::AdminAccess::new(&config.admin, &registry)?);
         let analysis = crate::analysis::LiveAnalysis::start(&config, &registry)?;
         let export =
             ElasticsearchSink::start(&config.export.elasticsearch, &config.state_dir(), &registry)?;
@@ -234,6 +241,7 @@ impl Sidecar {
             analysis,
             export,
             otlp,
+            admin_access,
         })
     }
 
@@ -265,6 +273,7 @@ impl Sidecar {
             analysis,
             export,
             otlp,
+            admin_access,
         } = self;
         let (live, analysis_threads) = match analysis {
             Some(started) => {
@@ -296,6 +305,7 @@ impl Sidecar {
             admin_listener,
             registry,
             readiness.clone(),
+            admin_access,
             admin_stopped,
         ));
         let proxy_config = config.proxy.clone();

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Runs every modelwatch test, the way CI does.
 #
-# It installs what the tests need (Debian packages, via apt-get, when missing), starts the
-# real services they talk to as processes on loopback, runs the Rust test suite, the
-# rule checks, the drift fixture check (tests/fixtures/drift/check.sh, in a pinned Python
-# venv it keeps between runs) and rustdoc (warnings are errors), and stops every service
-# it started, whether the tests pass or fail.
+# It installs what the tests need (Debian packages, via apt-get, when missing; cargo-fuzz
+# from crates.io), starts the real services they talk to as processes on loopback, runs
+# the Rust test suite, the rule checks, the drift fixture check (tests/fixtures/drift/
+# check.sh, in a pinned Python venv it keeps between runs), every fuzz target for
+# FUZZ_SECONDS (10) each, and rustdoc (warnings are errors), and stops every service it
+# started, whether the tests pass or fail.
 #
 #   bash tests/run.sh            # everything
 #   bash tests/run.sh proxy      # only tests whose name contains "proxy"
+#   bash tests/run.sh fuzz       # the corpus replays, then each fuzz target
 #
 # State (logs, pid files, service data) goes to $MODELWATCH_TEST_STATE, a fresh temp dir
 # by default; it is removed at the end unless KEEP_TEST_STATE=1.
@@ -118,6 +120,15 @@ wait "$otelcol_pid" || { cat "$MODELWATCH_TEST_STATE/otelcol.log" >&2; echo "the
 while IFS= read -r line; do export "${line?}"; done <"$MODELWATCH_TEST_STATE/otelcol.env"
 echo "$OTELCOL_HTTP_ENDPOINT $OTELCOL_GRPC_ENDPOINT"
 cargo test --locked --all-targets -- ${filter:+"$filter"}
+
+# Every fuzz target for a bounded time (FUZZ_SECONDS each, 10 by default) on the stable
+# toolchain: a full run, or a filter naming "fuzz". The committed corpora also run above,
+# in cargo test (tests/it/protocol_corpus.rs, fuzz_corpus.rs).
+if [ -z "$filter" ] || [[ "$filter" == *fuzz* ]]; then
+    say "Fuzzing every target in fuzz/ for ${FUZZ_SECONDS:-10} s each (cargo-fuzz, AddressSanitizer)"
+    command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
+    FUZZ_STATE="$MODELWATCH_TEST_STATE/fuzz-corpus" bash fuzz/run.sh "${FUZZ_SECONDS:-10}"
+fi
 
 if [ -z "$filter" ]; then
     say "API documentation (rustdoc; a broken link is an error)"

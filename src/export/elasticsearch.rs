@@ -9,6 +9,8 @@
 //! - [`spool`]: the bounded on-disk spool (segments, recovery) and its persister thread;
 //! - [`sink`]: the shipper task: reads the spool, batching, retries with backoff,
 //!   dead-letter file;
+//! - [`refusal`]: what a refusal of a whole request means (retry, split on 413, or block
+//!   on 401/403 and other 4xx, keeping the events) and `modelwatch_export_blocked`;
 //! - [`bulk`]: the `_bulk` NDJSON format and per-item outcomes;
 //! - [`templates`]: engine detection, index templates;
 //! - [`lifecycle`]: ILM (Elasticsearch) or ISM (OpenSearch, when the plugin is there);
@@ -22,6 +24,7 @@ pub mod drift_snapshot;
 pub mod event;
 pub mod lifecycle;
 pub mod queue;
+pub mod refusal;
 pub mod sink;
 pub mod spool;
 pub mod templates;

@@ -1,6 +1,14 @@
 //! The admin listener: `/metrics`, `/healthz`, `/readyz`, `/api/v1/drift` and
 //! `POST /-/reload`, on their own port so that inference clients never reach them and
-//! scrapes never queue behind inference traffic.
+//! scrapes never queue behind inference traffic. [`access`] decides who may use which
+//! (`[admin]`: lifecycle endpoints off by default, an optional bearer token).
+
+pub mod access;
+#[cfg(test)]
+mod tests;
+
+pub use access::AdminAccess;
+use access::Refusal;
 
 use crate::analysis::LiveAnalysis;
 use crate::export::prometheus as exposition;
@@ -33,6 +41,7 @@ pub async fn serve(
     listener: TcpListener,
     registry: Registry,
     readiness: Arc<Readiness>,
+    access: Arc<AdminAccess>,
     mut stop: watch::Receiver<bool>,
 ) {
     let registry = Arc::new(registry);
@@ -48,12 +57,11 @@ pub async fn serve(
             },
             _ = stop.changed() => return,
         };
-        let registry = registry.clone();
-        let readiness = readiness.clone();
+        let (registry, readiness, access) = (registry.clone(), readiness.clone(), access.clone());
         let service = service_fn(move |req| {
-            let registry = registry.clone();
-            let readiness = readiness.clone();
-            async move { Ok::<_, Infallible>(route(req, &registry, &readiness).await) }
+            let (registry, readiness, access) =
+                (registry.clone(), readiness.clone(), access.clone());
+            async move { Ok::<_, Infallible>(route(req, &registry, &readiness, &access).await) }
         });
         tokio::spawn(async move {
             let conn = hyper::server::conn::http1::Builder::new()
@@ -71,7 +79,11 @@ async fn route(
     req: Request<Incoming>,
     registry: &Registry,
     readiness: &Readiness,
+    access: &AdminAccess,
 ) -> Response<Full<Bytes>> {
+    if let Err(refusal) = access.check(req.uri().path(), req.headers()) {
+        return refused(refusal, req.uri().path());
+    }
     if req.uri().path() == "/-/reload" {
         return reload(&req, readiness).await;
     }
@@ -125,6 +137,37 @@ async fn reload(req: &Request<Incoming>, readiness: &Readiness) -> Response<Full
         Err(err) => text(
             StatusCode::INTERNAL_SERVER_ERROR,
             &format!("reload failed: {err}\n"),
+        ),
+    }
+}
+
+/// 401 (with the `WWW-Authenticate` challenge) or 403, saying what to send or set.
+fn refused(refusal: Refusal, path: &str) -> Response<Full<Bytes>> {
+    match refusal {
+        Refusal::MissingToken | Refusal::WrongToken => {
+            let why = if refusal == Refusal::MissingToken {
+                "needs a bearer token"
+            } else {
+                "refused: the bearer token is not the one in admin.token_file"
+            };
+            let mut response = text(
+                StatusCode::UNAUTHORIZED,
+                &format!(
+                    "{path} {why}: send `Authorization: Bearer <token>` with the token in                      admin.token_file (/healthz and /readyz need none)\n"
+                ),
+            );
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"modelwatch admin\""),
+            );
+            response
+        }
+        Refusal::LifecycleDisabled => text(
+            StatusCode::FORBIDDEN,
+            &format!(
+                "{path} is disabled: lifecycle endpoints need admin.enable_lifecycle = true \
+                 (MODELWATCH__ADMIN__ENABLE_LIFECYCLE=true); SIGHUP reloads references too\n"
+            ),
         ),
     }
 }

@@ -29,7 +29,7 @@ pub(crate) fn opensearch_url() -> String {
 }
 
 /// A data stream (and so a template) of this test's own.
-fn stream(tag: &str) -> String {
+pub(crate) fn stream(tag: &str) -> String {
     format!("logs-modelwatch.inference-t{}{tag}", std::process::id())
 }
 
@@ -102,7 +102,7 @@ pub fn start_proxy_with(
     ProxyProcess::start(&upstream.url(), &env)
 }
 
-async fn infer(proxy: &ProxyProcess, request_id: &str) {
+pub(crate) async fn infer(proxy: &ProxyProcess, request_id: &str) {
     let request = Request::post(proxy.url("/v2/models/credit/infer"))
         .header("content-type", "application/json")
         .header("x-request-id", request_id)

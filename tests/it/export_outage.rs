@@ -149,7 +149,7 @@ fn steady_traffic(
 
 /// Every `http.request.id` in the stream, with how often it occurs (each request sent one:
 /// more than one document for it is an event stored twice).
-async fn stored_ids(node: &str, stream: &str) -> BTreeMap<String, usize> {
+pub(crate) async fn stored_ids(node: &str, stream: &str) -> BTreeMap<String, usize> {
     let (status, _) = cluster_at(
         node,
         http::Method::POST,

@@ -253,7 +253,11 @@ async fn references_reload_without_a_restart_and_a_broken_one_is_refused() {
             "--model-name",
             "credit",
         ],
-        &[("MODELWATCH__ANALYSIS__EVALUATION_INTERVAL", "200ms")],
+        &[
+            ("MODELWATCH__ANALYSIS__EVALUATION_INTERVAL", "200ms"),
+            // POST /-/reload is a lifecycle endpoint: off unless enabled.
+            ("MODELWATCH__ADMIN__ENABLE_LIFECYCLE", "true"),
+        ],
     );
     let client = client::http1();
     assert_eq!(get(&client, &proxy.admin_url("/readyz")).await.status, 200);

@@ -2,6 +2,7 @@
 //! `modelwatch` binary against real HTTP servers bound on loopback, and check the shipped
 //! rules, dashboards and deployment files.
 
+mod admin_api;
 mod alert_rules;
 mod compose_image;
 mod dashboards;
@@ -15,8 +16,10 @@ mod export_drift;
 mod export_elasticsearch;
 mod export_event_fields;
 mod export_outage;
+mod export_refusals;
 mod export_tls;
 mod follow_alias;
+mod fuzz_corpus;
 mod healthcheck;
 mod kibana_objects;
 mod live_drift;

@@ -1,9 +1,11 @@
 //! What the integration tests share: real upstream HTTP servers on loopback, a running
 //! `modelwatch proxy` process, an HTTP client, a Prometheus text parser, the output of the
-//! real OpenTelemetry Collector, and a TLS front.
+//! real OpenTelemetry Collector, a TLS front, and a front that refuses requests as a
+//! cluster would.
 
 pub mod cli;
 pub mod client;
+pub mod fault_front;
 pub mod metrics_text;
 pub mod otel_collector;
 pub mod proxy_process;

@@ -128,24 +128,45 @@ impl ClusterClient {
             )
             .await?;
         if !answer.status.is_success() {
-            anyhow::bail!(
-                "{what} was refused with {}: {}",
-                answer.status,
-                String::from_utf8_lossy(&answer.body)
-            );
+            return Err(Refused {
+                what: what.to_string(),
+                status: answer.status.as_u16(),
+                body: String::from_utf8_lossy(&answer.body).into_owned(),
+            }
+            .into());
         }
         Ok(())
     }
 }
 
-/// Seconds in a `Retry-After` header (the date form is not used by Elasticsearch).
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let seconds: u64 = headers
+/// A non-2xx answer to a setup request (`put_json`), typed so that the shipper can tell a
+/// refusal of the credentials from a transient failure.
+#[derive(Debug, thiserror::Error)]
+#[error("{what} was refused with {status}: {body}")]
+pub struct Refused {
+    pub what: String,
+    pub status: u16,
+    pub body: String,
+}
+
+/// The longest `Retry-After` honoured: a cluster asking for more still gets a try every
+/// five minutes.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+/// How long `Retry-After` asks to wait, from `now`: delay-seconds or an HTTP-date (RFC 9110
+/// §10.2.3; a date in the past means "now"). Capped at five minutes.
+pub fn retry_after(headers: &HeaderMap, now: std::time::SystemTime) -> Option<Duration> {
+    let value = headers
         .get(http::header::RETRY_AFTER)?
         .to_str()
         .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs(seconds.min(300)))
+        .trim();
+    let wait = match value.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => httpdate::parse_http_date(value)
+            .ok()?
+            .duration_since(now)
+            .unwrap_or_default(),
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }

@@ -7,7 +7,7 @@
 //! on without a lifecycle after a warning that says what that means. An ISM policy is
 //! attached to new backing indices by its own `ism_template` (one policy per data stream).
 
-use super::client::ClusterClient;
+use super::client::{ClusterClient, Refused};
 use super::templates::Engine;
 use http::Method;
 use serde_json::{Value, json};
@@ -119,7 +119,12 @@ async fn install_ism(client: &ClusterClient, data_stream: &str) -> anyhow::Resul
         return Ok(IsmOutcome::Unavailable(status, text));
     }
     if status != 409 {
-        anyhow::bail!("the ISM policy of {data_stream} was refused with {status}: {text}");
+        return Err(Refused {
+            what: format!("the ISM policy of {data_stream}"),
+            status,
+            body: text,
+        }
+        .into());
     }
     // It exists: replace it, naming the version replaced (ISM requires that).
     let stored = client.send(Method::GET, &path, None).await?;
@@ -134,11 +139,12 @@ async fn install_ism(client: &ClusterClient, data_stream: &str) -> anyhow::Resul
     ))
     .await?;
     if !answer.status.is_success() {
-        anyhow::bail!(
-            "updating the ISM policy of {data_stream} was refused with {}: {}",
-            answer.status,
-            String::from_utf8_lossy(&answer.body)
-        );
+        return Err(Refused {
+            what: format!("updating the ISM policy of {data_stream}"),
+            status: answer.status.as_u16(),
+            body: String::from_utf8_lossy(&answer.body).into_owned(),
+        }
+        .into());
     }
     Ok(IsmOutcome::Installed)
 }

@@ -6,15 +6,20 @@
 //! persister thread (`spool/persist.rs`); the shipper acknowledges a batch in the spool only
 //! once every item's outcome is final (delivered, duplicate 409, or dead-lettered), so an
 //! outage or a restart loses nothing that was spooled. Transient failures (connection
-//! refused, 5xx, 429, per-item 429/502/503/504) are retried with exponential backoff and
-//! jitter, honouring `Retry-After`, while new events pile up on disk up to `spool_bytes`.
+//! refused, 5xx, 429, per-item 429/502/503/504, an unreadable answer) are retried with
+//! exponential backoff and jitter, honouring `Retry-After`, while new events pile up on
+//! disk up to `spool_bytes`. A refusal of the whole request never dead-letters a batch
+//! ([`super::refusal`]): 401/403 and other 4xx block the sink until the cluster accepts
+//! again, 413 splits the batch; only per-item refusals (and a single event too large on
+//! its own) go to the dead-letter file.
 //! On stop, what is spooled is shipped for at most `flush_timeout`; the rest stays on disk
 //! for the next start. Nothing here is awaited by the proxy.
 
 use super::bulk::{self, ItemOutcome};
-use super::client::{ClusterClient, retry_after};
+use super::client::{ClusterClient, Refused, retry_after};
 use super::lifecycle;
 use super::queue::{ExportCounters, ExportQueue, Outcome};
+use super::refusal::{BlockReason, BlockedGauge, Verdict};
 use super::spool::{self, SpoolLimits, SpoolReader, SpooledEvent};
 use super::templates::{self, Engine};
 use crate::config::elasticsearch::ElasticsearchConfig;
@@ -54,6 +59,7 @@ impl ElasticsearchSink {
             return Ok(None);
         }
         let counters = ExportCounters::register(registry)?;
+        let blocked = BlockedGauge::register(registry)?;
         let gauge = prometheus::IntGauge::with_opts(
             prometheus::Opts::new(
                 "modelwatch_export_spool_bytes",
@@ -107,6 +113,8 @@ impl ElasticsearchSink {
             client: ClusterClient::new(config)?,
             config: config.clone(),
             counters,
+            blocked,
+            max_bulk_bytes: MAX_BULK_BYTES,
             dead_letter,
             reader: Some(reader),
             stopped,
@@ -153,9 +161,15 @@ enum Attempt {
         reason: String,
         after: Option<Duration>,
     },
-    RejectAll {
+    /// The cluster refuses every request until someone acts: keep the events and wait.
+    Blocked {
+        reason: BlockReason,
         status: u16,
-        reason: String,
+        answer: String,
+    },
+    /// 413: the body is too large; split the batch.
+    TooLarge {
+        answer: String,
     },
 }
 
@@ -167,10 +181,22 @@ enum Shipped {
     Interrupted,
 }
 
+/// What shipping one part of a batch came to.
+enum PartShipped {
+    Final,
+    Interrupted,
+    /// Answered 413: the part is handed back to be split.
+    TooLarge(Vec<SpooledEvent>, String),
+}
+
 struct Shipper {
     client: ClusterClient,
     config: ElasticsearchConfig,
     counters: ExportCounters,
+    blocked: BlockedGauge,
+    /// The most bytes of documents one `_bulk` request carries: `MAX_BULK_BYTES`, halved
+    /// each time the cluster answers 413 to a larger request.
+    max_bulk_bytes: u64,
     dead_letter: PathBuf,
     /// Taken out while a blocking read runs (the reader moves into `spawn_blocking`).
     reader: Option<SpoolReader>,
@@ -184,13 +210,13 @@ impl Shipper {
     async fn run(mut self) {
         loop {
             let closing = self.wait_for_batch().await;
-            let max_events = self.config.batch_events;
+            let (max_events, max_bytes) = (self.config.batch_events, self.max_bulk_bytes);
             let mut reader = self
                 .reader
                 .take()
                 .expect("the reader is back after each read");
             let (reader, batch) = match tokio::task::spawn_blocking(move || {
-                let batch = reader.read(max_events, MAX_BULK_BYTES);
+                let batch = reader.read(max_events, max_bytes);
                 (reader, batch)
             })
             .await
@@ -295,7 +321,47 @@ impl Shipper {
     }
 
     /// Ships `events` until each is delivered or dead-lettered, or the flush time is over.
-    async fn ship(&mut self, mut pending: Vec<SpooledEvent>) -> Shipped {
+    /// A part answered 413 is split in halves (in order) until it fits; a single event
+    /// still too large is dead-lettered with the cluster's answer.
+    async fn ship(&mut self, events: Vec<SpooledEvent>) -> Shipped {
+        // The parts still to ship, the next one last.
+        let mut parts = vec![events];
+        while let Some(part) = parts.pop() {
+            match self.ship_part(part).await {
+                PartShipped::Final => {}
+                PartShipped::Interrupted => return Shipped::Interrupted,
+                PartShipped::TooLarge(part, answer) if part.len() == 1 => {
+                    let reason = format!(
+                        "the event alone is too large for the cluster (413 to a _bulk request                          of {} bytes): {answer}",
+                        bulk_bytes(&part)
+                    );
+                    self.dead_letter(&part, 413, &reason);
+                }
+                PartShipped::TooLarge(mut part, answer) => {
+                    let bytes = bulk_bytes(&part);
+                    let smaller = (bytes / 2).max(1);
+                    if smaller < self.max_bulk_bytes {
+                        tracing::warn!(
+                            events = part.len(),
+                            bytes,
+                            max_bulk_bytes = smaller,
+                            "Elasticsearch refused a _bulk request as too large (413), the                              batch is split and later ones are kept smaller: {}",
+                            answer.trim()
+                        );
+                        self.max_bulk_bytes = smaller;
+                    }
+                    let second = part.split_off(part.len() / 2);
+                    parts.push(second);
+                    parts.push(part);
+                }
+            }
+        }
+        Shipped::Final
+    }
+
+    /// Ships one part until each event is delivered or dead-lettered, it is too large, or
+    /// the flush time is over.
+    async fn ship_part(&mut self, mut pending: Vec<SpooledEvent>) -> PartShipped {
         let mut attempt: u32 = 0;
         while !pending.is_empty() {
             let after = match self.attempt(&pending).await {
@@ -313,7 +379,7 @@ impl Shipper {
                     }
                     pending = retry;
                     if pending.is_empty() {
-                        return Shipped::Final;
+                        return PartShipped::Final;
                     }
                     after
                 }
@@ -327,19 +393,25 @@ impl Shipper {
                     }
                     after
                 }
-                Attempt::RejectAll { status, reason } => {
-                    tracing::error!(status, "Elasticsearch refused a bulk request: {reason}");
-                    self.dead_letter(&pending, status, &reason);
-                    return Shipped::Final;
+                Attempt::Blocked {
+                    reason,
+                    status,
+                    answer,
+                } => {
+                    let waiting = self.reader().pending_events();
+                    self.blocked
+                        .refused(reason, status, &answer, waiting, attempt);
+                    None
                 }
+                Attempt::TooLarge { answer } => return PartShipped::TooLarge(pending, answer),
             };
             self.counters.add(Outcome::Retried, pending.len());
             if !self.back_off(attempt, after).await {
-                return Shipped::Interrupted;
+                return PartShipped::Interrupted;
             }
             attempt = attempt.saturating_add(1);
         }
-        Shipped::Final
+        PartShipped::Final
     }
 
     /// One `_bulk` request (after the template, if it is not installed yet).
@@ -348,6 +420,17 @@ impl Shipper {
             match self.install_templates().await {
                 Ok(()) => self.templates_ready = true,
                 Err(err) => {
+                    let refused = err.downcast_ref::<Refused>();
+                    if let Some(refused) = refused
+                        && let Verdict::Block(reason) =
+                            super::refusal::whole_request(refused.status)
+                    {
+                        return Attempt::Blocked {
+                            reason,
+                            status: refused.status,
+                            answer: format!("{err:#}"),
+                        };
+                    }
                     return Attempt::RetryAll {
                         reason: format!("installing the index template: {err:#}"),
                         after: None,
@@ -377,25 +460,30 @@ impl Shipper {
             }
         };
         let status = answer.status.as_u16();
-        let after = retry_after(&answer.headers);
+        let after = retry_after(&answer.headers, std::time::SystemTime::now());
         let text = || String::from_utf8_lossy(&answer.body).into_owned();
-        if status == 429 || answer.status.is_server_error() {
-            return Attempt::RetryAll {
-                reason: format!("HTTP {status}: {}", text()),
-                after,
-            };
-        }
         if !answer.status.is_success() {
-            return Attempt::RejectAll {
-                status,
-                reason: text(),
+            return match super::refusal::whole_request(status) {
+                Verdict::Retry => Attempt::RetryAll {
+                    reason: format!("HTTP {status}: {}", text()),
+                    after,
+                },
+                Verdict::Split => Attempt::TooLarge { answer: text() },
+                Verdict::Block(reason) => Attempt::Blocked {
+                    reason,
+                    status,
+                    answer: text(),
+                },
             };
         }
+        self.blocked.accepted();
         let parsed = serde_json::from_slice::<Value>(&answer.body)
             .map_err(|e| e.to_string())
             .and_then(|json| bulk::outcomes(&json, events.len()));
         match parsed {
             Ok(outcomes) => Attempt::Items(outcomes, after),
+            // The cluster (or a proxy) answered 200 with something else: the events may or
+            // may not be stored, so they are sent again (a stored one answers 409).
             Err(why) => Attempt::RetryAll {
                 reason: format!("unreadable _bulk answer ({why})"),
                 after,
@@ -408,7 +496,12 @@ impl Shipper {
     async fn install_templates(&self) -> anyhow::Result<()> {
         let root = self.client.send(Method::GET, "/", None).await?;
         if !root.status.is_success() {
-            anyhow::bail!("GET / answered {}", root.status);
+            return Err(Refused {
+                what: "GET /".into(),
+                status: root.status.as_u16(),
+                body: String::from_utf8_lossy(&root.body).into_owned(),
+            }
+            .into());
         }
         let engine = Engine::from_root(&serde_json::from_slice(&root.body)?);
         let requests = &self.config.data_stream;
@@ -495,6 +588,15 @@ impl Shipper {
             );
         }
     }
+}
+
+/// The size of the `_bulk` body for `events`, near enough (documents and `_id`s; the
+/// action lines add a few dozen bytes each).
+fn bulk_bytes(events: &[SpooledEvent]) -> u64 {
+    events
+        .iter()
+        .map(|e| (e.document.len() + e.id.len() + 64) as u64)
+        .sum()
 }
 
 /// Exponential backoff from 200 ms, capped at 30 s, with "equal jitter": a delay in

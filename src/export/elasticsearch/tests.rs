@@ -456,3 +456,54 @@ fn the_ism_policy_mirrors_the_ilm_lifecycle_for_one_stream() {
     ));
     assert!(!ism_missing(409, ""));
 }
+
+#[test]
+fn retry_after_is_read_in_seconds_and_as_an_http_date() {
+    use super::client::retry_after;
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+    let headers = |value: &str| {
+        let mut map = http::HeaderMap::new();
+        map.insert(http::header::RETRY_AFTER, value.parse().unwrap());
+        map
+    };
+    assert_eq!(retry_after(&http::HeaderMap::new(), now), None);
+    assert_eq!(
+        retry_after(&headers("7"), now),
+        Some(Duration::from_secs(7))
+    );
+    // RFC 9110's IMF-fixdate, 90 s after `now`.
+    let later = httpdate::fmt_http_date(now + Duration::from_secs(90));
+    assert_eq!(
+        retry_after(&headers(&later), now),
+        Some(Duration::from_secs(90))
+    );
+    // A date already past means "now"; very long waits are capped at five minutes.
+    let past = httpdate::fmt_http_date(now - Duration::from_secs(5));
+    assert_eq!(retry_after(&headers(&past), now), Some(Duration::ZERO));
+    assert_eq!(
+        retry_after(&headers("86400"), now),
+        Some(Duration::from_secs(300))
+    );
+    assert_eq!(retry_after(&headers("soon"), now), None);
+}
+
+#[test]
+fn only_transient_statuses_retry_and_no_whole_request_refusal_dead_letters() {
+    use super::refusal::{BlockReason, Verdict, whole_request};
+    for status in [408, 429, 500, 502, 503, 504] {
+        assert_eq!(whole_request(status), Verdict::Retry, "{status}");
+    }
+    assert_eq!(whole_request(413), Verdict::Split);
+    for (status, reason) in [
+        (401, BlockReason::Unauthorized),
+        (407, BlockReason::Unauthorized),
+        (403, BlockReason::Forbidden),
+        (404, BlockReason::NotFound),
+        (405, BlockReason::NotFound),
+        (400, BlockReason::Rejected),
+        (406, BlockReason::Rejected),
+        (415, BlockReason::Rejected),
+    ] {
+        assert_eq!(whole_request(status), Verdict::Block(reason), "{status}");
+    }
+}

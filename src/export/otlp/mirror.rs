@@ -52,6 +52,12 @@ const COUNTERS: &[(&str, &str, &str, &str)] = &[
         "{event}",
         "Request events by sink and outcome.",
     ),
+    (
+        "modelwatch_admin_refusals_total",
+        "modelwatch_admin_refusals",
+        "{request}",
+        "Admin API requests refused, by reason.",
+    ),
 ];
 
 const GAUGES: &[(&str, &str)] = &[
@@ -79,6 +85,10 @@ const GAUGES: &[(&str, &str)] = &[
     (
         "modelwatch_analysis_queue_depth",
         "Exchanges waiting for analysis.",
+    ),
+    (
+        "modelwatch_export_blocked",
+        "1 while the sink refuses every request as a whole, by reason.",
     ),
 ];
 

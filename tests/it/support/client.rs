@@ -1,7 +1,7 @@
 //! A plain HTTP client for the tests (hyper, HTTP/1.1 or h2c prior knowledge).
 
 use bytes::Bytes;
-use http::{HeaderMap, Request, StatusCode};
+use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -63,4 +63,25 @@ pub async fn post(client: &HttpClient, url: &str, body: impl Into<Bytes>) -> Ans
             .unwrap(),
     )
     .await
+}
+
+/// `parts` and `body` sent on to `backend` (`http://HOST:PORT`); its status, content type
+/// and body back (the test fronts' way to reach the real node).
+pub async fn relay(
+    parts: &http::request::Parts,
+    body: Bytes,
+    backend: &str,
+) -> Response<Full<Bytes>> {
+    let mut request = Request::builder()
+        .method(parts.method.clone())
+        .uri(format!("{backend}{}", parts.uri.path_and_query().unwrap()));
+    if let Some(content_type) = parts.headers.get(http::header::CONTENT_TYPE) {
+        request = request.header(http::header::CONTENT_TYPE, content_type);
+    }
+    let answer = send(&http1(), request.body(Full::new(body)).unwrap()).await;
+    let mut response = Response::builder().status(answer.status);
+    if let Some(content_type) = answer.headers.get(http::header::CONTENT_TYPE) {
+        response = response.header(http::header::CONTENT_TYPE, content_type);
+    }
+    response.body(Full::new(answer.body)).unwrap()
 }

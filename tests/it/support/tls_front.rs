@@ -4,7 +4,7 @@
 //! node) and records the `Authorization` header it received. Nothing is mocked: the TLS
 //! handshake, the certificate check and the backend's answers are all real.
 
-use crate::support::client::{self, send};
+use crate::support::client;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
@@ -114,16 +114,5 @@ async fn forward(
             .map_or("-".into(), |v| v.to_str().unwrap().to_string()),
     );
     let body = body.collect().await.unwrap().to_bytes();
-    let mut request = Request::builder()
-        .method(parts.method)
-        .uri(format!("{backend}{}", parts.uri.path_and_query().unwrap()));
-    if let Some(content_type) = parts.headers.get(http::header::CONTENT_TYPE) {
-        request = request.header(http::header::CONTENT_TYPE, content_type);
-    }
-    let answer = send(&client::http1(), request.body(Full::new(body)).unwrap()).await;
-    let mut response = Response::builder().status(answer.status);
-    if let Some(content_type) = answer.headers.get(http::header::CONTENT_TYPE) {
-        response = response.header(http::header::CONTENT_TYPE, content_type);
-    }
-    response.body(Full::new(answer.body)).unwrap()
+    client::relay(&parts, body, backend).await
 }
