@@ -95,7 +95,7 @@ impl LiveAnalysis {
         {
             return Ok(None);
         }
-        let home = references::home_dir();
+        let home = config.home();
         let references = ReferenceSet::load(config, &home)?;
         let metrics = LiveMetrics::register(registry)?;
         let (queue, receiver) = AnalysisQueue::new(

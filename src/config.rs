@@ -21,6 +21,10 @@ use std::time::Duration;
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// The registry home, for `NAME@ALIAS` and dataset references; see [`Config::home`].
+    pub home: Option<std::path::PathBuf>,
+    /// Where the process writes its own state; see [`Config::state_dir`].
+    pub state_dir: Option<std::path::PathBuf>,
     pub proxy: ProxyConfig,
     pub model: ModelConfig,
     pub analysis: AnalysisConfig,
@@ -227,6 +231,21 @@ impl Default for ProxyConfig {
 pub struct Overrides(pub Vec<(&'static str, Option<String>)>);
 
 impl Config {
+    /// The registry home: `modelwatch proxy` sets it from `--home` / `MODELWATCH_HOME`
+    /// (as every command does); embedders from `MODELWATCH_HOME` in the environment map;
+    /// else `.modelwatch` in the working directory.
+    pub fn home(&self) -> std::path::PathBuf {
+        self.home.clone().unwrap_or_else(|| ".modelwatch".into())
+    }
+
+    /// The state directory: `--state-dir`, `MODELWATCH_STATE_DIR`, `state_dir` in the TOML
+    /// file, else [`state::DEFAULT_STATE_DIR`] in the working directory.
+    pub fn state_dir(&self) -> std::path::PathBuf {
+        self.state_dir
+            .clone()
+            .unwrap_or_else(|| state::DEFAULT_STATE_DIR.into())
+    }
+
     /// Merges defaults, the optional TOML file, `MODELWATCH__SECTION__KEY` variables from
     /// `env`, and flag overrides, in that order of increasing precedence.
     pub fn load(
@@ -250,11 +269,24 @@ impl Config {
                     .required(true),
             );
         }
-        let modelwatch_env: HashMap<String, String> = env
+        let mut modelwatch_env: HashMap<String, String> = env
             .iter()
             .filter(|(k, _)| k.starts_with("MODELWATCH__"))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        // MODELWATCH_HOME and MODELWATCH_STATE_DIR have one underscore: those are the
+        // documented names. They sit in the environment layer (a TOML file is weaker, a
+        // flag stronger); MODELWATCH__HOME or __STATE_DIR, if also set, win.
+        for (name, key) in [
+            ("MODELWATCH_HOME", "MODELWATCH__HOME"),
+            ("MODELWATCH_STATE_DIR", "MODELWATCH__STATE_DIR"),
+        ] {
+            if let Some(dir) = env.get(name).filter(|d| !d.is_empty()) {
+                modelwatch_env
+                    .entry(key.into())
+                    .or_insert_with(|| dir.clone());
+            }
+        }
         builder = builder.add_source(
             config::Environment::with_prefix("MODELWATCH")
                 .prefix_separator("__")
@@ -494,6 +526,7 @@ fn internal(e: config::ConfigError) -> UsageError {
 
 pub mod admin;
 pub mod elasticsearch;
+pub mod state;
 
 #[cfg(test)]
 mod tests;

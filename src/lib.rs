@@ -34,6 +34,8 @@
 //!   (in parallel ranges) and prints the report as a table or JSON.
 //! - [`exit`]: the process exit codes and the error kinds that map to them.
 //! - [`logging`] and [`shutdown`]: stderr diagnostics and the stop signal.
+//! - [`healthcheck`]: `modelwatch healthcheck URL`, the images' health probe.
+//! - [`provenance`]: the version and git revision the binary was built from.
 //!
 //! `ARCHITECTURE.md` at the repository root has the bird's-eye view and the invariants.
 
@@ -43,10 +45,12 @@ pub mod drift;
 pub mod drift_cli;
 pub mod exit;
 pub mod export;
+pub mod healthcheck;
 pub mod logging;
 pub mod pipeline;
 pub mod profile;
 pub mod protocol;
+pub mod provenance;
 pub mod proxy;
 pub mod quickstart;
 pub mod registry;

@@ -15,11 +15,15 @@ use modelwatch::exit;
 #[derive(Debug, Parser)]
 #[command(
     name = "modelwatch",
-    version,
+    version = modelwatch::provenance::VERSION_LINE,
     propagate_version = true,
     max_term_width = 100
 )]
 struct Cli {
+    /// `--home` is global: `modelwatch --home DIR dataset add …` works as well as
+    /// `modelwatch dataset add … --home DIR`; each job reads the value clap propagates.
+    #[command(flatten)]
+    _home: modelwatch::registry::home::HomeArgs,
     #[command(subcommand)]
     job: Job,
 }
@@ -45,6 +49,8 @@ enum Job {
     Replay(modelwatch::replay::ReplayArgs),
     /// Run the whole system locally: train, serve, sidecar, clean then drifted traffic.
     Quickstart(modelwatch::quickstart::QuickstartArgs),
+    /// Probe an HTTP endpoint: exit 0 on 2xx, 1 otherwise (container healthchecks).
+    Healthcheck(modelwatch::healthcheck::HealthcheckArgs),
 }
 
 impl Job {
@@ -87,6 +93,7 @@ fn main() {
         Job::Drift(args) => modelwatch::drift_cli::run(args),
         Job::Replay(args) => modelwatch::replay::run(args),
         Job::Quickstart(args) => modelwatch::quickstart::run(args),
+        Job::Healthcheck(args) => modelwatch::healthcheck::run(args),
     };
     match result {
         Ok(()) => std::process::exit(exit::OK),

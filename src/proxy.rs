@@ -49,6 +49,7 @@ use tokio::sync::watch;
 /// with --config, environment variables MODELWATCH__SECTION__KEY (for example
 /// MODELWATCH__PROXY__UPSTREAM=http://127.0.0.1:8000), and these flags. A TOML file:
 ///
+///   state_dir = "/var/lib/modelwatch"   # what the sidecar writes; see --state-dir
 ///   [proxy]
 ///   upstream = "http://127.0.0.1:8000"
 ///   listen = "0.0.0.0:8080"
@@ -80,7 +81,7 @@ use tokio::sync::watch;
 ///   data_stream = "logs-modelwatch.inference-default"
 ///   drift_data_stream = "metrics-modelwatch.drift-default"  # one doc per column and evaluation
 ///   batch_events = 500                # or batch_age = "1s", whichever comes first
-///   spool_bytes = 1073741824          # on-disk spool ($MODELWATCH_HOME/spool/elasticsearch)
+///   spool_bytes = 1073741824          # on-disk spool (STATE_DIR/spool/elasticsearch)
 ///   fsync_interval = "1s"             # what a power loss can take from the spool
 ///   flush_timeout = "5s"              # after SIGTERM; the rest stays in the spool
 ///   [export.elasticsearch.capture]   # payloads in events (needs a reference)
@@ -131,6 +132,14 @@ pub struct ProxyArgs {
     /// TOML configuration file
     #[arg(long, value_name = "FILE", env = "MODELWATCH_CONFIG")]
     pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub home: crate::registry::home::HomeArgs,
+    /// Directory for what the sidecar writes: the Elasticsearch spool and dead-letter file.
+    /// Must be writable; checked at startup. Kept apart from MODELWATCH_HOME, which may be
+    /// read-only. Also MODELWATCH_STATE_DIR [key: state_dir; default .modelwatch-state;
+    /// /var/lib/modelwatch in the image]
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<String>,
 }
 
 impl ProxyArgs {
@@ -142,6 +151,10 @@ impl ProxyArgs {
             ("model.name", self.model_name.clone()),
             ("model.version", self.model_version.clone()),
             ("analysis.reference", self.reference.clone()),
+            ("state_dir", self.state_dir.clone()),
+            // Already resolved by clap: --home (before or after `proxy`), MODELWATCH_HOME,
+            // else the default.
+            ("home", Some(self.home.home.display().to_string())),
             ("analysis.reference_poll", self.reference_poll.clone()),
         ])
     }
@@ -191,9 +204,8 @@ impl Sidecar {
         let metrics = Arc::new(metrics::ProxyMetrics::register(&registry)?);
         let admin_access = Arc::new(admin::AdminAccess::new(&config.admin, &registry)?);
         let analysis = crate::analysis::LiveAnalysis::start(&config, &registry)?;
-        let home = std::env::var("MODELWATCH_HOME").ok();
         let export =
-            ElasticsearchSink::start(&config.export.elasticsearch, home.as_deref(), &registry)?;
+            ElasticsearchSink::start(&config.export.elasticsearch, &config.state_dir(), &registry)?;
         if let (Some(started), Some(sink)) = (&analysis, &export) {
             // Workers export request events once decoded; each drift evaluation is shipped
             // beside them.

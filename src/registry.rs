@@ -6,11 +6,12 @@
 //! ```text
 //! .modelwatch/
 //!   registry.sqlite          metadata (WAL mode), one table set per component
+//!   registry.sqlite-wal/-shm kept by writers, so readers need no write access
 //!   blobs/sha256/ab/cdef…    immutable blobs named by the sha256 of their bytes
 //! ```
 //!
 //! - [`home`]: opening or creating a home, the database handle and the write transaction.
-//! - [`migrations`]: versioned schema changes per component, applied on open.
+//! - [`migrations`]: versioned schema changes per component, applied by writers.
 //! - [`blobs`]: the content-addressed store (atomic writes, verified reads).
 //! - [`names`]: validation of dataset and model names.
 //! - [`datasets`]: dataset versions (`NAME@VERSION`), their schema and metadata.

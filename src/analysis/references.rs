@@ -15,7 +15,6 @@ use crate::registry::dataset_cli::SchemaFlags;
 use anyhow::Context as _;
 use sha2::Digest as _;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 /// A loaded reference.
@@ -93,11 +92,6 @@ impl ReferenceSet {
     pub fn iter(&self) -> impl Iterator<Item = (Option<&str>, &Arc<LoadedReference>)> {
         self.by_model.iter().map(|(k, v)| (k.as_deref(), v))
     }
-}
-
-/// The home directory for dataset references.
-pub fn home_dir() -> PathBuf {
-    std::env::var_os("MODELWATCH_HOME").map_or_else(|| PathBuf::from(".modelwatch"), PathBuf::from)
 }
 
 fn load_one(

@@ -2,7 +2,7 @@
 //! batched.
 
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Request-event export to Elasticsearch or OpenSearch. Disabled while `url` is unset.
@@ -19,8 +19,8 @@ pub struct ElasticsearchConfig {
     /// Memory the events waiting to be written to the spool may hold; beyond it new events
     /// are dropped and counted.
     pub queue_bytes: usize,
-    /// The on-disk spool; default `$MODELWATCH_HOME/spool/elasticsearch`
-    /// (`.modelwatch/spool/elasticsearch` without `MODELWATCH_HOME`). One sidecar per
+    /// The on-disk spool; default `spool/elasticsearch` in the state directory
+    /// ([`crate::config::Config::state_dir`]). One sidecar per
     /// directory.
     pub spool_dir: Option<PathBuf>,
     /// The spool's files never hold more; when full, new events are dropped and counted.
@@ -43,8 +43,8 @@ pub struct ElasticsearchConfig {
     /// PEM file of the CA that signed the cluster's certificate (`https://` URLs); unset:
     /// the system's trust store.
     pub ca_file: Option<PathBuf>,
-    /// Events the cluster refused for good; default `$MODELWATCH_HOME/dead-letter.ndjson`
-    /// (`.modelwatch/dead-letter.ndjson` without `MODELWATCH_HOME`).
+    /// Events the cluster refused for good; default `dead-letter.ndjson` in the state
+    /// directory.
     pub dead_letter_file: Option<PathBuf>,
     /// After SIGTERM, how long queued events may take to ship before they are dropped.
     #[serde(with = "humantime_serde")]
@@ -87,21 +87,18 @@ impl ElasticsearchConfig {
         self.url.is_some()
     }
 
-    /// The dead-letter file, resolved against `MODELWATCH_HOME` from `env`.
-    pub fn dead_letter_path(&self, home: Option<&str>) -> PathBuf {
-        self.dead_letter_file.clone().unwrap_or_else(|| {
-            PathBuf::from(home.filter(|h| !h.is_empty()).unwrap_or(".modelwatch"))
-                .join("dead-letter.ndjson")
-        })
+    /// The dead-letter file: `dead_letter_file`, else in the state directory.
+    pub fn dead_letter_path(&self, state_dir: &Path) -> PathBuf {
+        self.dead_letter_file
+            .clone()
+            .unwrap_or_else(|| state_dir.join("dead-letter.ndjson"))
     }
 
-    /// The spool directory, resolved against `MODELWATCH_HOME` like the dead-letter file.
-    pub fn spool_path(&self, home: Option<&str>) -> PathBuf {
-        self.spool_dir.clone().unwrap_or_else(|| {
-            PathBuf::from(home.filter(|h| !h.is_empty()).unwrap_or(".modelwatch"))
-                .join("spool")
-                .join("elasticsearch")
-        })
+    /// The spool directory: `spool_dir`, else `spool/elasticsearch` in the state directory.
+    pub fn spool_path(&self, state_dir: &Path) -> PathBuf {
+        self.spool_dir
+            .clone()
+            .unwrap_or_else(|| state_dir.join("spool").join("elasticsearch"))
     }
 
     /// Appends one message per problem, each naming the key and the fix.
@@ -141,7 +138,7 @@ impl ElasticsearchConfig {
         {
             problems.push(
                 "export.elasticsearch.spool_dir is empty: give a directory, or leave it unset \
-                 for $MODELWATCH_HOME/spool/elasticsearch"
+                 for spool/elasticsearch in the state directory (--state-dir)"
                     .into(),
             );
         }

@@ -130,6 +130,63 @@ fn drift_alarm_settings_are_checked_and_read_from_the_environment() {
 }
 
 #[test]
+fn the_state_dir_comes_from_the_file_then_modelwatch_state_dir_then_the_flag() {
+    let none = Config::load(None, &HashMap::new(), &Overrides::default()).unwrap();
+    assert_eq!(none.state_dir(), Path::new(".modelwatch-state"));
+    let es = &none.export.elasticsearch;
+    assert_eq!(
+        es.spool_path(&none.state_dir()),
+        Path::new(".modelwatch-state/spool/elasticsearch")
+    );
+    assert_eq!(
+        es.dead_letter_path(&none.state_dir()),
+        Path::new(".modelwatch-state/dead-letter.ndjson")
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("modelwatch.toml");
+    std::fs::write(&file, "state_dir = \"/from/file\"\n").unwrap();
+    let load = |vars: &[(&str, &str)], flag: Option<&str>| {
+        Config::load(
+            Some(&file),
+            &env(vars),
+            &Overrides(vec![("state_dir", flag.map(str::to_string))]),
+        )
+        .unwrap()
+        .state_dir()
+    };
+    assert_eq!(load(&[], None), Path::new("/from/file"));
+    let state_env = [("MODELWATCH_STATE_DIR", "/from/env")];
+    assert_eq!(load(&state_env, None), Path::new("/from/env"));
+    assert_eq!(
+        load(&state_env, Some("/from/flag")),
+        Path::new("/from/flag")
+    );
+    // MODELWATCH_HOME is the registry, never the state.
+    assert_eq!(
+        load(&[("MODELWATCH_HOME", "/home")], None),
+        Path::new("/from/file")
+    );
+}
+
+#[test]
+fn an_explicit_spool_dir_wins_over_the_state_dir() {
+    let c = Config::load(
+        None,
+        &env(&[
+            ("MODELWATCH_STATE_DIR", "/state"),
+            ("MODELWATCH__EXPORT__ELASTICSEARCH__SPOOL_DIR", "/spool"),
+        ]),
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        c.export.elasticsearch.spool_path(&c.state_dir()),
+        Path::new("/spool")
+    );
+}
+
+#[test]
 fn the_reference_poll_is_a_positive_duration_named_when_wrong() {
     let load = |value: &str| {
         Config::load(

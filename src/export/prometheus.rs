@@ -26,10 +26,7 @@ pub fn new_registry() -> prometheus::Result<Registry> {
         &["version", "revision"],
     )?;
     build_info
-        .with_label_values(&[
-            env!("CARGO_PKG_VERSION"),
-            option_env!("MODELWATCH_GIT_COMMIT").unwrap_or("unknown"),
-        ])
+        .with_label_values(&[crate::provenance::VERSION, crate::provenance::REVISION])
         .set(1);
     registry.register(Box::new(build_info))?;
     registry.register(Box::new(

@@ -4,7 +4,7 @@
 //! small). A write streams into a temporary file `ROOT/.incoming-*` on the same file system,
 //! hashing as it goes; `commit` fsyncs it and renames it to its final name, then fsyncs the
 //! directory. A process killed mid-write therefore leaves at most a stray `.incoming-*`
-//! file, never a partial blob under a final name; the next open of the home removes it
+//! file, never a partial blob under a final name; the next writer to open the home removes it
 //! ([`BlobStore::remove_abandoned_writes`]). A writer holds an exclusive `flock` on its
 //! temporary file, which the kernel releases when the process dies however it dies, so a
 //! temporary file nobody holds is abandoned and one being written is left alone. Every read
@@ -107,9 +107,12 @@ impl BlobStore {
                 self.root.display()
             )
         })?;
+        // Readable by all (less the umask), not tempfile's 0600: the model server and the
+        // sidecar usually run as another user than the pipeline that wrote the blob.
         let file = loop {
             let file = tempfile::Builder::new()
                 .prefix(INCOMING_PREFIX)
+                .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
                 .tempfile_in(&self.root)
                 .with_context(|| {
                     format!(

@@ -49,14 +49,8 @@ pub(crate) fn apply_components(
     components: &[Component],
 ) -> anyhow::Result<()> {
     // Cheap check first: most opens have nothing to do and should not take the write lock.
-    if table_exists(conn)? {
-        let mut any_pending = false;
-        for component in components {
-            any_pending |= pending(conn, component)?;
-        }
-        if !any_pending {
-            return Ok(());
-        }
+    if components_up_to_date(conn, components)? {
+        return Ok(());
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute_batch(CREATE_TABLE)?;
@@ -79,6 +73,24 @@ pub(crate) fn apply_components(
     }
     tx.commit()?;
     Ok(())
+}
+
+/// True when every migration this binary knows is applied; an error when the database was
+/// written by a newer modelwatch. Reads only, so read-only connections use it.
+pub(crate) fn up_to_date(conn: &Connection) -> anyhow::Result<bool> {
+    components_up_to_date(conn, COMPONENTS)
+}
+
+fn components_up_to_date(conn: &Connection, components: &[Component]) -> anyhow::Result<bool> {
+    if !table_exists(conn)? {
+        return Ok(false);
+    }
+    for component in components {
+        if pending(conn, component)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 fn table_exists(conn: &Connection) -> rusqlite::Result<bool> {

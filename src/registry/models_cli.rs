@@ -149,7 +149,7 @@ pub fn run(args: RegistryArgs) -> anyhow::Result<()> {
     let root = &args.home.home;
     match args.command {
         RegistryCommand::Register(a) => {
-            let mut home = Home::open(root)?;
+            let mut home = Home::open_for_write(root)?;
             let artifact = jobs::read_artifact(&a.artifact)?;
             let report: Option<ValidationReport> = match &a.report {
                 Some(path) => {
@@ -213,7 +213,7 @@ pub fn run(args: RegistryArgs) -> anyhow::Result<()> {
             Ok(())
         }
         RegistryCommand::Promote(a) => {
-            let mut home = Home::open(root)?;
+            let mut home = Home::open_for_write(root)?;
             let version = home.promote_model(&a.model, &a.alias)?;
             if a.json {
                 print_version(&version, true, None)
@@ -223,7 +223,7 @@ pub fn run(args: RegistryArgs) -> anyhow::Result<()> {
             }
         }
         RegistryCommand::Rollback(a) => {
-            let mut home = Home::open(root)?;
+            let mut home = Home::open_for_write(root)?;
             let version = home.rollback_model(&a.name, &a.alias)?;
             if a.json {
                 print_version(&version, true, None)
@@ -251,7 +251,7 @@ pub fn run(args: RegistryArgs) -> anyhow::Result<()> {
             Ok(())
         }
         RegistryCommand::Archive(a) => {
-            let mut home = Home::open(root)?;
+            let mut home = Home::open_for_write(root)?;
             let version = home.archive_model(&a.model)?;
             if a.json {
                 print_version(&version, true, None)

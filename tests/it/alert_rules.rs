@@ -13,7 +13,9 @@ use serde_yaml_ng::Value;
 use crate::metric_contract::{self, read, repo_path};
 use crate::promql_selectors::selectors;
 
-const RUNBOOK_BASE: &str = "https://github.com/modelwatch/modelwatch/blob/main/alerts/RUNBOOK.md";
+/// Where every `runbook_url` points: the runbook's path in this repository (a link that is
+/// true wherever the repository is hosted; alerts/alertmanager.yml says how to prefix it).
+const RUNBOOK_PATH: &str = "alerts/RUNBOOK.md";
 
 fn alerts() -> Vec<Value> {
     metric_contract::all_rules()
@@ -105,11 +107,27 @@ fn every_alert_has_severity_text_and_a_runbook_section() {
         let url = alert["annotations"]["runbook_url"]
             .as_str()
             .unwrap_or_default();
-        let expected = format!("{RUNBOOK_BASE}#{}", name.to_lowercase());
+        let expected = format!("{RUNBOOK_PATH}#{}", name.to_lowercase());
         if url != expected {
             problems.push(format!(
                 "{name}: runbook_url {url:?} should be {expected:?}"
             ));
+        }
+        // The link itself resolves: a file in this repository with that heading.
+        match url.split_once('#') {
+            Some((path, anchor)) if repo_path(path).is_file() => {
+                let headings: BTreeSet<String> = read(path)
+                    .lines()
+                    .filter_map(|line| line.trim_start_matches('#').strip_prefix(' '))
+                    .map(github_anchor)
+                    .collect();
+                if !headings.contains(anchor) {
+                    problems.push(format!("{name}: {path} has no heading for #{anchor}"));
+                }
+            }
+            _ => problems.push(format!(
+                "{name}: runbook_url {url:?} is not FILE#ANCHOR of a file in this repository"
+            )),
         }
         if !anchors.contains(&name.to_lowercase()) {
             problems.push(format!(

@@ -1,6 +1,7 @@
 //! `modelwatch dataset` end to end: the real binary on files in a temp dir.
 
 use crate::support::cli::{CREDIT, blob_temporary_files, modelwatch, stderr, stdout};
+use crate::support::proxy_process::LOOPBACK_PORTS;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -375,4 +376,63 @@ fn blob_files(root: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// `--home` is what people type first: before the subcommand, after it, or as
+/// `MODELWATCH_HOME`, every job (the sidecar too) uses the same directory.
+#[test]
+fn home_is_accepted_before_the_subcommand_by_every_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("elsewhere");
+    let home_arg = home.to_str().unwrap();
+    // Run from an empty directory without MODELWATCH_HOME, so that an ignored --home
+    // would show (the default `.modelwatch` would be used), with a dataset name that
+    // exists nowhere else.
+    let command = |args: &[&str], env_home: Option<&Path>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_modelwatch"));
+        command
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("MODELWATCH_HOME");
+        if let Some(h) = env_home {
+            command.env("MODELWATCH_HOME", h);
+        }
+        command
+    };
+    let run = |args: &[&str], env_home| command(args, env_home).output().unwrap();
+    let added = run(
+        &["--home", home_arg, "dataset", "add", "only_here", CREDIT],
+        None,
+    );
+    assert!(added.status.success(), "{}", stderr(&added));
+    assert!(home.join("registry.sqlite").is_file());
+    assert!(!dir.path().join(".modelwatch").exists());
+    for (args, env_home) in [
+        (vec!["--home", home_arg, "dataset", "list", "--json"], None),
+        (vec!["dataset", "list", "--json", "--home", home_arg], None),
+        (vec!["dataset", "list", "--json"], Some(home.as_path())),
+    ] {
+        let listed = json(&run(&args, env_home));
+        assert_eq!(listed[0]["name"], "only_here", "{args:?}");
+    }
+    // The sidecar loads a dataset reference from the same home.
+    let mut proxy = command(
+        &[
+            &[
+                "--home",
+                home_arg,
+                "proxy",
+                "--upstream",
+                "http://127.0.0.1:9",
+            ][..],
+            &LOOPBACK_PORTS,
+            &["--reference", "only_here"],
+        ]
+        .concat(),
+        None,
+    );
+    proxy.env("MODELWATCH_LOG", "info");
+    let (mut child, _, _) = crate::ml_support::spawn_until(proxy, "modelwatch proxy started");
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -76,7 +76,7 @@ hash_key = "{KEY}"
             "--config",
             config.to_str().unwrap(),
         ],
-        &[("MODELWATCH_HOME", dir.0.to_str().unwrap())],
+        &[("MODELWATCH_STATE_DIR", dir.0.to_str().unwrap())],
     );
     let (features, rows) = credit_rows();
     let few = sample(&rows, 3, 5);

@@ -94,7 +94,7 @@ impl Exporter {
                 drift.as_str(),
             ),
             ("MODELWATCH__EXPORT__ELASTICSEARCH__BATCH_AGE", "100ms"),
-            ("MODELWATCH_HOME", dir.0.to_str().unwrap()),
+            ("MODELWATCH_STATE_DIR", dir.0.to_str().unwrap()),
         ];
         env.extend_from_slice(extra);
         let (url, reference) = (upstream.url(), profile.to_str().unwrap().to_string());

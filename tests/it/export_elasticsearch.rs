@@ -96,7 +96,7 @@ pub fn start_proxy_with(
         ("MODELWATCH__EXPORT__ELASTICSEARCH__DATA_STREAM", stream),
         ("MODELWATCH__EXPORT__ELASTICSEARCH__BATCH_AGE", "100ms"),
         ("MODELWATCH__EXPORT__ELASTICSEARCH__FLUSH_TIMEOUT", "1s"),
-        ("MODELWATCH_HOME", home),
+        ("MODELWATCH_STATE_DIR", home),
     ];
     env.extend_from_slice(extra);
     ProxyProcess::start(&upstream.url(), &env)

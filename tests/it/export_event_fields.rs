@@ -122,7 +122,7 @@ async fn failures_and_the_proxys_own_answers_carry_error_fields() {
         .unwrap()
         .local_addr()
         .unwrap();
-    // Its own home: a spool directory belongs to one sidecar.
+    // Its own state directory: a spool directory belongs to one sidecar.
     let refused_home = tempfile::tempdir().unwrap();
     let refused = ProxyProcess::start(
         &format!("http://{closed}"),
@@ -133,7 +133,10 @@ async fn failures_and_the_proxys_own_answers_carry_error_fields() {
                 stream.as_str(),
             ),
             ("MODELWATCH__EXPORT__ELASTICSEARCH__BATCH_AGE", "100ms"),
-            ("MODELWATCH_HOME", refused_home.path().to_str().unwrap()),
+            (
+                "MODELWATCH_STATE_DIR",
+                refused_home.path().to_str().unwrap(),
+            ),
         ],
     );
     assert_eq!(

@@ -3,32 +3,9 @@
 
 use super::ml_support::*;
 use modelwatch::registry::home::Home;
-use modelwatch::train::config::ConfigFile;
 use modelwatch::train::jobs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-
-/// A home with the credit dataset and `n` artifact files trained with seeds 1..=n.
-fn home_with_artifacts(dir: &Path, n: u64) -> (PathBuf, Vec<PathBuf>) {
-    let home = dir.join("home");
-    let added = modelwatch(
-        &home,
-        &["dataset", "add", "credit", CREDIT, "--target", "Status"],
-    );
-    assert!(added.status.success(), "{}", text(&added.stderr));
-    let h = Home::open(&home).unwrap();
-    let files = (1..=n)
-        .map(|seed| {
-            let mut config = ConfigFile::default();
-            config.train.seed = seed;
-            let artifact = jobs::train_on(&h, "credit", &config).unwrap();
-            let path = dir.join(format!("model-{seed}.json"));
-            std::fs::write(&path, artifact.to_bytes()).unwrap();
-            path
-        })
-        .collect();
-    (home, files)
-}
 
 fn integrity_ok(home: &Path) {
     let conn = rusqlite::Connection::open(home.join("registry.sqlite")).unwrap();
@@ -187,19 +164,7 @@ fn a_process_killed_mid_registration_leaves_a_working_registry() {
     assert_eq!(crate::support::cli::blob_temporary_files(&home).len(), 1);
 
     // Whatever got in is whole; version 1 is still there; registering again completes.
-    for f in &files {
-        let out = modelwatch(
-            &home,
-            &[
-                "registry",
-                "register",
-                "credit",
-                "--artifact",
-                f.to_str().unwrap(),
-            ],
-        );
-        assert!(out.status.success(), "{}", text(&out.stderr));
-    }
+    register_all(&home, &files);
     assert_eq!(
         crate::support::cli::blob_temporary_files(&home),
         Vec::<PathBuf>::new(),

@@ -91,7 +91,8 @@ impl Drop for Server {
 
 /// Starts `serve` on a free port and waits until it says where it listens.
 pub fn serve(home: &Path, model: &str) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_modelwatch"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_modelwatch"));
+    command
         .args([
             "serve",
             "--model",
@@ -101,7 +102,25 @@ pub fn serve(home: &Path, model: &str) -> Server {
             "--poll-interval",
             "200ms",
         ])
-        .env("MODELWATCH_HOME", home)
+        .env("MODELWATCH_HOME", home);
+    let (child, line, log) = spawn_until(command, "listening on http://");
+    let addr = line
+        .split("listening on http://")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_string();
+    Server { child, addr, log }
+}
+
+/// Spawns `command` and waits (at most 60 s) for a stderr line containing `marker`;
+/// returns the child, that line, and the stderr so far (kept draining, so the child
+/// never blocks on a full pipe).
+pub fn spawn_until(
+    mut command: Command,
+    marker: &str,
+) -> (Child, String, std::sync::Arc<std::sync::Mutex<String>>) {
+    let mut child = command
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -109,20 +128,23 @@ pub fn serve(home: &Path, model: &str) -> Server {
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let sink = log.clone();
+    let (sink, marker) = (log.clone(), marker.to_string());
     std::thread::spawn(move || {
-        // Keep draining stderr so the server never blocks on a full pipe.
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(addr) = line.split("listening on http://").nth(1) {
-                let _ = tx.send(addr.trim().to_string());
+            if line.contains(&marker) {
+                let _ = tx.send(line.clone());
             }
             sink.lock().unwrap().push_str(&(line + "\n"));
         }
     });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .unwrap_or_else(|_| panic!("serve did not start: {}", log.lock().unwrap()));
-    Server { child, addr, log }
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(line) => (child, line, log),
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("did not start: {}", log.lock().unwrap())
+        }
+    }
 }
 
 /// One HTTP/1.1 exchange: returns (status, lower-cased headers, body).
@@ -165,4 +187,43 @@ pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(100));
     }
     false
+}
+
+/// A home with the credit dataset and `n` artifact files trained with seeds 1..=n.
+pub fn home_with_artifacts(dir: &Path, n: u64) -> (PathBuf, Vec<PathBuf>) {
+    let home = dir.join("home");
+    let added = modelwatch(
+        &home,
+        &["dataset", "add", "credit", CREDIT, "--target", "Status"],
+    );
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    let h = modelwatch::registry::home::Home::open(&home).unwrap();
+    let files = (1..=n)
+        .map(|seed| {
+            let mut config = modelwatch::train::config::ConfigFile::default();
+            config.train.seed = seed;
+            let artifact = modelwatch::train::jobs::train_on(&h, "credit", &config).unwrap();
+            let path = dir.join(format!("model-{seed}.json"));
+            std::fs::write(&path, artifact.to_bytes()).unwrap();
+            path
+        })
+        .collect();
+    (home, files)
+}
+
+/// Registers each artifact file as a version of `credit`, in order.
+pub fn register_all(home: &Path, files: &[PathBuf]) {
+    for f in files {
+        let out = modelwatch(
+            home,
+            &[
+                "registry",
+                "register",
+                "credit",
+                "--artifact",
+                f.to_str().unwrap(),
+            ],
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
 }

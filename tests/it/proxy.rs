@@ -512,13 +512,15 @@ async fn metrics_match_the_traffic_sent() {
         value(&s, "modelwatch_requests_in_flight", &[("model", "credit")]),
         Some(0.0)
     );
+    // The git revision build.rs recorded; `unknown` only when built without git.
+    let revision = super::provenance::git_revision().unwrap_or_else(|| "unknown".into());
     assert_eq!(
         value(
             &s,
             "modelwatch_build_info",
             &[
                 ("version", env!("CARGO_PKG_VERSION")),
-                ("revision", "unknown")
+                ("revision", &revision)
             ]
         ),
         Some(1.0)

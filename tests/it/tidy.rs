@@ -42,14 +42,21 @@ fn every_module_has_a_doc_comment() {
 /// layers only, so arrows point down and no two modules lean on each other.
 /// ARCHITECTURE.md draws the same layers.
 const LAYERS: &[&[&str]] = &[
-    &["traffic", "exit", "logging", "shutdown"],
+    &["traffic", "exit", "logging", "shutdown", "provenance"],
     &["profile"],
     &["drift", "protocol"],
     &["config"],
     &["export", "registry"],
     &["train"],
     &["analysis"],
-    &["proxy", "serve", "pipeline", "replay", "drift_cli"],
+    &[
+        "proxy",
+        "serve",
+        "pipeline",
+        "replay",
+        "drift_cli",
+        "healthcheck",
+    ],
     &["quickstart"],
 ];
 

@@ -23,12 +23,13 @@ use super::refusal::{BlockReason, BlockedGauge, Verdict};
 use super::spool::{self, SpoolLimits, SpoolReader, SpooledEvent};
 use super::templates::{self, Engine};
 use crate::config::elasticsearch::ElasticsearchConfig;
+use crate::config::state::ensure_writable;
 use bytes::Bytes;
 use http::Method;
 use serde_json::Value;
 use std::hash::{BuildHasher, Hasher};
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -51,7 +52,7 @@ impl ElasticsearchSink {
     /// Starts the shipper on the current tokio runtime; `None` when no URL is configured.
     pub fn start(
         config: &ElasticsearchConfig,
-        home: Option<&str>,
+        state_dir: &Path,
         registry: &prometheus::Registry,
     ) -> anyhow::Result<Option<Self>> {
         if !config.enabled() {
@@ -67,7 +68,25 @@ impl ElasticsearchSink {
             .const_label("sink", super::queue::SINK),
         )?;
         registry.register(Box::new(gauge.clone()))?;
-        let dir = config.spool_path(home);
+        let dir = config.spool_path(state_dir);
+        let dead_letter = config.dead_letter_path(state_dir);
+        // Both are checked before the sidecar listens: an unwritable volume is a usage
+        // error at startup, not a failed write after the first event.
+        let fix = |key: &str| {
+            format!(
+                "pass --state-dir (or set MODELWATCH_STATE_DIR) to a directory this user can \
+                 write (the image uses /var/lib/modelwatch: mount a volume or an emptyDir \
+                 there), or set export.elasticsearch.{key}"
+            )
+        };
+        ensure_writable(&dir, "the export spool directory", &fix("spool_dir"))?;
+        if let Some(parent) = dead_letter.parent().filter(|p| !p.as_os_str().is_empty()) {
+            ensure_writable(
+                parent,
+                "the directory of the dead-letter file",
+                &fix("dead_letter_file"),
+            )?;
+        }
         let (writer, reader, recovered) =
             spool::open(&dir, SpoolLimits::for_cap(config.spool_bytes), gauge).map_err(|err| {
                 anyhow::anyhow!(
@@ -96,7 +115,7 @@ impl ElasticsearchSink {
             counters,
             blocked,
             max_bulk_bytes: MAX_BULK_BYTES,
-            dead_letter: config.dead_letter_path(home),
+            dead_letter,
             reader: Some(reader),
             stopped,
             give_up_at: None,

@@ -6,6 +6,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// `proxy` flags for loopback ports chosen by the kernel (the start line says which).
+pub const LOOPBACK_PORTS: [&str; 4] = ["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"];
+
 /// A running proxy; killed when dropped.
 pub struct ProxyProcess {
     child: Child,
@@ -25,7 +28,7 @@ impl ProxyProcess {
         let mut command = Command::new(env!("CARGO_BIN_EXE_modelwatch"));
         command
             .arg("proxy")
-            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+            .args(LOOPBACK_PORTS)
             .args(args)
             .env("MODELWATCH_LOG", "info")
             .stdin(Stdio::null())
