@@ -6,6 +6,7 @@ mod alert_rules;
 mod compose_image;
 mod dashboards;
 mod dataset_cli;
+mod deploy_rehearsal;
 mod drift_calibration;
 mod drift_cli;
 mod drift_stats;

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod container;
 pub mod metrics_text;
 pub mod otel_collector;
 pub mod proxy_process;
