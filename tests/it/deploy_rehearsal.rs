@@ -20,7 +20,7 @@
 //! The compose and Kubernetes rehearsals use the files' fixed ports (8000, 8080, 9090, …),
 //! so they run one at a time.
 
-use crate::support::container::{Container, Engine, Image, Mount, Running};
+use crate::support::container::{Container, Engine, Image, Mount, Running, quote};
 use crate::support::upstream::{Upstream, respond};
 use http::Request;
 use http_body_util::BodyExt;
@@ -125,8 +125,14 @@ fn compose_healthcheck(compose: &Yaml, name: &str) -> Vec<String> {
     test[1..].to_vec()
 }
 
-/// Waits until `check` holds, polling; panics with `what` and the container's log.
-fn wait_until(what: &str, container: &mut Running, mut check: impl FnMut() -> bool) {
+/// Waits until `check` holds, polling; panics with `what`, the container's log and
+/// `context()` (what else helps to see why).
+fn wait_until(
+    what: &str,
+    container: &mut Running,
+    context: &dyn Fn() -> String,
+    mut check: impl FnMut() -> bool,
+) {
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         if check() {
@@ -134,16 +140,18 @@ fn wait_until(what: &str, container: &mut Running, mut check: impl FnMut() -> bo
         }
         if let Some(status) = container.exited() {
             panic!(
-                "{what}: {} exited ({status}); its log:\n{}",
+                "{what}: {} exited ({status}); its log:\n{}\n{}",
                 container.name,
-                container.log()
+                container.log(),
+                context()
             );
         }
         assert!(
             Instant::now() < deadline,
-            "{what}: not within 180 s; {}'s log:\n{}",
+            "{what}: not within 180 s; {}'s log:\n{}\n{}",
             container.name,
-            container.log()
+            container.log(),
+            context()
         );
         std::thread::sleep(Duration::from_millis(500));
     }
@@ -237,7 +245,7 @@ fn start_prometheus_and_alertmanager(dir: &Path, hosts: &Path) -> (String, Servi
     let in_namespace = |binary: &str, args: Vec<String>, extra: &str, log: &str| {
         let script = format!(
             "set -e\nmount --bind {hosts} /etc/hosts\n{extra}\nexec {binary} \"$@\"",
-            hosts = hosts.display()
+            hosts = quote(&hosts.to_string_lossy())
         );
         let log = std::fs::File::create(dir.join(log)).unwrap();
         Service(
@@ -284,10 +292,10 @@ fn start_prometheus_and_alertmanager(dir: &Path, hosts: &Path) -> (String, Servi
         ],
         &format!(
             "mount -t tmpfs rules {parent}\nmkdir -p {d}\ntouch {f}\nmount --bind {src} {f}",
-            parent = rules_dir.parent().unwrap().display(),
-            d = rules_dir.display(),
-            f = rule_files[0],
-            src = dir.join("rules.yml").display()
+            parent = quote(&rules_dir.parent().unwrap().to_string_lossy()),
+            d = quote(&rules_dir.to_string_lossy()),
+            f = quote(&rule_files[0]),
+            src = quote(&dir.join("rules.yml").to_string_lossy())
         ),
         "prometheus.log",
     );
@@ -409,9 +417,12 @@ async fn the_compose_stack_starts_read_only_and_is_watched() {
         );
         let check = compose_healthcheck(&compose, name);
         let mut running = engine.start(&container);
-        wait_until(&format!("{name} healthy"), &mut running, || {
-            engine.exec_check(&container, &check)
-        });
+        wait_until(
+            &format!("{name} healthy"),
+            &mut running,
+            &String::new,
+            || engine.exec_check(&container, &check),
+        );
         containers.push(running);
     }
     let hosts = dir.0.join("hosts");
@@ -427,19 +438,35 @@ async fn the_compose_stack_starts_read_only_and_is_watched() {
     let query = format!(
         "{prom}/api/v1/query?query=sum(modelwatch_requests_total%7Bjob%3D%22modelwatch%22%7D)"
     );
-    wait_until("requests in Prometheus", &mut containers[1], || {
-        json(&query).is_some_and(|v| {
-            v["data"]["result"][0]["value"][1]
-                .as_str()
-                .and_then(|s| s.parse::<f64>().ok())
-                .is_some_and(|n| n >= sent as f64)
-        })
-    });
+    let prometheus_state = || {
+        format!(
+            "Prometheus targets: {}\nPrometheus log:\n{}\nAlertmanager log:\n{}",
+            json(&format!("{prom}/api/v1/targets")).unwrap_or_default(),
+            std::fs::read_to_string(dir.0.join("prometheus.log")).unwrap_or_default(),
+            std::fs::read_to_string(dir.0.join("alertmanager.log")).unwrap_or_default(),
+        )
+    };
+    wait_until(
+        "requests in Prometheus",
+        &mut containers[1],
+        &prometheus_state,
+        || {
+            json(&query).is_some_and(|v| {
+                v["data"]["result"][0]["value"][1]
+                    .as_str()
+                    .and_then(|s| s.parse::<f64>().ok())
+                    .is_some_and(|n| n >= sent as f64)
+            })
+        },
+    );
     // …and every request event reaches OpenSearch.
     let count = format!("{opensearch}/logs-modelwatch.inference-default/_count");
-    wait_until("request events in OpenSearch", &mut containers[1], || {
-        json(&count).is_some_and(|v| v["count"].as_u64().is_some_and(|n| n >= sent))
-    });
+    wait_until(
+        "request events in OpenSearch",
+        &mut containers[1],
+        &|| json(&count).unwrap_or_default().to_string(),
+        || json(&count).is_some_and(|v| v["count"].as_u64().is_some_and(|n| n >= sent)),
+    );
 
     // Drift: incomes tripled; ModelwatchFeatureDrift reaches the receiver through the
     // real Alertmanager.
@@ -448,6 +475,7 @@ async fn the_compose_stack_starts_read_only_and_is_watched() {
     wait_until(
         "ModelwatchFeatureDrift at the receiver",
         &mut containers[1],
+        &prometheus_state,
         || {
             notifications.lock().unwrap().iter().any(|n| {
                 n["alerts"].as_array().is_some_and(|a| {
@@ -567,9 +595,12 @@ async fn the_kubernetes_pod_starts_read_only_and_serves() {
         };
         let url = format!("http://127.0.0.1:{port}{}", probe["path"].as_str().unwrap());
         let mut r = engine.start(&c);
-        wait_until(&format!("{} ready ({url})", c.name), &mut r, || {
-            http_get(&url).is_some_and(|(code, _)| (200..300).contains(&code))
-        });
+        wait_until(
+            &format!("{} ready ({url})", c.name),
+            &mut r,
+            &String::new,
+            || http_get(&url).is_some_and(|(code, _)| (200..300).contains(&code)),
+        );
         running.push(r);
     }
     // Traffic enters at the sidecar's port, as the Service sends it.

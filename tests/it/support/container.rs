@@ -180,7 +180,7 @@ impl Drop for Running {
 }
 
 /// Quotes a word for `sh`.
-fn quote(word: &str) -> String {
+pub fn quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', r"'\''"))
 }
 
