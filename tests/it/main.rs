@@ -8,6 +8,7 @@ mod compose_image;
 mod dashboards;
 mod dataset_cli;
 mod deploy_files;
+mod deploy_rehearsal;
 mod drift_calibration;
 mod drift_cli;
 mod drift_stats;

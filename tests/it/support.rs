@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod container;
 pub mod fault_front;
 pub mod metrics_text;
 pub mod otel_collector;

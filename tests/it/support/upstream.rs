@@ -36,7 +36,18 @@ impl Upstream {
         F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Response<Body>> + Send + 'static,
     {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on("127.0.0.1:0", handler).await
+    }
+
+    /// [`Upstream::start`] on a given address (a port a deployment file fixes).
+    pub async fn start_on<F, Fut>(address: &str, handler: F) -> Upstream
+    where
+        F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Response<Body>> + Send + 'static,
+    {
+        let listener = TcpListener::bind(address)
+            .await
+            .unwrap_or_else(|e| panic!("could not listen on {address}: {e}"));
         let addr = listener.local_addr().unwrap();
         let hits = Arc::new(AtomicUsize::new(0));
         let handler: Arc<Handler> = Arc::new(move |req| Box::pin(handler(req)));
