@@ -74,10 +74,24 @@ fn names_in(dir: &Path, strip: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// The decoders' corpora live here, the export targets' (`spool_segment`,
+/// `bulk_response`) in `tests/fixtures/export/corpus/` (`fuzz_corpus.rs` replays those).
 #[test]
 fn every_fuzz_target_has_a_corpus_and_every_corpus_a_target() {
     let targets = names_in(&root().join("fuzz/fuzz_targets"), ".rs");
-    let corpora = names_in(&root().join("tests/fixtures/protocol/corpus"), "");
+    let protocol = names_in(&root().join("tests/fixtures/protocol/corpus"), "");
+    // Only the directories: the export area also holds the script that writes its seeds.
+    let export_dir = root().join("tests/fixtures/export/corpus");
+    let export: BTreeSet<String> = names_in(&export_dir, "")
+        .into_iter()
+        .filter(|name| export_dir.join(name).is_dir())
+        .collect();
+    assert!(
+        protocol.is_disjoint(&export),
+        "a target has a corpus in both areas: {:?}",
+        protocol.intersection(&export).collect::<Vec<_>>()
+    );
+    let corpora: BTreeSet<String> = protocol.union(&export).cloned().collect();
     assert_eq!(
         targets, corpora,
         "fuzz targets and corpus directories must match one to one"
