@@ -21,8 +21,11 @@ pub mod report;
 pub mod scan;
 
 use crate::drift;
+use crate::drift::alarms::Correction;
 use crate::drift::current::ColumnMap;
-use crate::drift::report::{ColumnReport, MethodChoice, column_report, kind_name, parse_method};
+use crate::drift::report::{
+    ColumnReport, MethodChoice, apply_correction, column_report, kind_name, parse_method,
+};
 use crate::exit::UsageError;
 use crate::profile::Profile;
 use crate::registry::dataset_cli::{ProfileFlags, SchemaFlags};
@@ -51,6 +54,12 @@ pub struct DriftArgs {
     /// Threshold for every column (default: 0.05 for p-values, 0.1 for distances).
     #[arg(long, value_name = "X")]
     pub threshold: Option<f64>,
+    /// Multiple-testing correction across the columns tested with a p-value (ks, chi2, z):
+    /// none (each column at its own threshold, as Evidently), bonferroni (p <= threshold /
+    /// m) or benjamini_hochberg (the step-up procedure; the live sidecar's default). The
+    /// other columns keep their verdict. See docs/drift-alarms.md.
+    #[arg(long, default_value = "none", value_name = "CORRECTION", value_parser = parse_correction)]
+    pub correction: Correction,
     /// Dataset drift when at least this share of the tested columns drifted.
     #[arg(long, default_value_t = drift::auto::DEFAULT_DRIFT_SHARE, value_name = "SHARE")]
     pub drift_share: f64,
@@ -85,6 +94,13 @@ pub struct DriftArgs {
     /// How the reference profile is built when the reference is a dataset or a CSV.
     #[command(flatten)]
     pub profile: ProfileFlags,
+}
+
+/// Parses `--correction` (the names of `analysis.correction`).
+fn parse_correction(name: &str) -> Result<Correction, String> {
+    Correction::from_name(name).ok_or_else(|| {
+        format!("unknown correction `{name}`: use none, bonferroni or benjamini_hochberg")
+    })
 }
 
 /// Runs `modelwatch drift`.
@@ -252,10 +268,11 @@ pub fn compare(
         }
     }
 
-    let reports: Vec<ColumnReport> = columns
+    let mut reports: Vec<ColumnReport> = columns
         .iter()
         .map(|(p, c)| column_report(&profile.columns[*p], c, args.method, args.threshold))
         .collect();
+    apply_correction(reports.iter_mut(), args.correction);
     let tested = reports.iter().filter(|r| r.score.is_some());
     let verdict = drift::dataset_drift(tested.map(|r| r.drifted), args.drift_share);
     Ok(DriftReport {
@@ -268,6 +285,7 @@ pub fn compare(
         drifted_columns: verdict.drifted_columns,
         dataset_drift: verdict.drifted,
         ignored_columns: map.unknown,
+        correction: args.correction,
         multivariate: None,
     })
 }

@@ -26,6 +26,7 @@ mod healthcheck;
 mod kibana_objects;
 mod live_drift;
 mod live_payloads;
+mod live_persistence;
 mod metric_contract;
 mod ml_jobs;
 mod ml_metrics;
