@@ -535,7 +535,7 @@ def sigterm(rig):
     sidecar.start()
     delivered_once(rig, "sigterm", sidecar, stream, client.answered)
     TABLE.append(("sigterm", "SIGTERM", f"{client.answered} answered, {client.cut} cut, "
-                  f"{client.unanswered} sent into a closing idle connection (never read), "
+                  f"{client.unanswered} unanswered, "
                   f"{client.refused} connects refused after; exit {code} in {took:.1f} s"))
 
     # SIGKILL: what may be lost is what was still in the in-memory queue (docs/events.md);
