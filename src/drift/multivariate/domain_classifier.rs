@@ -9,9 +9,9 @@
 //! linear model on the features alone sees shifts of the means only: when two features'
 //! correlation flips sign with their marginals unchanged, every linear score has the same
 //! distribution in both samples, and the AUC stays at 0.5. The product `x_i·x_j` has mean
-//! `ρ_ij`, so its sign flip is a mean shift the logistic model sees. Trees would see it
-//! too, but no well-kept gradient-boosting crate builds here without a C++ toolchain
-//! (LightGBM and XGBoost bindings), and the quadratic expansion is a dozen lines. The cost
+//! `ρ_ij`, so its sign flip is a mean shift the logistic model sees. Gradient-boosted
+//! trees would see it too, at the price of a large dependency (or bindings to a C++
+//! library) for this one use; the quadratic expansion is a dozen lines. The cost
 //! is `d(d−1)/2` extra inputs (91 for 14 features, 1,225 for 50): rows are capped
 //! (`classifier_rows` per side), and the CPU per evaluation is measured in
 //! `docs/multivariate-drift.md`.
