@@ -135,3 +135,25 @@ fn categorical_features_are_count_encoded_and_unseen_is_zero() {
     assert!((x[[1, 0]] - (0.25 - 0.625) / std).abs() < 1e-12);
     assert!((x[[2, 0]] - (0.0 - 0.625) / std).abs() < 1e-12);
 }
+
+#[test]
+fn with_more_pairs_than_kept_the_flipped_pair_is_still_seen() {
+    // 14 features have 91 pairs, more than MAX_PAIRS: each fold keeps the pairs whose
+    // correlation changed most in its training rows, and the flipped pair is among them.
+    assert!(14 * 13 / 2 > domain_classifier::MAX_PAIRS);
+    let config = MultivariateConfig::default();
+    let reference = correlated(1_000, 14, 0.8, 5);
+    let encoder = encoding::Encoder::fit(&reference).unwrap();
+    let score = |current: &FeatureTable| {
+        domain_classifier::domain_classifier(
+            &encoder.encode(&reference),
+            &encoder.encode(current),
+            &config,
+        )
+        .unwrap()
+    };
+    let flipped = score(&correlated(1_000, 14, -0.8, 6));
+    assert!(flipped.drifted && flipped.score > 0.7, "{flipped:?}");
+    let same = score(&correlated(1_000, 14, 0.8, 7));
+    assert!(!same.drifted, "{same:?}");
+}
