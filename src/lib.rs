@@ -32,20 +32,25 @@
 //!   that turns it into a report line, shared by the CLI and the live sidecar; no I/O.
 //! - [`drift_cli`]: the `modelwatch drift` command: reads a reference and a current CSV
 //!   (in parallel ranges) and prints the report as a table or JSON.
+//! - [`http_listener`]: the HTTP listener of `serve` and `registry serve`.
+//! - [`bearer`]: bearer tokens, read from a file and checked in constant time.
 //! - [`exit`]: the process exit codes and the error kinds that map to them.
 //! - [`logging`] and [`shutdown`]: stderr diagnostics and the stop signal.
 //! - [`healthcheck`]: `modelwatch healthcheck URL`, the images' health probe.
+//! - [`registry_server`]: `modelwatch registry serve`, the registry read over HTTP.
 //! - [`provenance`]: the version and git revision the binary was built from.
 //!
 //! `ARCHITECTURE.md` at the repository root has the bird's-eye view and the invariants.
 
 pub mod analysis;
+pub mod bearer;
 pub mod config;
 pub mod drift;
 pub mod drift_cli;
 pub mod exit;
 pub mod export;
 pub mod healthcheck;
+pub mod http_listener;
 pub mod logging;
 pub mod pipeline;
 pub mod profile;
@@ -54,6 +59,7 @@ pub mod provenance;
 pub mod proxy;
 pub mod quickstart;
 pub mod registry;
+pub mod registry_server;
 pub mod replay;
 pub mod serve;
 pub mod shutdown;

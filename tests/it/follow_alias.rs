@@ -183,7 +183,7 @@ fn check(holds: bool, what: impl FnOnce() -> String) -> Result<(), String> {
 
 /// A registry home with credit@1 as `production` and credit@2 as `staging` (the temp dir
 /// is removed when the first value drops).
-fn two_versions() -> (tempfile::TempDir, std::path::PathBuf) {
+pub fn two_versions() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     register(dir.path(), &home, 1, "production");

@@ -43,6 +43,7 @@ fn every_module_has_a_doc_comment() {
 /// ARCHITECTURE.md draws the same layers.
 const LAYERS: &[&[&str]] = &[
     &["traffic", "exit", "logging", "shutdown", "provenance"],
+    &["bearer", "http_listener"],
     &["profile"],
     &["drift", "protocol"],
     &["config"],
@@ -56,6 +57,7 @@ const LAYERS: &[&[&str]] = &[
         "replay",
         "drift_cli",
         "healthcheck",
+        "registry_server",
     ],
     &["quickstart"],
 ];
