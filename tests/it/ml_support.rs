@@ -97,14 +97,14 @@ pub fn serve(home: &Path, model: &str) -> Server {
     )
 }
 
-/// Starts `modelwatch ARGS… --listen 127.0.0.1:0` (a server job: `serve`, `registry
-/// serve`) and waits until it says where it listens.
+/// Starts `modelwatch ARGS…` (a server job: `serve`, `registry serve`; on a free port
+/// unless ARGS has `--listen`) and waits until it says where it listens.
 pub fn serve_with(home: &Path, args: &[&str]) -> Server {
     let mut command = Command::new(env!("CARGO_BIN_EXE_modelwatch"));
-    command
-        .args(args)
-        .args(["--listen", "127.0.0.1:0"])
-        .env("MODELWATCH_HOME", home);
+    command.args(args).env("MODELWATCH_HOME", home);
+    if !args.contains(&"--listen") {
+        command.args(["--listen", "127.0.0.1:0"]);
+    }
     let (child, line, log) = spawn_until(command, "listening on http://");
     let addr = line
         .split("listening on http://")
