@@ -8,7 +8,8 @@
 //! (only then are the aliases resolved); a registry over `--registry-url` answers each
 //! conditional resolve with a bodiless `304` while its alias stays put.
 //! A poll that fails (registry gone, new version without a profile) keeps the references
-//! in use, logs once per distinct error, and tries again at the next poll.
+//! in use, logs once per distinct error, counts in
+//! `modelwatch_reference_follow_failures_total`, and tries again at the next poll.
 
 use super::LiveAnalysis;
 use super::references::LoadedReference;
@@ -29,6 +30,7 @@ pub fn run(analysis: Arc<LiveAnalysis>, interval: Duration, stop: crossbeam_chan
         match poll(&analysis, &mut watch) {
             Ok(()) => last_error.clear(),
             Err(e) => {
+                analysis.metrics.follow_failures.inc();
                 // Reopen next time: the registry may have been replaced.
                 watch.reset();
                 let message = format!("{e:#}");

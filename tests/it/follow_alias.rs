@@ -378,6 +378,12 @@ fn sidecars_follow_a_promotion_and_a_rollback_while_traffic_flows() {
     );
     let (_, head, _) = http(&servers[1].addr, "GET", "/v2/models/credit", "", "");
     assert!(head.contains("x-model-version: 1"), "{head}");
+    let failures = value(
+        &metrics(&sidecars[1]),
+        "modelwatch_reference_follow_failures_total",
+        &[],
+    );
+    assert!(failures.is_some_and(|n| n >= 1.0), "{failures:?}");
     assert_eq!(moves(&sidecars[1], "1", "2"), 1, "{}", sidecars[1].log());
     let _registry = serve_with(&home, &["registry", "serve", "--listen", &registry_addr]);
     time_until(Instant::now(), "the remote readers catch up", || {
