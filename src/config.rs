@@ -30,6 +30,7 @@ pub struct Config {
     pub analysis: AnalysisConfig,
     pub export: ExportConfig,
     pub admin: crate::config::admin::AdminConfig,
+    pub quality: crate::config::quality::QualityConfig,
 }
 
 /// Where events leave the process, besides `/metrics`.
@@ -400,6 +401,7 @@ impl Config {
         self.analysis.validate(&mut problems);
         self.export.elasticsearch.validate(&mut problems);
         self.admin.validate(&mut problems);
+        self.quality.validate(&mut problems);
         if problems.is_empty() {
             Ok(())
         } else {
@@ -526,6 +528,7 @@ fn internal(e: config::ConfigError) -> UsageError {
 
 pub mod admin;
 pub mod elasticsearch;
+pub mod quality;
 pub mod state;
 
 #[cfg(test)]

@@ -24,6 +24,8 @@
 //!   injection and exact latency percentiles.
 //! - [`registry`]: the home directory: SQLite metadata, content-addressed blobs, dataset
 //!   versions, model versions with their aliases and alias history.
+//! - [`quality`]: model quality: analysed predictions kept on disk so that delayed labels
+//!   (`POST /api/v1/feedback`) join them, and the feedback outcomes.
 //! - [`train`]: reference training, validation, metrics and promotion gates.
 //! - [`serve`]: the reference model server (Open Inference Protocol and MLflow `/invocations`).
 //! - [`pipeline`]: `pipeline run`, dataset add → train → validate → register → promote.
@@ -52,6 +54,7 @@ pub mod profile;
 pub mod protocol;
 pub mod provenance;
 pub mod proxy;
+pub mod quality;
 pub mod quickstart;
 pub mod registry;
 pub mod replay;

@@ -48,6 +48,7 @@ const LAYERS: &[&[&str]] = &[
     &["config"],
     &["export", "registry"],
     &["train"],
+    &["quality"],
     &["analysis"],
     &[
         "proxy",
