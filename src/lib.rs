@@ -36,6 +36,7 @@
 //!   (in parallel ranges) and prints the report as a table or JSON.
 //! - [`exit`]: the process exit codes and the error kinds that map to them.
 //! - [`logging`] and [`shutdown`]: stderr diagnostics and the stop signal.
+//! - [`feedback_cli`]: `modelwatch feedback send FILE --url URL`, labels to a sidecar.
 //! - [`healthcheck`]: `modelwatch healthcheck URL`, the images' health probe.
 //! - [`provenance`]: the version and git revision the binary was built from.
 //!
@@ -47,6 +48,7 @@ pub mod drift;
 pub mod drift_cli;
 pub mod exit;
 pub mod export;
+pub mod feedback_cli;
 pub mod healthcheck;
 pub mod logging;
 pub mod pipeline;

@@ -57,6 +57,7 @@ const LAYERS: &[&[&str]] = &[
         "replay",
         "drift_cli",
         "healthcheck",
+        "feedback_cli",
     ],
     &["quickstart"],
 ];
