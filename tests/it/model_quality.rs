@@ -5,6 +5,7 @@
 //! broken, half of them after the sidecar restarted. Every item's outcome is counted,
 //! nothing joins twice, and each label joins the version that made its prediction.
 
+use super::follow_alias::register;
 use super::ml_pipeline::credit_rows;
 use super::ml_support::*;
 use super::support::metrics_text::{parse, value};
@@ -19,17 +20,6 @@ use std::time::Duration;
 
 const TOKEN: &str = "5b1e9d0c7f3a4e2d8c6b1a3f5e7d9c02";
 const PATIENCE: Duration = Duration::from_secs(60);
-
-fn register(dir: &Path, home: &Path, seed: u64, alias: &str) {
-    let file = pipeline_file(dir, &format!("seed{seed}.toml"), seed, "");
-    let text_of = std::fs::read_to_string(&file).unwrap().replace(
-        "[model]\nname = \"credit\"\n",
-        &format!("[model]\nname = \"credit\"\nalias = \"{alias}\"\n"),
-    );
-    std::fs::write(&file, text_of).unwrap();
-    let out = modelwatch(home, &["pipeline", "run", file.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-}
 
 fn sidecar(home: &Path, state: &Path, token_file: &Path, upstream: &str) -> ProxyProcess {
     ProxyProcess::start_with_args(
