@@ -5,19 +5,25 @@
 //! directory. `POST /api/v1/feedback` brings labels in ([`feedback`] parses the JSON,
 //! NDJSON and CSV forms); [`Quality::receive`] joins them and counts each item's outcome in
 //! `modelwatch_feedback_total{model,model_version,outcome}`, and each join's label delay
-//! in `modelwatch_label_delay_seconds`.
+//! in `modelwatch_label_delay_seconds`. On each drift evaluation, [`Quality::evaluate`]
+//! computes each version's realised [`performance`] on its labelled window
+//! (`modelwatch_performance{model,model_version,metric}`, `/api/v1/performance`).
 
 pub mod feedback;
+pub mod performance;
 pub mod store;
 
 use crate::config::quality::QualityConfig;
 use feedback::{Form, Outcome, Problem, Unreadable};
+use performance::PerformanceReport;
 use prometheus::{
-    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::RwLock;
 use store::PredictionStore;
 
 /// The model and version label of feedback that matched no prediction.
@@ -46,6 +52,9 @@ pub struct QualityMetrics {
     pub evicted_bytes: IntCounter,
     /// Bytes of the store's live pages.
     pub bytes: IntGauge,
+    pub performance: GaugeVec,
+    /// Labelled predictions in each version's window.
+    pub performance_rows: IntGaugeVec,
 }
 
 impl QualityMetrics {
@@ -87,6 +96,23 @@ impl QualityMetrics {
             "modelwatch_prediction_store_bytes",
             "Bytes of the prediction store's live pages (bounded by quality.max_bytes).",
         )?;
+        let performance = GaugeVec::new(
+            Opts::new(
+                "modelwatch_performance",
+                "Realised performance of a model version on its labelled predictions \
+                 (the latest quality.window_rows labels within quality.window), by metric.",
+            ),
+            &["model", "model_version", "metric"],
+        )?;
+        let performance_rows = IntGaugeVec::new(
+            Opts::new(
+                "modelwatch_performance_rows",
+                "Labelled predictions in the window that modelwatch_performance covers.",
+            ),
+            &["model", "model_version"],
+        )?;
+        registry.register(Box::new(performance.clone()))?;
+        registry.register(Box::new(performance_rows.clone()))?;
         registry.register(Box::new(feedback.clone()))?;
         registry.register(Box::new(label_delay.clone()))?;
         registry.register(Box::new(stored_predictions.clone()))?;
@@ -104,6 +130,8 @@ impl QualityMetrics {
             evicted_retention: evicted.with_label_values(&["retention"]),
             evicted_bytes: evicted.with_label_values(&["bytes"]),
             bytes,
+            performance,
+            performance_rows,
         })
     }
 }
@@ -112,6 +140,8 @@ impl QualityMetrics {
 pub struct Quality {
     pub store: Arc<PredictionStore>,
     pub metrics: QualityMetrics,
+    config: QualityConfig,
+    report: RwLock<Arc<PerformanceReport>>,
 }
 
 /// The answer to one feedback request.
@@ -158,7 +188,62 @@ impl Quality {
     ) -> anyhow::Result<(Quality, std::thread::JoinHandle<()>)> {
         let metrics = QualityMetrics::register(registry)?;
         let (store, thread) = PredictionStore::open(state_dir, config, metrics.clone())?;
-        Ok((Quality { store, metrics }, thread))
+        let quality = Quality {
+            store,
+            metrics,
+            config: config.clone(),
+            report: Default::default(),
+        };
+        Ok((quality, thread))
+    }
+
+    /// Computes every stored version's realised performance on its window, sets the
+    /// gauges (a version without labels in its window has none) and keeps the report.
+    pub fn evaluate(&self) {
+        let now = store::now_ms();
+        let since = now - self.config.window.as_millis() as i64;
+        let mut report = PerformanceReport {
+            evaluated_at: humantime::format_rfc3339_millis(std::time::SystemTime::now())
+                .to_string(),
+            models: Vec::new(),
+        };
+        let m = &self.metrics;
+        m.performance.reset();
+        m.performance_rows.reset();
+        for (model, version) in self.store.versions() {
+            let rows = match self
+                .store
+                .joined(&model, &version, since, self.config.window_rows)
+            {
+                Ok(rows) => rows,
+                Err(err) => {
+                    tracing::warn!(%err, %model, %version, "could not read labelled predictions");
+                    continue;
+                }
+            };
+            if rows.is_empty() {
+                continue;
+            }
+            let p = performance::evaluate(&model, &version, &rows);
+            m.performance_rows
+                .with_label_values(&[&*model, &*version])
+                .set(p.rows as i64);
+            for (metric, value) in &p.metrics {
+                m.performance
+                    .with_label_values(&[&*model, &*version, metric])
+                    .set(*value);
+            }
+            report.models.push(p);
+        }
+        *self.report.write().expect("performance report poisoned") = Arc::new(report);
+    }
+
+    /// The latest performance report.
+    pub fn report(&self) -> Arc<PerformanceReport> {
+        self.report
+            .read()
+            .expect("performance report poisoned")
+            .clone()
     }
 
     /// Parses a feedback body, joins its items and counts every outcome. `Err` when the

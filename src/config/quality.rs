@@ -19,6 +19,11 @@ pub struct QualityConfig {
     pub retention: Duration,
     /// Predictions waiting to be written; beyond it new ones are dropped and counted.
     pub queue_capacity: usize,
+    /// Realised performance covers at most this many of the latest labels per version...
+    pub window_rows: usize,
+    /// ...received within this time.
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
 }
 
 impl Default for QualityConfig {
@@ -28,6 +33,8 @@ impl Default for QualityConfig {
             max_bytes: 256 * 1024 * 1024,
             retention: Duration::from_secs(7 * 24 * 3600),
             queue_capacity: 16_384,
+            window_rows: 10_000,
+            window: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -46,6 +53,9 @@ impl QualityConfig {
                 "quality.retention is 0: labels could never join; give a duration such as \"7d\""
                     .into(),
             );
+        }
+        if self.enabled && self.window_rows == 0 {
+            problems.push("quality.window_rows is 0: give a positive count, e.g. 10000".into());
         }
         if self.enabled && self.queue_capacity == 0 {
             problems.push("quality.queue_capacity is 0: give a positive count".into());

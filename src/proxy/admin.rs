@@ -1,5 +1,5 @@
 //! The admin listener: `/metrics`, `/healthz`, `/readyz`, `/api/v1/drift`,
-//! `POST /api/v1/feedback` (labels for the prediction store) and `POST /-/reload`, on their own port so that inference clients never reach them and
+//! `/api/v1/performance`, `POST /api/v1/feedback` (labels for the prediction store) and `POST /-/reload`, on their own port so that inference clients never reach them and
 //! scrapes never queue behind inference traffic. [`access`] decides who may use which
 //! (`[admin]`: lifecycle endpoints off by default, an optional bearer token).
 
@@ -102,6 +102,15 @@ async fn route(
                  model reference) to analyse traffic\n",
             ),
         },
+        "/api/v1/performance" => match readiness.analysis.as_ref().and_then(|a| a.quality.as_ref())
+        {
+            Some(quality) => json(StatusCode::OK, &*quality.report()),
+            None => text(
+                StatusCode::NOT_FOUND,
+                "no performance report: start the proxy with a reference and \
+                 quality.enabled = true (MODELWATCH__QUALITY__ENABLED=true)\n",
+            ),
+        },
         "/metrics" => {
             let mut response = Response::new(Full::new(Bytes::from(exposition::render(registry))));
             response.headers_mut().insert(
@@ -115,7 +124,7 @@ async fn route(
         _ => text(
             StatusCode::NOT_FOUND,
             "not found; the admin endpoints are /metrics, /healthz, /readyz, /api/v1/drift, \
-             POST /api/v1/feedback and POST /-/reload\n",
+             /api/v1/performance, POST /api/v1/feedback and POST /-/reload\n",
         ),
     }
 }

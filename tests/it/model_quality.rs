@@ -69,8 +69,9 @@ fn outcomes(sidecar: &ProxyProcess) -> BTreeMap<(String, String), f64> {
         .collect()
 }
 
-/// One single-row inference through the sidecar: (request id, version that answered).
-fn predict(sidecar: &ProxyProcess, cells: &[serde_json::Value]) -> (String, String) {
+/// One single-row inference through the sidecar: (request id, version that answered,
+/// predicted class).
+fn predict(sidecar: &ProxyProcess, cells: &[serde_json::Value]) -> (String, String, String) {
     let body = json!({"inputs": [{"name": "input-0", "shape": [1, cells.len()], "datatype": "BYTES", "data": cells}]});
     let (status, head, reply) = http(
         &sidecar.listen.to_string(),
@@ -87,7 +88,18 @@ fn predict(sidecar: &ProxyProcess, cells: &[serde_json::Value]) -> (String, Stri
         .trim()
         .to_string();
     let reply: serde_json::Value = serde_json::from_str(&reply).unwrap();
-    (id, reply["model_version"].as_str().unwrap().to_string())
+    let class = reply["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "label")
+        .map(|o| o["data"][0].as_str().unwrap().to_string())
+        .unwrap();
+    (
+        id,
+        reply["model_version"].as_str().unwrap().to_string(),
+        class,
+    )
 }
 
 fn send(file: &Path, sidecar: &ProxyProcess, token_file: Option<&Path>) -> Output {
@@ -111,8 +123,10 @@ fn labels_join_their_own_version_once_across_a_restart() {
     let server = serve(&home, "credit@production");
     let mut proxy = sidecar(&home, &state, &token_file, &server.addr);
 
+    let classes = artifact(&home, "credit@1").classes;
     let (rows, _) = credit_rows(80, &artifact(&home, "credit@1"));
-    let mut made: Vec<(String, String)> = rows[..40].iter().map(|r| predict(&proxy, r)).collect();
+    let mut made: Vec<(String, String, String)> =
+        rows[..40].iter().map(|r| predict(&proxy, r)).collect();
     let out = modelwatch(
         &home,
         &["registry", "promote", "credit@2", "--alias", "production"],
@@ -123,9 +137,9 @@ fn labels_join_their_own_version_once_across_a_restart() {
         head.contains("x-model-version: 2")
     }));
     made.extend(rows[40..].iter().map(|r| predict(&proxy, r)));
-    let per_version = |ids: &[(String, String)]| {
+    let per_version = |ids: &[(String, String, String)]| {
         let mut n = BTreeMap::<String, f64>::new();
-        for (_, v) in ids {
+        for (_, v, _) in ids {
             *n.entry(v.clone()).or_default() += 1.0;
         }
         n
@@ -142,13 +156,36 @@ fn labels_join_their_own_version_once_across_a_restart() {
         proxy.log()
     );
 
+    // The truth: every fourth prediction was wrong. Realised accuracy per version follows.
+    let truth: BTreeMap<String, String> = made
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _, predicted))| {
+            let other = if *predicted == classes.positive {
+                &classes.negative
+            } else {
+                &classes.positive
+            };
+            (
+                id.clone(),
+                if i % 4 == 0 { other } else { predicted }.clone(),
+            )
+        })
+        .collect();
+    let mut accuracy = BTreeMap::<String, (f64, f64)>::new();
+    for (id, version, predicted) in &made {
+        let right = accuracy.entry(version.clone()).or_default();
+        right.0 += f64::from(truth[id] == *predicted);
+        right.1 += 1.0;
+    }
+
     // First half of the labels, shuffled, with two unknown ids and a broken row.
     let mut rng = rand::rngs::StdRng::seed_from_u64(15);
     made.shuffle(&mut rng);
     let (first, second) = made.split_at(40);
     let mut csv = String::from("request_id,label\n");
-    for (id, _) in first {
-        csv.push_str(&format!("{id},good\n"));
+    for (id, _, _) in first {
+        csv.push_str(&format!("{id},{}\n", truth[id]));
     }
     csv.push_str("never-made-1,bad\nnever-made-2,good\nbroken-row,\n");
     let labels = dir.path().join("first.csv");
@@ -178,8 +215,14 @@ fn labels_join_their_own_version_once_across_a_restart() {
     assert!(proxy.wait(PATIENCE).is_some());
     let proxy = sidecar(&home, &state, &token_file, &server.addr);
     let mut ndjson = String::new();
-    for (id, _) in second.iter().chain(&first[..10]) {
-        ndjson.push_str(&json!({"request_id": id, "label": "bad"}).to_string());
+    for (i, (id, _, _)) in second.iter().chain(&first[..10]).enumerate() {
+        // The repeated ones say the opposite: the first label must stay.
+        let label = if i < second.len() {
+            truth[id].clone()
+        } else {
+            "flipped".into()
+        };
+        ndjson.push_str(&json!({"request_id": id, "label": label}).to_string());
         ndjson.push('\n');
     }
     let labels = dir.path().join("second.ndjson");
@@ -213,4 +256,60 @@ fn labels_join_their_own_version_once_across_a_restart() {
     }
     let total: f64 = counted.values().sum();
     assert_eq!(total, 43.0 + 50.0, "every item counted once: {counted:?}");
+
+    // Realised performance: each version's accuracy on its own labels.
+    let (status, _, _) = http(
+        &proxy.admin.to_string(),
+        "GET",
+        "/api/v1/performance",
+        "",
+        "",
+    );
+    assert_eq!(status, 401, "the report is behind the admin token");
+    let mut last = String::new();
+    let shown = eventually(PATIENCE, || {
+        let report: serde_json::Value = match authorised_get(&proxy, "/api/v1/performance") {
+            Some(r) => r,
+            None => return false,
+        };
+        last = report.to_string();
+        let models = report["models"].as_array().cloned().unwrap_or_default();
+        models.len() == 2
+            && accuracy.iter().all(|(version, (right, n))| {
+                models.iter().any(|m| {
+                    m["model_version"] == version.as_str()
+                        && m["rows"].as_f64() == Some(*n)
+                        && m["metrics"]["accuracy"].as_f64() == Some(right / n)
+                })
+            })
+    });
+    assert!(shown, "expected accuracy {accuracy:?}; last report: {last}");
+    let gauge = metric(
+        &proxy,
+        "modelwatch_performance",
+        &[
+            ("model", "credit"),
+            ("model_version", "2"),
+            ("metric", "accuracy"),
+        ],
+    );
+    let (right, n) = accuracy["2"];
+    assert_eq!(gauge, right / n);
+}
+
+/// A GET with the admin token; `None` unless it answers 200 with JSON.
+fn authorised_get(sidecar: &ProxyProcess, path: &str) -> Option<serde_json::Value> {
+    let mut stream = std::net::TcpStream::connect(sidecar.admin).ok()?;
+    use std::io::{Read, Write};
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Connection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then_some(())?;
+    serde_json::from_str(body).ok()
 }
