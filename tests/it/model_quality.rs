@@ -207,6 +207,17 @@ fn labels_join_their_own_version_once_across_a_restart() {
         printed.contains("unknown_request never-made-1"),
         "{printed}"
     );
+    // A body that cannot be read is refused whole, naming the line; nothing is counted.
+    let broken = dir.path().join("broken.json");
+    std::fs::write(
+        &broken,
+        "[\n{\"request_id\": \"a\", \"label\": 1},\n{oops}\n]",
+    )
+    .unwrap();
+    let refused = send(&broken, &proxy, Some(&token_file));
+    assert_eq!(refused.status.code(), Some(1));
+    let said = text(&refused.stderr);
+    assert!(said.contains("400") && said.contains("line 3"), "{said}");
     let before = outcomes(&proxy);
 
     // A restart: the store is on disk, so the rest still joins, and the first half is
