@@ -410,6 +410,16 @@ impl Config {
         self.export.elasticsearch.validate(&mut problems);
         self.admin.validate(&mut problems);
         self.quality.validate(&mut problems);
+        let analysed = self.analysis.enabled
+            && (self.analysis.reference.is_some() || !self.analysis.references.is_empty());
+        if self.quality.enabled && !analysed {
+            problems.push(
+                "quality.enabled is on but no traffic is analysed: the prediction store keeps \
+                 analysed predictions, so give --reference (a model, dataset, profile or CSV) \
+                 with analysis enabled, or turn quality.enabled off"
+                    .into(),
+            );
+        }
         if problems.is_empty() {
             Ok(())
         } else {
