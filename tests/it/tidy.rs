@@ -49,6 +49,7 @@ const LAYERS: &[&[&str]] = &[
     &["config"],
     &["export", "registry"],
     &["train"],
+    &["quality"],
     &["analysis"],
     &[
         "proxy",
@@ -57,6 +58,7 @@ const LAYERS: &[&[&str]] = &[
         "replay",
         "drift_cli",
         "healthcheck",
+        "feedback_cli",
         "registry_server",
     ],
     &["quickstart"],
