@@ -35,6 +35,7 @@ use crate::config::{AnalysisConfig, Config};
 use crate::drift::model_report::LiveReport;
 use crate::drift::report::MethodChoice;
 use crate::protocol::Protocol;
+use crate::registry::source::ModelSource;
 use crate::traffic::identity::ModelLabels;
 use live_metrics::LiveMetrics;
 use queue::AnalysisQueue;
@@ -56,7 +57,9 @@ pub struct LiveAnalysis {
     /// The configured protocol, or `None` to detect it per exchange.
     pub protocol: Option<Protocol>,
     full_config: Config,
+    /// The registry home (dataset references) and where model references are read from.
     home: PathBuf,
+    pub(crate) source: ModelSource,
     references: RwLock<Arc<ReferenceSet>>,
     /// Profiles of the model versions traffic was attributed to.
     versions: VersionReferences,
@@ -67,6 +70,8 @@ pub struct LiveAnalysis {
     /// Where request events (after decoding) and drift snapshots go, once the
     /// Elasticsearch export has started.
     export: std::sync::OnceLock<EventExport>,
+    /// The prediction store for the label join, with `quality.enabled`.
+    pub quality: Option<crate::quality::Quality>,
 }
 
 /// The export queue, and which payloads go into request events.
@@ -96,7 +101,13 @@ impl LiveAnalysis {
             return Ok(None);
         }
         let home = config.home();
-        let references = ReferenceSet::load(config, &home)?;
+        let source = ModelSource::new(
+            home.clone(),
+            config.registry_url.as_deref(),
+            config.registry_token_file.as_deref(),
+            &config.state_dir(),
+        )?;
+        let references = ReferenceSet::load(config, &home, &source)?;
         let metrics = LiveMetrics::register(registry)?;
         let (queue, receiver) = AnalysisQueue::new(
             analysis_config.queue_capacity,
@@ -107,6 +118,13 @@ impl LiveAnalysis {
             "auto" => None,
             name => Some(name.parse::<Protocol>()?),
         };
+        let (quality, store_thread) = if config.quality.enabled {
+            let (quality, thread) =
+                crate::quality::Quality::start(&config.state_dir(), &config.quality, registry)?;
+            (Some(quality), Some(thread))
+        } else {
+            (None, None)
+        };
         let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
         let follows = references.iter().any(|(_, r)| r.model.is_some());
         let analysis = Arc::new(LiveAnalysis {
@@ -114,14 +132,16 @@ impl LiveAnalysis {
             metrics,
             protocol,
             full_config: config.clone(),
-            versions: VersionReferences::new(home.clone(), analysis_config.max_features),
+            versions: VersionReferences::new(source.clone(), analysis_config.max_features),
             home,
+            source,
             references: RwLock::new(Arc::new(ReferenceSet::default())),
             states: Mutex::new(HashMap::new()),
             report: RwLock::new(Arc::new(LiveReport::default())),
             stop: Mutex::new(Some(stop_tx)),
             stopping: Default::default(),
             export: Default::default(),
+            quality,
         });
         analysis.install(references);
         let mut threads = Vec::new();
@@ -142,6 +162,11 @@ impl LiveAnalysis {
                 .name("drift-evaluator".into())
                 .spawn(move || evaluator_loop(a, interval, stop_rx))?,
         );
+        if let Some(thread) = store_thread {
+            // After the evaluator, whose `stop` closes the store's queue once the workers
+            // (joined before it) have offered their last predictions.
+            threads.push(thread);
+        }
         if follows {
             // After the evaluator: whoever joins these threads in order calls `stop` at
             // the evaluator, which also ends this thread's wait.
@@ -262,7 +287,7 @@ impl LiveAnalysis {
     /// Loads the configured references again (SIGHUP, `POST /-/reload`). On error the
     /// references in use stay, and the error says why.
     pub fn reload(&self) -> anyhow::Result<String> {
-        let references = ReferenceSet::load(&self.full_config, &self.home)?;
+        let references = ReferenceSet::load(&self.full_config, &self.home, &self.source)?;
         let summary = references
             .iter()
             .map(|(m, r)| format!("{}={} ({})", m.unwrap_or("*"), r.spec, r.version))
@@ -408,6 +433,9 @@ impl LiveAnalysis {
 
     /// Evaluates once more (so the last window is in the report) and stops the evaluator.
     pub fn stop(&self) {
+        if let Some(quality) = &self.quality {
+            quality.store.close();
+        }
         evaluate::evaluate_all(self);
         self.stop.lock().expect("stop lock poisoned").take();
     }

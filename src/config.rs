@@ -25,11 +25,17 @@ pub struct Config {
     pub home: Option<std::path::PathBuf>,
     /// Where the process writes its own state; see [`Config::state_dir`].
     pub state_dir: Option<std::path::PathBuf>,
+    /// `modelwatch registry serve` to read model references from instead of `home`
+    /// (`--registry-url`, `MODELWATCH_REGISTRY_URL`).
+    pub registry_url: Option<String>,
+    /// The bearer token of that registry (`--registry-token-file`).
+    pub registry_token_file: Option<std::path::PathBuf>,
     pub proxy: ProxyConfig,
     pub model: ModelConfig,
     pub analysis: AnalysisConfig,
     pub export: ExportConfig,
     pub admin: crate::config::admin::AdminConfig,
+    pub quality: crate::config::quality::QualityConfig,
 }
 
 /// Where events leave the process, besides `/metrics`.
@@ -408,6 +414,17 @@ impl Config {
         self.analysis.validate(&mut problems);
         self.export.elasticsearch.validate(&mut problems);
         self.admin.validate(&mut problems);
+        self.quality.validate(&mut problems);
+        let analysed = self.analysis.enabled
+            && (self.analysis.reference.is_some() || !self.analysis.references.is_empty());
+        if self.quality.enabled && !analysed {
+            problems.push(
+                "quality.enabled is on but no traffic is analysed: the prediction store keeps \
+                 analysed predictions, so give --reference (a model, dataset, profile or CSV) \
+                 with analysis enabled, or turn quality.enabled off"
+                    .into(),
+            );
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -534,6 +551,7 @@ fn internal(e: config::ConfigError) -> UsageError {
 
 pub mod admin;
 pub mod elasticsearch;
+pub mod quality;
 pub mod state;
 
 #[cfg(test)]

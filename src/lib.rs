@@ -24,6 +24,8 @@
 //!   injection and exact latency percentiles.
 //! - [`registry`]: the home directory: SQLite metadata, content-addressed blobs, dataset
 //!   versions, model versions with their aliases and alias history.
+//! - [`quality`]: model quality: analysed predictions kept on disk so that delayed labels
+//!   (`POST /api/v1/feedback`) join them, and the feedback outcomes.
 //! - [`train`]: reference training, validation, metrics and promotion gates.
 //! - [`serve`]: the reference model server (Open Inference Protocol and MLflow `/invocations`).
 //! - [`pipeline`]: `pipeline run`, dataset add → train → validate → register → promote.
@@ -32,28 +34,37 @@
 //!   that turns it into a report line, shared by the CLI and the live sidecar; no I/O.
 //! - [`drift_cli`]: the `modelwatch drift` command: reads a reference and a current CSV
 //!   (in parallel ranges) and prints the report as a table or JSON.
+//! - [`http_listener`]: the HTTP listener of `serve` and `registry serve`.
+//! - [`bearer`]: bearer tokens, read from a file and checked in constant time.
 //! - [`exit`]: the process exit codes and the error kinds that map to them.
 //! - [`logging`] and [`shutdown`]: stderr diagnostics and the stop signal.
+//! - [`feedback_cli`]: `modelwatch feedback send FILE --url URL`, labels to a sidecar.
 //! - [`healthcheck`]: `modelwatch healthcheck URL`, the images' health probe.
+//! - [`registry_server`]: `modelwatch registry serve`, the registry read over HTTP.
 //! - [`provenance`]: the version and git revision the binary was built from.
 //!
 //! `ARCHITECTURE.md` at the repository root has the bird's-eye view and the invariants.
 
 pub mod analysis;
+pub mod bearer;
 pub mod config;
 pub mod drift;
 pub mod drift_cli;
 pub mod exit;
 pub mod export;
+pub mod feedback_cli;
 pub mod healthcheck;
+pub mod http_listener;
 pub mod logging;
 pub mod pipeline;
 pub mod profile;
 pub mod protocol;
 pub mod provenance;
 pub mod proxy;
+pub mod quality;
 pub mod quickstart;
 pub mod registry;
+pub mod registry_server;
 pub mod replay;
 pub mod serve;
 pub mod shutdown;

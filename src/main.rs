@@ -51,12 +51,23 @@ enum Job {
     Quickstart(modelwatch::quickstart::QuickstartArgs),
     /// Probe an HTTP endpoint: exit 0 on 2xx, 1 otherwise (container healthchecks).
     Healthcheck(modelwatch::healthcheck::HealthcheckArgs),
+    /// Send delayed labels (ground truth) to a sidecar to join its stored predictions.
+    Feedback(modelwatch::feedback_cli::FeedbackArgs),
 }
 
 impl Job {
     /// Jobs whose output is read by other programs (`modelwatch drift --json | head`).
     fn writes_for_pipes(&self) -> bool {
-        !matches!(self, Job::Proxy(_) | Job::Serve(_) | Job::Quickstart(_))
+        !matches!(
+            self,
+            Job::Proxy(_)
+                | Job::Serve(_)
+                | Job::Quickstart(_)
+                | Job::Registry(modelwatch::registry::models_cli::RegistryArgs {
+                    command: modelwatch::registry::models_cli::RegistryCommand::Serve(_),
+                    ..
+                })
+        )
     }
 }
 
@@ -87,6 +98,10 @@ fn main() {
         Job::Dataset(args) => modelwatch::registry::dataset_cli::run(args),
         Job::Train(args) => modelwatch::train::jobs::run_train(args),
         Job::Validate(args) => modelwatch::train::jobs::run_validate(args),
+        Job::Registry(modelwatch::registry::models_cli::RegistryArgs {
+            home,
+            command: modelwatch::registry::models_cli::RegistryCommand::Serve(args),
+        }) => modelwatch::registry_server::run(home, args),
         Job::Registry(args) => modelwatch::registry::models_cli::run(args),
         Job::Serve(args) => modelwatch::serve::run(args),
         Job::Pipeline(args) => modelwatch::pipeline::run(args),
@@ -94,6 +109,7 @@ fn main() {
         Job::Replay(args) => modelwatch::replay::run(args),
         Job::Quickstart(args) => modelwatch::quickstart::run(args),
         Job::Healthcheck(args) => modelwatch::healthcheck::run(args),
+        Job::Feedback(args) => modelwatch::feedback_cli::run(args),
     };
     match result {
         Ok(()) => std::process::exit(exit::OK),

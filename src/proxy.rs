@@ -44,6 +44,9 @@ use tokio::sync::watch;
 /// reference NAME@ALIAS is followed: a promotion or rollback switches to the new version's
 /// reference within --reference-poll, and rows are compared with the profile of the
 /// version that answered (URL /versions/N, X-Model-Version, the OIP model_version).
+/// With quality.enabled, each analysed prediction is kept so that labels sent later to
+/// POST /api/v1/feedback (or `modelwatch feedback send`) join it: realised performance on
+/// /api/v1/performance and modelwatch_performance.
 ///
 /// Settings come from, in increasing precedence: built-in defaults, the TOML file given
 /// with --config, environment variables MODELWATCH__SECTION__KEY (for example
@@ -92,6 +95,12 @@ use tokio::sync::watch;
 ///   enable_lifecycle = false          # true allows POST /-/reload (else 403)
 ///   token_file = "/run/secrets/admin" # Bearer token for all but /healthz, /readyz
 ///   protect_metrics = false           # true: /metrics needs the token too
+///   [quality]                         # labels joined to predictions (needs a reference)
+///   enabled = false                   # true: keep predictions in STATE_DIR/predictions.sqlite
+///   max_bytes = 268435456             # oldest predictions evicted beyond it (counted)
+///   retention = "7d"                  # older predictions evicted; their labels `expired`
+///   window_rows = 10000               # realised performance: the latest labels per version
+///   window = "24h"                    #   ... received within this time
 ///
 /// Traces and metrics go over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (e.g.
 /// http://127.0.0.1:4318; OTEL_EXPORTER_OTLP_PROTOCOL=grpc for port 4317), configured by
@@ -135,6 +144,14 @@ pub struct ProxyArgs {
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub home: crate::registry::home::HomeArgs,
+    /// Read model references (NAME@ALIAS) from `modelwatch registry serve` at this URL
+    /// instead of MODELWATCH_HOME, following its aliases as a home's; fetched profiles are
+    /// verified and cached in the state directory [key: registry_url]
+    #[arg(long, value_name = "URL", env = "MODELWATCH_REGISTRY_URL")]
+    pub registry_url: Option<String>,
+    /// File holding the bearer token of that registry [key: registry_token_file]
+    #[arg(long, value_name = "FILE", env = "MODELWATCH_REGISTRY_TOKEN_FILE")]
+    pub registry_token_file: Option<String>,
     /// Directory for what the sidecar writes: the Elasticsearch spool and dead-letter file.
     /// Must be writable; checked at startup. Kept apart from MODELWATCH_HOME, which may be
     /// read-only. Also MODELWATCH_STATE_DIR [key: state_dir; default .modelwatch-state;
@@ -153,6 +170,8 @@ impl ProxyArgs {
             ("model.version", self.model_version.clone()),
             ("analysis.reference", self.reference.clone()),
             ("state_dir", self.state_dir.clone()),
+            ("registry_url", self.registry_url.clone()),
+            ("registry_token_file", self.registry_token_file.clone()),
             // Already resolved by clap: --home (before or after `proxy`), MODELWATCH_HOME,
             // else the default.
             ("home", Some(self.home.home.display().to_string())),

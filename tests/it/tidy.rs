@@ -43,11 +43,13 @@ fn every_module_has_a_doc_comment() {
 /// ARCHITECTURE.md draws the same layers.
 const LAYERS: &[&[&str]] = &[
     &["traffic", "exit", "logging", "shutdown", "provenance"],
+    &["bearer", "http_listener"],
     &["profile"],
     &["drift", "protocol"],
     &["config"],
     &["export", "registry"],
     &["train"],
+    &["quality"],
     &["analysis"],
     &[
         "proxy",
@@ -56,6 +58,8 @@ const LAYERS: &[&[&str]] = &[
         "replay",
         "drift_cli",
         "healthcheck",
+        "feedback_cli",
+        "registry_server",
     ],
     &["quickstart"],
 ];
