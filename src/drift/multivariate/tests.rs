@@ -140,7 +140,7 @@ fn categorical_features_are_count_encoded_and_unseen_is_zero() {
 fn with_more_pairs_than_kept_the_flipped_pair_is_still_seen() {
     // 14 features have 91 pairs, more than MAX_PAIRS: each fold keeps the pairs whose
     // correlation changed most in its training rows, and the flipped pair is among them.
-    assert!(14 * 13 / 2 > domain_classifier::MAX_PAIRS);
+    const { assert!(14 * 13 / 2 > domain_classifier::MAX_PAIRS) };
     let config = MultivariateConfig::default();
     let reference = correlated(1_000, 14, 0.8, 5);
     let encoder = encoding::Encoder::fit(&reference).unwrap();
