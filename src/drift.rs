@@ -31,6 +31,8 @@
 //!   merging), two-proportion z-test, unseen-category split.
 //! - [`auto`]: Evidently's `auto` method choice and the dataset drift share.
 //! - [`column`](mod@column): one call per column that applies a method and returns a [`DriftResult`].
+//! - [`multivariate`]: drift of the joint distribution (domain classifier, PCA
+//!   reconstruction error), on aligned rows rather than per-column samples.
 
 pub mod alarms;
 pub mod auto;
@@ -45,6 +47,7 @@ pub mod kolmogorov;
 pub mod ks;
 pub mod ks_counts;
 pub mod model_report;
+pub mod multivariate;
 pub mod psi;
 pub mod report;
 pub mod wasserstein;

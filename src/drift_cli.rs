@@ -16,12 +16,16 @@
 //! order of the rows or the ranges the file is read in. Categorical methods and all
 //! data-quality rates use exact counts over every current row.
 
+pub mod multivariate;
 pub mod report;
 pub mod scan;
 
 use crate::drift;
+use crate::drift::alarms::Correction;
 use crate::drift::current::ColumnMap;
-use crate::drift::report::{ColumnReport, MethodChoice, column_report, kind_name, parse_method};
+use crate::drift::report::{
+    ColumnReport, MethodChoice, apply_correction, column_report, kind_name, parse_method,
+};
 use crate::exit::UsageError;
 use crate::profile::Profile;
 use crate::registry::dataset_cli::{ProfileFlags, SchemaFlags};
@@ -50,6 +54,12 @@ pub struct DriftArgs {
     /// Threshold for every column (default: 0.05 for p-values, 0.1 for distances).
     #[arg(long, value_name = "X")]
     pub threshold: Option<f64>,
+    /// Multiple-testing correction across the columns tested with a p-value (ks, chi2, z):
+    /// none (each column at its own threshold, as Evidently), bonferroni (p <= threshold /
+    /// m) or benjamini_hochberg (the step-up procedure; the live sidecar's default). The
+    /// other columns keep their verdict. See docs/drift-alarms.md.
+    #[arg(long, default_value = "none", value_name = "CORRECTION", value_parser = parse_correction)]
+    pub correction: Correction,
     /// Dataset drift when at least this share of the tested columns drifted.
     #[arg(long, default_value_t = drift::auto::DEFAULT_DRIFT_SHARE, value_name = "SHARE")]
     pub drift_share: f64,
@@ -59,10 +69,21 @@ pub struct DriftArgs {
     /// values or into the reference's bins, exact on every row.
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub current_sample: u32,
+    /// Also test the joint distribution: a domain classifier (cross-validated ROC AUC of
+    /// reference vs current rows) and PCA reconstruction error (NannyML's), which see
+    /// changes no per-column test can, such as a correlation that flips sign. Needs the
+    /// reference's rows: a CSV file or a dataset, not a profile JSON.
+    #[arg(long)]
+    pub multivariate: bool,
+    /// Rows of each file --multivariate uses at most (a seeded uniform sample above it):
+    /// bounds its memory and CPU time.
+    #[arg(long, default_value_t = 10_000, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(20..))]
+    pub multivariate_rows: u32,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Exit 1 when the dataset drifted.
+    /// Exit 1 when the dataset drifted (or, with --multivariate, a multivariate method did).
     #[arg(long)]
     pub fail_on_drift: bool,
     #[command(flatten)]
@@ -73,6 +94,13 @@ pub struct DriftArgs {
     /// How the reference profile is built when the reference is a dataset or a CSV.
     #[command(flatten)]
     pub profile: ProfileFlags,
+}
+
+/// Parses `--correction` (the names of `analysis.correction`).
+fn parse_correction(name: &str) -> Result<Correction, String> {
+    Correction::from_name(name).ok_or_else(|| {
+        format!("unknown correction `{name}`: use none, bonferroni or benjamini_hochberg")
+    })
 }
 
 /// Runs `modelwatch drift`.
@@ -96,20 +124,54 @@ pub fn run(args: DriftArgs) -> anyhow::Result<()> {
         &args.profile.options(),
     )
     .with_context(|| format!("could not load the reference {}", args.reference))?;
-    let report = compare(&profile, &args.current, &args)?;
+    let mut report = compare(&profile, &args.current, &args)?;
+    if args.multivariate {
+        report.multivariate = Some(multivariate_section(&profile, &args)?);
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", report.to_table());
     }
-    if args.fail_on_drift && report.dataset_drift {
+    if args.fail_on_drift && report.any_drift() {
         anyhow::bail!(
-            "dataset drift: {} of {} columns drifted (--fail-on-drift)",
+            "dataset drift: {} of {} columns drifted{} (--fail-on-drift)",
             report.drifted_columns,
-            report.columns.len()
+            report.columns.len(),
+            if report.dataset_drift {
+                ""
+            } else {
+                ", and the joint distribution drifted"
+            }
         );
     }
     Ok(())
+}
+
+/// The report's `multivariate` section: both methods on row samples of both files.
+fn multivariate_section(
+    profile: &Profile,
+    args: &DriftArgs,
+) -> anyhow::Result<Vec<drift::multivariate::MultivariateResult>> {
+    let reference_file = multivariate::reference_rows_file(&args.home.home, &args.reference)?;
+    let features = multivariate::feature_names(profile);
+    let cap = args.multivariate_rows as usize;
+    let reference = multivariate::read_table(&reference_file, profile, &features, cap)?;
+    let current = multivariate::read_table(&args.current, profile, &features, cap)?;
+    drift::multivariate::multivariate_drift(
+        &reference,
+        &current,
+        &drift::multivariate::MultivariateConfig::default(),
+    )
+    .map_err(|e| {
+        UsageError(format!(
+            "--multivariate: {e} ({} reference rows, {} current rows, {} features)",
+            reference.rows(),
+            current.rows(),
+            features.len()
+        ))
+        .into()
+    })
 }
 
 /// Streams the current file and builds the report.
@@ -206,10 +268,11 @@ pub fn compare(
         }
     }
 
-    let reports: Vec<ColumnReport> = columns
+    let mut reports: Vec<ColumnReport> = columns
         .iter()
         .map(|(p, c)| column_report(&profile.columns[*p], c, args.method, args.threshold))
         .collect();
+    apply_correction(reports.iter_mut(), args.correction);
     let tested = reports.iter().filter(|r| r.score.is_some());
     let verdict = drift::dataset_drift(tested.map(|r| r.drifted), args.drift_share);
     Ok(DriftReport {
@@ -222,5 +285,7 @@ pub fn compare(
         drifted_columns: verdict.drifted_columns,
         dataset_drift: verdict.drifted,
         ignored_columns: map.unknown,
+        correction: args.correction,
+        multivariate: None,
     })
 }

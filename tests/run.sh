@@ -91,6 +91,10 @@ say "Checking the drift fixtures against their generator (pinned Python environm
 bash tests/fixtures/drift/check.sh >"$MODELWATCH_TEST_STATE/drift-fixtures.log" 2>&1 &
 fixtures_pid=$!
 STOPS+=("kill $fixtures_pid 2>/dev/null")
+# NannyML's reconstruction error (its own pinned venv, installed alongside the first).
+bash tests/fixtures/drift/check.sh multivariate >"$MODELWATCH_TEST_STATE/multivariate-fixtures.log" 2>&1 &
+multivariate_fixtures_pid=$!
+STOPS+=("kill $multivariate_fixtures_pid 2>/dev/null")
 
 say "Alert rules, Alertmanager config, dashboards and deployment files (real promtool, amtool)"
 bash alerts/check.sh
@@ -119,6 +123,11 @@ say "Waiting for the drift fixture check"
 wait "$fixtures_pid" || {
     cat "$MODELWATCH_TEST_STATE/drift-fixtures.log" >&2
     echo "the drift fixtures are not what tests/fixtures/drift/generate.py writes (or it could not run)" >&2
+    exit 1
+}
+wait "$multivariate_fixtures_pid" || {
+    cat "$MODELWATCH_TEST_STATE/multivariate-fixtures.log" >&2
+    echo "the multivariate fixtures are not what tests/fixtures/drift/multivariate/generate.py writes (or it could not run)" >&2
     exit 1
 }
 cat "$MODELWATCH_TEST_STATE/drift-fixtures.log"

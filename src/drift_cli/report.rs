@@ -4,13 +4,19 @@
 //! `{"reference","current","rows","columns":[{"name","type","method","statistic","score","p_value",
 //! "threshold","drifted","missing_rate","out_of_range_rate","unseen_rate",
 //! "type_error_rate","non_finite_rate","note"}],"drift_share","drift_share_threshold",
-//! "drifted_columns","dataset_drift","ignored_columns"}`. Rates are shares of the current
+//! "drifted_columns","dataset_drift","ignored_columns","correction","multivariate"}`. Rates are shares of the current
 //! rows; `statistic` is the test statistic (KS D, χ², z, PSI, raw Wasserstein distance,
 //! Jensen–Shannon distance), `score` what is compared with the threshold (the p-value for
 //! ks, chi2 and z; the normed distance for wasserstein); `p_value` is null for distance
 //! methods; `statistic` and `score` are null (and `note` says why) when a column could not
-//! be tested.
+//! be tested. `correction` is `--correction` (`drifted` is the verdict after it).
+//! `multivariate` is there only with `--multivariate`: a list of
+//! `{"method","score","threshold","lower_threshold","drifted"}` for `domain_classifier`
+//! (score: cross-validated ROC AUC) and `reconstruction_error` (score: mean PCA
+//! reconstruction error; `lower_threshold` the bottom of its band).
 
+use crate::drift::alarms::Correction;
+use crate::drift::multivariate::MultivariateResult;
 use crate::drift::report::ColumnReport;
 use crate::registry::dataset_cli::align;
 use serde::Serialize;
@@ -30,6 +36,11 @@ pub struct DriftReport {
     pub dataset_drift: bool,
     /// Current columns the reference does not know (not tested).
     pub ignored_columns: Vec<String>,
+    /// The multiple-testing correction applied across the p-value columns.
+    pub correction: Correction,
+    /// Drift of the joint distribution (`--multivariate` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multivariate: Option<Vec<MultivariateResult>>,
 }
 
 impl DriftReport {
@@ -89,9 +100,13 @@ impl DriftReport {
             ));
         }
         out.push_str(&format!(
-            "\n{} of {} columns drifted (share {:.2}, threshold {:.2}): {}\n",
+            "\n{} of {} columns drifted{} (share {:.2}, threshold {:.2}): {}\n",
             self.drifted_columns,
             self.columns.iter().filter(|c| c.score.is_some()).count(),
+            match self.correction {
+                Correction::None => String::new(),
+                c => format!(" after {} correction", c.as_str()),
+            },
             self.drift_share,
             self.drift_share_threshold,
             if self.dataset_drift {
@@ -100,6 +115,28 @@ impl DriftReport {
                 "no dataset drift"
             }
         ));
+        if let Some(results) = &self.multivariate {
+            let mut rows = vec![["MULTIVARIATE", "SCORE", "THRESHOLD", "DRIFT"].map(String::from)];
+            for r in results {
+                let threshold = match r.lower_threshold {
+                    Some(lower) => format!("{lower:.4}..{:.4}", r.threshold),
+                    None => format!("{:.4}", r.threshold),
+                };
+                rows.push([
+                    r.method.as_str().to_string(),
+                    format!("{:.4}", r.score),
+                    threshold,
+                    if r.drifted { "DRIFT" } else { "ok" }.to_string(),
+                ]);
+            }
+            out.push('\n');
+            out.push_str(&align(&rows));
+        }
         out
+    }
+
+    /// True when the dataset drifted or a multivariate method did.
+    pub fn any_drift(&self) -> bool {
+        self.dataset_drift || self.multivariate.iter().flatten().any(|r| r.drifted)
     }
 }

@@ -530,3 +530,95 @@ fn psi_and_jensen_shannon_count_every_row_into_the_reference_bins() {
         }
     }
 }
+
+/// `--correction`: Bonferroni and Benjamini–Hochberg across the p-value columns, as the
+/// live `analysis.correction` does. Five columns of 1,000 rows: three strongly shifted,
+/// one mildly (0.01 < p < 0.04), one not at all.
+#[test]
+fn correction_changes_the_verdicts_of_p_value_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let shifts = [
+        ("strong1", 0.2),
+        ("strong2", 0.25),
+        ("strong3", 0.3),
+        ("mild", 0.065),
+        ("same", 0.0),
+    ];
+    let write = |name: &str, shifted: bool| {
+        let mut text = shifts.iter().map(|s| s.0).collect::<Vec<_>>().join(",") + "\n";
+        for i in 0..1000 {
+            let row: Vec<String> = shifts
+                .iter()
+                .map(|&(_, d)| format!("{:.4}", i as f64 / 1000.0 + if shifted { d } else { 0.0 }))
+                .collect();
+            text.push_str(&row.join(","));
+            text.push('\n');
+        }
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let reference = write("reference.csv", false);
+    let current = write("current.csv", true);
+    let run = |correction: &str| {
+        let out = modelwatch(
+            dir.path(),
+            &[
+                "drift",
+                "--reference",
+                reference.to_str().unwrap(),
+                "--current",
+                current.to_str().unwrap(),
+                "--method",
+                "ks",
+                "--correction",
+                correction,
+                "--json",
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let report = json(&out);
+        assert_eq!(report["correction"], correction);
+        let drifted: Vec<String> = report["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["drifted"] == true)
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect();
+        (report, drifted)
+    };
+    let (none, drifted) = run("none");
+    let mild_p = none["columns"][3]["p_value"].as_f64().unwrap();
+    assert!(
+        mild_p > 0.01 && mild_p < 0.04,
+        "the mild column's p-value is {mild_p}"
+    );
+    assert_eq!(drifted, ["strong1", "strong2", "strong3", "mild"]);
+    // Bonferroni: p <= 0.05 / 5 = 0.01, which the mild column misses.
+    assert_eq!(run("bonferroni").1, ["strong1", "strong2", "strong3"]);
+    // Benjamini–Hochberg: the mild column is 4th of 5, p <= 4 · 0.05 / 5 = 0.04.
+    assert_eq!(
+        run("benjamini_hochberg").1,
+        ["strong1", "strong2", "strong3", "mild"]
+    );
+
+    let out = modelwatch(
+        dir.path(),
+        &[
+            "drift",
+            "--reference",
+            reference.to_str().unwrap(),
+            "--current",
+            current.to_str().unwrap(),
+            "--correction",
+            "holm",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("use none, bonferroni or benjamini_hochberg"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -252,8 +252,13 @@ async fn drifted_features(proxy: &ProxyProcess, rows: u64) -> (BTreeSet<String>,
     }
 }
 
-async fn drift_is_caught(wire: Wire) {
-    let dir = TempDir::new("live");
+/// The proxy in front of a `wire` model server, the credit profile (written into `dir`)
+/// as its reference, with the settings `env`.
+pub(crate) async fn credit_proxy(
+    dir: &TempDir,
+    wire: Wire,
+    env: &[(&str, &str)],
+) -> (Upstream, ProxyProcess) {
     let profile = credit_profile(&dir.0);
     let upstream = model_server(wire).await;
     let proxy = ProxyProcess::start_with_args(
@@ -263,12 +268,23 @@ async fn drift_is_caught(wire: Wire) {
             "--reference",
             profile.to_str().unwrap(),
         ],
+        env,
+    );
+    (upstream, proxy)
+}
+
+async fn drift_is_caught(wire: Wire) {
+    let dir = TempDir::new("live");
+    let (_upstream, proxy) = credit_proxy(
+        &dir,
+        wire,
         &[
             ("MODELWATCH__ANALYSIS__EVALUATION_INTERVAL", "300ms"),
             ("MODELWATCH__ANALYSIS__WINDOW_ROWS", "1000"),
             ("MODELWATCH__MODEL__NAME", "credit"),
         ],
-    );
+    )
+    .await;
     let (features, rows) = credit_rows();
 
     send_rows(&proxy, wire, &features, &sample(&rows, 1000, 0)).await;

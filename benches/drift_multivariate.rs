@@ -1,0 +1,104 @@
+//! CPU time of one multivariate drift evaluation: the figures behind the row cap and the
+//! numbers in `docs/multivariate-drift.md`.
+//!
+//! `cargo bench --bench drift_multivariate [-- --runs R]` (without `--bench`, as
+//! `cargo test --all-targets` runs it, it only says so)
+//!
+//! For 14 and 50 numeric features (a correlated pair, the rest independent N(0, 1)) and
+//! 1,000 and 10,000 rows on each side, it takes the CPU time of the thread (Linux), median
+//! of R runs
+//! (default 5): fitting the encoder and PCA on the reference (once per reference), the
+//! reconstruction error of the current rows against it, the domain classifier (rows capped
+//! at the default 2,000 a side), and both together as `multivariate_drift` runs them.
+
+use modelwatch::drift::multivariate::encoding::Encoder;
+use modelwatch::drift::multivariate::reconstruction::ReconstructionModel;
+use modelwatch::drift::multivariate::{
+    FeatureTable, FeatureValues, MultivariateConfig, domain_classifier, multivariate_drift,
+};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand_distr::{Distribution, StandardNormal};
+
+fn table(n: usize, d: usize, rho: f64, seed: u64) -> FeatureTable {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut columns = vec![Vec::with_capacity(n); d];
+    for _ in 0..n {
+        let a: f64 = StandardNormal.sample(&mut rng);
+        let e: f64 = StandardNormal.sample(&mut rng);
+        columns[0].push(a);
+        columns[1].push(rho * a + (1.0 - rho * rho).sqrt() * e);
+        for col in columns.iter_mut().skip(2) {
+            col.push(StandardNormal.sample(&mut rng));
+        }
+    }
+    FeatureTable {
+        names: (0..d).map(|j| format!("x{j}")).collect(),
+        columns: columns.into_iter().map(FeatureValues::Numeric).collect(),
+    }
+}
+
+/// CPU time this thread has run, in ms (`/proc/thread-self/schedstat`, first field, ns):
+/// on a shared machine wall time counts the other processes too.
+fn thread_cpu_ms() -> f64 {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat")
+        .expect("Linux /proc/thread-self/schedstat");
+    let ns: f64 = text.split_whitespace().next().unwrap().parse().unwrap();
+    ns / 1e6
+}
+
+fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
+    let mut times: Vec<f64> = (0..runs)
+        .map(|_| {
+            let start = thread_cpu_ms();
+            f();
+            thread_cpu_ms() - start
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if !args.iter().any(|a| a == "--bench") {
+        println!("drift_multivariate: run with `cargo bench --bench drift_multivariate`");
+        return;
+    }
+    let runs = args
+        .iter()
+        .position(|a| a == "--runs")
+        .and_then(|i| args.get(i + 1))
+        .map_or(5, |v| v.parse().expect("--runs N"));
+    let config = MultivariateConfig::default();
+    println!(
+        "| features | rows a side | fit (ms) | reconstruction (ms) | domain classifier (ms) | both (ms) |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for d in [14, 50] {
+        for n in [1_000, 10_000] {
+            let reference = table(n, d, 0.8, 1);
+            let current = table(n, d, -0.8, 2);
+            let fit = median_ms(runs, || {
+                let encoder = Encoder::fit(&reference).unwrap();
+                ReconstructionModel::fit(&encoder.encode(&reference), 10).unwrap();
+            });
+            let encoder = Encoder::fit(&reference).unwrap();
+            let reference_x = encoder.encode(&reference);
+            let model = ReconstructionModel::fit(&reference_x, 10).unwrap();
+            let reconstruction = median_ms(runs, || {
+                model.evaluate(&encoder.encode(&current)).unwrap();
+            });
+            let current_x = encoder.encode(&current);
+            let classifier = median_ms(runs, || {
+                domain_classifier::domain_classifier(&reference_x, &current_x, &config).unwrap();
+            });
+            let both = median_ms(runs, || {
+                multivariate_drift(&reference, &current, &config).unwrap();
+            });
+            println!(
+                "| {d} | {n} | {fit:.1} | {reconstruction:.1} | {classifier:.1} | {both:.1} |"
+            );
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Unit tests of multivariate drift: the correlation flip that no per-column test sees,
+//! the false-alarm rate on undrifted splits, the AUC and its chance threshold, and
+//! NannyML's chunking. Parity with NannyML 0.13.1 is in `tests/it/drift_multivariate.rs`.
+
+use super::domain_classifier::{chance_threshold, roc_auc};
+use super::reconstruction::chunk_bounds;
+use super::*;
+use crate::profile::reservoir::SplitMix64;
+
+/// A standard normal draw (Box–Muller) from the seeded generator.
+fn normal(rng: &mut SplitMix64) -> f64 {
+    let u1 = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    let u2 = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    (-2.0 * (1.0 - u1).ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+}
+
+/// `n` rows of `d` standard normal features where features 0 and 1 have correlation `rho`
+/// (each marginal stays standard normal whatever `rho`).
+fn correlated(n: usize, d: usize, rho: f64, seed: u64) -> FeatureTable {
+    let mut rng = SplitMix64::new(seed);
+    let mut columns = vec![Vec::with_capacity(n); d];
+    for _ in 0..n {
+        let a = normal(&mut rng);
+        let b = rho * a + (1.0 - rho * rho).sqrt() * normal(&mut rng);
+        columns[0].push(a);
+        columns[1].push(b);
+        for col in columns.iter_mut().skip(2) {
+            col.push(normal(&mut rng));
+        }
+    }
+    FeatureTable {
+        names: (0..d).map(|j| format!("x{j}")).collect(),
+        columns: columns.into_iter().map(FeatureValues::Numeric).collect(),
+    }
+}
+
+fn result(results: &[MultivariateResult], method: MultivariateMethod) -> &MultivariateResult {
+    results.iter().find(|r| r.method == method).unwrap()
+}
+
+#[test]
+fn a_correlation_flip_is_drift_for_both_methods() {
+    let reference = correlated(2_000, 4, 0.8, 1);
+    let current = correlated(2_000, 4, -0.8, 2);
+    let results = multivariate_drift(&reference, &current, &MultivariateConfig::default()).unwrap();
+    let classifier = result(&results, MultivariateMethod::DomainClassifier);
+    assert!(classifier.drifted, "{classifier:?}");
+    assert!(classifier.score > 0.7, "{classifier:?}");
+    let reconstruction = result(&results, MultivariateMethod::ReconstructionError);
+    assert!(reconstruction.drifted, "{reconstruction:?}");
+    assert!(
+        reconstruction.score > reconstruction.threshold,
+        "{reconstruction:?}"
+    );
+}
+
+#[test]
+fn the_same_distribution_is_not_drift() {
+    let reference = correlated(2_000, 4, 0.8, 3);
+    let current = correlated(2_000, 4, 0.8, 4);
+    let results = multivariate_drift(&reference, &current, &MultivariateConfig::default()).unwrap();
+    for r in &results {
+        assert!(!r.drifted, "{r:?}");
+    }
+}
+
+#[test]
+fn undrifted_splits_alarm_at_most_at_the_nominal_rate() {
+    // 40 independent undrifted pairs at α = 0.05: 2 alarms expected; P(≥ 7) < 0.5% if the
+    // test holds its level, while a threshold at 0.5 (no allowance for chance) alarms
+    // about half the time.
+    let config = MultivariateConfig::default();
+    let mut alarms = 0;
+    for seed in 0..40 {
+        let reference = correlated(300, 3, 0.5, 100 + 2 * seed);
+        let current = correlated(300, 3, 0.5, 101 + 2 * seed);
+        let encoder = encoding::Encoder::fit(&reference).unwrap();
+        let r = domain_classifier::domain_classifier(
+            &encoder.encode(&reference),
+            &encoder.encode(&current),
+            &config,
+        )
+        .unwrap();
+        alarms += usize::from(r.drifted);
+    }
+    assert!(alarms <= 6, "{alarms} false alarms in 40 undrifted splits");
+}
+
+#[test]
+fn auc_counts_pairs_and_ties() {
+    assert_eq!(roc_auc(&[0.1, 0.2], &[0.3, 0.4]), 1.0);
+    assert_eq!(roc_auc(&[0.3, 0.4], &[0.1, 0.2]), 0.0);
+    // Pairs: (0.1<0.2) win, (0.1<0.5) win, (0.5>0.2) loss, (0.5=0.5) tie → 2.5 / 4.
+    assert_eq!(roc_auc(&[0.1, 0.5], &[0.2, 0.5]), 0.625);
+}
+
+#[test]
+fn the_chance_threshold_narrows_with_sample_size() {
+    let small = chance_threshold(1_000, 1_000, 0.05);
+    let large = chance_threshold(10_000, 10_000, 0.05);
+    // 1/2 + 1.6449·sqrt(2001 / 12e6) = 0.52124.
+    assert!((small - 0.521_24).abs() < 1e-4, "{small}");
+    assert!(large > 0.5 && large < small);
+}
+
+#[test]
+fn chunks_follow_nannyml_default_chunker() {
+    // 25 rows: chunks of 25 / 10 = 2 rows, the last row kept as a chunk of its own.
+    let bounds = chunk_bounds(25, 10);
+    assert_eq!(bounds.len(), 13);
+    assert_eq!(bounds[0], (0, 2));
+    assert_eq!(bounds[11], (22, 24));
+    assert_eq!(bounds[12], (24, 25));
+    assert_eq!(
+        chunk_bounds(100, 10),
+        (0..10).map(|i| (10 * i, 10 * i + 10)).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn categorical_features_are_count_encoded_and_unseen_is_zero() {
+    let table = |values: &[Option<&str>]| FeatureTable {
+        names: vec!["c".into()],
+        columns: vec![FeatureValues::Categorical(
+            values.iter().map(|v| v.map(String::from)).collect(),
+        )],
+    };
+    let reference = table(&[Some("a"), Some("a"), Some("b"), None]);
+    let encoder = encoding::Encoder::fit(&reference).unwrap();
+    // Shares: a = 3/4 (the missing cell is imputed as the most frequent), b = 1/4;
+    // standardised with mean 0.625 and std 0.2165.
+    let x = encoder.encode(&table(&[Some("a"), Some("b"), Some("zzz")]));
+    let std = (3.0f64 / 64.0).sqrt();
+    assert!((x[[0, 0]] - (0.75 - 0.625) / std).abs() < 1e-12);
+    assert!((x[[1, 0]] - (0.25 - 0.625) / std).abs() < 1e-12);
+    assert!((x[[2, 0]] - (0.0 - 0.625) / std).abs() < 1e-12);
+}
+
+#[test]
+fn with_more_pairs_than_kept_the_flipped_pair_is_still_seen() {
+    // 14 features have 91 pairs, more than MAX_PAIRS: each fold keeps the pairs whose
+    // correlation changed most in its training rows, and the flipped pair is among them.
+    const { assert!(14 * 13 / 2 > domain_classifier::MAX_PAIRS) };
+    let config = MultivariateConfig::default();
+    let reference = correlated(1_000, 14, 0.8, 5);
+    let encoder = encoding::Encoder::fit(&reference).unwrap();
+    let score = |current: &FeatureTable| {
+        domain_classifier::domain_classifier(
+            &encoder.encode(&reference),
+            &encoder.encode(current),
+            &config,
+        )
+        .unwrap()
+    };
+    let flipped = score(&correlated(1_000, 14, -0.8, 6));
+    assert!(flipped.drifted && flipped.score > 0.7, "{flipped:?}");
+    let same = score(&correlated(1_000, 14, 0.8, 7));
+    assert!(!same.drifted, "{same:?}");
+}

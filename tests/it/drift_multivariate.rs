@@ -1,0 +1,202 @@
+//! Multivariate drift against NannyML 0.13.1 (`tests/fixtures/drift/multivariate/`,
+//! written by its `generate.py`), and `modelwatch drift --multivariate` end to end: the
+//! correlation flip that every per-column test passes and both multivariate methods flag.
+
+use crate::support::cli::{modelwatch, stderr};
+use modelwatch::drift::multivariate::encoding::Encoder;
+use modelwatch::drift::multivariate::reconstruction::{ReconstructionModel, chunk_bounds};
+use modelwatch::drift_cli::multivariate::{feature_names, read_table};
+use modelwatch::profile::ProfileOptions;
+use modelwatch::registry::dataset_cli::SchemaFlags;
+use modelwatch::registry::reference::load_profile;
+use ndarray::s;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/drift/multivariate")
+        .join(name)
+}
+
+fn nannyml() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture("nannyml.json")).unwrap()).unwrap()
+}
+
+fn f64s(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+fn assert_close(actual: f64, expected: f64, what: &str) {
+    assert!(
+        (actual - expected).abs() <= 1e-9 * expected.abs().max(1.0),
+        "{what}: modelwatch {actual}, NannyML {expected}"
+    );
+}
+
+#[test]
+fn reconstruction_error_matches_nannyml() {
+    let expected = nannyml();
+    let reference_path = fixture("reference.csv");
+    let profile = load_profile(
+        Path::new("/nonexistent"),
+        reference_path.to_str().unwrap(),
+        &SchemaFlags::default(),
+        &ProfileOptions::default(),
+    )
+    .unwrap();
+    let features = feature_names(&profile);
+    assert_eq!(features, ["a", "b", "c", "colour"]);
+    let reference = read_table(&reference_path, &profile, &features, 100_000).unwrap();
+    let encoder = Encoder::fit(&reference).unwrap();
+    let model = ReconstructionModel::fit(&encoder.encode(&reference), 10).unwrap();
+    assert_eq!(
+        model.components() as u64,
+        expected["components"].as_u64().unwrap()
+    );
+    let chunks = f64s(&expected["reference_chunk_errors"]);
+    assert_eq!(model.reference_chunk_errors.len(), chunks.len());
+    for (i, (a, e)) in model.reference_chunk_errors.iter().zip(&chunks).enumerate() {
+        assert_close(*a, *e, &format!("reference chunk {i}"));
+    }
+    assert_close(
+        model.lower,
+        expected["lower_threshold"].as_f64().unwrap(),
+        "lower",
+    );
+    assert_close(
+        model.upper,
+        expected["upper_threshold"].as_f64().unwrap(),
+        "upper",
+    );
+
+    for (name, case) in expected["current"].as_object().unwrap() {
+        let current = read_table(&fixture(name), &profile, &features, 100_000).unwrap();
+        let x = encoder.encode(&current);
+        let whole = model.evaluate(&x).unwrap();
+        assert_close(whole.score, case["error"].as_f64().unwrap(), name);
+        let chunk_errors = f64s(&case["chunk_errors"]);
+        let bounds = chunk_bounds(x.nrows(), 10);
+        assert_eq!(bounds.len(), chunk_errors.len(), "{name}");
+        for ((a, b), e) in bounds.into_iter().zip(chunk_errors) {
+            assert_close(
+                model.error(x.slice(s![a..b, ..])),
+                e,
+                &format!("{name} rows {a}..{b}"),
+            );
+        }
+    }
+}
+
+fn drift_json(current: &str, extra: &[&str]) -> (Value, std::process::Output) {
+    let home = tempfile::tempdir().unwrap();
+    let reference = fixture("reference.csv");
+    let current = fixture(current);
+    let args = [
+        &[
+            "drift",
+            "--reference",
+            reference.to_str().unwrap(),
+            "--current",
+            current.to_str().unwrap(),
+            "--multivariate",
+            "--json",
+        ][..],
+        extra,
+    ]
+    .concat();
+    let out = modelwatch(home.path(), &args);
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (json, out)
+}
+
+fn multivariate(report: &Value, method: &str) -> Value {
+    report["multivariate"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no multivariate section: {report}"))
+        .iter()
+        .find(|r| r["method"] == method)
+        .unwrap_or_else(|| panic!("no {method} in {report}"))
+        .clone()
+}
+
+#[test]
+fn a_correlation_flip_passes_every_column_test_and_fails_both_multivariate_methods() {
+    let (report, out) = drift_json("flipped.csv", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for column in report["columns"].as_array().unwrap() {
+        assert_eq!(column["drifted"], false, "per-column test flagged {column}");
+    }
+    assert_eq!(report["dataset_drift"], false);
+    let classifier = multivariate(&report, "domain_classifier");
+    assert_eq!(classifier["drifted"], true, "{classifier}");
+    let reconstruction = multivariate(&report, "reconstruction_error");
+    assert_eq!(reconstruction["drifted"], true, "{reconstruction}");
+    // The whole file as one chunk, as NannyML computes it.
+    let expected = nannyml()["current"]["flipped.csv"]["error"]
+        .as_f64()
+        .unwrap();
+    assert_close(
+        reconstruction["score"].as_f64().unwrap(),
+        expected,
+        "flipped.csv",
+    );
+
+    // --fail-on-drift counts the joint distribution too.
+    let (_, out) = drift_json("flipped.csv", &["--fail-on-drift"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}
+
+#[test]
+fn the_same_distribution_is_no_multivariate_drift() {
+    let (report, out) = drift_json("same.csv", &["--fail-on-drift"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for method in ["domain_classifier", "reconstruction_error"] {
+        let r = multivariate(&report, method);
+        assert_eq!(r["drifted"], false, "{r}");
+        assert!(
+            r["score"].as_f64().unwrap() < r["threshold"].as_f64().unwrap(),
+            "{r}"
+        );
+    }
+}
+
+#[test]
+fn multivariate_with_a_profile_reference_is_a_usage_error() {
+    let home = tempfile::tempdir().unwrap();
+    let profile = home.path().join("reference.json");
+    let reference = fixture("reference.csv");
+    let out = modelwatch(
+        home.path(),
+        &[
+            "dataset",
+            "profile",
+            reference.to_str().unwrap(),
+            "--output",
+            profile.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let current = fixture("same.csv");
+    let out = modelwatch(
+        home.path(),
+        &[
+            "drift",
+            "--reference",
+            profile.to_str().unwrap(),
+            "--current",
+            current.to_str().unwrap(),
+            "--multivariate",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--multivariate needs the reference's rows"),
+        "{}",
+        stderr(&out)
+    );
+}
