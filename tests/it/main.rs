@@ -25,6 +25,7 @@ mod healthcheck;
 mod kibana_objects;
 mod live_drift;
 mod live_payloads;
+mod llm_serving;
 mod metric_contract;
 mod ml_jobs;
 mod ml_metrics;
