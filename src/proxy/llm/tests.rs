@@ -95,3 +95,21 @@ fn a_json_answer_gives_usage_and_an_error_status_counts_by_code() {
         "no TTFT without a stream: {text}"
     );
 }
+
+#[test]
+fn the_first_token_is_the_first_chunk_with_output_not_the_role_chunk() {
+    let role = openai::decode_answer(
+        br#"{"choices":[{"delta":{"role":"assistant"},"finish_reason":null}]}"#,
+    )
+    .unwrap();
+    let token = openai::decode_answer(br#"{"choices":[{"delta":{"content":"a"}}]}"#).unwrap();
+    let t0 = Instant::now();
+    let (t1, t2) = (t0 + Duration::from_millis(5), t0 + Duration::from_millis(9));
+    let mut seen = Seen::default();
+    seen.add(role, t0);
+    seen.add(token.clone(), t1);
+    seen.add(token, t2);
+    assert_eq!(seen.first_output, Some(t1));
+    assert_eq!(seen.last_output, Some(t2));
+    assert_eq!(seen.output_chunks, 2);
+}
