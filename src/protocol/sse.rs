@@ -4,7 +4,7 @@
 //! Written here rather than taken from a crate: the SSE crates on crates.io
 //! (`eventsource-stream`, `sse-stream`, …) are `Stream` adapters that own the body and must
 //! be polled, while the proxy's tap is a synchronous observer called with each data frame
-//! as it passes to the client ([`crate::proxy`] must never hold a frame back). A push
+//! as it passes to the client (the proxy must never hold a frame back). A push
 //! parser is ~100 lines: lines end at CRLF, LF or CR (a CR at the end of one chunk and an
 //! LF at the start of the next are one line end), `:` starts a comment, `data` lines are
 //! joined with `\n`, a blank line dispatches the event. Memory is bounded: an event whose
