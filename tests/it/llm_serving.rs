@@ -27,7 +27,8 @@ struct LlamaServer {
 }
 
 impl LlamaServer {
-    async fn start() -> LlamaServer {
+    /// Starts the server with extra flags (`--embedding true` for `/v1/embeddings`).
+    async fn start(extra: &[&str]) -> LlamaServer {
         let var = |name: &str| {
             std::env::var(name).unwrap_or_else(|_| {
                 panic!(
@@ -43,6 +44,9 @@ impl LlamaServer {
             .local_addr()
             .unwrap()
             .port();
+        // A name of its own: a port the kernel hands out twice (to a test running beside
+        // this one) must not pass for this server being ready.
+        let alias = format!("tiny-{}-{port}", std::process::id());
         let child = Command::new(python)
             .args([
                 "-m",
@@ -50,7 +54,7 @@ impl LlamaServer {
                 "--model",
                 &model,
                 "--model_alias",
-                "tiny",
+                &alias,
             ])
             .args([
                 "--host",
@@ -60,22 +64,25 @@ impl LlamaServer {
                 "--n_ctx",
                 "512",
             ])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("could not start llama_cpp.server");
-        let server = LlamaServer { child, port };
+        let mut server = LlamaServer { child, port };
         let deadline = Instant::now() + Duration::from_secs(120);
         let http = client::http1();
         loop {
-            let ready = http
-                .get(server.url("/v1/models").parse().unwrap())
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            if ready {
-                return server;
+            let answer = http.get(server.url("/v1/models").parse().unwrap()).await;
+            if let Ok(answer) = answer {
+                let body = answer.into_body().collect().await.unwrap().to_bytes();
+                if String::from_utf8_lossy(&body).contains(&alias) {
+                    return server;
+                }
             }
+            let exited = server.child.try_wait().unwrap();
+            assert!(exited.is_none(), "llama_cpp.server exited: {exited:?}");
             assert!(Instant::now() < deadline, "llama_cpp.server did not start");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -175,7 +182,7 @@ fn chat(stream: bool) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn llm_streams_pass_through_unchanged_and_are_measured_as_the_server_reports() {
-    let server = LlamaServer::start().await;
+    let server = LlamaServer::start(&[]).await;
     let proxy = ProxyProcess::start(&server.url(""), &[]);
     let chat_path = "/v1/chat/completions";
 
@@ -318,5 +325,61 @@ async fn llm_streams_pass_through_unchanged_and_are_measured_as_the_server_repor
             ]
         ),
         Some(1.0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn embeddings_are_measured_with_the_servers_input_tokens() {
+    let server = LlamaServer::start(&["--embedding", "true"]).await;
+    let proxy = ProxyProcess::start(&server.url(""), &[]);
+    let body = serde_json::json!({"model": "tiny", "input": "hello there"});
+    let answer = post(
+        &client::http1(),
+        &proxy.url("/v1/embeddings"),
+        body.to_string(),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let answer: Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(answer["data"].as_array().unwrap().len(), 1);
+    let prompt = answer["usage"]["prompt_tokens"].as_f64().unwrap();
+    assert!(prompt > 0.0);
+
+    let samples = metrics(&proxy).await;
+    let labels = [("model", "tiny"), ("operation", "embeddings")];
+    let input: Vec<(&str, &str)> = labels
+        .iter()
+        .copied()
+        .chain([("token_type", "input"), ("source", "usage")])
+        .collect();
+    assert_eq!(
+        value(&samples, "modelwatch_llm_token_usage_tokens_sum", &input),
+        Some(prompt)
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "modelwatch_llm_request_duration_seconds_count",
+            &labels
+        ),
+        Some(1.0)
+    );
+    // Embeddings have no output tokens, first token or finish reason.
+    let output: Vec<(&str, &str)> = labels
+        .iter()
+        .copied()
+        .chain([("token_type", "output"), ("source", "usage")])
+        .collect();
+    assert_eq!(
+        value(&samples, "modelwatch_llm_token_usage_tokens_count", &output),
+        None
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "modelwatch_llm_time_to_first_token_seconds_count",
+            &labels
+        ),
+        None
     );
 }
