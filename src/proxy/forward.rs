@@ -15,6 +15,7 @@ use crate::config::{Config, UpstreamProtocol, parse_upstream};
 use crate::export::elasticsearch::event::EventError;
 use crate::export::otlp::Otlp;
 use crate::export::otlp::spans::RequestTelemetry;
+use crate::protocol::openai::Endpoint;
 use crate::traffic::BodyEnd;
 use crate::traffic::identity::{self, LabelInterner, ModelLabels};
 use bytes::Bytes;
@@ -121,6 +122,9 @@ impl Forwarder {
             .tap
             .as_ref()
             .and_then(|tap| tap.own_answer(&req, received_at));
+        let llm_endpoint = (req.method() == http::Method::POST)
+            .then(|| Endpoint::from_route(req.uri().path()))
+            .flatten();
 
         let mut finish = Finish {
             metrics: self.metrics.clone(),
@@ -136,6 +140,14 @@ impl Forwarder {
         {
             Ok(response) => response,
             Err(err) => {
+                if let Some(endpoint) = llm_endpoint {
+                    // The proxy answers (413, 502, 504): the body's model may be unread.
+                    self.metrics.llm.count_error(
+                        &finish.labels.model,
+                        endpoint,
+                        err.status().as_str(),
+                    );
+                }
                 if let Some(own_answer) = own_answer {
                     let (status, body) = rescue::response_body(&err, &finish.request_id);
                     own_answer.export(OwnAnswerFacts {

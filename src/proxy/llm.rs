@@ -138,6 +138,13 @@ impl LlmMetrics {
         registry.register(Box::new(metrics.in_flight.clone()))?;
         Ok(metrics)
     }
+
+    /// Counts a failed LLM call: `error_type` is the status code or a stream failure.
+    pub fn count_error(&self, model: &str, endpoint: Endpoint, error_type: &str) {
+        self.errors
+            .with_label_values(&[model, endpoint.as_str(), error_type])
+            .inc();
+    }
 }
 
 /// What the request side learned, for the response side.
@@ -340,9 +347,7 @@ impl LlmResponseTap {
             None
         };
         if let Some(error_type) = error_type {
-            m.errors
-                .with_label_values(&[&*model, r.endpoint.as_str(), error_type])
-                .inc();
+            m.count_error(&model, r.endpoint, error_type);
         }
         drop(in_flight);
         if !status.is_success() {

@@ -383,3 +383,32 @@ async fn embeddings_are_measured_with_the_servers_input_tokens() {
         None
     );
 }
+
+/// No server needed: the proxy answers 502 itself and counts it as a failed LLM call.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_llm_call_the_upstream_never_answers_counts_as_an_error() {
+    // A port that was just free: nothing listens there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let proxy = ProxyProcess::start(&format!("http://{closed}"), &[]);
+    let body = serde_json::json!({"model": "tiny", "prompt": "x"});
+    let refused = post(
+        &client::http1(),
+        &proxy.url("/v1/completions"),
+        body.to_string(),
+    )
+    .await;
+    assert_eq!(refused.status, 502);
+    let samples = metrics(&proxy).await;
+    let labels = [
+        ("model", "unknown"),
+        ("operation", "text_completion"),
+        ("error_type", "502"),
+    ];
+    assert_eq!(
+        value(&samples, "modelwatch_llm_errors_total", &labels),
+        Some(1.0)
+    );
+}
