@@ -1,5 +1,6 @@
-//! What must hold for any input to the export's parsers: the bodies of the `spool_segment`
-//! and `bulk_response` fuzz targets, shared with `tests/it/fuzz_corpus.rs`, which runs them
+//! What must hold for any input to the export's parsers and the proxy's server-sent
+//! events reader: the bodies of the `spool_segment`, `bulk_response` and `sse_stream` fuzz
+//! targets, shared with `tests/it/fuzz_corpus.rs`, which runs them
 //! over the committed corpus (`tests/fixtures/export/corpus/<target>/`) in plain
 //! `cargo test`. Each panics when a property breaks, which is what libFuzzer reports.
 
@@ -8,6 +9,8 @@
 
 use modelwatch::export::elasticsearch::bulk::{self, ItemOutcome};
 use modelwatch::export::elasticsearch::spool::segment::{self, Decoded};
+use modelwatch::protocol::openai::decode_answer;
+use modelwatch::protocol::sse::{SseEvent, SseParser};
 
 /// A spool segment file's bytes, as recovery and the reader see them: `scan` never
 /// panics, the good records it reports are exactly the records there (each decodes,
@@ -72,5 +75,47 @@ pub fn bulk_response(input: &[u8]) {
                 "status {status} is not a final refusal"
             );
         }
+    }
+}
+
+/// The largest event `sse_stream` keeps.
+const SSE_LIMIT: usize = 4096;
+
+fn sse_events(chunks: &[&[u8]]) -> (Vec<SseEvent>, u64) {
+    let mut parser = SseParser::new(SSE_LIMIT);
+    let mut out = Vec::new();
+    for chunk in chunks {
+        parser.push(chunk, &mut |e| out.push(e));
+    }
+    (out, parser.dropped)
+}
+
+/// A response stream as the proxy's tap sees it (`protocol::sse`): the first byte says
+/// where the network cut the rest in two. The events (and the count of those dropped
+/// for size) do not depend on the cut, none is longer than the limit, and the OpenAI
+/// chunk decoder takes each event's data without panicking.
+pub fn sse_stream(input: &[u8]) {
+    let Some((&cut, stream)) = input.split_first() else {
+        return;
+    };
+    let cut = usize::from(cut).min(stream.len());
+    let whole = sse_events(&[stream]);
+    let split = sse_events(&[&stream[..cut], &stream[cut..]]);
+    assert_eq!(
+        whole, split,
+        "events depend on where the stream was cut ({cut})"
+    );
+    let bytewise: Vec<&[u8]> = stream.chunks(1).collect();
+    assert_eq!(
+        whole,
+        sse_events(&bytewise),
+        "events differ when fed byte by byte"
+    );
+    for event in &whole.0 {
+        assert!(
+            event.data.len() <= SSE_LIMIT,
+            "an event past the limit was kept"
+        );
+        let _ = decode_answer(event.data.as_bytes());
     }
 }

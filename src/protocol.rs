@@ -10,7 +10,9 @@
 //!
 //! Protocols: `oip` (Open Inference Protocol / KServe V2, with the binary tensor
 //! extension), `kserve_v1` (KServe V1 and TF Serving), `mlflow` (`/invocations`,
-//! JSON and CSV), `seldon` (Seldon Core v1) and `generic` (records or columns).
+//! JSON and CSV), `seldon` (Seldon Core v1) and `generic` (records or columns). LLM servers'
+//! OpenAI-compatible API is summarised by `openai` (model, streaming, output, usage, finish
+//! reasons) rather than decoded into columns, its streams read by `sse`.
 //! Shared pieces: `json` (tolerant JSON reading), `layout` (naming and column
 //! assembly), `batch` and `error` (the public types).
 
@@ -23,7 +25,9 @@ mod kserve_v1;
 mod layout;
 mod mlflow;
 mod oip;
+pub mod openai;
 mod seldon;
+pub mod sse;
 
 pub use batch::{Batch, Column, Value};
 pub use detect::detect;

@@ -16,6 +16,7 @@ pub mod admin;
 pub mod body;
 pub mod forward;
 pub mod headers;
+pub mod llm;
 pub mod metrics;
 pub mod rescue;
 pub mod server;

@@ -96,6 +96,13 @@ bash tests/fixtures/drift/check.sh multivariate >"$MODELWATCH_TEST_STATE/multiva
 multivariate_fixtures_pid=$!
 STOPS+=("kill $multivariate_fixtures_pid 2>/dev/null")
 
+say "Preparing the real llama.cpp server and its tiny model (pinned, cached), in the background"
+# Its first run compiles llama.cpp from source through llama-cpp-python (about ten minutes
+# on two cores, kept for later runs); it overlaps with the checks and the Rust build.
+bash tests/services/llama.sh >"$MODELWATCH_TEST_STATE/llama.env" 2>"$MODELWATCH_TEST_STATE/llama.log" &
+llama_pid=$!
+STOPS+=("kill $llama_pid 2>/dev/null")
+
 say "Alert rules, Alertmanager config, dashboards and deployment files (real promtool, amtool)"
 bash alerts/check.sh
 
@@ -136,6 +143,9 @@ say "Waiting for the OpenTelemetry Collector"
 wait "$otelcol_pid" || { cat "$MODELWATCH_TEST_STATE/otelcol.log" >&2; echo "the OpenTelemetry Collector did not start" >&2; exit 1; }
 while IFS= read -r line; do export "${line?}"; done <"$MODELWATCH_TEST_STATE/otelcol.env"
 echo "$OTELCOL_HTTP_ENDPOINT $OTELCOL_GRPC_ENDPOINT"
+say "Waiting for the llama.cpp server's build"
+wait "$llama_pid" || { cat "$MODELWATCH_TEST_STATE/llama.log" >&2; echo "the llama.cpp test server could not be built" >&2; exit 1; }
+while IFS= read -r line; do export "${line?}"; done <"$MODELWATCH_TEST_STATE/llama.env"
 cargo test --locked --all-targets -- ${filter:+"$filter"}
 
 # The chaos suite at CI size (seconds per scenario, every correctness promise, no timing

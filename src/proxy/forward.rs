@@ -7,6 +7,7 @@
 
 use super::body::{Observed, OnBodyEnd};
 use super::headers;
+use super::llm::{LlmCall, LlmRequestTap, LlmResponseTap};
 use super::metrics::{InFlight, ProxyMetrics, VersionHandles};
 use super::rescue::{self, ProxyError};
 use super::tap::{OwnAnswerFacts, RequestFacts, RequestTap, ResponseTap, Tap};
@@ -14,6 +15,7 @@ use crate::config::{Config, UpstreamProtocol, parse_upstream};
 use crate::export::elasticsearch::event::EventError;
 use crate::export::otlp::Otlp;
 use crate::export::otlp::spans::RequestTelemetry;
+use crate::protocol::openai::Endpoint;
 use crate::traffic::BodyEnd;
 use crate::traffic::identity::{self, LabelInterner, ModelLabels};
 use bytes::Bytes;
@@ -39,7 +41,7 @@ pub struct Forwarder {
     version: Version,
     max_request_body: u64,
     response_timeout: Duration,
-    labels: LabelInterner,
+    labels: Arc<LabelInterner>,
     default_model: Option<String>,
     default_version: Option<String>,
     metrics: Arc<ProxyMetrics>,
@@ -85,7 +87,7 @@ impl Forwarder {
             version,
             max_request_body: p.max_request_body_bytes,
             response_timeout: p.response_timeout,
-            labels: LabelInterner::new(p.max_models, p.max_versions_per_model),
+            labels: Arc::new(LabelInterner::new(p.max_models, p.max_versions_per_model)),
             default_model: config.model.name.clone(),
             default_version: config.model.version.clone(),
             metrics,
@@ -120,6 +122,9 @@ impl Forwarder {
             .tap
             .as_ref()
             .and_then(|tap| tap.own_answer(&req, received_at));
+        let llm_endpoint = (req.method() == http::Method::POST)
+            .then(|| Endpoint::from_route(req.uri().path()))
+            .flatten();
 
         let mut finish = Finish {
             metrics: self.metrics.clone(),
@@ -135,6 +140,14 @@ impl Forwarder {
         {
             Ok(response) => response,
             Err(err) => {
+                if let Some(endpoint) = llm_endpoint {
+                    // The proxy answers (413, 502, 504): the body's model may be unread.
+                    self.metrics.llm.count_error(
+                        &finish.labels.model,
+                        endpoint,
+                        err.status().as_str(),
+                    );
+                }
                 if let Some(own_answer) = own_answer {
                     let (status, body) = rescue::response_body(&err, &finish.request_id);
                     own_answer.export(OwnAnswerFacts {
@@ -200,11 +213,27 @@ impl Forwarder {
             Some((tap, request_tap, slot, facts)) => (Some(request_tap), Some((tap, slot, facts))),
             None => (None, None),
         };
+        let (llm_tap, llm_call) = match (parts.method == http::Method::POST)
+            .then(|| {
+                LlmRequestTap::for_path(
+                    parts.uri.path(),
+                    finish.started,
+                    &self.metrics.llm,
+                    &self.labels,
+                    finish.labels.model.clone(),
+                )
+            })
+            .flatten()
+        {
+            Some((tap, call)) => (Some(tap), Some(call)),
+            None => (None, None),
+        };
         let body = Observed::new(
             Limited::new(body, self.max_request_body as usize),
             RequestSize {
                 histogram: handles.request_size.clone(),
                 tap: request_tap,
+                llm: llm_tap,
             },
         );
 
@@ -247,6 +276,7 @@ impl Forwarder {
         let status = parts.status;
         let mut completion = finish.completion(status, handles);
         completion.tap = response_tap;
+        completion.llm = llm_call.map(|call: LlmCall| LlmResponseTap::new(call, &parts.headers));
         let body = Observed::new(Either::Left(body), completion);
         Ok(Response::from_parts(parts, body))
     }
@@ -294,6 +324,7 @@ impl Finish {
             status,
             _in_flight: self.in_flight.take(),
             tap: None,
+            llm: None,
             telemetry: self.telemetry.take(),
         }
     }
@@ -330,6 +361,7 @@ impl Finish {
 pub struct RequestSize {
     histogram: prometheus::Histogram,
     tap: Option<RequestTap>,
+    llm: Option<LlmRequestTap>,
 }
 
 impl OnBodyEnd for RequestSize {
@@ -337,12 +369,18 @@ impl OnBodyEnd for RequestSize {
         if let Some(tap) = self.tap.as_mut() {
             tap.on_data(data);
         }
+        if let Some(llm) = self.llm.as_mut() {
+            llm.on_data(data);
+        }
     }
 
     fn on_end(self, bytes: u64, end: BodyEnd) {
         self.histogram.observe(bytes as f64);
         if let Some(tap) = self.tap {
             tap.on_end(bytes, end);
+        }
+        if let Some(llm) = self.llm {
+            llm.on_end(end);
         }
     }
 }
@@ -356,6 +394,7 @@ pub struct Completion {
     status: StatusCode,
     _in_flight: Option<InFlight>,
     tap: Option<ResponseTap>,
+    llm: Option<LlmResponseTap>,
     telemetry: Option<RequestTelemetry>,
 }
 
@@ -364,9 +403,15 @@ impl OnBodyEnd for Completion {
         if let Some(tap) = self.tap.as_mut() {
             tap.on_data(data);
         }
+        if let Some(llm) = self.llm.as_mut() {
+            llm.on_data(data);
+        }
     }
 
     fn on_end(self, bytes: u64, end: BodyEnd) {
+        if let Some(llm) = self.llm {
+            llm.on_end(self.status, end);
+        }
         let duration = self.started.elapsed();
         self.handles
             .request_duration

@@ -105,6 +105,8 @@ pub struct ProxyMetrics {
     in_flight: IntGaugeVec,
     upstream_errors: IntCounterVec,
     client_errors: IntCounterVec,
+    /// LLM latency and usage of OpenAI-compatible calls.
+    pub llm: Arc<super::llm::LlmMetrics>,
     handles: RwLock<HashMap<VersionKey, VersionHandles>>,
 }
 
@@ -167,6 +169,7 @@ impl ProxyMetrics {
                 ),
                 &["reason"],
             )?,
+            llm: Arc::new(super::llm::LlmMetrics::register(registry)?),
             handles: RwLock::new(HashMap::new()),
         };
         registry.register(Box::new(metrics.requests.clone()))?;

@@ -59,6 +59,14 @@ fn bulk_response_properties_hold_over_the_corpus() {
 }
 
 #[test]
+fn sse_stream_properties_hold_over_the_corpus() {
+    for (name, input) in corpus("sse_stream") {
+        let held = std::panic::catch_unwind(|| properties::sse_stream(&input));
+        assert!(held.is_ok(), "sse_stream: corpus input {name}");
+    }
+}
+
+#[test]
 fn every_fuzz_target_has_a_corpus() {
     let manifest = read("fuzz/Cargo.toml");
     let targets: Vec<&str> = manifest
@@ -67,7 +75,7 @@ fn every_fuzz_target_has_a_corpus() {
         .filter_map(|rest| rest.strip_suffix('"'))
         .filter(|name| *name != "modelwatch-fuzz")
         .collect();
-    assert_eq!(targets.len(), 15, "{targets:?}");
+    assert_eq!(targets.len(), 16, "{targets:?}");
     for target in targets {
         let seeds = ["protocol", "export"]
             .iter()

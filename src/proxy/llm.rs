@@ -1,0 +1,413 @@
+//! LLM latency and usage from OpenAI-compatible traffic, measured as it streams through.
+//!
+//! The request side keeps a bounded copy of the request body (reference-counted frames)
+//! and, once the upstream has read it, learns the model and streaming options
+//! ([`openai::decode_request`]). The response side watches each data frame as it is handed
+//! to the client: a `text/event-stream` answer goes through an incremental
+//! [`SseParser`], and the first chunk that carries output is the first token — timed when
+//! it passes to the client, so the figure is the one the client sees. Frames are only
+//! looked at, never held: the stream reaches the client exactly as the model sends it.
+//!
+//! Names mirror the OpenTelemetry generative-AI semantic conventions:
+//! `modelwatch_llm_time_to_first_token_seconds` (`gen_ai.server.time_to_first_token`),
+//! `modelwatch_llm_time_per_output_token_seconds` (`gen_ai.server.time_per_output_token`;
+//! one value per request: the mean gap between output chunks after the first),
+//! `modelwatch_llm_token_usage_tokens{token_type="input"|"output"}`
+//! (`gen_ai.client.token.usage`), `modelwatch_llm_request_duration_seconds`
+//! (`gen_ai.server.request.duration`), with `operation` = `gen_ai.operation.name`.
+//! Token counts come from the answer's `usage` (`source="usage"`); a stream without usage
+//! has its output counted as one token per output chunk (`source="chunks"`, what
+//! llama.cpp and vLLM send; an approximation elsewhere).
+
+use crate::protocol::openai::{self, AnswerSummary, Endpoint, FinishReason, LlmRequest, Usage};
+use crate::protocol::sse::{SseEvent, SseParser};
+use crate::traffic::BodyEnd;
+use crate::traffic::capture::{Capture, CapturedBody};
+use crate::traffic::identity::LabelInterner;
+use bytes::Bytes;
+use prometheus::{
+    HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::export::prometheus::LATENCY_BUCKETS;
+
+/// The most of a request body kept to read its model and options (prompts can be long;
+/// past this the model is taken from the answer instead).
+pub const MAX_REQUEST_CAPTURE: usize = 1 << 20;
+/// The largest single server-sent event read; a larger one is skipped, not buffered.
+pub const MAX_EVENT_BYTES: usize = 1 << 20;
+
+/// Token count buckets: 1 to 64Ki by powers of four (OpenTelemetry's advice for
+/// `gen_ai.client.token.usage` goes to 64Mi; contexts beyond 64Ki land in +Inf).
+const TOKEN_BUCKETS: &[f64] = &[
+    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0,
+];
+/// Seconds per output token: 1 ms to 2.5 s, as the semantic conventions advise.
+const TOKEN_GAP_BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5,
+];
+/// Output tokens per second: 1 to 2,000.
+const RATE_BUCKETS: &[f64] = &[
+    1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0,
+];
+
+/// Every LLM metric the proxy records, labelled by the model the request names and the
+/// operation. Model names go through the proxy's label interner (bounded).
+pub struct LlmMetrics {
+    time_to_first_token: HistogramVec,
+    time_per_output_token: HistogramVec,
+    output_tokens_per_second: HistogramVec,
+    request_duration: HistogramVec,
+    token_usage: HistogramVec,
+    finish_reasons: IntCounterVec,
+    errors: IntCounterVec,
+    in_flight: IntGaugeVec,
+}
+
+impl LlmMetrics {
+    pub fn register(registry: &Registry) -> prometheus::Result<Self> {
+        let histogram = |name: &str, help: &str, buckets: &[f64], labels: &[&str]| {
+            HistogramVec::new(
+                HistogramOpts::new(name, help).buckets(buckets.to_vec()),
+                labels,
+            )
+        };
+        let model_op = &["model", "operation"];
+        let metrics = Self {
+            time_to_first_token: histogram(
+                "modelwatch_llm_time_to_first_token_seconds",
+                "Streamed LLM answers: time from the request head arriving to the first output chunk passing to the client.",
+                LATENCY_BUCKETS,
+                model_op,
+            )?,
+            time_per_output_token: histogram(
+                "modelwatch_llm_time_per_output_token_seconds",
+                "Streamed LLM answers: mean time between output chunks after the first, one value per request.",
+                TOKEN_GAP_BUCKETS,
+                model_op,
+            )?,
+            output_tokens_per_second: histogram(
+                "modelwatch_llm_output_tokens_per_second",
+                "Output tokens of an LLM answer divided by its whole duration.",
+                RATE_BUCKETS,
+                model_op,
+            )?,
+            request_duration: histogram(
+                "modelwatch_llm_request_duration_seconds",
+                "LLM requests: time from the request head arriving to the answer's last byte.",
+                LATENCY_BUCKETS,
+                model_op,
+            )?,
+            token_usage: histogram(
+                "modelwatch_llm_token_usage_tokens",
+                "Tokens per LLM request, by type (input, output) and source (usage: as the server reported; chunks: output chunks counted).",
+                TOKEN_BUCKETS,
+                &["model", "operation", "token_type", "source"],
+            )?,
+            finish_reasons: IntCounterVec::new(
+                Opts::new(
+                    "modelwatch_llm_finish_reasons_total",
+                    "Choices finished, by finish_reason (stop, length, content_filter, tool_calls, function_call, other).",
+                ),
+                &["model", "operation", "reason"],
+            )?,
+            errors: IntCounterVec::new(
+                Opts::new(
+                    "modelwatch_llm_errors_total",
+                    "LLM requests that failed, by error_type: the HTTP status code, stream_error (an error event in the stream) or incomplete (the stream broke off).",
+                ),
+                &["model", "operation", "error_type"],
+            )?,
+            in_flight: IntGaugeVec::new(
+                Opts::new(
+                    "modelwatch_llm_requests_in_flight",
+                    "LLM requests forwarded whose answer has not ended.",
+                ),
+                model_op,
+            )?,
+        };
+        registry.register(Box::new(metrics.time_to_first_token.clone()))?;
+        registry.register(Box::new(metrics.time_per_output_token.clone()))?;
+        registry.register(Box::new(metrics.output_tokens_per_second.clone()))?;
+        registry.register(Box::new(metrics.request_duration.clone()))?;
+        registry.register(Box::new(metrics.token_usage.clone()))?;
+        registry.register(Box::new(metrics.finish_reasons.clone()))?;
+        registry.register(Box::new(metrics.errors.clone()))?;
+        registry.register(Box::new(metrics.in_flight.clone()))?;
+        Ok(metrics)
+    }
+
+    /// Counts a failed LLM call: `error_type` is the status code or a stream failure.
+    pub fn count_error(&self, model: &str, endpoint: Endpoint, error_type: &str) {
+        self.errors
+            .with_label_values(&[model, endpoint.as_str(), error_type])
+            .inc();
+    }
+}
+
+/// What the request side learned, for the response side.
+#[derive(Default)]
+pub struct LlmSlot(Mutex<Option<(LlmRequest, Option<InFlight>)>>);
+
+/// Keeps `modelwatch_llm_requests_in_flight` up until dropped.
+pub struct InFlight(IntGauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// Reads the request body of an OpenAI-compatible call as it goes upstream.
+pub struct LlmRequestTap {
+    endpoint: Endpoint,
+    capture: Capture,
+    slot: Arc<LlmSlot>,
+    metrics: Arc<LlmMetrics>,
+    labels: Arc<LabelInterner>,
+    fallback_model: Arc<str>,
+}
+
+impl LlmRequestTap {
+    /// The taps for a request to `path` whose head arrived at `started`, when the path is
+    /// one of the OpenAI-compatible endpoints: this side's, and what the response side needs.
+    pub fn for_path(
+        path: &str,
+        started: Instant,
+        metrics: &Arc<LlmMetrics>,
+        labels: &Arc<LabelInterner>,
+        fallback_model: Arc<str>,
+    ) -> Option<(LlmRequestTap, LlmCall)> {
+        let endpoint = Endpoint::from_route(path)?;
+        let slot = Arc::new(LlmSlot::default());
+        let tap = LlmRequestTap {
+            endpoint,
+            capture: Capture::new(MAX_REQUEST_CAPTURE),
+            slot: slot.clone(),
+            metrics: metrics.clone(),
+            labels: labels.clone(),
+            fallback_model: fallback_model.clone(),
+        };
+        let call = LlmCall {
+            endpoint,
+            slot,
+            metrics: metrics.clone(),
+            labels: labels.clone(),
+            fallback_model,
+            started,
+        };
+        Some((tap, call))
+    }
+
+    pub fn on_data(&mut self, data: &Bytes) {
+        self.capture.push(data);
+    }
+
+    pub fn on_end(self, end: BodyEnd) {
+        let request = match self.capture.finish(end == BodyEnd::Complete) {
+            CapturedBody::Complete(body) => openai::decode_request(&body).unwrap_or_default(),
+            _ => LlmRequest::default(),
+        };
+        let model = model_label(&self.labels, request.model.as_deref(), &self.fallback_model);
+        let gauge = self
+            .metrics
+            .in_flight
+            .with_label_values(&[&*model, self.endpoint.as_str()]);
+        gauge.inc();
+        *self.slot.0.lock().expect("llm slot poisoned") = Some((request, Some(InFlight(gauge))));
+    }
+}
+
+/// What an answer has shown so far.
+#[derive(Default)]
+struct Seen {
+    first_output: Option<Instant>,
+    last_output: Option<Instant>,
+    output_chunks: u64,
+    finish_reasons: Vec<FinishReason>,
+    usage: Option<Usage>,
+    model: Option<String>,
+    stream_error: bool,
+}
+
+impl Seen {
+    fn add(&mut self, answer: AnswerSummary, at: Instant) {
+        if answer.output_choices > 0 {
+            self.first_output.get_or_insert(at);
+            self.last_output = Some(at);
+            self.output_chunks += answer.output_choices;
+        }
+        // A choice's finish reason is sent once; cap what a hostile stream could pile up.
+        if self.finish_reasons.len() < 64 {
+            self.finish_reasons.extend(answer.finish_reasons);
+        }
+        self.usage = answer.usage.or(self.usage);
+        if self.model.is_none() {
+            self.model = answer.model;
+        }
+        self.stream_error |= answer.error;
+    }
+}
+
+/// What the response side needs from the request side besides the slot.
+pub struct LlmCall {
+    endpoint: Endpoint,
+    slot: Arc<LlmSlot>,
+    metrics: Arc<LlmMetrics>,
+    labels: Arc<LabelInterner>,
+    /// The model label the proxy gave the request (URL or `model.name`), used when
+    /// neither the request nor the answer names a model.
+    fallback_model: Arc<str>,
+    /// When the request head arrived.
+    started: Instant,
+}
+
+/// Watches the answer to an OpenAI-compatible call on its way to the client.
+pub struct LlmResponseTap {
+    call: LlmCall,
+    /// `Some` when the answer is a server-sent event stream.
+    sse: Option<SseParser>,
+    /// The body of a plain JSON answer.
+    capture: Capture,
+    seen: Seen,
+}
+
+impl LlmResponseTap {
+    pub fn new(call: LlmCall, response_headers: &http::HeaderMap) -> Self {
+        let streamed = response_headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|ct| ct.split(';').next())
+            .is_some_and(|media| media.trim().eq_ignore_ascii_case("text/event-stream"));
+        Self {
+            call,
+            sse: streamed.then(|| SseParser::new(MAX_EVENT_BYTES)),
+            capture: Capture::new(if streamed { 0 } else { MAX_REQUEST_CAPTURE }),
+            seen: Seen::default(),
+        }
+    }
+
+    pub fn on_data(&mut self, data: &Bytes) {
+        let Some(sse) = self.sse.as_mut() else {
+            self.capture.push(data);
+            return;
+        };
+        let now = Instant::now();
+        let seen = &mut self.seen;
+        sse.push(data, &mut |event: SseEvent| {
+            if event.data == openai::STREAM_DONE {
+                return;
+            }
+            if let Ok(answer) = openai::decode_answer(event.data.as_bytes()) {
+                seen.add(answer, now);
+            }
+        });
+    }
+
+    /// Records the request's LLM metrics: `status` of the answer, how its body `end`ed.
+    pub fn on_end(mut self, status: http::StatusCode, end: BodyEnd) {
+        let ended = Instant::now();
+        let r = &self.call;
+        let (request, in_flight) = r
+            .slot
+            .0
+            .lock()
+            .expect("llm slot poisoned")
+            .take()
+            .unwrap_or_default();
+        let streamed = self.sse.is_some();
+        if !streamed
+            && status.is_success()
+            && let CapturedBody::Complete(body) = self.capture.finish(end == BodyEnd::Complete)
+            && let Ok(answer) = openai::decode_answer(&body)
+        {
+            self.seen.add(answer, ended);
+        }
+        let seen = self.seen;
+        let model = model_label(
+            &r.labels,
+            request.model.as_deref().or(seen.model.as_deref()),
+            &r.fallback_model,
+        );
+        let values = [&*model, r.endpoint.as_str()];
+        let m = &r.metrics;
+        let duration = ended.duration_since(r.started);
+        m.request_duration
+            .with_label_values(&values)
+            .observe(duration.as_secs_f64());
+        let error_type = if !status.is_success() {
+            Some(status.as_str())
+        } else if seen.stream_error {
+            Some("stream_error")
+        } else if end != BodyEnd::Complete {
+            Some("incomplete")
+        } else {
+            None
+        };
+        if let Some(error_type) = error_type {
+            m.count_error(&model, r.endpoint, error_type);
+        }
+        drop(in_flight);
+        if !status.is_success() {
+            return;
+        }
+        for reason in &seen.finish_reasons {
+            m.finish_reasons
+                .with_label_values(&[&*model, r.endpoint.as_str(), reason.as_str()])
+                .inc();
+        }
+        if streamed && let Some(first) = seen.first_output {
+            m.time_to_first_token
+                .with_label_values(&values)
+                .observe(first.duration_since(r.started).as_secs_f64());
+            if let Some(last) = seen.last_output
+                && seen.output_chunks > 1
+            {
+                let gaps = (seen.output_chunks - 1) as f64;
+                m.time_per_output_token
+                    .with_label_values(&values)
+                    .observe(last.duration_since(first).as_secs_f64() / gaps);
+            }
+        }
+        let usage = |token_type: &str, source: &str, tokens: u64| {
+            m.token_usage
+                .with_label_values(&[&*model, r.endpoint.as_str(), token_type, source])
+                .observe(tokens as f64);
+        };
+        let output = match seen.usage {
+            Some(u) => {
+                usage("input", "usage", u.prompt_tokens);
+                (r.endpoint != Endpoint::Embeddings).then_some(u.completion_tokens)
+            }
+            None if streamed => Some(seen.output_chunks),
+            None => None,
+        };
+        if let Some(output) = output {
+            let source = if seen.usage.is_some() {
+                "usage"
+            } else {
+                "chunks"
+            };
+            usage("output", source, output);
+            if duration > Duration::ZERO && output > 0 {
+                m.output_tokens_per_second
+                    .with_label_values(&values)
+                    .observe(output as f64 / duration.as_secs_f64());
+            }
+        }
+    }
+}
+
+/// The model label: the request's (or answer's) model through the interner, else the
+/// label the proxy gave the request (from its URL or `model.name`).
+fn model_label(labels: &LabelInterner, model: Option<&str>, fallback: &Arc<str>) -> Arc<str> {
+    match model {
+        Some(model) => labels.labels(Some(model), None).model,
+        None => fallback.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

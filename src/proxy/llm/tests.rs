@@ -1,0 +1,115 @@
+use super::*;
+use prometheus::Encoder;
+
+fn metrics() -> (Registry, Arc<LlmMetrics>, Arc<LabelInterner>) {
+    let registry = Registry::new();
+    let metrics = Arc::new(LlmMetrics::register(&registry).unwrap());
+    (registry, metrics, Arc::new(LabelInterner::new(8, 8)))
+}
+
+fn exposition(registry: &Registry) -> String {
+    let mut out = Vec::new();
+    prometheus::TextEncoder::new()
+        .encode(&registry.gather(), &mut out)
+        .unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+fn sse_headers() -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/event-stream; charset=utf-8"),
+    );
+    headers
+}
+
+fn call(
+    path: &str,
+    request: &'static [u8],
+    metrics: &Arc<LlmMetrics>,
+    labels: &Arc<LabelInterner>,
+) -> LlmCall {
+    let (mut tap, call) =
+        LlmRequestTap::for_path(path, Instant::now(), metrics, labels, Arc::from("unknown"))
+            .expect("an OpenAI route");
+    tap.on_data(&Bytes::from_static(request));
+    tap.on_end(BodyEnd::Complete);
+    call
+}
+
+#[test]
+fn a_stream_split_anywhere_gives_first_token_chunk_count_and_finish_reason() {
+    let (registry, metrics, labels) = metrics();
+    let stream: &[u8] =
+        b"data: {\"model\":\"tiny\",\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n\
+data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n\
+data: {\"choices\":[{\"delta\":{\"content\":\"b\"}}]}\n\n\
+data: {\"choices\":[{\"delta\":{\"content\":\"c\"},\"finish_reason\":\"length\"}]}\n\n\
+data: [DONE]\n\n";
+    let request = br#"{"model":"tiny","stream":true,"messages":[]}"#;
+    let mut tap = LlmResponseTap::new(
+        call("/v1/chat/completions", request, &metrics, &labels),
+        &sse_headers(),
+    );
+    for piece in stream.chunks(7) {
+        tap.on_data(&Bytes::copy_from_slice(piece));
+    }
+    tap.on_end(http::StatusCode::OK, BodyEnd::Complete);
+    let text = exposition(&registry);
+    assert!(
+        text.contains(
+            r#"modelwatch_llm_time_to_first_token_seconds_count{model="tiny",operation="chat"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains(r#"modelwatch_llm_token_usage_tokens_sum{model="tiny",operation="chat",source="chunks",token_type="output"} 3"#), "{text}");
+    assert!(text.contains(r#"modelwatch_llm_finish_reasons_total{model="tiny",operation="chat",reason="length"} 1"#), "{text}");
+    assert!(
+        text.contains(r#"modelwatch_llm_requests_in_flight{model="tiny",operation="chat"} 0"#),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_json_answer_gives_usage_and_an_error_status_counts_by_code() {
+    let (registry, metrics, labels) = metrics();
+    let request = br#"{"model":"tiny","prompt":"x"}"#;
+    let mut tap = LlmResponseTap::new(
+        call("/v1/completions", request, &metrics, &labels),
+        &http::HeaderMap::new(),
+    );
+    tap.on_data(&Bytes::from_static(br#"{"choices":[{"text":"y","finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}"#));
+    tap.on_end(http::StatusCode::OK, BodyEnd::Complete);
+    let failed = LlmResponseTap::new(
+        call("/v1/completions", request, &metrics, &labels),
+        &http::HeaderMap::new(),
+    );
+    failed.on_end(http::StatusCode::TOO_MANY_REQUESTS, BodyEnd::Complete);
+    let text = exposition(&registry);
+    assert!(text.contains(r#"modelwatch_llm_token_usage_tokens_sum{model="tiny",operation="text_completion",source="usage",token_type="input"} 5"#), "{text}");
+    assert!(text.contains(r#"modelwatch_llm_token_usage_tokens_sum{model="tiny",operation="text_completion",source="usage",token_type="output"} 2"#), "{text}");
+    assert!(text.contains(r#"modelwatch_llm_errors_total{error_type="429",model="tiny",operation="text_completion"} 1"#), "{text}");
+    assert!(
+        !text.contains("modelwatch_llm_time_to_first_token_seconds_count{"),
+        "no TTFT without a stream: {text}"
+    );
+}
+
+#[test]
+fn the_first_token_is_the_first_chunk_with_output_not_the_role_chunk() {
+    let role = openai::decode_answer(
+        br#"{"choices":[{"delta":{"role":"assistant"},"finish_reason":null}]}"#,
+    )
+    .unwrap();
+    let token = openai::decode_answer(br#"{"choices":[{"delta":{"content":"a"}}]}"#).unwrap();
+    let t0 = Instant::now();
+    let (t1, t2) = (t0 + Duration::from_millis(5), t0 + Duration::from_millis(9));
+    let mut seen = Seen::default();
+    seen.add(role, t0);
+    seen.add(token.clone(), t1);
+    seen.add(token, t2);
+    assert_eq!(seen.first_output, Some(t1));
+    assert_eq!(seen.last_output, Some(t2));
+    assert_eq!(seen.output_chunks, 2);
+}
