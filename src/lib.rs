@@ -32,6 +32,8 @@
 //!   that turns it into a report line, shared by the CLI and the live sidecar; no I/O.
 //! - [`drift_cli`]: the `modelwatch drift` command: reads a reference and a current CSV
 //!   (in parallel ranges) and prints the report as a table or JSON.
+//! - [`page`]: the drift page on the admin port and the self-contained HTML reports
+//!   (server-rendered, charts as SVG, assets compiled in).
 //! - [`exit`]: the process exit codes and the error kinds that map to them.
 //! - [`logging`] and [`shutdown`]: stderr diagnostics and the stop signal.
 //! - [`healthcheck`]: `modelwatch healthcheck URL`, the images' health probe.
@@ -47,6 +49,7 @@ pub mod exit;
 pub mod export;
 pub mod healthcheck;
 pub mod logging;
+pub mod page;
 pub mod pipeline;
 pub mod profile;
 pub mod protocol;

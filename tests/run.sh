@@ -3,8 +3,9 @@
 #
 # It installs what the tests need (Debian packages, via apt-get, when missing; cargo-fuzz
 # from crates.io), starts the real services they talk to as processes on loopback, runs
-# the Rust test suite, the rule checks, the drift fixture check (tests/fixtures/drift/
-# check.sh, in a pinned Python venv it keeps between runs), every fuzz target for
+# the Rust test suite (the drift page's test in headless Chromium: tests/browser/), the
+# rule checks, the drift fixture check (tests/fixtures/drift/check.sh, in a pinned Python
+# venv it keeps between runs), every fuzz target for
 # FUZZ_SECONDS (10) each, and rustdoc (warnings are errors), and stops every service it
 # started, whether the tests pass or fail.
 #
@@ -87,6 +88,14 @@ bash tests/fixtures/drift/check.sh >"$MODELWATCH_TEST_STATE/drift-fixtures.log" 
 fixtures_pid=$!
 STOPS+=("kill $fixtures_pid 2>/dev/null")
 
+say "Installing the browser tests' chromium, playwright-core and axe-core (pinned, cached), in the background"
+# Cold: Debian's chromium (apt) and two npm packages, about a minute, kept in
+# ~/.cache/modelwatch for later runs; it overlaps with the checks and the Rust build.
+command -v node >/dev/null || { echo "Node.js (with npm) is needed for the browser tests (tests/browser/)" >&2; exit 1; }
+bash tests/browser/install.sh >"$MODELWATCH_TEST_STATE/browser.env" 2>"$MODELWATCH_TEST_STATE/browser.log" &
+browser_pid=$!
+STOPS+=("kill $browser_pid 2>/dev/null")
+
 say "Alert rules, Alertmanager config, dashboards and deployment files (real promtool, amtool)"
 bash alerts/check.sh
 
@@ -119,6 +128,11 @@ say "Waiting for the OpenTelemetry Collector"
 wait "$otelcol_pid" || { cat "$MODELWATCH_TEST_STATE/otelcol.log" >&2; echo "the OpenTelemetry Collector did not start" >&2; exit 1; }
 while IFS= read -r line; do export "${line?}"; done <"$MODELWATCH_TEST_STATE/otelcol.env"
 echo "$OTELCOL_HTTP_ENDPOINT $OTELCOL_GRPC_ENDPOINT"
+say "Waiting for the browser tests' install"
+wait "$browser_pid" || { cat "$MODELWATCH_TEST_STATE/browser.log" >&2; echo "tests/browser/install.sh failed" >&2; exit 1; }
+export MODELWATCH_BROWSER_MODULES="$(tail -n 1 "$MODELWATCH_TEST_STATE/browser.env")"
+export CHROMIUM="${CHROMIUM:-$(command -v chromium)}"
+echo "$MODELWATCH_BROWSER_MODULES $CHROMIUM"
 cargo test --locked --all-targets -- ${filter:+"$filter"}
 
 # Every fuzz target for a bounded time (FUZZ_SECONDS each, 10 by default) on the stable

@@ -6,6 +6,7 @@
 use super::alarms::Correction;
 use super::counts::NumericCounts;
 use super::current::{CurrentColumn, aligned_counts};
+use super::histogram::{Histogram, histogram};
 use super::{ColumnDriftConfig, Method};
 use crate::drift;
 use crate::profile::ColumnProfile;
@@ -38,6 +39,14 @@ pub struct ColumnReport {
     pub non_finite_rate: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The reference beside the current data, bin by bin, for the HTML page and report
+    /// (the `page` module); not in the JSON.
+    #[serde(skip)]
+    pub histogram: Option<Histogram>,
+    /// Live only: the scores of the recent evaluations, oldest first, this one last
+    /// (`analysis::state::SCORE_HISTORY` at most); not in the JSON.
+    #[serde(skip)]
+    pub history: Vec<f64>,
 }
 
 /// `auto` or one method for every column.
@@ -135,6 +144,8 @@ pub fn column_report(
         type_error_rate: rate(current.type_errors),
         non_finite_rate: rate(current.non_finite),
         note,
+        histogram: histogram(reference, current),
+        history: Vec::new(),
     }
 }
 

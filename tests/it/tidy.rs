@@ -45,7 +45,7 @@ const LAYERS: &[&[&str]] = &[
     &["traffic", "exit", "logging", "shutdown", "provenance"],
     &["profile"],
     &["drift", "protocol"],
-    &["config"],
+    &["config", "page"],
     &["export", "registry"],
     &["train"],
     &["analysis"],
