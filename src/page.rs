@@ -7,6 +7,8 @@
 //!   health. [`live_main`] is its `<main>` alone (`GET /?part=main`), which the page's
 //!   small script fetches every evaluation interval to refresh without a reload; without
 //!   JavaScript a `<noscript>` refresh reloads the page instead.
+//! - [`document_file`] and [`table`]: other reports as files, in the same style
+//!   (`modelwatch validate --report` writes `report.html`).
 //! - [`report_file`]: the same view of one batch comparison (`modelwatch drift --html`) as
 //!   one self-contained file: no script, and a Content-Security-Policy that forbids every
 //!   request (before anything else in the head, so it covers all of it), so it opens from `file://` or a mail attachment with no network access.
@@ -159,7 +161,19 @@ pub fn live_main(report: &LiveReport, health: &SidecarHealth) -> String {
 
 /// A self-contained report of one comparison (`modelwatch drift --html`).
 pub fn report_file(title: &str, view: &ModelView<'_>, notes: &[String]) -> String {
-    let mut out = String::with_capacity(64 * 1024);
+    let mut body = String::with_capacity(64 * 1024);
+    for note in notes {
+        let _ = write!(body, "<p class=\"note\">{}</p>", esc(note));
+    }
+    sections::model(&mut body, 0, view);
+    document_file("drift report", title, &body)
+}
+
+/// A self-contained report file around `body` (HTML, its strings already escaped): the
+/// page's style, no script, a policy that forbids every request. `kind` names the report
+/// in the heading (`drift report`, `validation report`).
+pub fn document_file(kind: &str, title: &str, body: &str) -> String {
+    let mut out = String::with_capacity(body.len() + 16 * 1024);
     // A file must not reach the network: no script, no fetch, no image from elsewhere
     // (the empty icon is inline, so the browser asks for no favicon either).
     out.push_str(
@@ -171,16 +185,39 @@ pub fn report_file(title: &str, view: &ModelView<'_>, notes: &[String]) -> Strin
     out.push_str("</head><body>");
     let _ = write!(
         out,
-        "<header><h1>modelwatch <span>drift report</span></h1></header><main id=\"report\">\
+        "<header><h1>modelwatch <span>{}</span></h1></header><main id=\"report\">\
          <p class=\"lead\">{}</p>",
+        esc(kind),
         esc(title)
     );
-    for note in notes {
-        let _ = write!(out, "<p class=\"note\">{}</p>", esc(note));
-    }
-    sections::model(&mut out, 0, view);
+    out.push_str(body);
     out.push_str("</main></body></html>");
     out
+}
+
+/// A table with a caption, header cells and rows of cells (the first cell of a row
+/// heads it), every string escaped; wide tables scroll on their own on a phone.
+pub fn table(out: &mut String, caption: &str, header: &[&str], rows: &[Vec<String>]) {
+    let _ = write!(
+        out,
+        "<div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"{0}\"><table>\
+         <caption>{0}</caption><thead><tr>",
+        esc(caption)
+    );
+    for h in header {
+        let _ = write!(out, "<th scope=\"col\">{}</th>", esc(h));
+    }
+    out.push_str("</tr></thead><tbody>");
+    for row in rows {
+        out.push_str("<tr>");
+        for (i, cell) in row.iter().enumerate() {
+            let tag = if i == 0 { "th scope=\"row\"" } else { "td" };
+            let close = if i == 0 { "th" } else { "td" };
+            let _ = write!(out, "<{tag}>{}</{close}>", esc(cell));
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table></div>");
 }
 
 /// The `Content-Security-Policy` of the live page: its own inline style and script (by
