@@ -63,6 +63,13 @@ pub struct ProxyConfig {
     /// After SIGTERM, how long in-flight requests may take before the process exits anyway.
     #[serde(with = "humantime_serde")]
     pub drain_timeout: Duration,
+    /// After SIGTERM, how long the sidecar keeps accepting and serving, answering HTTP/1.1
+    /// with `Connection: close` and `/readyz` with 503, before it stops accepting and
+    /// drains. Gives a load balancer time to stop sending (Kubernetes removes a
+    /// terminating pod's endpoints a few seconds late), and moves keep-alive clients off
+    /// before their connections close. 0 (the default) stops accepting at once.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_delay: Duration,
     /// Idle keep-alive connections to the upstream are closed after this time.
     #[serde(with = "humantime_serde")]
     pub pool_idle_timeout: Duration,
@@ -215,6 +222,7 @@ impl Default for ProxyConfig {
             connect_timeout: Duration::from_secs(2),
             response_timeout: Duration::from_secs(60),
             drain_timeout: Duration::from_secs(25),
+            shutdown_delay: Duration::ZERO,
             pool_idle_timeout: Duration::from_secs(30),
             pool_max_idle: 256,
             max_request_body_bytes: 32 * 1024 * 1024,

@@ -61,6 +61,7 @@ use tokio::sync::watch;
 ///   max_request_body_bytes = 33554432 # then 413
 ///   max_header_bytes = 65536          # then 431
 ///   drain_timeout = "25s"             # after SIGTERM
+///   shutdown_delay = "0s"             # serve on after SIGTERM, with Connection: close
 ///   [model]
 ///   name = "credit"                   # for URLs that carry no model name
 ///   [analysis]

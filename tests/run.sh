@@ -4,14 +4,15 @@
 # It installs what the tests need (Debian packages, via apt-get, when missing; cargo-fuzz
 # from crates.io), starts the real services they talk to as processes on loopback, runs
 # the Rust test suite (the drift page's test in headless Chromium: tests/browser/), the
-# rule checks, the drift fixture check (tests/fixtures/drift/check.sh, in a pinned Python
-# venv it keeps between runs), every fuzz target for
-# FUZZ_SECONDS (10) each, and rustdoc (warnings are errors), and stops every service it
-# started, whether the tests pass or fail.
+# chaos suite at CI size (tests/chaos/), the rule checks, the drift fixture check
+# (tests/fixtures/drift/check.sh, in a pinned Python venv it keeps between runs), every
+# fuzz target for FUZZ_SECONDS (10) each, and rustdoc (warnings are errors), and stops
+# every service it started, whether the tests pass or fail.
 #
 #   bash tests/run.sh            # everything
 #   bash tests/run.sh proxy      # only tests whose name contains "proxy"
 #   bash tests/run.sh fuzz       # the corpus replays, then each fuzz target
+#   bash tests/run.sh chaos      # the chaos suite at CI size (and tests named "chaos")
 #
 # State (logs, pid files, service data) goes to $MODELWATCH_TEST_STATE, a fresh temp dir
 # by default; it is removed at the end unless KEEP_TEST_STATE=1.
@@ -68,6 +69,9 @@ need_apt amtool prometheus-alertmanager
 need_apt jq jq
 need_apt curl curl
 need_apt openssl openssl
+# The chaos suite's model server and load generator.
+need_apt nginx nginx-light
+need_apt h2load nghttp2-client
 
 say "Rust toolchain"
 command -v cargo >/dev/null || { echo "cargo is not installed: install Rust (https://rustup.rs)" >&2; exit 1; }
@@ -134,6 +138,14 @@ export MODELWATCH_BROWSER_MODULES="$(tail -n 1 "$MODELWATCH_TEST_STATE/browser.e
 export CHROMIUM="${CHROMIUM:-$(command -v chromium)}"
 echo "$MODELWATCH_BROWSER_MODULES $CHROMIUM"
 cargo test --locked --all-targets -- ${filter:+"$filter"}
+
+# The chaos suite at CI size (seconds per scenario, every correctness promise, no timing
+# promise) against the debug binary and the OpenSearch node above; the full-length suite
+# is `bash tests/chaos/run.sh`.
+if [ -z "$filter" ] || [[ "$filter" == *chaos* ]]; then
+    say "Chaos suite, CI size (tests/chaos/chaos.py)"
+    python3 tests/chaos/chaos.py --scale ci --binary target/debug/modelwatch
+fi
 
 # Every fuzz target for a bounded time (FUZZ_SECONDS each, 10 by default) on the stable
 # toolchain: a full run, or a filter naming "fuzz". The committed corpora also run above,

@@ -1,5 +1,6 @@
 //! Accepting client connections: HTTP/1.1 and h2c on one port, limits on the request head,
-//! and a graceful drain on shutdown.
+//! and a graceful shutdown: serving on for `shutdown_delay` with `Connection: close`, then
+//! a drain of the requests in flight.
 
 use super::forward::Forwarder;
 use super::metrics::{ClientErrorReason, ProxyMetrics};
@@ -15,8 +16,19 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-/// Serves `listener` until `shutdown` turns true, then drains in-flight requests for at
-/// most `drain_timeout`.
+/// After `shutdown_delay`, how long connections accepted last have to send their request
+/// before the drain closes idle ones (a client writes at once: loopback or LAN round trips
+/// are well under this).
+const LAST_ACCEPTED_GRACE: Duration = Duration::from_millis(100);
+
+/// Serves `listener` until `shutdown` turns true; then, for `shutdown_delay`, still accepts
+/// and serves, closing each HTTP/1.1 connection after its next response (h2 clients get
+/// GOAWAY at the drain); then stops accepting and drains in-flight requests for at most
+/// `drain_timeout`.
+///
+/// Why the delay: a request a client writes into a keep-alive connection just as the
+/// server closes it idle is never read, and the client sees a reset. The chaos suite's
+/// SIGTERM scenario counted one such request per client connection without it.
 pub async fn serve(
     listener: TcpListener,
     forwarder: Arc<Forwarder>,
@@ -37,6 +49,8 @@ pub async fn serve(
         .max_header_list_size(config.max_header_bytes as u32);
     let graceful = GracefulShutdown::new();
     let first_request_deadline = config.header_read_timeout;
+    let closing = Arc::new(AtomicBool::new(false));
+    let mut stop_accepting: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
 
     loop {
         let (stream, peer) = tokio::select! {
@@ -50,17 +64,45 @@ pub async fn serve(
                     continue;
                 }
             },
-            _ = shutdown.changed() => break,
+            _ = shutdown.changed(), if stop_accepting.is_none() => {
+                if config.shutdown_delay.is_zero() {
+                    break;
+                }
+                tracing::info!(
+                    delay = ?config.shutdown_delay,
+                    "shutting down: serving on for proxy.shutdown_delay, closing each \
+                     connection after its next response, then draining"
+                );
+                closing.store(true, Ordering::Relaxed);
+                stop_accepting = Some(Box::pin(tokio::time::sleep(config.shutdown_delay)));
+                continue;
+            }
+            () = async { stop_accepting.as_mut().expect("checked by the guard").await },
+                if stop_accepting.is_some() => break,
         };
         let _ = stream.set_nodelay(true);
         let started = Arc::new(AtomicBool::new(false));
         let service = {
             let forwarder = forwarder.clone();
             let started = started.clone();
-            service_fn(move |req| {
+            let closing = closing.clone();
+            service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                 started.store(true, Ordering::Relaxed);
                 let forwarder = forwarder.clone();
-                async move { Ok::<_, Infallible>(forwarder.handle(req, peer.ip()).await) }
+                let closing = closing.clone();
+                let http1 = req.version() < http::Version::HTTP_2;
+                async move {
+                    let mut response = forwarder.handle(req, peer.ip()).await;
+                    // Read when the response is ready, so that a request in flight as the
+                    // shutdown began closes its connection too.
+                    if http1 && closing.load(Ordering::Relaxed) {
+                        response.headers_mut().insert(
+                            http::header::CONNECTION,
+                            http::HeaderValue::from_static("close"),
+                        );
+                    }
+                    Ok::<_, Infallible>(response)
+                }
             })
         };
         let conn = builder
@@ -98,6 +140,12 @@ pub async fn serve(
     }
 
     drop(listener);
+    if !config.shutdown_delay.is_zero() {
+        // A client whose connection was accepted a moment ago is writing its request now;
+        // the drain would close that connection as idle before reading it. Its response
+        // carries `Connection: close`, like every other in the delay.
+        tokio::time::sleep(LAST_ACCEPTED_GRACE).await;
+    }
     tracing::info!("stopped accepting; draining in-flight requests");
     tokio::select! {
         _ = graceful.shutdown() => tracing::info!("all connections drained"),

@@ -332,7 +332,7 @@ impl Shipper {
                 PartShipped::Interrupted => return Shipped::Interrupted,
                 PartShipped::TooLarge(part, answer) if part.len() == 1 => {
                     let reason = format!(
-                        "the event alone is too large for the cluster (413 to a _bulk request                          of {} bytes): {answer}",
+                        "the event alone is too large for the cluster (413 to a _bulk request of {} bytes): {answer}",
                         bulk_bytes(&part)
                     );
                     self.dead_letter(&part, 413, &reason);
