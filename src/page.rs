@@ -109,9 +109,10 @@ pub fn live_page(report: &LiveReport, health: &SidecarHealth) -> String {
         refresh_seconds(report)
     );
     out.push_str("</head><body><a class=\"skip\" href=\"#live\">Skip to the report</a>");
+    // Not a live region: a screen reader would announce every refresh.
     out.push_str(
         "<header><h1>modelwatch <span>live drift</span></h1>\
-         <p id=\"status\" role=\"status\"></p></header>",
+         <p id=\"status\"></p></header>",
     );
     let _ = write!(
         out,
