@@ -87,7 +87,7 @@ fn columns(out: &mut String, index: usize, kind: &str, title: &str, reports: &[C
         out,
         "<h3 id=\"mv-{index}-{kind}\">{title} <span class=\"count\">{drifted} of {} drifted</span>\
          </h3><p class=\"legend\"><span class=\"key ref\"></span>reference \
-         <span class=\"key cur\"></span>current window</p><ul class=\"columns {kind}\">",
+         <span class=\"key cur\"></span>current</p><ul class=\"columns {kind}\">",
         order.len()
     );
     for r in order {
