@@ -253,3 +253,6 @@ fn reports(
 pub fn method_choice(name: &str) -> MethodChoice {
     crate::drift::report::parse_method(name).unwrap_or(MethodChoice::Auto)
 }
+
+#[cfg(test)]
+mod tests;

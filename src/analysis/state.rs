@@ -38,9 +38,9 @@ pub struct Side {
     max_categories: usize,
 }
 
-/// Evaluations whose scores a column keeps for the drift page: an hour at the default
-/// 15 s interval, 2 KiB per column.
-pub const SCORE_HISTORY: usize = 240;
+/// Evaluations whose scores a column keeps for the drift page: 15 minutes at the default
+/// 15 s interval, 0.5 KiB per column (and about 0.7 KB of page per column).
+pub const SCORE_HISTORY: usize = 60;
 
 /// Everything live about one model version.
 pub struct ModelVersionState {
