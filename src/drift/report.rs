@@ -49,6 +49,33 @@ pub struct ColumnReport {
     pub history: Vec<f64>,
 }
 
+#[cfg(test)]
+impl ColumnReport {
+    /// A numeric column tested with KS, `score` its p-value against 0.05, no drift and no
+    /// data-quality problem: tests change what they look at.
+    pub(crate) fn example(name: &str, score: Option<f64>) -> ColumnReport {
+        ColumnReport {
+            name: name.to_string(),
+            kind: "numeric".to_string(),
+            method: "ks".to_string(),
+            statistic: score,
+            score,
+            p_value: score,
+            threshold: Some(0.05),
+            drifted: false,
+            evaluation_drifted: None,
+            missing_rate: 0.0,
+            out_of_range_rate: 0.0,
+            unseen_rate: 0.0,
+            type_error_rate: 0.0,
+            non_finite_rate: 0.0,
+            note: None,
+            histogram: None,
+            history: Vec::new(),
+        }
+    }
+}
+
 /// `auto` or one method for every column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MethodChoice {

@@ -9,28 +9,18 @@ use crate::drift::model_report::{ReferenceSummary, WindowSummary};
 const HOSTILE: &str = "<script>alert(\"x\")</script>&'<img src=x onerror=alert(1)>";
 
 fn column(name: &str, drifted: bool, bars: usize) -> ColumnReport {
+    let p = if drifted { 1e-9 } else { 0.4 };
     ColumnReport {
-        name: name.to_string(),
-        kind: "numeric".to_string(),
-        method: "ks".to_string(),
-        statistic: Some(0.31),
-        score: Some(if drifted { 1e-9 } else { 0.4 }),
-        p_value: Some(if drifted { 1e-9 } else { 0.4 }),
-        threshold: Some(0.05),
         drifted,
         evaluation_drifted: Some(drifted),
         missing_rate: 0.25,
-        out_of_range_rate: 0.0,
-        unseen_rate: 0.0,
-        type_error_rate: 0.0,
-        non_finite_rate: 0.0,
-        note: None,
         histogram: Some(Histogram {
             labels: (0..bars).map(|i| format!("{HOSTILE}{i}")).collect(),
             reference: vec![1.0 / bars as f64; bars],
             current: vec![1.0 / bars as f64; bars],
         }),
         history: vec![0.5, 0.3, 0.01],
+        ..ColumnReport::example(name, Some(p))
     }
 }
 

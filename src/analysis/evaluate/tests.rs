@@ -4,25 +4,7 @@
 use super::*;
 
 fn line(name: &str, score: Option<f64>) -> ColumnReport {
-    ColumnReport {
-        name: name.to_string(),
-        kind: "numeric".to_string(),
-        method: "ks".to_string(),
-        statistic: score,
-        score,
-        p_value: score,
-        threshold: Some(0.05),
-        drifted: false,
-        evaluation_drifted: None,
-        missing_rate: 0.0,
-        out_of_range_rate: 0.0,
-        unseen_rate: 0.0,
-        type_error_rate: 0.0,
-        non_finite_rate: 0.0,
-        note: None,
-        histogram: None,
-        history: Vec::new(),
-    }
+    ColumnReport::example(name, score)
 }
 
 #[test]
