@@ -67,6 +67,8 @@ pub struct LiveAnalysis {
     /// Where request events (after decoding) and drift snapshots go, once the
     /// Elasticsearch export has started.
     export: std::sync::OnceLock<EventExport>,
+    /// The prediction store for the label join, with `quality.enabled`.
+    pub quality: Option<crate::quality::Quality>,
 }
 
 /// The export queue, and which payloads go into request events.
@@ -107,6 +109,13 @@ impl LiveAnalysis {
             "auto" => None,
             name => Some(name.parse::<Protocol>()?),
         };
+        let (quality, store_thread) = if config.quality.enabled {
+            let (quality, thread) =
+                crate::quality::Quality::start(&config.state_dir(), &config.quality, registry)?;
+            (Some(quality), Some(thread))
+        } else {
+            (None, None)
+        };
         let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
         let follows = references.iter().any(|(_, r)| r.model.is_some());
         let analysis = Arc::new(LiveAnalysis {
@@ -122,6 +131,7 @@ impl LiveAnalysis {
             stop: Mutex::new(Some(stop_tx)),
             stopping: Default::default(),
             export: Default::default(),
+            quality,
         });
         analysis.install(references);
         let mut threads = Vec::new();
@@ -142,6 +152,11 @@ impl LiveAnalysis {
                 .name("drift-evaluator".into())
                 .spawn(move || evaluator_loop(a, interval, stop_rx))?,
         );
+        if let Some(thread) = store_thread {
+            // After the evaluator, whose `stop` closes the store's queue once the workers
+            // (joined before it) have offered their last predictions.
+            threads.push(thread);
+        }
         if follows {
             // After the evaluator: whoever joins these threads in order calls `stop` at
             // the evaluator, which also ends this thread's wait.
@@ -408,6 +423,9 @@ impl LiveAnalysis {
 
     /// Evaluates once more (so the last window is in the report) and stops the evaluator.
     pub fn stop(&self) {
+        if let Some(quality) = &self.quality {
+            quality.store.close();
+        }
         evaluate::evaluate_all(self);
         self.stop.lock().expect("stop lock poisoned").take();
     }

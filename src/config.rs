@@ -30,6 +30,7 @@ pub struct Config {
     pub analysis: AnalysisConfig,
     pub export: ExportConfig,
     pub admin: crate::config::admin::AdminConfig,
+    pub quality: crate::config::quality::QualityConfig,
 }
 
 /// Where events leave the process, besides `/metrics`.
@@ -408,6 +409,17 @@ impl Config {
         self.analysis.validate(&mut problems);
         self.export.elasticsearch.validate(&mut problems);
         self.admin.validate(&mut problems);
+        self.quality.validate(&mut problems);
+        let analysed = self.analysis.enabled
+            && (self.analysis.reference.is_some() || !self.analysis.references.is_empty());
+        if self.quality.enabled && !analysed {
+            problems.push(
+                "quality.enabled is on but no traffic is analysed: the prediction store keeps \
+                 analysed predictions, so give --reference (a model, dataset, profile or CSV) \
+                 with analysis enabled, or turn quality.enabled off"
+                    .into(),
+            );
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -534,6 +546,7 @@ fn internal(e: config::ConfigError) -> UsageError {
 
 pub mod admin;
 pub mod elasticsearch;
+pub mod quality;
 pub mod state;
 
 #[cfg(test)]

@@ -24,6 +24,8 @@
 //!   injection and exact latency percentiles.
 //! - [`registry`]: the home directory: SQLite metadata, content-addressed blobs, dataset
 //!   versions, model versions with their aliases and alias history.
+//! - [`quality`]: model quality: analysed predictions kept on disk so that delayed labels
+//!   (`POST /api/v1/feedback`) join them, and the feedback outcomes.
 //! - [`train`]: reference training, validation, metrics and promotion gates.
 //! - [`serve`]: the reference model server (Open Inference Protocol and MLflow `/invocations`).
 //! - [`pipeline`]: `pipeline run`, dataset add → train → validate → register → promote.
@@ -36,6 +38,7 @@
 //!   (server-rendered, charts as SVG, assets compiled in).
 //! - [`exit`]: the process exit codes and the error kinds that map to them.
 //! - [`logging`] and [`shutdown`]: stderr diagnostics and the stop signal.
+//! - [`feedback_cli`]: `modelwatch feedback send FILE --url URL`, labels to a sidecar.
 //! - [`healthcheck`]: `modelwatch healthcheck URL`, the images' health probe.
 //! - [`provenance`]: the version and git revision the binary was built from.
 //!
@@ -47,6 +50,7 @@ pub mod drift;
 pub mod drift_cli;
 pub mod exit;
 pub mod export;
+pub mod feedback_cli;
 pub mod healthcheck;
 pub mod logging;
 pub mod page;
@@ -55,6 +59,7 @@ pub mod profile;
 pub mod protocol;
 pub mod provenance;
 pub mod proxy;
+pub mod quality;
 pub mod quickstart;
 pub mod registry;
 pub mod replay;

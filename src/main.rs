@@ -51,6 +51,8 @@ enum Job {
     Quickstart(modelwatch::quickstart::QuickstartArgs),
     /// Probe an HTTP endpoint: exit 0 on 2xx, 1 otherwise (container healthchecks).
     Healthcheck(modelwatch::healthcheck::HealthcheckArgs),
+    /// Send delayed labels (ground truth) to a sidecar to join its stored predictions.
+    Feedback(modelwatch::feedback_cli::FeedbackArgs),
 }
 
 impl Job {
@@ -94,6 +96,7 @@ fn main() {
         Job::Replay(args) => modelwatch::replay::run(args),
         Job::Quickstart(args) => modelwatch::quickstart::run(args),
         Job::Healthcheck(args) => modelwatch::healthcheck::run(args),
+        Job::Feedback(args) => modelwatch::feedback_cli::run(args),
     };
     match result {
         Ok(()) => std::process::exit(exit::OK),

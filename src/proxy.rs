@@ -45,6 +45,9 @@ use tokio::sync::watch;
 /// reference NAME@ALIAS is followed: a promotion or rollback switches to the new version's
 /// reference within --reference-poll, and rows are compared with the profile of the
 /// version that answered (URL /versions/N, X-Model-Version, the OIP model_version).
+/// With quality.enabled, each analysed prediction is kept so that labels sent later to
+/// POST /api/v1/feedback (or `modelwatch feedback send`) join it: realised performance on
+/// /api/v1/performance and modelwatch_performance.
 ///
 /// Settings come from, in increasing precedence: built-in defaults, the TOML file given
 /// with --config, environment variables MODELWATCH__SECTION__KEY (for example
@@ -93,6 +96,12 @@ use tokio::sync::watch;
 ///   enable_lifecycle = false          # true allows POST /-/reload (else 403)
 ///   token_file = "/run/secrets/admin" # Bearer token for all but /healthz, /readyz
 ///   protect_metrics = false           # true: /metrics needs the token too
+///   [quality]                         # labels joined to predictions (needs a reference)
+///   enabled = false                   # true: keep predictions in STATE_DIR/predictions.sqlite
+///   max_bytes = 268435456             # oldest predictions evicted beyond it (counted)
+///   retention = "7d"                  # older predictions evicted; their labels `expired`
+///   window_rows = 10000               # realised performance: the latest labels per version
+///   window = "24h"                    #   ... received within this time
 ///
 /// Traces and metrics go over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (e.g.
 /// http://127.0.0.1:4318; OTEL_EXPORTER_OTLP_PROTOCOL=grpc for port 4317), configured by

@@ -14,6 +14,9 @@ use std::time::{Instant, SystemTime};
 
 /// Evaluates every model version now and publishes the result.
 pub fn evaluate_all(analysis: &LiveAnalysis) {
+    if let Some(quality) = &analysis.quality {
+        quality.evaluate();
+    }
     let states = analysis.states();
     let current = analysis.reference_set();
     let evaluated_at = SystemTime::now();

@@ -9,6 +9,7 @@ use super::references::LoadedReference;
 use crate::export::elasticsearch::capture::CapturePolicy;
 use crate::export::elasticsearch::event::RequestRecord;
 use crate::protocol::{self, Protocol, RequestMeta, ResponseMeta};
+use crate::quality::store::{Prediction, PredictionStore};
 use crate::traffic::Exchange;
 use crate::traffic::capture::CapturedBody;
 use std::sync::Arc;
@@ -138,9 +139,53 @@ fn analyse(
     decoded.reference = Some(reference.clone());
     decoded.model_version = Some(labels.version.clone());
     analysis.record(&labels, reference, &request, response.as_ref());
+    if let (Some(quality), Some(response)) = (&analysis.quality, &response) {
+        keep_predictions(&quality.store, exchange, &labels, response);
+    }
     decoded.request = Some(request);
     decoded.response = response;
     Ok(())
+}
+
+/// Offers each response row to the prediction store, for labels that arrive later.
+fn keep_predictions(
+    store: &PredictionStore,
+    exchange: &Exchange,
+    labels: &crate::traffic::identity::ModelLabels,
+    response: &protocol::Batch,
+) {
+    let outputs: Arc<[String]> = response
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| c.name.clone().unwrap_or_else(|| format!("output_{i}")))
+        .collect();
+    let at_ms = crate::quality::store::to_ms(exchange.received_at);
+    for row in 0..response.rows {
+        store.offer(Prediction {
+            request_id: exchange.request_id.clone(),
+            row: row as u32,
+            model: labels.model.clone(),
+            version: labels.version.clone(),
+            outputs: outputs.clone(),
+            values: response
+                .columns
+                .iter()
+                .map(|c| json_value(c.values.get(row)))
+                .collect(),
+            at_ms,
+        });
+    }
+}
+
+fn json_value(value: Option<&protocol::Value>) -> serde_json::Value {
+    match value {
+        Some(protocol::Value::Number(n)) => serde_json::Number::from_f64(*n)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+        Some(protocol::Value::Text(t)) => serde_json::Value::String(t.clone()),
+        Some(protocol::Value::Bool(b)) => serde_json::Value::Bool(*b),
+        Some(protocol::Value::Missing) | None => serde_json::Value::Null,
+    }
 }
 
 fn decode_response(

@@ -84,6 +84,20 @@ fn validation_reports_every_problem_at_once() {
 }
 
 #[test]
+fn the_prediction_store_needs_analysed_traffic() {
+    let mut c = Config::default();
+    c.proxy.upstream = Some("http://model:8000".into());
+    c.quality.enabled = true;
+    let err = c.validate_proxy().unwrap_err().0;
+    assert!(
+        err.contains("quality.enabled is on but no traffic is analysed"),
+        "{err}"
+    );
+    c.analysis.reference = Some("credit@production".into());
+    c.validate_proxy().unwrap();
+}
+
+#[test]
 fn a_missing_upstream_says_which_flag_to_pass() {
     let err = Config::default().validate_proxy().unwrap_err().0;
     assert!(err.contains("--upstream http://HOST:PORT"), "{err}");

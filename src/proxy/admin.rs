@@ -1,7 +1,9 @@
 //! The admin listener: the drift page at `/` ([`crate::page`]), `/metrics`, `/healthz`,
-//! `/readyz`, `/api/v1/drift` and `POST /-/reload`, on their own port so that inference clients never reach them and
-//! scrapes never queue behind inference traffic. [`access`] decides who may use which
-//! (`[admin]`: lifecycle endpoints off by default, an optional bearer token).
+//! `/readyz`, `/api/v1/drift`, `/api/v1/performance`, `POST /api/v1/feedback` (labels
+//! for the prediction store) and `POST /-/reload`, on their own port so that inference
+//! clients never reach them and scrapes never queue behind inference traffic. [`access`]
+//! decides who may use which (`[admin]`: lifecycle endpoints off by default, an optional
+//! bearer token).
 
 pub mod access;
 #[cfg(test)]
@@ -88,6 +90,9 @@ async fn route(
     if req.uri().path() == "/-/reload" {
         return reload(&req, readiness).await;
     }
+    if req.uri().path() == "/api/v1/feedback" {
+        return feedback(req, readiness).await;
+    }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return text(StatusCode::METHOD_NOT_ALLOWED, "use GET\n");
     }
@@ -99,6 +104,15 @@ async fn route(
                 StatusCode::NOT_FOUND,
                 "no drift report: start the proxy with --reference (a profile, dataset or \
                  model reference) to analyse traffic\n",
+            ),
+        },
+        "/api/v1/performance" => match readiness.analysis.as_ref().and_then(|a| a.quality.as_ref())
+        {
+            Some(quality) => json(StatusCode::OK, &*quality.report()),
+            None => text(
+                StatusCode::NOT_FOUND,
+                "no performance report: start the proxy with a reference and \
+                 quality.enabled = true (MODELWATCH__QUALITY__ENABLED=true)\n",
             ),
         },
         "/metrics" => {
@@ -114,7 +128,84 @@ async fn route(
         _ => text(
             StatusCode::NOT_FOUND,
             "not found; the admin endpoints are / (the drift page), /metrics, /healthz, \
-             /readyz, /api/v1/drift and POST /-/reload\n",
+             /readyz, /api/v1/drift, /api/v1/performance, POST /api/v1/feedback and \
+             POST /-/reload\n",
+        ),
+    }
+}
+
+/// The largest feedback body taken in one request (about a million CSV items).
+pub const MAX_FEEDBACK_BYTES: usize = 64 * 1024 * 1024;
+
+/// `POST /api/v1/feedback`: labels joined to stored predictions. 200 with the outcome
+/// counts and the items that did not join; 400 when the body cannot be read (naming the
+/// line) or nothing in it joined because every item was wrong.
+async fn feedback(req: Request<Incoming>, readiness: &Readiness) -> Response<Full<Bytes>> {
+    use http_body_util::BodyExt as _;
+    if req.method() != Method::POST {
+        return text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "use POST /api/v1/feedback with a JSON array, NDJSON or CSV (request_id,label)\n",
+        );
+    }
+    let Some(analysis) = readiness.analysis.clone().filter(|a| a.quality.is_some()) else {
+        return text(
+            StatusCode::NOT_FOUND,
+            "no prediction store: start the proxy with a reference and quality.enabled = true \
+             (MODELWATCH__QUALITY__ENABLED=true) to join labels\n",
+        );
+    };
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = match http_body_util::Limited::new(req.into_body(), MAX_FEEDBACK_BYTES)
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(err) if err.is::<http_body_util::LengthLimitError>() => {
+            return text(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!(
+                    "the feedback body is over {MAX_FEEDBACK_BYTES} bytes: send it in batches\n"
+                ),
+            );
+        }
+        Err(err) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                &format!("the feedback body could not be read: {err}\n"),
+            );
+        }
+    };
+    // The join reads and writes SQLite: keep it off the runtime.
+    let joined = tokio::task::spawn_blocking(move || {
+        let quality = analysis.quality.as_ref().expect("checked above");
+        quality.receive(content_type.as_deref(), &body)
+    })
+    .await;
+    match joined {
+        Ok(Ok(Ok(answer))) => {
+            let status = if answer.nothing_joined() {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            };
+            json(status, &answer)
+        }
+        Ok(Ok(Err(unreadable))) => text(
+            StatusCode::BAD_REQUEST,
+            &format!("feedback body refused, nothing joined: {unreadable}\n"),
+        ),
+        Ok(Err(err)) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("the prediction store failed, nothing joined: {err:#}\n"),
+        ),
+        Err(err) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("feedback failed: {err}\n"),
         ),
     }
 }

@@ -40,7 +40,7 @@ const ANALYSIS_FAMILIES: [&str; 6] = [
 ];
 
 /// A pipeline run that registers a credit model and points `alias` at it.
-fn register(dir: &Path, home: &Path, seed: u64, alias: &str) {
+pub(crate) fn register(dir: &Path, home: &Path, seed: u64, alias: &str) {
     let file = pipeline_file(dir, &format!("seed{seed}.toml"), seed, "");
     let text_of = std::fs::read_to_string(&file).unwrap().replace(
         "[model]\nname = \"credit\"\n",

@@ -422,20 +422,26 @@ async fn generic_json_drift_is_caught() {
 
 /// What the running sidecar exposes is what the dashboards and alert rules were written
 /// against: every `modelwatch_*` series it exports is in `alerts/metrics.txt`, with no
-/// label the contract does not list.
+/// label the contract does not list. The prediction store is on, so its series count too.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_exposition_keeps_the_metric_contract() {
     let dir = TempDir::new("contract");
     let profile = credit_profile(&dir.0);
     let upstream = model_server(Wire::Oip).await;
+    let state = dir.0.join("state");
     let proxy = ProxyProcess::start_with_args(
         &[
             "--upstream",
             &upstream.url(),
             "--reference",
             profile.to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
         ],
-        &[("MODELWATCH__ANALYSIS__EVALUATION_INTERVAL", "200ms")],
+        &[
+            ("MODELWATCH__ANALYSIS__EVALUATION_INTERVAL", "200ms"),
+            ("MODELWATCH__QUALITY__ENABLED", "true"),
+        ],
     );
     let (features, rows) = credit_rows();
     send_rows(&proxy, Wire::Oip, &features, &sample(&rows, 200, 3)).await;
@@ -472,6 +478,10 @@ async fn the_exposition_keeps_the_metric_contract() {
         "modelwatch_drift_share",
         "modelwatch_reference_info",
         "modelwatch_analysis_queue_depth",
+        "modelwatch_feedback_total",
+        "modelwatch_prediction_store_writes_total",
+        "modelwatch_prediction_store_evicted_total",
+        "modelwatch_prediction_store_bytes",
     ] {
         assert!(checked.contains(name), "{name} is not exported");
     }

@@ -32,6 +32,7 @@ mod ml_metrics;
 mod ml_pipeline;
 mod ml_registry;
 mod ml_support;
+mod model_quality;
 mod otlp;
 mod prometheus_live;
 mod promql_selectors;

@@ -48,6 +48,7 @@ const LAYERS: &[&[&str]] = &[
     &["config", "page"],
     &["export", "registry"],
     &["train"],
+    &["quality"],
     &["analysis"],
     &[
         "proxy",
@@ -56,6 +57,7 @@ const LAYERS: &[&[&str]] = &[
         "replay",
         "drift_cli",
         "healthcheck",
+        "feedback_cli",
     ],
     &["quickstart"],
 ];

@@ -1,0 +1,120 @@
+//! The prediction store's costs: bytes per stored prediction on disk, predictions written
+//! per second, feedback items joined per second, and the process's RSS with the store
+//! full.
+//!
+//! `cargo bench --bench prediction_store` (release); `PREDICTIONS=10000000` for the
+//! ten-million figure (default 1,000,000). Each prediction is shaped like the credit
+//! model's: a UUID v7 request id (what the proxy generates), outputs `label` (text) and
+//! `probability` (a float). Joins are timed in batches of 1,000 items (one
+//! `POST /api/v1/feedback`), ids shuffled so lookups land all over the index.
+
+use modelwatch::config::quality::QualityConfig;
+use modelwatch::quality::QualityMetrics;
+use modelwatch::quality::feedback::{At, FeedbackItem, Labels};
+use modelwatch::quality::store::{Prediction, PredictionStore, now_ms};
+use std::sync::Arc;
+use std::time::Instant;
+
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn main() {
+    let n: usize = std::env::var("PREDICTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    let config = QualityConfig {
+        enabled: true,
+        max_bytes: u64::MAX / 2,
+        ..Default::default()
+    };
+    let metrics = QualityMetrics::register(&prometheus::Registry::new()).unwrap();
+    let (store, _writer) = PredictionStore::open(dir.path(), &config, metrics).unwrap();
+    let outputs: Arc<[String]> = Arc::from(vec!["label".to_string(), "probability".to_string()]);
+    let (model, version): (Arc<str>, Arc<str>) = ("credit".into(), "3".into());
+    let rss_before = rss_bytes();
+    // Every stride-th id, 100,000 of them spread over the whole store, for the joins
+    // (all ten million would weigh on the RSS being measured).
+    let stride = (n / 100_000).max(1);
+    let mut ids = Vec::with_capacity(n / stride + 1);
+    let started = Instant::now();
+    let mut batch = Vec::with_capacity(1024);
+    for i in 0..n {
+        let id = uuid::Uuid::now_v7().to_string();
+        if i % stride == 0 {
+            ids.push(id.clone());
+        }
+        let p = (i % 997) as f64 / 997.0;
+        batch.push(Prediction {
+            request_id: id,
+            row: 0,
+            model: model.clone(),
+            version: version.clone(),
+            outputs: outputs.clone(),
+            values: vec![
+                serde_json::json!(if p > 0.5 { "bad" } else { "good" }),
+                serde_json::json!(p),
+            ],
+            at_ms: now_ms(),
+        });
+        if batch.len() == 1024 {
+            store.write(&batch).unwrap();
+            batch.clear();
+        }
+    }
+    store.write(&batch).unwrap();
+    let write_secs = started.elapsed().as_secs_f64();
+    let bytes = store.live_bytes().unwrap();
+    let file = std::fs::metadata(store.path()).unwrap().len();
+    println!("predictions stored          {n}");
+    println!(
+        "write rate                  {:.0} predictions/s",
+        n as f64 / write_secs
+    );
+    println!(
+        "bytes per prediction        {:.1} (live pages {bytes}, file {file})",
+        bytes as f64 / n as f64
+    );
+
+    // Joins: 100 batches of 1,000 ids spread over the whole store.
+    let mut rng_state = 0x9e3779b97f4a7c15u64;
+    let mut next = || {
+        rng_state ^= rng_state << 13;
+        rng_state ^= rng_state >> 7;
+        rng_state ^= rng_state << 17;
+        rng_state
+    };
+    let batches = 100.min(ids.len() / 1000);
+    let mut joined = 0usize;
+    let started = Instant::now();
+    for _ in 0..batches {
+        let items: Vec<FeedbackItem> = (0..1000)
+            .map(|_| FeedbackItem {
+                at: At::Line(1),
+                request_id: ids[(next() % ids.len() as u64) as usize].clone(),
+                row: 0,
+                labels: Labels::One(serde_json::json!("good")),
+                timestamp_ms: None,
+            })
+            .collect();
+        joined += store.join(&items, now_ms()).unwrap().len();
+    }
+    let join_secs = started.elapsed().as_secs_f64();
+    println!(
+        "feedback items joined       {:.0} items/s ({joined} items in batches of 1,000)",
+        joined as f64 / join_secs
+    );
+    drop(ids);
+    println!(
+        "RSS                         {} MiB (before filling {} MiB)",
+        rss_bytes() / (1 << 20),
+        rss_before / (1 << 20)
+    );
+}

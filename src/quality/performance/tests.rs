@@ -1,0 +1,65 @@
+use super::*;
+use serde_json::json;
+use std::sync::Arc;
+
+fn row(predicted: &str, probability: f64, truth: &str) -> Joined {
+    Joined {
+        model: "credit".into(),
+        version: "1".into(),
+        outputs: Arc::from(vec!["label".to_string(), "probability".to_string()]),
+        values: vec![json!(predicted), json!(probability)],
+        label: serde_json::Map::from_iter([("label".to_string(), json!(truth))]),
+        at_ms: 0,
+        labelled_ms: 0,
+    }
+}
+
+#[test]
+fn a_binary_classifier_gets_the_training_metrics_of_its_labelled_rows() {
+    // Positive class "bad" (predicted at p >= 0.5): tp 2 (0.9, 0.7), fp 1 (0.6),
+    // fn 1 (0.4), tn 2 (0.2, 0.1).
+    let rows = [
+        row("bad", 0.9, "bad"),
+        row("bad", 0.7, "bad"),
+        row("bad", 0.6, "good"),
+        row("good", 0.4, "bad"),
+        row("good", 0.2, "good"),
+        row("good", 0.1, "good"),
+    ];
+    let p = evaluate("credit", "1", &rows);
+    assert_eq!(p.rows, 6);
+    assert_eq!(p.positive_class.as_deref(), Some("bad"));
+    assert_eq!(p.metrics["accuracy"], 4.0 / 6.0);
+    assert_eq!(p.metrics["precision"], 2.0 / 3.0);
+    assert_eq!(p.metrics["recall"], 2.0 / 3.0);
+    assert_eq!(p.metrics["f1"], 2.0 / 3.0);
+    // Positive scores {0.9, 0.7, 0.4} against negative {0.6, 0.2, 0.1}: 8 of 9 pairs.
+    assert_eq!(p.metrics["roc_auc"], 8.0 / 9.0);
+    let expected_log_loss = -[0.9f64, 0.7, 0.4, 0.4, 0.8, 0.9]
+        .iter()
+        .map(|p| p.ln())
+        .sum::<f64>()
+        / 6.0;
+    assert!((p.metrics["log_loss"] - expected_log_loss).abs() < 1e-12);
+    assert_eq!(p.class_counts["bad"], 3);
+}
+
+#[test]
+fn without_a_probability_only_accuracy_is_computed() {
+    let mut rows = vec![row("a", 0.0, "a"), row("b", 0.0, "a"), row("c", 0.0, "c")];
+    for r in &mut rows {
+        r.outputs = Arc::from(vec!["label".to_string()]);
+        r.values.truncate(1);
+    }
+    let p = evaluate("m", "1", &rows);
+    assert_eq!(p.metrics.keys().copied().collect::<Vec<_>>(), ["accuracy"]);
+    assert_eq!(p.metrics["accuracy"], 2.0 / 3.0);
+}
+
+#[test]
+fn rows_labelled_for_another_output_are_left_out() {
+    let mut other = row("bad", 0.9, "bad");
+    other.label = serde_json::Map::from_iter([("probability".to_string(), json!(1))]);
+    let p = evaluate("credit", "1", &[other, row("good", 0.1, "good")]);
+    assert_eq!(p.rows, 1);
+}
