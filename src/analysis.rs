@@ -35,6 +35,7 @@ use crate::config::{AnalysisConfig, Config};
 use crate::drift::model_report::LiveReport;
 use crate::drift::report::MethodChoice;
 use crate::protocol::Protocol;
+use crate::registry::source::ModelSource;
 use crate::traffic::identity::ModelLabels;
 use live_metrics::LiveMetrics;
 use queue::AnalysisQueue;
@@ -56,7 +57,9 @@ pub struct LiveAnalysis {
     /// The configured protocol, or `None` to detect it per exchange.
     pub protocol: Option<Protocol>,
     full_config: Config,
+    /// The registry home (dataset references) and where model references are read from.
     home: PathBuf,
+    pub(crate) source: ModelSource,
     references: RwLock<Arc<ReferenceSet>>,
     /// Profiles of the model versions traffic was attributed to.
     versions: VersionReferences,
@@ -98,7 +101,13 @@ impl LiveAnalysis {
             return Ok(None);
         }
         let home = config.home();
-        let references = ReferenceSet::load(config, &home)?;
+        let source = ModelSource::new(
+            home.clone(),
+            config.registry_url.as_deref(),
+            config.registry_token_file.as_deref(),
+            &config.state_dir(),
+        )?;
+        let references = ReferenceSet::load(config, &home, &source)?;
         let metrics = LiveMetrics::register(registry)?;
         let (queue, receiver) = AnalysisQueue::new(
             analysis_config.queue_capacity,
@@ -123,8 +132,9 @@ impl LiveAnalysis {
             metrics,
             protocol,
             full_config: config.clone(),
-            versions: VersionReferences::new(home.clone(), analysis_config.max_features),
+            versions: VersionReferences::new(source.clone(), analysis_config.max_features),
             home,
+            source,
             references: RwLock::new(Arc::new(ReferenceSet::default())),
             states: Mutex::new(HashMap::new()),
             report: RwLock::new(Arc::new(LiveReport::default())),
@@ -277,7 +287,7 @@ impl LiveAnalysis {
     /// Loads the configured references again (SIGHUP, `POST /-/reload`). On error the
     /// references in use stay, and the error says why.
     pub fn reload(&self) -> anyhow::Result<String> {
-        let references = ReferenceSet::load(&self.full_config, &self.home)?;
+        let references = ReferenceSet::load(&self.full_config, &self.home, &self.source)?;
         let summary = references
             .iter()
             .map(|(m, r)| format!("{}={} ({})", m.unwrap_or("*"), r.spec, r.version))

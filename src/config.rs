@@ -25,6 +25,11 @@ pub struct Config {
     pub home: Option<std::path::PathBuf>,
     /// Where the process writes its own state; see [`Config::state_dir`].
     pub state_dir: Option<std::path::PathBuf>,
+    /// `modelwatch registry serve` to read model references from instead of `home`
+    /// (`--registry-url`, `MODELWATCH_REGISTRY_URL`).
+    pub registry_url: Option<String>,
+    /// The bearer token of that registry (`--registry-token-file`).
+    pub registry_token_file: Option<std::path::PathBuf>,
     pub proxy: ProxyConfig,
     pub model: ModelConfig,
     pub analysis: AnalysisConfig,

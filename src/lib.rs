@@ -36,15 +36,19 @@
 //!   (in parallel ranges) and prints the report as a table or JSON.
 //! - [`page`]: the drift page on the admin port and the self-contained HTML reports
 //!   (server-rendered, charts as SVG, assets compiled in).
+//! - [`http_listener`]: the HTTP listener of `serve` and `registry serve`.
+//! - [`bearer`]: bearer tokens, read from a file and checked in constant time.
 //! - [`exit`]: the process exit codes and the error kinds that map to them.
 //! - [`logging`] and [`shutdown`]: stderr diagnostics and the stop signal.
 //! - [`feedback_cli`]: `modelwatch feedback send FILE --url URL`, labels to a sidecar.
 //! - [`healthcheck`]: `modelwatch healthcheck URL`, the images' health probe.
+//! - [`registry_server`]: `modelwatch registry serve`, the registry read over HTTP.
 //! - [`provenance`]: the version and git revision the binary was built from.
 //!
 //! `ARCHITECTURE.md` at the repository root has the bird's-eye view and the invariants.
 
 pub mod analysis;
+pub mod bearer;
 pub mod config;
 pub mod drift;
 pub mod drift_cli;
@@ -52,6 +56,7 @@ pub mod exit;
 pub mod export;
 pub mod feedback_cli;
 pub mod healthcheck;
+pub mod http_listener;
 pub mod logging;
 pub mod page;
 pub mod pipeline;
@@ -62,6 +67,7 @@ pub mod proxy;
 pub mod quality;
 pub mod quickstart;
 pub mod registry;
+pub mod registry_server;
 pub mod replay;
 pub mod serve;
 pub mod shutdown;

@@ -58,7 +58,16 @@ enum Job {
 impl Job {
     /// Jobs whose output is read by other programs (`modelwatch drift --json | head`).
     fn writes_for_pipes(&self) -> bool {
-        !matches!(self, Job::Proxy(_) | Job::Serve(_) | Job::Quickstart(_))
+        !matches!(
+            self,
+            Job::Proxy(_)
+                | Job::Serve(_)
+                | Job::Quickstart(_)
+                | Job::Registry(modelwatch::registry::models_cli::RegistryArgs {
+                    command: modelwatch::registry::models_cli::RegistryCommand::Serve(_),
+                    ..
+                })
+        )
     }
 }
 
@@ -89,6 +98,10 @@ fn main() {
         Job::Dataset(args) => modelwatch::registry::dataset_cli::run(args),
         Job::Train(args) => modelwatch::train::jobs::run_train(args),
         Job::Validate(args) => modelwatch::train::jobs::run_validate(args),
+        Job::Registry(modelwatch::registry::models_cli::RegistryArgs {
+            home,
+            command: modelwatch::registry::models_cli::RegistryCommand::Serve(args),
+        }) => modelwatch::registry_server::run(home, args),
         Job::Registry(args) => modelwatch::registry::models_cli::run(args),
         Job::Serve(args) => modelwatch::serve::run(args),
         Job::Pipeline(args) => modelwatch::pipeline::run(args),

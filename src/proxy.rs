@@ -145,6 +145,14 @@ pub struct ProxyArgs {
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub home: crate::registry::home::HomeArgs,
+    /// Read model references (NAME@ALIAS) from `modelwatch registry serve` at this URL
+    /// instead of MODELWATCH_HOME, following its aliases as a home's; fetched profiles are
+    /// verified and cached in the state directory [key: registry_url]
+    #[arg(long, value_name = "URL", env = "MODELWATCH_REGISTRY_URL")]
+    pub registry_url: Option<String>,
+    /// File holding the bearer token of that registry [key: registry_token_file]
+    #[arg(long, value_name = "FILE", env = "MODELWATCH_REGISTRY_TOKEN_FILE")]
+    pub registry_token_file: Option<String>,
     /// Directory for what the sidecar writes: the Elasticsearch spool and dead-letter file.
     /// Must be writable; checked at startup. Kept apart from MODELWATCH_HOME, which may be
     /// read-only. Also MODELWATCH_STATE_DIR [key: state_dir; default .modelwatch-state;
@@ -163,6 +171,8 @@ impl ProxyArgs {
             ("model.version", self.model_version.clone()),
             ("analysis.reference", self.reference.clone()),
             ("state_dir", self.state_dir.clone()),
+            ("registry_url", self.registry_url.clone()),
+            ("registry_token_file", self.registry_token_file.clone()),
             // Already resolved by clap: --home (before or after `proxy`), MODELWATCH_HOME,
             // else the default.
             ("home", Some(self.home.home.display().to_string())),

@@ -18,6 +18,9 @@
 //! - [`reference`](mod@reference): a drift reference (`NAME[@VERSION]`, profile JSON or CSV) → a profile.
 //! - [`dataset_cli`]: the `modelwatch dataset` job.
 //! - [`models`]: model versions, aliases and their history; [`models_cli`]: `modelwatch registry`.
+//! - [`source`]: where `serve` and the sidecar read model versions from (a home, or a
+//!   registry over HTTP) and how they poll it; [`remote`]: the client of
+//!   `modelwatch registry serve`.
 //!
 //! A component that needs its own tables (models, aliases) adds a `Component` with its
 //! migrations to [`migrations::COMPONENTS`] and an `impl Home` block in its own file.
@@ -31,6 +34,8 @@ pub mod models;
 pub mod models_cli;
 pub mod names;
 pub mod reference;
+pub mod remote;
+pub mod source;
 
 pub use blobs::{BlobHash, BlobStore, BlobWriter};
 pub use datasets::{AddedDataset, DatasetSpec, DatasetVersion};

@@ -7,7 +7,8 @@
 //! Hot swap: the served model lives in a [`ModelSlot`] (`RwLock<Arc<ServedModel>>`). Each
 //! request clones the `Arc` once and scores with that version to the end, so a promotion
 //! never changes a request mid-flight. A poller thread resolves the model spec (e.g.
-//! `credit@production`) every `--poll-interval`; when the version changes it loads and
+//! `credit@production`) every `--poll-interval` (from the home, or from `modelwatch
+//! registry serve` at `--registry-url`); when the version changes it loads and
 //! verifies the new artifact first and only then swaps the pointer. A new version that
 //! fails to load (tampered artifact) is refused and the current one keeps serving.
 
@@ -17,9 +18,11 @@ pub mod http;
 #[cfg(test)]
 mod tests;
 
-use crate::exit::UsageError;
-use crate::registry::home::{Home, HomeArgs};
+use crate::registry::home::HomeArgs;
+use crate::registry::models::ModelVersion;
+use crate::registry::source::{AliasWatch, ModelSource};
 use crate::train::model::ModelArtifact;
+use anyhow::Context as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -39,6 +42,21 @@ pub struct ServeArgs {
     /// How often to check the registry for a newly promoted version.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = humantime::parse_duration)]
     pub poll_interval: Duration,
+    /// Read the model from `modelwatch registry serve` at this URL instead of the home,
+    /// following its alias the same way; artifacts are verified and cached in --state-dir.
+    #[arg(long, value_name = "URL", env = "MODELWATCH_REGISTRY_URL")]
+    pub registry_url: Option<String>,
+    /// File holding the bearer token of that registry.
+    #[arg(long, value_name = "FILE", env = "MODELWATCH_REGISTRY_TOKEN_FILE")]
+    pub registry_token_file: Option<PathBuf>,
+    /// Where artifacts fetched over --registry-url are cached (must be writable then).
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "MODELWATCH_STATE_DIR",
+        default_value = ".modelwatch-state"
+    )]
+    pub state_dir: PathBuf,
 }
 
 /// One loaded model version.
@@ -68,9 +86,8 @@ impl ModelSlot {
     }
 }
 
-fn load(home: &Home, spec: &str) -> anyhow::Result<ServedModel> {
-    let version = home.resolve_model(spec)?;
-    let artifact = home.load_model_artifact(&version)?;
+fn load(source: &ModelSource, version: ModelVersion) -> anyhow::Result<ServedModel> {
+    let artifact = source.artifact(&version)?;
     Ok(ServedModel {
         name: version.name,
         version: version.version,
@@ -78,32 +95,39 @@ fn load(home: &Home, spec: &str) -> anyhow::Result<ServedModel> {
     })
 }
 
-/// Checks the registry every `interval` and swaps in a newly resolved version.
-fn poll_registry(root: PathBuf, spec: String, slot: Arc<ModelSlot>, interval: Duration) {
+/// Checks the registry every `interval` and swaps in a newly resolved version. A poll
+/// that finds nothing committed since the last one (a home's `data_version`, a remote
+/// registry's `304`) costs one query.
+fn poll_registry(source: ModelSource, spec: String, slot: Arc<ModelSlot>, interval: Duration) {
+    let mut watch = AliasWatch::new(source);
     let mut last_error = String::new();
     loop {
         std::thread::sleep(interval);
-        let result = Home::open(&root).and_then(|home| {
-            let version = home.resolve_model(&spec)?;
-            if version.version == slot.current().version {
+        let result = watch.changed().and_then(|changed| {
+            if !changed {
                 return Ok(());
             }
-            let model = load(&home, &spec)?;
+            let version = watch.resolve(&spec)?;
             let old = slot.current().version;
-            let new = model.version;
-            slot.replace(model);
-            eprintln!(
-                "modelwatch serve: {spec} moved from version {old} to {new}; now serving {new}"
-            );
+            if version.version != old {
+                let model = load(watch.source(), version)?;
+                let new = model.version;
+                slot.replace(model);
+                eprintln!(
+                    "modelwatch serve: {spec} moved from version {old} to {new}; now serving {new}"
+                );
+            }
+            watch.settle();
             Ok(())
         });
         match result {
             Ok(()) => last_error.clear(),
             Err(e) => {
+                watch.reset();
                 let message = format!("{e:#}");
                 if message != last_error {
                     eprintln!(
-                        "modelwatch serve: keeping version {}: {message}",
+                        "modelwatch serve: keeping version {} (retrying every {interval:?}): {message}",
                         slot.current().version
                     );
                     last_error = message;
@@ -115,32 +139,29 @@ fn poll_registry(root: PathBuf, spec: String, slot: Arc<ModelSlot>, interval: Du
 
 /// Runs `modelwatch serve` until SIGINT or SIGTERM.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let home = Home::open(&args.home.home)?;
-    let model = load(&home, &args.model)?;
-    drop(home);
+    let source = ModelSource::new(
+        args.home.home.clone(),
+        args.registry_url.as_deref(),
+        args.registry_token_file.as_deref(),
+        &args.state_dir,
+    )?;
+    let model = load(&source, source.resolve(&args.model)?)
+        .with_context(|| format!("could not load {} from {}", args.model, source.describe()))?;
     let slot = Arc::new(ModelSlot::new(model));
     {
-        let (root, spec, slot) = (args.home.home.clone(), args.model.clone(), slot.clone());
+        let (spec, slot) = (args.model.clone(), slot.clone());
         std::thread::Builder::new()
             .name("registry-poll".into())
-            .spawn(move || poll_registry(root, spec, slot, args.poll_interval))?;
+            .spawn(move || poll_registry(source, spec, slot, args.poll_interval))?;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .map_err(|e| UsageError(format!("cannot listen on {} (--listen): {e}", args.listen)))?;
-        let current = slot.current();
+    let current = slot.current();
+    let announce = |addr| {
         eprintln!(
-            "modelwatch serve: {}@{} ({}) listening on http://{}",
-            current.name,
-            current.version,
-            args.model,
-            listener.local_addr()?
-        );
-        http::serve(listener, slot).await
+            "modelwatch serve: {}@{} ({}) listening on http://{addr}",
+            current.name, current.version, args.model
+        )
+    };
+    crate::http_listener::run("serve", args.listen, announce, move |req| {
+        http::handle(req, slot.clone())
     })
 }

@@ -3,30 +3,24 @@
 //! another version (a promotion, a rollback), switches to that version's profile without
 //! a restart or a signal, as `modelwatch serve` switches the model it serves.
 //!
-//! Cheap when nothing changed: the registry stays open between polls and SQLite's
-//! `PRAGMA data_version` (which changes only when another connection commits) says
-//! whether anything was written since the last look; only then are the aliases resolved.
+//! Cheap when nothing changed ([`AliasWatch`]): a home stays open between polls and
+//! SQLite's `PRAGMA data_version` says whether anything was committed since the last look
+//! (only then are the aliases resolved); a registry over `--registry-url` answers each
+//! conditional resolve with a bodiless `304` while its alias stays put.
 //! A poll that fails (registry gone, new version without a profile) keeps the references
-//! in use, logs once per distinct error, and tries again at the next poll.
+//! in use, logs once per distinct error, counts in
+//! `modelwatch_reference_follow_failures_total`, and tries again at the next poll.
 
 use super::LiveAnalysis;
 use super::references::LoadedReference;
-use crate::registry::home::Home;
+use crate::registry::source::AliasWatch;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// The registry as the follower last saw it.
-#[derive(Default)]
-struct Watch {
-    home: Option<Home>,
-    /// `PRAGMA data_version` when the aliases were last resolved and followed.
-    data_version: Option<i64>,
-}
 
 /// Polls until the analysis stops.
 pub fn run(analysis: Arc<LiveAnalysis>, interval: Duration, stop: crossbeam_channel::Receiver<()>) {
     super::worker::lower_priority();
-    let mut watch = Watch::default();
+    let mut watch = AliasWatch::new(analysis.source.clone());
     let mut last_error = String::new();
     loop {
         match stop.recv_timeout(interval) {
@@ -36,8 +30,9 @@ pub fn run(analysis: Arc<LiveAnalysis>, interval: Duration, stop: crossbeam_chan
         match poll(&analysis, &mut watch) {
             Ok(()) => last_error.clear(),
             Err(e) => {
+                analysis.metrics.follow_failures.inc();
                 // Reopen next time: the registry may have been replaced.
-                watch = Watch::default();
+                watch.reset();
                 let message = format!("{e:#}");
                 if message != last_error {
                     tracing::warn!(
@@ -51,7 +46,7 @@ pub fn run(analysis: Arc<LiveAnalysis>, interval: Duration, stop: crossbeam_chan
     }
 }
 
-fn poll(analysis: &LiveAnalysis, watch: &mut Watch) -> anyhow::Result<()> {
+fn poll(analysis: &LiveAnalysis, watch: &mut AliasWatch) -> anyhow::Result<()> {
     let seen = analysis.reference_set();
     let followed: Vec<&Arc<LoadedReference>> = seen
         .iter()
@@ -61,14 +56,7 @@ fn poll(analysis: &LiveAnalysis, watch: &mut Watch) -> anyhow::Result<()> {
     if followed.is_empty() {
         return Ok(());
     }
-    let home = match &mut watch.home {
-        Some(home) => home,
-        slot @ None => slot.insert(Home::open(&analysis.home)?),
-    };
-    let data_version: i64 = home
-        .conn()
-        .query_row("PRAGMA data_version", [], |row| row.get(0))?;
-    if watch.data_version == Some(data_version) {
+    if !watch.changed()? {
         return Ok(());
     }
     let mut moves: Vec<(Arc<LoadedReference>, Arc<LoadedReference>)> = Vec::new();
@@ -76,7 +64,7 @@ fn poll(analysis: &LiveAnalysis, watch: &mut Watch) -> anyhow::Result<()> {
         if moves.iter().any(|(old, _)| Arc::ptr_eq(old, reference)) {
             continue;
         }
-        let now = home.resolve_model(&reference.spec)?.version.to_string();
+        let now = watch.resolve(&reference.spec)?.version.to_string();
         if now == reference.version {
             continue;
         }
@@ -91,7 +79,7 @@ fn poll(analysis: &LiveAnalysis, watch: &mut Watch) -> anyhow::Result<()> {
         moves.push((reference.clone(), next));
     }
     if moves.is_empty() || analysis.switch(&seen, &moves) {
-        watch.data_version = Some(data_version);
+        watch.settle();
     }
     Ok(())
 }

@@ -47,6 +47,8 @@ pub struct LiveMetrics {
     pub reference_info: IntGaugeVec,
     pub skipped: IntCounterVec,
     pub capped: IntCounterVec,
+    /// Failed polls of the registry for moved aliases.
+    pub follow_failures: prometheus::IntCounter,
 }
 
 impl LiveMetrics {
@@ -149,6 +151,11 @@ impl LiveMetrics {
                 "Features or categories beyond the configured caps (values still counted).",
                 &["kind"],
             )?,
+            follow_failures: prometheus::IntCounter::new(
+                "modelwatch_reference_follow_failures_total",
+                "Polls for moved model aliases that failed (registry unreachable, a new \
+                 version without a profile); the references in use are kept.",
+            )?,
         };
         for c in [
             &m.rows,
@@ -176,6 +183,7 @@ impl LiveMetrics {
         for g in [&m.drift_detected, &m.window_rows, &m.reference_info] {
             registry.register(Box::new(g.clone()))?;
         }
+        registry.register(Box::new(m.follow_failures.clone()))?;
         for reason in skip_reasons() {
             m.skipped.with_label_values(&[reason]);
         }

@@ -12,6 +12,7 @@
 use crate::config::Config;
 use crate::profile::{Profile, ProfileOptions};
 use crate::registry::dataset_cli::SchemaFlags;
+use crate::registry::source::ModelSource;
 use anyhow::Context as _;
 use sha2::Digest as _;
 use std::collections::HashMap;
@@ -45,17 +46,24 @@ pub struct ReferenceSet {
 impl ReferenceSet {
     /// Loads every reference the configuration names. An unreadable reference is an error
     /// naming the spec, so a typo stops the sidecar at start and fails a reload loudly.
-    pub fn load(config: &Config, home: &std::path::Path) -> anyhow::Result<ReferenceSet> {
+    pub fn load(
+        config: &Config,
+        home: &std::path::Path,
+        source: &ModelSource,
+    ) -> anyhow::Result<ReferenceSet> {
         let mut by_model = HashMap::new();
         let analysis = &config.analysis;
         if let Some(spec) = &analysis.reference {
             let key = config.model.name.clone();
-            by_model.insert(key, Arc::new(load_one(spec, home, analysis.max_features)?));
+            by_model.insert(
+                key,
+                Arc::new(load_one(spec, home, source, analysis.max_features)?),
+            );
         }
         for (model, spec) in &analysis.references {
             by_model.insert(
                 Some(model.clone()),
-                Arc::new(load_one(spec, home, analysis.max_features)?),
+                Arc::new(load_one(spec, home, source, analysis.max_features)?),
             );
         }
         Ok(ReferenceSet { by_model })
@@ -97,9 +105,10 @@ impl ReferenceSet {
 fn load_one(
     spec: &str,
     home: &std::path::Path,
+    source: &ModelSource,
     max_features: usize,
 ) -> anyhow::Result<LoadedReference> {
-    if let Some(loaded) = model_reference(spec, home, max_features)? {
+    if let Some(loaded) = model_reference(spec, source, max_features)? {
         return Ok(loaded);
     }
     let profile = crate::registry::reference::load_profile(
@@ -113,23 +122,29 @@ fn load_one(
 }
 
 /// A registered model's reference, when `spec` is `NAME@VERSION` or `NAME@ALIAS` of a model
-/// in the registry; `None` when it names no model (then it is a file or a dataset).
+/// in the registry; `None` when it names no model (then it is a file or a dataset). Over
+/// `--registry-url` every `NAME@…` that is not a file is a model: datasets are not served.
 fn model_reference(
     spec: &str,
-    home: &std::path::Path,
+    source: &ModelSource,
     max_features: usize,
 ) -> anyhow::Result<Option<LoadedReference>> {
     let Some((name, _)) = spec.split_once('@') else {
         return Ok(None);
     };
-    if std::path::Path::new(spec).exists() || !home.join(crate::registry::home::DB_FILE).exists() {
+    if std::path::Path::new(spec).exists() {
         return Ok(None);
     }
-    let home = crate::registry::home::Home::open(home)?;
-    if home.list_models(Some(name))?.is_empty() {
-        return Ok(None);
+    if let ModelSource::Home(home) = source {
+        if !home.join(crate::registry::home::DB_FILE).exists() {
+            return Ok(None);
+        }
+        let home = crate::registry::home::Home::open(home)?;
+        if home.list_models(Some(name))?.is_empty() {
+            return Ok(None);
+        }
     }
-    let (version, profile) = home
+    let (version, profile) = source
         .model_profile(spec)
         .with_context(|| format!("could not load the reference of model {spec}"))?;
     let mut loaded = LoadedReference::new(spec, profile, max_features);

@@ -8,15 +8,16 @@
 //! version the registry does not know is compared with the alias's current version, as a
 //! server with its own numbering would want.
 //!
-//! Profiles are loaded on first use from the registry (`MODELWATCH_HOME`) and kept; what
+//! Profiles are loaded on first use from the registry (`MODELWATCH_HOME`, or
+//! `--registry-url`) and kept; what
 //! is kept is bounded twice: by the versions the registry holds (only numbers it knows
 //! are loaded) and by [`MAX_VERSIONS`] per reference, past which other versions fall back
 //! to the current one rather than reading the registry again.
 
 use super::references::{LoadedReference, ReferenceSet};
+use crate::registry::source::ModelSource;
 use crate::traffic::identity::{ModelLabels, UNKNOWN};
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 /// Versions kept per model reference (loaded profiles and versions the registry lacks).
@@ -28,15 +29,15 @@ type Loaded = HashMap<(String, u32), Option<Arc<LoadedReference>>>;
 
 /// The profiles of the model versions traffic was attributed to.
 pub struct VersionReferences {
-    home: PathBuf,
+    source: ModelSource,
     max_features: usize,
     loaded: Mutex<Loaded>,
 }
 
 impl VersionReferences {
-    pub fn new(home: PathBuf, max_features: usize) -> Self {
+    pub fn new(source: ModelSource, max_features: usize) -> Self {
         VersionReferences {
-            home,
+            source,
             max_features,
             loaded: Mutex::new(HashMap::new()),
         }
@@ -75,7 +76,7 @@ impl VersionReferences {
             return None;
         }
         // Rare (once per version) and on an analysis thread, never on the request path.
-        let found = match load_version(&self.home, current, name, number, self.max_features) {
+        let found = match load_version(&self.source, current, name, number, self.max_features) {
             Ok(reference) => Some(Arc::new(reference)),
             Err(e) => {
                 tracing::warn!(
@@ -111,14 +112,13 @@ fn key_of(reference: &LoadedReference) -> Option<(String, u32)> {
 /// Loads `NAME@N` as a member of `current`'s family: the same configured spec, another
 /// version.
 pub fn load_version(
-    home: &std::path::Path,
+    source: &ModelSource,
     current: &LoadedReference,
     name: &str,
     version: u32,
     max_features: usize,
 ) -> anyhow::Result<LoadedReference> {
-    let registry = crate::registry::home::Home::open(home)?;
-    let (found, profile) = registry.model_profile(&format!("{name}@{version}"))?;
+    let (found, profile) = source.model_profile(&format!("{name}@{version}"))?;
     let mut loaded = LoadedReference::new(&current.spec, profile, max_features);
     loaded.version = found.version.to_string();
     loaded.model = Some(found.name);

@@ -38,27 +38,6 @@ impl AdminConfig {
         let Some(path) = &self.token_file else {
             return Ok(None);
         };
-        let text = std::fs::read_to_string(path).map_err(|err| {
-            UsageError(format!(
-                "admin.token_file {} cannot be read ({err}): give the path of a readable file \
-                 holding the admin API token",
-                path.display()
-            ))
-        })?;
-        let token = text.trim();
-        if token.is_empty() || token.chars().any(char::is_whitespace) {
-            return Err(UsageError(format!(
-                "admin.token_file {} holds {}: write one token (no spaces) into it, e.g. \
-                 `openssl rand -hex 32 > {}`",
-                path.display(),
-                if token.is_empty() {
-                    "no token"
-                } else {
-                    "more than one word"
-                },
-                path.display()
-            )));
-        }
-        Ok(Some(token.to_string()))
+        crate::bearer::read_token_file(path, "admin.token_file", "the admin API token").map(Some)
     }
 }

@@ -165,13 +165,7 @@ impl BlobStore {
     /// message when the blob is missing or its bytes no longer match (tampered or damaged).
     pub fn verified_path(&self, hash: &BlobHash) -> anyhow::Result<PathBuf> {
         let path = self.path_of(hash);
-        let file = File::open(&path).with_context(|| {
-            format!(
-                "blob {hash} is missing from the store (expected at {}): restore the home \
-                 directory from a backup or add the data again",
-                path.display()
-            )
-        })?;
+        let file = File::open(&path).map_err(|err| unreadable(hash, &path, err))?;
         let actual = hash_reader(file)
             .with_context(|| format!("could not read blob {}", path.display()))?
             .0;
@@ -224,12 +218,7 @@ impl BlobStore {
     /// Reads a whole blob, verifying its hash.
     pub fn read(&self, hash: &BlobHash) -> anyhow::Result<Vec<u8>> {
         let path = self.path_of(hash);
-        let bytes = fs::read(&path).with_context(|| {
-            format!(
-                "blob {hash} is missing from the store (expected at {})",
-                path.display()
-            )
-        })?;
+        let bytes = fs::read(&path).map_err(|err| unreadable(hash, &path, err))?;
         let actual = BlobHash::of(&bytes);
         if &actual != hash {
             bail!(
@@ -239,6 +228,24 @@ impl BlobStore {
             );
         }
         Ok(bytes)
+    }
+}
+
+/// Why a stored blob could not be opened, with the fix for that cause: a blob that is
+/// there but not readable by this process is not "missing".
+fn unreadable(hash: &BlobHash, path: &Path, err: io::Error) -> anyhow::Error {
+    match err.kind() {
+        io::ErrorKind::NotFound => anyhow::anyhow!(
+            "blob {hash} is missing from the store (expected at {}): restore the home \
+             directory from a backup or add the data again",
+            path.display()
+        ),
+        io::ErrorKind::PermissionDenied => anyhow::anyhow!(
+            "blob {} cannot be read by this process ({err}): make the home readable by this \
+             user (blobs are written 0644; check the file's mode and its directories')",
+            path.display()
+        ),
+        _ => anyhow::anyhow!("could not read blob {} ({err})", path.display()),
     }
 }
 

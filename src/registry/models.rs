@@ -63,6 +63,38 @@ pub const COMPONENT: Component = Component {
     }],
 };
 
+impl ModelVersion {
+    /// Decodes the artifact from the bytes `read` gives for its hash (a home's blob store,
+    /// or a remote registry), which verifies them.
+    pub fn read_artifact(
+        &self,
+        read: impl FnOnce(&BlobHash) -> anyhow::Result<Vec<u8>>,
+    ) -> anyhow::Result<ModelArtifact> {
+        let bytes = read(&self.artifact_sha256).with_context(|| {
+            format!(
+                "refusing the artifact of {}: it does not match its registered sha256",
+                self.spec()
+            )
+        })?;
+        ModelArtifact::from_bytes(&bytes)
+            .with_context(|| format!("the artifact of {}", self.spec()))
+    }
+
+    /// Decodes the reference profile from the bytes `read` gives for its hash.
+    pub fn read_profile(
+        &self,
+        read: impl FnOnce(&BlobHash) -> anyhow::Result<Vec<u8>>,
+    ) -> anyhow::Result<Profile> {
+        let hash = self.profile_sha256.as_ref().with_context(|| {
+            format!("{} was registered without a reference profile", self.spec())
+        })?;
+        let bytes =
+            read(hash).with_context(|| format!("the reference profile of {}", self.spec()))?;
+        Profile::from_json(&bytes)
+            .with_context(|| format!("the reference profile of {}", self.spec()))
+    }
+}
+
 /// One registered model version.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelVersion {
@@ -312,36 +344,26 @@ impl Home {
     /// Reads a version's artifact, refusing it when its bytes no longer match the
     /// registered hash.
     pub fn load_model_artifact(&self, version: &ModelVersion) -> anyhow::Result<ModelArtifact> {
-        let bytes = self
-            .blobs()
-            .read(&version.artifact_sha256)
-            .with_context(|| {
-                format!(
-                    "refusing the artifact of {}: it does not match its registered sha256",
-                    version.spec()
-                )
-            })?;
-        ModelArtifact::from_bytes(&bytes)
-            .with_context(|| format!("the artifact of {}", version.spec()))
+        version.read_artifact(|hash| self.blobs().read(hash))
     }
 
     /// The reference profile of `NAME@VERSION` or `NAME@ALIAS`, verified by its hash: what
     /// the sidecar and `modelwatch drift` compare live traffic with.
     pub fn model_profile(&self, spec: &str) -> anyhow::Result<(ModelVersion, Profile)> {
         let version = self.resolve_model(spec)?;
-        let hash = version.profile_sha256.clone().with_context(|| {
-            format!(
-                "{} was registered without a reference profile",
-                version.spec()
-            )
-        })?;
-        let bytes = self
-            .blobs()
-            .read(&hash)
-            .with_context(|| format!("the reference profile of {}", version.spec()))?;
-        let profile = Profile::from_json(&bytes)
-            .with_context(|| format!("the reference profile of {}", version.spec()))?;
+        let profile = version.read_profile(|hash| self.blobs().read(hash))?;
         Ok((version, profile))
+    }
+
+    /// Whether `hash` is the artifact, profile or report of some model version: the blobs
+    /// a registry server hands out (datasets stay in the home).
+    pub fn is_model_blob(&self, hash: &BlobHash) -> anyhow::Result<bool> {
+        Ok(self.conn().query_row(
+            "SELECT EXISTS (SELECT 1 FROM model_versions WHERE artifact_sha256 = ?1 \
+             OR profile_sha256 = ?1 OR report_sha256 = ?1)",
+            params![hash.as_str()],
+            |row| row.get(0),
+        )?)
     }
 
     /// Every version (of one model, or of all), oldest first.

@@ -10,6 +10,7 @@ use crate::train::jobs;
 use crate::train::model::ModelArtifact;
 use crate::train::report::ValidationReport;
 use anyhow::Context;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// Flags of `modelwatch registry`.
@@ -43,6 +44,22 @@ pub enum RegistryCommand {
     /// Write the reference profile of NAME@VERSION or NAME@ALIAS (training features plus
     /// holdout `label` / `probability` columns) for `modelwatch drift` or the sidecar.
     Profile(ProfileArgs),
+    /// Serve this home read-only over HTTP, so that `serve` and sidecars in other pods
+    /// follow its aliases with --registry-url (resolve NAME@ALIAS, fetch a version's
+    /// profile and artifact; ETag validators and SHA-256 checksums).
+    Serve(RegistryServeArgs),
+}
+
+/// Flags of `modelwatch registry serve`.
+#[derive(Debug, clap::Args)]
+pub struct RegistryServeArgs {
+    /// Address to listen on (port 0 picks a free port, printed on stderr).
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8070")]
+    pub listen: SocketAddr,
+    /// A file holding a bearer token that every /v1/ request must carry (clients give it
+    /// with --registry-token-file). Without it the API is open to whoever reaches the port.
+    #[arg(long, value_name = "FILE", env = "MODELWATCH_REGISTRY_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
 }
 
 /// Flags of `registry profile`.
@@ -232,6 +249,9 @@ pub fn run(args: RegistryArgs) -> anyhow::Result<()> {
                 Ok(())
             }
         }
+        RegistryCommand::Serve(_) => unreachable!(
+            "`registry serve` is a server job: main dispatches it to registry_server::run"
+        ),
         RegistryCommand::Profile(a) => {
             let home = Home::open(root)?;
             let (version, profile) = home.model_profile(&a.model)?;

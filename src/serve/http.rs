@@ -18,55 +18,13 @@ use bytes::Bytes;
 use http::{Method, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{Value, json};
-use std::convert::Infallible;
 use std::sync::Arc;
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 type Reply = Response<Full<Bytes>>;
-
-/// How long a shutdown waits for requests in flight before it gives up on them.
-pub const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// Accepts connections until SIGINT/SIGTERM, one task per connection (HTTP/1.1 or h2c),
-/// then stops accepting and lets requests in flight finish (up to [`DRAIN_TIMEOUT`]).
-pub async fn serve(listener: tokio::net::TcpListener, slot: Arc<ModelSlot>) -> anyhow::Result<()> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    loop {
-        let (stream, _) = tokio::select! {
-            accepted = listener.accept() => accepted?,
-            _ = tokio::signal::ctrl_c() => break,
-            _ = terminate.recv() => break,
-        };
-        let slot = slot.clone();
-        let service = hyper::service::service_fn(move |req| {
-            let slot = slot.clone();
-            async move { Ok::<_, Infallible>(handle(req, slot).await) }
-        });
-        let connection = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
-        let watched = graceful.watch(connection);
-        tokio::spawn(async move {
-            let _ = watched.await;
-        });
-    }
-    drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        eprintln!(
-            "modelwatch serve: requests still running after {DRAIN_TIMEOUT:?}; exiting anyway"
-        );
-    }
-    Ok(())
-}
 
 fn json_reply(status: StatusCode, body: &Value, model: Option<&ServedModel>) -> Reply {
     let mut builder = Response::builder()

@@ -1,9 +1,13 @@
 //! The sidecar follows the serving version: two `modelwatch proxy` processes with
-//! `--reference credit@production` in front of one `modelwatch serve --model
-//! credit@production`, all reading one registry home. A promotion and then a rollback,
-//! while a client keeps sending through both sidecars: no request fails, `serve` and both
-//! sidecars switch without a restart or a signal, and each sidecar's `/api/v1/drift` and
-//! gauges show only the new version, compared with its own reference profile.
+//! `--reference credit@production`, each in front of its own `modelwatch serve --model
+//! credit@production`: one pair reads the registry home, the other pair reads the same
+//! registry over HTTP (`modelwatch registry serve`, `--registry-url`), as pods without the
+//! home do. A promotion and then a rollback, while a client keeps sending through both
+//! sidecars: no request fails, both servers and both sidecars switch without a restart or
+//! a signal, and each sidecar's `/api/v1/drift` and gauges show only the new version,
+//! compared with its own reference profile. Then the registry server goes away during a
+//! promotion: the remote readers keep serving what they have, say so, and catch up once
+//! it is back.
 //!
 //! And attribution: traffic that a server says version 2 answered (in the
 //! `X-Model-Version` header, or only in the Open Inference Protocol body) is compared with
@@ -52,6 +56,16 @@ pub(crate) fn register(dir: &Path, home: &Path, seed: u64, alias: &str) {
 }
 
 fn sidecar(home: &Path, upstream: &str) -> ProxyProcess {
+    sidecar_with(home, upstream, &[])
+}
+
+/// A sidecar with more environment, e.g. `MODELWATCH_REGISTRY_URL`.
+fn sidecar_with(home: &Path, upstream: &str, env: &[(&str, &str)]) -> ProxyProcess {
+    let mut env = env.to_vec();
+    env.extend([
+        ("MODELWATCH_HOME", home.to_str().unwrap()),
+        ("MODELWATCH__ANALYSIS__EVALUATION_INTERVAL", "300ms"),
+    ]);
     ProxyProcess::start_with_args(
         &[
             "--upstream",
@@ -61,11 +75,40 @@ fn sidecar(home: &Path, upstream: &str) -> ProxyProcess {
             "--reference-poll",
             POLL,
         ],
+        &env,
+    )
+}
+
+/// `serve --model credit@production` reading the registry at `url` (no home at all).
+fn remote_serve(dir: &Path, url: &str) -> Server {
+    let state = dir.join("serve-state");
+    serve_with(
+        &dir.join("no-home"),
         &[
-            ("MODELWATCH_HOME", home.to_str().unwrap()),
-            ("MODELWATCH__ANALYSIS__EVALUATION_INTERVAL", "300ms"),
+            "serve",
+            "--model",
+            "credit@production",
+            "--poll-interval",
+            POLL,
+            "--registry-url",
+            url,
+            "--state-dir",
+            state.to_str().unwrap(),
         ],
     )
+}
+
+/// How many times the sidecar said it switched from one version to the other.
+fn moves(sidecar: &ProxyProcess, from: &str, to: &str) -> usize {
+    sidecar
+        .log()
+        .lines()
+        .filter(|line| {
+            line.contains("the model reference moved to another version")
+                && line.contains("reference=credit@production")
+                && line.contains(&format!("from={from} to={to}"))
+        })
+        .count()
 }
 
 /// The body of an admin GET, which must answer 200.
@@ -87,11 +130,7 @@ fn drift_report(sidecar: &ProxyProcess) -> Value {
 /// (what the follower does at once; retiring the old version's series waits for the
 /// evaluator).
 fn said_moved(sidecar: &ProxyProcess, from: &str, to: &str) -> bool {
-    sidecar.log().lines().any(|line| {
-        line.contains("the model reference moved to another version")
-            && line.contains("reference=credit@production")
-            && line.contains(&format!("from={from} to={to}"))
-    })
+    moves(sidecar, from, to) > 0
 }
 
 /// `modelwatch_reference_info` names `version`'s profile for `version`'s traffic.
@@ -183,7 +222,7 @@ fn check(holds: bool, what: impl FnOnce() -> String) -> Result<(), String> {
 
 /// A registry home with credit@1 as `production` and credit@2 as `staging` (the temp dir
 /// is removed when the first value drops).
-fn two_versions() -> (tempfile::TempDir, std::path::PathBuf) {
+pub fn two_versions() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     register(dir.path(), &home, 1, "production");
@@ -193,11 +232,27 @@ fn two_versions() -> (tempfile::TempDir, std::path::PathBuf) {
 
 #[test]
 fn sidecars_follow_a_promotion_and_a_rollback_while_traffic_flows() {
-    let (_dir, home) = two_versions();
+    let (dir, home) = two_versions();
     assert_eq!(production(&home), 1);
 
-    let server = serve(&home, "credit@production");
-    let sidecars = [sidecar(&home, &server.addr), sidecar(&home, &server.addr)];
+    let registry = serve_with(&home, &["registry", "serve"]);
+    let registry_url = format!("http://{}", registry.addr);
+    let servers = [
+        serve(&home, "credit@production"),
+        remote_serve(dir.path(), &registry_url),
+    ];
+    let remote_state = dir.path().join("sidecar-state");
+    let sidecars = [
+        sidecar(&home, &servers[0].addr),
+        sidecar_with(
+            &dir.path().join("no-home"),
+            &servers[1].addr,
+            &[
+                ("MODELWATCH_REGISTRY_URL", &registry_url),
+                ("MODELWATCH_STATE_DIR", remote_state.to_str().unwrap()),
+            ],
+        ),
+    ];
 
     let body = credit_request(&home);
 
@@ -252,10 +307,17 @@ fn sidecars_follow_a_promotion_and_a_rollback_while_traffic_flows() {
         let moved = Instant::now();
         assert!(out.status.success(), "{step}: {}", text(&out.stderr));
         assert_eq!(production(&home).to_string(), to);
-        let serve_took = time_until(moved, &format!("{step}: serve answers with {to}"), || {
-            let (_, head, _) = http(&server.addr, "GET", "/v2/models/credit", "", "");
-            check(head.contains(&format!("x-model-version: {to}")), || head)
-        });
+        let serve_took = time_until(
+            moved,
+            &format!("{step}: both serves answer with {to}"),
+            || {
+                for server in &servers {
+                    let (_, head, _) = http(&server.addr, "GET", "/v2/models/credit", "", "");
+                    check(head.contains(&format!("x-model-version: {to}")), || head)?;
+                }
+                Ok(())
+            },
+        );
         // Both sidecars watched in one loop, so each one's time is its own.
         let mut followed: [Option<Duration>; 2] = [None; 2];
         time_until(moved, &format!("{step}: both sidecars follow {to}"), || {
@@ -287,6 +349,48 @@ fn sidecars_follow_a_promotion_and_a_rollback_while_traffic_flows() {
             );
         }
     }
+
+    // The registry server goes away, and the alias moves meanwhile: the readers over HTTP
+    // keep serving and comparing with version 1 (the client still sees no failure), say
+    // that they cannot follow, and catch up once the registry is back at its address.
+    let registry_addr = registry.addr.clone();
+    drop(registry);
+    let out = modelwatch(
+        &home,
+        &["registry", "promote", "credit@2", "--alias", "production"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    time_until(
+        Instant::now(),
+        "the remote readers say they keep version 1",
+        || {
+            let serve_log = servers[1].log.lock().unwrap().clone();
+            check(serve_log.contains("keeping version 1"), || {
+                serve_log.clone()
+            })?;
+            check(
+                sidecars[1]
+                    .log()
+                    .contains("could not follow the model references; keeping the ones in use"),
+                || sidecars[1].log(),
+            )
+        },
+    );
+    let (_, head, _) = http(&servers[1].addr, "GET", "/v2/models/credit", "", "");
+    assert!(head.contains("x-model-version: 1"), "{head}");
+    let failures = value(
+        &metrics(&sidecars[1]),
+        "modelwatch_reference_follow_failures_total",
+        &[],
+    );
+    assert!(failures.is_some_and(|n| n >= 1.0), "{failures:?}");
+    assert_eq!(moves(&sidecars[1], "1", "2"), 1, "{}", sidecars[1].log());
+    let _registry = serve_with(&home, &["registry", "serve", "--listen", &registry_addr]);
+    time_until(Instant::now(), "the remote readers catch up", || {
+        let (_, head, _) = http(&servers[1].addr, "GET", "/v2/models/credit", "", "");
+        check(head.contains("x-model-version: 2"), || head)?;
+        check(moves(&sidecars[1], "1", "2") == 2, || sidecars[1].log())
+    });
 
     stop.store(true, Ordering::Relaxed);
     let answered = client

@@ -41,5 +41,6 @@ mod provenance;
 mod proxy;
 mod quickstart;
 mod readonly_home;
+mod registry_serve;
 mod support;
 mod tidy;

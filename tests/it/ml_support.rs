@@ -91,24 +91,28 @@ impl Drop for Server {
 
 /// Starts `serve` on a free port and waits until it says where it listens.
 pub fn serve(home: &Path, model: &str) -> Server {
+    serve_with(
+        home,
+        &["serve", "--model", model, "--poll-interval", "200ms"],
+    )
+}
+
+/// Starts `modelwatch ARGS…` (a server job: `serve`, `registry serve`; on a free port
+/// unless ARGS has `--listen`) and waits until it says where it listens.
+pub fn serve_with(home: &Path, args: &[&str]) -> Server {
     let mut command = Command::new(env!("CARGO_BIN_EXE_modelwatch"));
-    command
-        .args([
-            "serve",
-            "--model",
-            model,
-            "--listen",
-            "127.0.0.1:0",
-            "--poll-interval",
-            "200ms",
-        ])
-        .env("MODELWATCH_HOME", home);
+    command.args(args).env("MODELWATCH_HOME", home);
+    if !args.contains(&"--listen") {
+        command.args(["--listen", "127.0.0.1:0"]);
+    }
     let (child, line, log) = spawn_until(command, "listening on http://");
     let addr = line
         .split("listening on http://")
         .nth(1)
         .unwrap()
-        .trim()
+        .split_whitespace()
+        .next()
+        .unwrap()
         .to_string();
     Server { child, addr, log }
 }

@@ -275,3 +275,24 @@ fn an_unwritable_state_dir_stops_the_sidecar_before_it_listens() {
     assert!(err.contains("--state-dir"), "{err}");
     assert!(!err.contains("proxy started"), "{err}");
 }
+
+/// A blob that is there but that the reader may not open is reported as unreadable, with
+/// the cause (Permission denied), not as missing from the store.
+#[test]
+fn an_unreadable_blob_is_reported_with_its_real_cause() {
+    let Some(dir) = shared_dir() else { return };
+    let home = dir.path().join("home");
+    let added = json(&modelwatch(
+        &home,
+        &["dataset", "add", "credit", CREDIT, "--json"],
+    ));
+    let sha = added["sha256"].as_str().unwrap();
+    let blob = home.join("blobs/sha256").join(&sha[..2]).join(&sha[2..]);
+    std::fs::set_permissions(&blob, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = run_as_nobody(&home, &["dataset", "profile", "credit"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("cannot be read by this process"), "{err}");
+    assert!(err.contains("Permission denied"), "{err}");
+    assert!(!err.contains("missing from the store"), "{err}");
+}

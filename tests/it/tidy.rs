@@ -43,6 +43,7 @@ fn every_module_has_a_doc_comment() {
 /// ARCHITECTURE.md draws the same layers.
 const LAYERS: &[&[&str]] = &[
     &["traffic", "exit", "logging", "shutdown", "provenance"],
+    &["bearer", "http_listener"],
     &["profile"],
     &["drift", "protocol"],
     &["config", "page"],
@@ -58,6 +59,7 @@ const LAYERS: &[&[&str]] = &[
         "drift_cli",
         "healthcheck",
         "feedback_cli",
+        "registry_server",
     ],
     &["quickstart"],
 ];

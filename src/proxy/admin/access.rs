@@ -4,11 +4,10 @@
 //! `admin.enable_lifecycle`. Refusals are counted in
 //! `modelwatch_admin_refusals_total{reason}`.
 
+use crate::bearer::{BearerToken, TokenRefusal};
 use crate::config::admin::AdminConfig;
-use http::{HeaderMap, header};
+use http::HeaderMap;
 use prometheus::{IntCounterVec, Opts, Registry};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 /// Why a request was refused: the `reason` label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,9 +45,8 @@ pub fn is_lifecycle(path: &str) -> bool {
 pub struct AdminAccess {
     enable_lifecycle: bool,
     protect_metrics: bool,
-    /// SHA-256 of the token: compared in constant time, and of one length whatever the
-    /// token's, so neither the content nor the length leaks through timing.
-    token_digest: Option<Vec<u8>>,
+    /// Compared in constant time (see [`crate::bearer`]).
+    token: Option<BearerToken>,
     refusals: IntCounterVec,
 }
 
@@ -72,7 +70,7 @@ impl AdminAccess {
         Ok(Self {
             enable_lifecycle: config.enable_lifecycle,
             protect_metrics: config.protect_metrics,
-            token_digest: token.map(|t| Sha256::digest(t.as_bytes()).to_vec()),
+            token: token.as_deref().map(BearerToken::new),
             refusals,
         })
     }
@@ -89,29 +87,15 @@ impl AdminAccess {
     fn verdict(&self, path: &str, headers: &HeaderMap) -> Result<(), Refusal> {
         let open =
             matches!(path, "/healthz" | "/readyz") || (path == "/metrics" && !self.protect_metrics);
-        if !open && let Some(expected) = &self.token_digest {
-            let presented = headers
-                .get(header::AUTHORIZATION)
-                .and_then(|value| value.to_str().ok())
-                .and_then(bearer)
-                .ok_or(Refusal::MissingToken)?;
-            let digest = Sha256::digest(presented.as_bytes());
-            if !bool::from(digest.as_slice().ct_eq(expected)) {
-                return Err(Refusal::WrongToken);
-            }
+        if !open && let Some(token) = &self.token {
+            token.check(headers).map_err(|refusal| match refusal {
+                TokenRefusal::Missing => Refusal::MissingToken,
+                TokenRefusal::Wrong => Refusal::WrongToken,
+            })?;
         }
         if is_lifecycle(path) && !self.enable_lifecycle {
             return Err(Refusal::LifecycleDisabled);
         }
         Ok(())
     }
-}
-
-/// The token of an `Authorization: Bearer <token>` value (the scheme is case-insensitive).
-fn bearer(value: &str) -> Option<&str> {
-    let (scheme, token) = value.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
 }
