@@ -183,8 +183,8 @@ impl Alarms {
                 let tests: Vec<(f64, f64)> = p.iter().map(|&p| (p, alpha)).collect();
                 let verdicts = correction.verdicts(&tests);
                 let mut onsets = Vec::new();
-                for f in 0..FEATURES {
-                    let now = self.histories[s][f].record(verdicts[f], rule);
+                for (f, &verdict) in verdicts.iter().enumerate().take(FEATURES) {
+                    let now = self.histories[s][f].record(verdict, rule);
                     if now && !self.reported[s][f] {
                         onsets.push(f);
                     }

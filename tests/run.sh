@@ -3,8 +3,9 @@
 #
 # It installs what the tests need (Debian packages, via apt-get, when missing; cargo-fuzz
 # from crates.io), starts the real services they talk to as processes on loopback, runs
-# the Rust test suite (the drift page's test in headless Chromium: tests/browser/), the
-# chaos suite at CI size (tests/chaos/), the rule checks, the drift fixture check
+# cargo fmt --check and cargo clippy (warnings are errors), the Rust test suite (the drift
+# page's test in headless Chromium: tests/browser/), the chaos suite at CI size
+# (tests/chaos/), the rule checks, the drift fixture check
 # (tests/fixtures/drift/check.sh, in a pinned Python venv it keeps between runs), every
 # fuzz target for FUZZ_SECONDS (10) each, and rustdoc (warnings are errors), and stops
 # every service it started, whether the tests pass or fail.
@@ -116,6 +117,9 @@ bash tests/opensearch/smoke.sh
 
 say "Formatting (cargo fmt --check: run \`cargo fmt\` to fix)"
 cargo fmt --check
+
+say "Lints (cargo clippy --all-targets -- -D warnings)"
+cargo clippy --locked --all-targets -- -D warnings
 
 say "Building and running the Rust tests"
 cargo build --locked --all-targets

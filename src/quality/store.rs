@@ -81,11 +81,14 @@ struct VersionRow {
     outputs: Arc<[String]>,
 }
 
+/// What identifies a `versions` row: model, version and output names.
+type VersionKey = (Arc<str>, Arc<str>, Arc<[String]>);
+
 struct Inner {
     conn: Connection,
     /// `versions` rows by id, and ids by (model, version, outputs): a handful per process.
     versions: HashMap<i64, VersionRow>,
-    version_ids: HashMap<(Arc<str>, Arc<str>, Arc<[String]>), i64>,
+    version_ids: HashMap<VersionKey, i64>,
     evicted_through_ms: i64,
     last_retention_pass: Option<std::time::Instant>,
 }

@@ -34,8 +34,9 @@ use std::time::{Duration, Instant};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-/// The deployment files' fixed ports: one rehearsal at a time.
-static PORTS: Mutex<()> = Mutex::new(());
+/// The deployment files' fixed ports: one rehearsal at a time. An async lock, as the
+/// rehearsal awaits while holding it (and a failed rehearsal poisons nothing).
+static PORTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn yaml(path: &str) -> Yaml {
     let text = std::fs::read_to_string(Path::new(ROOT).join(path)).unwrap();
@@ -367,7 +368,7 @@ fn replay(target: &str, seconds: u32, drift: &[&str]) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_compose_stack_starts_read_only_and_is_watched() {
-    let _ports = PORTS.lock().unwrap_or_else(|e| e.into_inner());
+    let _ports = PORTS.lock().await;
     let opensearch = std::env::var("OPENSEARCH_URL")
         .expect("OPENSEARCH_URL: run through tests/run.sh, which starts the OpenSearch node");
     let collector = std::env::var("OTELCOL_HTTP_ENDPOINT").expect(
@@ -492,7 +493,7 @@ async fn the_compose_stack_starts_read_only_and_is_watched() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kubernetes_pod_starts_read_only_and_serves() {
-    let _ports = PORTS.lock().unwrap_or_else(|e| e.into_inner());
+    let _ports = PORTS.lock().await;
     let dir = crate::live_drift::TempDir::new("k8s");
     let manifest = yaml("compose/k8s/deployment.yaml");
     let pod = &manifest["spec"]["template"]["spec"];
