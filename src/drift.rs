@@ -29,6 +29,7 @@
 //! - [`jensen_shannon`]: Jensen–Shannon distance between two distributions.
 //! - [`categorical`]: chi-squared (goodness of fit and homogeneity with rare-category
 //!   merging), two-proportion z-test, unseen-category split.
+//! - [`histogram`]: the reference beside the current data, bin by bin, for charts.
 //! - [`auto`]: Evidently's `auto` method choice and the dataset drift share.
 //! - [`column`](mod@column): one call per column that applies a method and returns a [`DriftResult`].
 //! - [`multivariate`]: drift of the joint distribution (domain classifier, PCA
@@ -42,6 +43,7 @@ pub mod categorical;
 pub mod column;
 pub mod counts;
 pub mod current;
+pub mod histogram;
 pub mod jensen_shannon;
 pub mod kolmogorov;
 pub mod ks;

@@ -83,6 +83,10 @@ pub struct DriftArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also write the report as one self-contained HTML file (each column's verdict and
+    /// the reference beside the current data as a histogram; no script, opens offline).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Exit 1 when the dataset drifted (or, with --multivariate, a multivariate method did).
     #[arg(long)]
     pub fail_on_drift: bool,
@@ -127,6 +131,10 @@ pub fn run(args: DriftArgs) -> anyhow::Result<()> {
     let mut report = compare(&profile, &args.current, &args)?;
     if args.multivariate {
         report.multivariate = Some(multivariate_section(&profile, &args)?);
+    }
+    if let Some(path) = &args.html {
+        std::fs::write(path, report.to_html())
+            .with_context(|| format!("could not write the HTML report to {}", path.display()))?;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

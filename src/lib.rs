@@ -34,6 +34,8 @@
 //!   that turns it into a report line, shared by the CLI and the live sidecar; no I/O.
 //! - [`drift_cli`]: the `modelwatch drift` command: reads a reference and a current CSV
 //!   (in parallel ranges) and prints the report as a table or JSON.
+//! - [`page`]: the drift page on the admin port and the self-contained HTML reports
+//!   (server-rendered, charts as SVG, assets compiled in).
 //! - [`http_listener`]: the HTTP listener of `serve` and `registry serve`.
 //! - [`bearer`]: bearer tokens, read from a file and checked in constant time.
 //! - [`exit`]: the process exit codes and the error kinds that map to them.
@@ -56,6 +58,7 @@ pub mod feedback_cli;
 pub mod healthcheck;
 pub mod http_listener;
 pub mod logging;
+pub mod page;
 pub mod pipeline;
 pub mod profile;
 pub mod protocol;

@@ -40,7 +40,8 @@ use tokio::sync::watch;
 /// Prometheus scrapes /metrics on --admin-listen, where /healthz and /readyz serve probes.
 /// With --reference, every inference payload is also decoded off the hot path and its
 /// features and predictions compared with the reference: drift gauges on /metrics, the
-/// report on /api/v1/drift, references reloaded on SIGHUP (or POST /-/reload when
+/// report on /api/v1/drift and as a page for a browser on / (the admin port's root,
+/// refreshing itself; docs/drift-page.md), references reloaded on SIGHUP (or POST /-/reload when
 /// admin.enable_lifecycle is on). A model
 /// reference NAME@ALIAS is followed: a promotion or rollback switches to the new version's
 /// reference within --reference-poll, and rows are compared with the profile of the

@@ -3,8 +3,9 @@
 #
 # It installs what the tests need (Debian packages, via apt-get, when missing; cargo-fuzz
 # from crates.io), starts the real services they talk to as processes on loopback, runs
-# cargo fmt --check and cargo clippy (warnings are errors), the Rust test suite, the chaos
-# suite at CI size (tests/chaos/), the rule checks, the drift fixture check
+# cargo fmt --check and cargo clippy (warnings are errors), the Rust test suite (the drift
+# page's test in headless Chromium: tests/browser/), the chaos suite at CI size
+# (tests/chaos/), the rule checks, the drift fixture check
 # (tests/fixtures/drift/check.sh, in a pinned Python venv it keeps between runs), every
 # fuzz target for FUZZ_SECONDS (10) each, and rustdoc (warnings are errors), and stops
 # every service it started, whether the tests pass or fail.
@@ -103,6 +104,14 @@ bash tests/services/llama.sh >"$MODELWATCH_TEST_STATE/llama.env" 2>"$MODELWATCH_
 llama_pid=$!
 STOPS+=("kill $llama_pid 2>/dev/null")
 
+say "Installing the browser tests' chromium, playwright-core and axe-core (pinned, cached), in the background"
+# Cold: Debian's chromium (apt) and two npm packages, about a minute, kept in
+# ~/.cache/modelwatch for later runs; it overlaps with the checks and the Rust build.
+command -v node >/dev/null || { echo "Node.js (with npm) is needed for the browser tests (tests/browser/)" >&2; exit 1; }
+bash tests/browser/install.sh >"$MODELWATCH_TEST_STATE/browser.env" 2>"$MODELWATCH_TEST_STATE/browser.log" &
+browser_pid=$!
+STOPS+=("kill $browser_pid 2>/dev/null")
+
 say "Alert rules, Alertmanager config, dashboards and deployment files (real promtool, amtool)"
 bash alerts/check.sh
 
@@ -146,6 +155,11 @@ echo "$OTELCOL_HTTP_ENDPOINT $OTELCOL_GRPC_ENDPOINT"
 say "Waiting for the llama.cpp server's build"
 wait "$llama_pid" || { cat "$MODELWATCH_TEST_STATE/llama.log" >&2; echo "the llama.cpp test server could not be built" >&2; exit 1; }
 while IFS= read -r line; do export "${line?}"; done <"$MODELWATCH_TEST_STATE/llama.env"
+say "Waiting for the browser tests' install"
+wait "$browser_pid" || { cat "$MODELWATCH_TEST_STATE/browser.log" >&2; echo "tests/browser/install.sh failed" >&2; exit 1; }
+export MODELWATCH_BROWSER_MODULES="$(tail -n 1 "$MODELWATCH_TEST_STATE/browser.env")"
+export CHROMIUM="${CHROMIUM:-$(command -v chromium)}"
+echo "$MODELWATCH_BROWSER_MODULES $CHROMIUM"
 cargo test --locked --all-targets -- ${filter:+"$filter"}
 
 # The chaos suite at CI size (seconds per scenario, every correctness promise, no timing

@@ -3,13 +3,13 @@
 //! evaluation is queued as drift snapshots when the Elasticsearch export is on.
 
 use super::LiveAnalysis;
-use super::state::ModelVersionState;
+use super::state::{ModelVersionState, SCORE_HISTORY};
 use crate::drift::alarms::{AlarmHistory, Correction, Persistence};
 use crate::drift::model_report::{LiveReport, ModelReport, ReferenceSummary, WindowSummary};
 use crate::drift::report::{ColumnReport, MethodChoice, apply_correction, column_report};
 use crate::drift::{self, Method};
 use crate::profile::Profile;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Instant, SystemTime};
 
 /// Evaluates every model version now and publishes the result.
@@ -84,6 +84,11 @@ fn evaluate(analysis: &LiveAnalysis, state: &mut ModelVersionState) -> ModelRepo
     control_alarms(
         analysis,
         &mut state.alarms,
+        &mut feature_reports,
+        &mut prediction_reports,
+    );
+    remember_scores(
+        &mut state.scores,
         &mut feature_reports,
         &mut prediction_reports,
     );
@@ -204,6 +209,31 @@ fn control_alarms(
     }
 }
 
+/// Appends this evaluation's score to each column's bounded history and hands the
+/// history to its report line (the page draws it). A column without a score this time
+/// keeps its history unchanged.
+fn remember_scores(
+    scores: &mut HashMap<String, VecDeque<f64>>,
+    features: &mut [ColumnReport],
+    predictions: &mut [ColumnReport],
+) {
+    let named = features.iter_mut().map(|r| (r.name.clone(), r)).chain(
+        predictions
+            .iter_mut()
+            .map(|r| (format!("prediction:{}", r.name), r)),
+    );
+    for (key, report) in named {
+        let history = scores.entry(key).or_default();
+        if let Some(score) = report.score {
+            if history.len() == SCORE_HISTORY {
+                history.pop_front();
+            }
+            history.push_back(score);
+        }
+        report.history = history.iter().copied().collect();
+    }
+}
+
 fn reports(
     analysis: &LiveAnalysis,
     profile: &Profile,
@@ -226,3 +256,6 @@ fn reports(
 pub fn method_choice(name: &str) -> MethodChoice {
     crate::drift::report::parse_method(name).unwrap_or(MethodChoice::Auto)
 }
+
+#[cfg(test)]
+mod tests;

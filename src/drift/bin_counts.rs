@@ -140,6 +140,34 @@ impl BinCounts {
         self.reference_len
     }
 
+    /// A label per bin of [`BinCounts::proportions`] (same order and length when both
+    /// sides have values), for charts: `[a, b)` ranges with open outer ends, or the
+    /// reference value itself, and `other` for values the reference lacks.
+    pub fn bin_labels(&self) -> Vec<String> {
+        let n = |x: f64| super::histogram::number(x);
+        let mut labels: Vec<String> = match &self.layout {
+            Layout::Edges(inner) => (0..=inner.len())
+                .map(
+                    |i| match (i.checked_sub(1).map(|j| inner[j]), inner.get(i)) {
+                        (None, Some(&hi)) => format!("< {}", n(hi)),
+                        (Some(lo), None) => format!("≥ {}", n(lo)),
+                        (Some(lo), Some(&hi)) => format!("[{}, {})", n(lo), n(hi)),
+                        (None, None) => "all".to_string(),
+                    },
+                )
+                .collect(),
+            Layout::Values(values) => values
+                .iter()
+                .map(|&v| n(v))
+                .chain(["other".to_string()])
+                .collect(),
+        };
+        if matches!(self.layout, Layout::Values(_)) && self.current.last() == Some(&0) {
+            labels.pop();
+        }
+        labels
+    }
+
     /// `(reference_proportions, current_proportions)` over the bins, zeros kept (the
     /// input of [`super::psi::psi_proportions`] and
     /// [`super::jensen_shannon::jensen_shannon_distance`]). Empty when either side has no

@@ -695,8 +695,19 @@ fn bool_label(b: bool) -> &'static str {
 /// orders them), with `__other__` when either side uses it and every unseen category
 /// (reference count 0).
 pub fn aligned_counts(reference: &ColumnProfile, current: &CurrentColumn) -> (Vec<u64>, Vec<u64>) {
+    aligned_categories(reference, current)
+        .into_iter()
+        .map(|(_, r, c)| (r, c))
+        .unzip()
+}
+
+/// [`aligned_counts`] with each category's label: `(label, reference, current)`.
+pub fn aligned_categories<'a>(
+    reference: &'a ColumnProfile,
+    current: &'a CurrentColumn,
+) -> Vec<(&'a str, u64, u64)> {
     let Some(cat) = reference.categorical.as_ref() else {
-        return (Vec::new(), Vec::new());
+        return Vec::new();
     };
     let mut rows: Vec<(&str, u64, u64)> = cat
         .categories
@@ -712,7 +723,7 @@ pub fn aligned_counts(reference: &ColumnProfile, current: &CurrentColumn) -> (Ve
         rows.push((label.as_str(), 0, n));
     }
     rows.sort_by(|a, b| a.0.cmp(b.0));
-    rows.into_iter().map(|(_, r, c)| (r, c)).unzip()
+    rows
 }
 
 /// Maps the current header onto the profile: for each profiled column, its field index.

@@ -200,6 +200,28 @@ impl KsCounts {
         self.flushed[s] + u64::from(self.recent_counts[s])
     }
 
+    /// The counted values, each slot as one value standing for it with its count: a
+    /// reference value for the values equal to it, the midpoint of two neighbouring
+    /// reference values for those strictly between them, the outermost reference value
+    /// for those beyond it. For charts: exact for every bin edge that is a reference value.
+    pub fn placed(&self) -> Vec<(f64, u64)> {
+        let last = self.points.len().saturating_sub(1);
+        (0..self.flushed.len())
+            .filter_map(|s| {
+                let count = self.slot(s);
+                let j = s / 2;
+                let value = if s % 2 == 1 {
+                    self.points[j]
+                } else if j == 0 || j > last {
+                    self.points[j.min(last)]
+                } else {
+                    (self.points[j - 1] + self.points[j]) / 2.0
+                };
+                (count > 0 && !self.points.is_empty()).then_some((value, count))
+            })
+            .collect()
+    }
+
     /// Adds the counts of another part of the same stream, counted against the same
     /// reference.
     pub fn merge(&mut self, other: &KsCounts) {

@@ -6,6 +6,7 @@
 use super::alarms::Correction;
 use super::counts::NumericCounts;
 use super::current::{CurrentColumn, aligned_counts};
+use super::histogram::{Histogram, histogram};
 use super::{ColumnDriftConfig, Method};
 use crate::drift;
 use crate::profile::ColumnProfile;
@@ -38,6 +39,41 @@ pub struct ColumnReport {
     pub non_finite_rate: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The reference beside the current data, bin by bin, for the HTML page and report
+    /// (the `page` module); not in the JSON.
+    #[serde(skip)]
+    pub histogram: Option<Histogram>,
+    /// Live only: the scores of the recent evaluations, oldest first, this one last
+    /// (`analysis::state::SCORE_HISTORY` at most); not in the JSON.
+    #[serde(skip)]
+    pub history: Vec<f64>,
+}
+
+#[cfg(test)]
+impl ColumnReport {
+    /// A numeric column tested with KS, `score` its p-value against 0.05, no drift and no
+    /// data-quality problem: tests change what they look at.
+    pub(crate) fn example(name: &str, score: Option<f64>) -> ColumnReport {
+        ColumnReport {
+            name: name.to_string(),
+            kind: "numeric".to_string(),
+            method: "ks".to_string(),
+            statistic: score,
+            score,
+            p_value: score,
+            threshold: Some(0.05),
+            drifted: false,
+            evaluation_drifted: None,
+            missing_rate: 0.0,
+            out_of_range_rate: 0.0,
+            unseen_rate: 0.0,
+            type_error_rate: 0.0,
+            non_finite_rate: 0.0,
+            note: None,
+            histogram: None,
+            history: Vec::new(),
+        }
+    }
 }
 
 /// `auto` or one method for every column.
@@ -135,6 +171,8 @@ pub fn column_report(
         type_error_rate: rate(current.type_errors),
         non_finite_rate: rate(current.non_finite),
         note,
+        histogram: histogram(reference, current),
+        history: Vec::new(),
     }
 }
 

@@ -384,6 +384,8 @@ fn a_correction_changes_only_the_columns_tested_with_a_p_value() {
             type_error_rate: 0.0,
             non_finite_rate: 0.0,
             note: None,
+            histogram: None,
+            history: Vec::new(),
         };
     let mut reports = vec![
         line("a", "ks", 0.02, Some(0.02), 0.05),

@@ -1,4 +1,5 @@
-//! The drift report: what `modelwatch drift` prints, as an aligned table or as JSON.
+//! The drift report: what `modelwatch drift` prints, as an aligned table or as JSON, and
+//! writes as HTML with `--html`.
 //!
 //! JSON layout (stable; fields may be added):
 //! `{"reference","current","rows","columns":[{"name","type","method","statistic","score","p_value",
@@ -18,6 +19,7 @@
 use crate::drift::alarms::Correction;
 use crate::drift::multivariate::MultivariateResult;
 use crate::drift::report::ColumnReport;
+use crate::page;
 use crate::registry::dataset_cli::align;
 use serde::Serialize;
 
@@ -44,6 +46,37 @@ pub struct DriftReport {
 }
 
 impl DriftReport {
+    /// The report as one self-contained HTML document ([`crate::page::report_file`]).
+    pub fn to_html(&self) -> String {
+        let tested = self.columns.iter().filter(|c| c.score.is_some()).count();
+        let view = page::ModelView {
+            title: self.current.clone(),
+            reference: self.reference.clone(),
+            window: format!("{} rows of {}", self.rows, self.current),
+            drift_share: self.drift_share,
+            drift_share_threshold: self.drift_share_threshold,
+            drifted: self.drifted_columns,
+            tested,
+            dataset_drift: self.dataset_drift,
+            features: &self.columns,
+            predictions: &[],
+            extra: Vec::new(),
+        };
+        let notes: Vec<String> = if self.ignored_columns.is_empty() {
+            Vec::new()
+        } else {
+            vec![format!(
+                "Columns the reference does not know, not tested: {}",
+                self.ignored_columns.join(", ")
+            )]
+        };
+        page::report_file(
+            &format!("{} against {}", self.current, self.reference),
+            &view,
+            &notes,
+        )
+    }
+
     /// The human table and verdict.
     pub fn to_table(&self) -> String {
         let mut rows = vec![

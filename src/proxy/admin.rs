@@ -1,7 +1,9 @@
-//! The admin listener: `/metrics`, `/healthz`, `/readyz`, `/api/v1/drift`,
-//! `/api/v1/performance`, `POST /api/v1/feedback` (labels for the prediction store) and `POST /-/reload`, on their own port so that inference clients never reach them and
-//! scrapes never queue behind inference traffic. [`access`] decides who may use which
-//! (`[admin]`: lifecycle endpoints off by default, an optional bearer token).
+//! The admin listener: the drift page at `/` ([`crate::page`]), `/metrics`, `/healthz`,
+//! `/readyz`, `/api/v1/drift`, `/api/v1/performance`, `POST /api/v1/feedback` (labels
+//! for the prediction store) and `POST /-/reload`, on their own port so that inference
+//! clients never reach them and scrapes never queue behind inference traffic. [`access`]
+//! decides who may use which (`[admin]`: lifecycle endpoints off by default, an optional
+//! bearer token).
 
 pub mod access;
 #[cfg(test)]
@@ -12,6 +14,7 @@ use access::Refusal;
 
 use crate::analysis::LiveAnalysis;
 use crate::export::prometheus as exposition;
+use crate::page;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
@@ -94,6 +97,7 @@ async fn route(
         return text(StatusCode::METHOD_NOT_ALLOWED, "use GET\n");
     }
     match req.uri().path() {
+        "/" => drift_page(req.uri().query(), registry, readiness),
         "/api/v1/drift" => match &readiness.analysis {
             Some(analysis) => json(StatusCode::OK, &*analysis.report()),
             None => text(
@@ -123,8 +127,9 @@ async fn route(
         "/readyz" => ready(readiness).await,
         _ => text(
             StatusCode::NOT_FOUND,
-            "not found; the admin endpoints are /metrics, /healthz, /readyz, /api/v1/drift, \
-             /api/v1/performance, POST /api/v1/feedback and POST /-/reload\n",
+            "not found; the admin endpoints are / (the drift page), /metrics, /healthz, \
+             /readyz, /api/v1/drift, /api/v1/performance, POST /api/v1/feedback and \
+             POST /-/reload\n",
         ),
     }
 }
@@ -203,6 +208,45 @@ async fn feedback(req: Request<Incoming>, readiness: &Readiness) -> Response<Ful
             &format!("feedback failed: {err}\n"),
         ),
     }
+}
+
+/// The drift page (`/`), or only its refreshable part (`/?part=main`).
+fn drift_page(
+    query: Option<&str>,
+    registry: &Registry,
+    readiness: &Readiness,
+) -> Response<Full<Bytes>> {
+    let report = readiness
+        .analysis
+        .as_ref()
+        .map(|analysis| analysis.report())
+        .unwrap_or_default();
+    let health = page::SidecarHealth::from_registry(registry);
+    let main_only = query.is_some_and(|q| q.split('&').any(|p| p == page::MAIN_ONLY_QUERY));
+    let body = if main_only {
+        page::live_main(&report, &health)
+    } else {
+        page::live_page(&report, &health)
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(page::live_policy()),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    response
 }
 
 async fn reload(req: &Request<Incoming>, readiness: &Readiness) -> Response<Full<Bytes>> {

@@ -59,7 +59,8 @@ pub struct ValidateArgs {
     /// TOML file whose [gates] section holds the gates (default: those of --config).
     #[arg(long, value_name = "FILE")]
     pub gates: Option<PathBuf>,
-    /// Directory to write report.json and report.md into.
+    /// Directory to write report.json, report.md and report.html (one self-contained
+    /// file, opens offline) into.
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,
     /// Print the JSON report instead of Markdown.
@@ -246,6 +247,7 @@ pub fn run_validate(args: ValidateArgs) -> anyhow::Result<()> {
             .with_context(|| format!("could not create {}", dir.display()))?;
         write_file(&dir.join("report.json"), json.as_bytes())?;
         write_file(&dir.join("report.md"), markdown.as_bytes())?;
+        write_file(&dir.join("report.html"), report.to_html().as_bytes())?;
     }
     if args.json {
         println!("{json}");

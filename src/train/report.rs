@@ -1,10 +1,12 @@
-//! The validation report: one serde struct, written as JSON and rendered as Markdown.
+//! The validation report: one serde struct, written as JSON and rendered as Markdown and
+//! as a self-contained HTML file.
 
 use super::evaluation::{
     CrossValidation, Evaluation, FeatureImportance, HoldoutResult, RobustnessCheck,
 };
 use super::gates::GateResult;
 use super::metrics::METRIC_NAMES;
+use crate::page;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 
@@ -125,5 +127,116 @@ impl ValidationReport {
             }
         }
         md
+    }
+}
+
+impl ValidationReport {
+    /// The report as one self-contained HTML file: the Markdown's tables, with the verdict
+    /// and each gate's result as words ([`page::document_file`]).
+    pub fn to_html(&self) -> String {
+        let n = |x: f64| format!("{x:.4}");
+        let h = &self.holdout;
+        let cv = &self.cross_validation;
+        let mut body = String::new();
+        let _ = write!(
+            body,
+            "<p>Dataset <code>{}</code>, artifact <code>{}</code>. Gates: <strong>{}</strong>.</p>",
+            page::html::esc(&self.dataset),
+            page::html::esc(&self.artifact_sha256[..12.min(self.artifact_sha256.len())]),
+            if self.passed { "passed" } else { "FAILED" },
+        );
+        let metrics: Vec<Vec<String>> = METRIC_NAMES
+            .iter()
+            .map(|name| {
+                let get = |m: &std::collections::BTreeMap<String, f64>| {
+                    n(m.get(*name).copied().unwrap_or(f64::NAN))
+                };
+                vec![
+                    name.to_string(),
+                    n(h.metrics.get(name).unwrap_or(f64::NAN)),
+                    get(&cv.mean),
+                    get(&cv.std),
+                ]
+            })
+            .collect();
+        let holdout = format!("holdout ({} rows)", h.rows);
+        let folds = format!("CV mean ({} folds)", cv.folds);
+        page::table(
+            &mut body,
+            "Metrics",
+            &["metric", &holdout, &folds, "CV std"],
+            &metrics,
+        );
+        let c = &h.confusion_matrix;
+        page::table(
+            &mut body,
+            "Confusion matrix (holdout)",
+            &["", "predicted negative", "predicted positive"],
+            &[
+                vec![
+                    "actual negative".into(),
+                    c.true_negative.to_string(),
+                    c.false_positive.to_string(),
+                ],
+                vec![
+                    "actual positive".into(),
+                    c.false_negative.to_string(),
+                    c.true_positive.to_string(),
+                ],
+            ],
+        );
+        let importance: Vec<Vec<String>> = self
+            .permutation_importance
+            .iter()
+            .map(|f| {
+                vec![
+                    f.feature.clone(),
+                    n(f.roc_auc_drop_mean),
+                    n(f.roc_auc_drop_std),
+                ]
+            })
+            .collect();
+        page::table(
+            &mut body,
+            "Permutation importance (ROC AUC drop)",
+            &["feature", "mean", "std"],
+            &importance,
+        );
+        let robustness: Vec<Vec<String>> = self
+            .robustness
+            .iter()
+            .map(|r| {
+                vec![
+                    r.description.clone(),
+                    n(r.metrics.roc_auc),
+                    n(r.roc_auc_drop),
+                    n(r.metrics.accuracy),
+                ]
+            })
+            .collect();
+        page::table(
+            &mut body,
+            "Robustness",
+            &["check", "ROC AUC", "drop", "accuracy"],
+            &robustness,
+        );
+        let gates: Vec<Vec<String>> = self
+            .gates
+            .iter()
+            .map(|g| {
+                let verdict = if g.passed { "pass" } else { "FAIL" };
+                vec![g.gate.clone(), n(g.value), verdict.into()]
+            })
+            .collect();
+        if gates.is_empty() {
+            body.push_str("<p>No gates configured.</p>");
+        } else {
+            page::table(&mut body, "Gates", &["gate", "value", "result"], &gates);
+        }
+        page::document_file(
+            "validation report",
+            &format!("Validation of {}", self.model),
+            &body,
+        )
     }
 }

@@ -1,7 +1,8 @@
 //! The admin API locked down, on a real `modelwatch proxy` with a reference loaded:
 //! `POST /-/reload` answers 403 unless `admin.enable_lifecycle`; with `admin.token_file`,
-//! everything but `/healthz`, `/readyz` (and `/metrics` unless `admin.protect_metrics`)
-//! answers 401 without the bearer token and nothing changes; refusals are counted.
+//! everything but `/healthz`, `/readyz` (and `/metrics` unless `admin.protect_metrics`),
+//! the drift page `/` included, answers 401 without the bearer token and nothing changes;
+//! refusals are counted.
 
 use crate::live_drift::{TempDir, credit_profile};
 use crate::support::client::{self, Answer, send};
@@ -115,7 +116,11 @@ async fn with_a_token_a_request_without_it_gets_401_and_changes_nothing() {
     for open in ["/healthz", "/readyz", "/metrics"] {
         assert_eq!(call(&proxy, "GET", open, None).await.status, 200, "{open}");
     }
-    for (method, path) in [("GET", "/api/v1/drift"), ("POST", "/-/reload")] {
+    for (method, path) in [
+        ("GET", "/"),
+        ("GET", "/api/v1/drift"),
+        ("POST", "/-/reload"),
+    ] {
         let missing = call(&proxy, method, path, None).await;
         assert_eq!(missing.status, 401, "{path}: {}", missing.text());
         assert_eq!(
@@ -126,11 +131,18 @@ async fn with_a_token_a_request_without_it_gets_401_and_changes_nothing() {
         let wrong = call(&proxy, method, path, Some("not-the-token")).await;
         assert_eq!(wrong.status, 401, "{path}: {}", wrong.text());
     }
-    assert_eq!(refusals(&proxy, "missing_token", None).await, 2.0);
-    assert_eq!(refusals(&proxy, "wrong_token", None).await, 2.0);
+    assert_eq!(refusals(&proxy, "missing_token", None).await, 3.0);
+    assert_eq!(refusals(&proxy, "wrong_token", None).await, 3.0);
 
     let drift = call(&proxy, "GET", "/api/v1/drift", Some(TOKEN)).await;
     assert_eq!(drift.status, 200, "{}", drift.text());
+    let page = call(&proxy, "GET", "/", Some(TOKEN)).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(page.text().contains("Sidecar health"), "{}", page.text());
     let ok = call(&proxy, "POST", "/-/reload", Some(TOKEN)).await;
     assert_eq!(ok.status, 200, "{}", ok.text());
     // One reload in the log: the refused ones before it changed nothing.

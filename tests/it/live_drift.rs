@@ -224,7 +224,7 @@ pub(crate) async fn send_rows(
 
 /// Polls the report until `rows` feature rows are in the window and one more evaluation
 /// has run, then returns the set of drifted features.
-async fn drifted_features(proxy: &ProxyProcess, rows: u64) -> (BTreeSet<String>, Value) {
+pub(crate) async fn drifted_features(proxy: &ProxyProcess, rows: u64) -> (BTreeSet<String>, Value) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let report: Value = serde_json::from_slice(
@@ -252,6 +252,41 @@ async fn drifted_features(proxy: &ProxyProcess, rows: u64) -> (BTreeSet<String>,
     }
 }
 
+/// A sidecar in front of `upstream` for the `credit` model, with `profile` as its
+/// reference and the settings `env`.
+fn credit_sidecar_with(upstream: &Upstream, profile: &Path, env: &[(&str, &str)]) -> ProxyProcess {
+    ProxyProcess::start_with_args(
+        &[
+            "--upstream",
+            &upstream.url(),
+            "--reference",
+            profile.to_str().unwrap(),
+        ],
+        env,
+    )
+}
+
+/// A sidecar in front of `upstream` for the `credit` model, with the credit profile as
+/// its reference, a window of 1,000 rows and an evaluation every `evaluation_interval`.
+pub(crate) fn credit_sidecar(
+    upstream: &Upstream,
+    profile: &Path,
+    evaluation_interval: &str,
+) -> ProxyProcess {
+    credit_sidecar_with(
+        upstream,
+        profile,
+        &[
+            (
+                "MODELWATCH__ANALYSIS__EVALUATION_INTERVAL",
+                evaluation_interval,
+            ),
+            ("MODELWATCH__ANALYSIS__WINDOW_ROWS", "1000"),
+            ("MODELWATCH__MODEL__NAME", "credit"),
+        ],
+    )
+}
+
 /// The proxy in front of a `wire` model server, the credit profile (written into `dir`)
 /// as its reference, with the settings `env`.
 pub(crate) async fn credit_proxy(
@@ -261,30 +296,15 @@ pub(crate) async fn credit_proxy(
 ) -> (Upstream, ProxyProcess) {
     let profile = credit_profile(&dir.0);
     let upstream = model_server(wire).await;
-    let proxy = ProxyProcess::start_with_args(
-        &[
-            "--upstream",
-            &upstream.url(),
-            "--reference",
-            profile.to_str().unwrap(),
-        ],
-        env,
-    );
+    let proxy = credit_sidecar_with(&upstream, &profile, env);
     (upstream, proxy)
 }
 
 async fn drift_is_caught(wire: Wire) {
     let dir = TempDir::new("live");
-    let (_upstream, proxy) = credit_proxy(
-        &dir,
-        wire,
-        &[
-            ("MODELWATCH__ANALYSIS__EVALUATION_INTERVAL", "300ms"),
-            ("MODELWATCH__ANALYSIS__WINDOW_ROWS", "1000"),
-            ("MODELWATCH__MODEL__NAME", "credit"),
-        ],
-    )
-    .await;
+    let profile = credit_profile(&dir.0);
+    let upstream = model_server(wire).await;
+    let proxy = credit_sidecar(&upstream, &profile, "300ms");
     let (features, rows) = credit_rows();
 
     send_rows(&proxy, wire, &features, &sample(&rows, 1000, 0)).await;

@@ -12,6 +12,7 @@ mod deploy_rehearsal;
 mod drift_calibration;
 mod drift_cli;
 mod drift_multivariate;
+mod drift_page;
 mod drift_stats;
 mod export_capture;
 mod export_drift;

@@ -73,6 +73,33 @@ fn train_validate_register_promote_archive_step_by_step() {
         markdown.contains("| roc_auc |") && markdown.contains("## Gates"),
         "{markdown}"
     );
+    // The same report as one HTML file: every table, one importance row per feature.
+    let html = std::fs::read_to_string(report_dir.join("report.html")).unwrap();
+    for caption in [
+        "Metrics",
+        "Confusion matrix (holdout)",
+        "Permutation importance (ROC AUC drop)",
+        "Robustness",
+        "Gates",
+    ] {
+        assert!(
+            html.contains(&format!("<caption>{caption}</caption>")),
+            "{caption}: {html}"
+        );
+    }
+    let importance = html.split("Permutation importance").nth(2).unwrap();
+    let importance = &importance[..importance.find("</table>").unwrap()];
+    assert_eq!(
+        importance.matches("<th scope=\"row\">").count(),
+        13,
+        "{html}"
+    );
+    assert!(
+        html.contains("<th scope=\"row\">min roc_auc ≥ 0.75</th>")
+            && html.contains("<td>pass</td>"),
+        "{html}"
+    );
+    assert!(!html.contains("<script"));
 
     // An unreachable gate: exit 1 and the message names it.
     let strict = pipeline_file(dir.path(), "strict.toml", 3, "min = { f1 = 0.99 }");

@@ -46,7 +46,7 @@ const LAYERS: &[&[&str]] = &[
     &["bearer", "http_listener"],
     &["profile"],
     &["drift", "protocol"],
-    &["config"],
+    &["config", "page"],
     &["export", "registry"],
     &["train"],
     &["quality"],

@@ -294,6 +294,8 @@ fn column(name: &str, score: Option<f64>, drifted: bool) -> crate::drift::report
         type_error_rate: 0.0,
         non_finite_rate: 0.0,
         note: score.is_none().then(|| "no rows".to_string()),
+        histogram: None,
+        history: Vec::new(),
     }
 }
 
