@@ -152,6 +152,26 @@ fn a_correlation_flip_passes_every_column_test_and_fails_both_multivariate_metho
 }
 
 #[test]
+fn the_html_report_shows_the_multivariate_verdicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("report.html");
+    let (_, out) = drift_json("flipped.csv", &["--html", html.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = std::fs::read_to_string(&html).unwrap();
+    let section = html
+        .split("Multivariate drift")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no multivariate section in the HTML report"));
+    for method in ["domain_classifier", "reconstruction_error"] {
+        let row = section
+            .split("<tr>")
+            .find(|row| row.contains(method))
+            .unwrap_or_else(|| panic!("no {method} row in the HTML report"));
+        assert!(row.contains("<td>drifted</td>"), "{method}: {row}");
+    }
+}
+
+#[test]
 fn the_same_distribution_is_no_multivariate_drift() {
     let (report, out) = drift_json("same.csv", &["--fail-on-drift"]);
     assert!(out.status.success(), "{}", stderr(&out));
