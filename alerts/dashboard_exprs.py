@@ -43,6 +43,11 @@ LABEL_VALUES = {
     "version": ["0.1.0"],
     "revision": ["8be82f1"],
     "kind": ["feature", "category"],
+    "metric": ["accuracy", "roc_auc"],
+    "operation": ["chat", "embeddings"],
+    "token_type": ["input", "output"],
+    "source": ["usage", "chunks"],
+    "error_type": ["500", "stream_error"],
 }
 # Histogram bucket edges with cumulative per-minute increments.
 BUCKETS = [("0.1", 5), ("0.5", 8), ("+Inf", 10)]
