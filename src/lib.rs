@@ -67,6 +67,7 @@ pub mod proxy;
 pub mod quality;
 pub mod quickstart;
 pub mod registry;
+pub mod registry_cli;
 pub mod registry_server;
 pub mod replay;
 pub mod serve;

@@ -38,7 +38,7 @@ enum Job {
     /// Validate a model: holdout, cross-validation, importance, robustness, gates.
     Validate(modelwatch::train::jobs::ValidateArgs),
     /// Register, list, show, promote, roll back and archive model versions.
-    Registry(modelwatch::registry::models_cli::RegistryArgs),
+    Registry(modelwatch::registry_cli::RegistryArgs),
     /// Serve a registered model over the Open Inference Protocol and MLflow /invocations.
     Serve(modelwatch::serve::ServeArgs),
     /// Run a train → validate → register → promote pipeline from a TOML file.
@@ -63,8 +63,8 @@ impl Job {
             Job::Proxy(_)
                 | Job::Serve(_)
                 | Job::Quickstart(_)
-                | Job::Registry(modelwatch::registry::models_cli::RegistryArgs {
-                    command: modelwatch::registry::models_cli::RegistryCommand::Serve(_),
+                | Job::Registry(modelwatch::registry_cli::RegistryArgs {
+                    command: modelwatch::registry_cli::RegistryCommand::Serve(_),
                     ..
                 })
         )
@@ -98,11 +98,11 @@ fn main() {
         Job::Dataset(args) => modelwatch::registry::dataset_cli::run(args),
         Job::Train(args) => modelwatch::train::jobs::run_train(args),
         Job::Validate(args) => modelwatch::train::jobs::run_validate(args),
-        Job::Registry(modelwatch::registry::models_cli::RegistryArgs {
+        Job::Registry(modelwatch::registry_cli::RegistryArgs {
             home,
-            command: modelwatch::registry::models_cli::RegistryCommand::Serve(args),
+            command: modelwatch::registry_cli::RegistryCommand::Serve(args),
         }) => modelwatch::registry_server::run(home, args),
-        Job::Registry(args) => modelwatch::registry::models_cli::run(args),
+        Job::Registry(args) => modelwatch::registry_cli::run(args),
         Job::Serve(args) => modelwatch::serve::run(args),
         Job::Pipeline(args) => modelwatch::pipeline::run(args),
         Job::Drift(args) => modelwatch::drift_cli::run(args),

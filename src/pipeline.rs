@@ -8,8 +8,8 @@
 
 use crate::exit::UsageError;
 use crate::registry::home::{Home, HomeArgs};
-use crate::registry::models_cli::register_artifact;
 use crate::train::config::ConfigFile;
+use crate::train::register::register_artifact;
 use crate::train::{gates, jobs};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};

@@ -17,7 +17,8 @@
 //! - [`datasets`]: dataset versions (`NAME@VERSION`), their schema and metadata.
 //! - [`reference`](mod@reference): a drift reference (`NAME[@VERSION]`, profile JSON or CSV) → a profile.
 //! - [`dataset_cli`]: the `modelwatch dataset` job.
-//! - [`models`]: model versions, aliases and their history; [`models_cli`]: `modelwatch registry`.
+//! - [`models`]: model versions, aliases and their history (the `modelwatch registry`
+//!   command sits above, in `registry_cli`).
 //! - [`source`]: where `serve` and the sidecar read model versions from (a home, or a
 //!   registry over HTTP) and how they poll it; [`remote`]: the client of
 //!   `modelwatch registry serve`.
@@ -31,7 +32,6 @@ pub mod datasets;
 pub mod home;
 pub mod migrations;
 pub mod models;
-pub mod models_cli;
 pub mod names;
 pub mod reference;
 pub mod remote;

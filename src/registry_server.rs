@@ -12,14 +12,26 @@ use crate::bearer::BearerToken;
 use crate::exit::UsageError;
 use crate::registry::blobs::BlobHash;
 use crate::registry::home::{Home, HomeArgs};
-use crate::registry::models_cli::RegistryServeArgs;
 use crate::registry::remote::{CHECKSUM_HEADER, LATEST, etag_of};
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use serde_json::json;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+
+/// Flags of `modelwatch registry serve`.
+#[derive(Debug, clap::Args)]
+pub struct RegistryServeArgs {
+    /// Address to listen on (port 0 picks a free port, printed on stderr).
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8070")]
+    pub listen: SocketAddr,
+    /// A file holding a bearer token that every /v1/ request must carry (clients give it
+    /// with --registry-token-file). Without it the API is open to whoever reaches the port.
+    #[arg(long, value_name = "FILE", env = "MODELWATCH_REGISTRY_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+}
 
 type Reply = Response<Full<Bytes>>;
 

@@ -87,7 +87,7 @@ impl ModelSlot {
 }
 
 fn load(source: &ModelSource, version: ModelVersion) -> anyhow::Result<ServedModel> {
-    let artifact = source.artifact(&version)?;
+    let artifact = ModelArtifact::of_version(&version, &source.artifact_bytes(&version)?)?;
     Ok(ServedModel {
         name: version.name,
         version: version.version,

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod model;
 pub mod preprocess;
 pub mod reference;
+pub mod register;
 pub mod report;
 pub mod split;
 pub mod table;

@@ -16,7 +16,6 @@ use super::migrations::{Component, Migration};
 use super::names;
 use crate::exit::UsageError;
 use crate::profile::Profile;
-use crate::train::model::ModelArtifact;
 use anyhow::Context;
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 use serde::{Deserialize, Serialize};
@@ -64,20 +63,19 @@ pub const COMPONENT: Component = Component {
 };
 
 impl ModelVersion {
-    /// Decodes the artifact from the bytes `read` gives for its hash (a home's blob store,
-    /// or a remote registry), which verifies them.
-    pub fn read_artifact(
+    /// The artifact's bytes, as `read` gives them for its hash (a home's blob store, or a
+    /// remote registry), which verifies them. `train::model::ModelArtifact` decodes them:
+    /// the registry stores artifacts without knowing their format.
+    pub fn artifact_bytes(
         &self,
         read: impl FnOnce(&BlobHash) -> anyhow::Result<Vec<u8>>,
-    ) -> anyhow::Result<ModelArtifact> {
-        let bytes = read(&self.artifact_sha256).with_context(|| {
+    ) -> anyhow::Result<Vec<u8>> {
+        read(&self.artifact_sha256).with_context(|| {
             format!(
                 "refusing the artifact of {}: it does not match its registered sha256",
                 self.spec()
             )
-        })?;
-        ModelArtifact::from_bytes(&bytes)
-            .with_context(|| format!("the artifact of {}", self.spec()))
+        })
     }
 
     /// Decodes the reference profile from the bytes `read` gives for its hash.
@@ -130,7 +128,12 @@ impl ModelVersion {
 /// What registration stores.
 pub struct NewModelVersion<'a> {
     pub name: &'a str,
-    pub artifact: &'a ModelArtifact,
+    /// The encoded artifact (`train::model::ModelArtifact::to_bytes`).
+    pub artifact: &'a [u8],
+    /// `NAME@VERSION` of the dataset it was trained on.
+    pub dataset: &'a str,
+    /// The training parameters, as JSON.
+    pub params: serde_json::Value,
     pub profile: Option<&'a [u8]>,
     pub report: Option<&'a [u8]>,
     pub metrics: serde_json::Value,
@@ -236,10 +239,10 @@ impl Home {
     ) -> anyhow::Result<(ModelVersion, bool)> {
         names::validate("model name", new.name)?;
         // Bytes first: a crash after this leaves only unreferenced blobs.
-        let artifact = self.blobs().put_bytes(&new.artifact.to_bytes())?;
+        let artifact = self.blobs().put_bytes(new.artifact)?;
         let profile = new.profile.map(|b| self.blobs().put_bytes(b)).transpose()?;
         let report = new.report.map(|b| self.blobs().put_bytes(b)).transpose()?;
-        let params = serde_json::to_string(&new.artifact.training.config)?;
+        let params = serde_json::to_string(&new.params)?;
         let metrics = serde_json::to_string(&new.metrics)?;
         let (code, who) = (code_version(), author());
         let (version, created) = self.write(|tx| {
@@ -266,7 +269,7 @@ impl Home {
                     artifact.as_str(),
                     profile.as_ref().map(|h| h.as_str()),
                     report.as_ref().map(|h| h.as_str()),
-                    new.artifact.training.dataset,
+                    new.dataset,
                     params,
                     metrics,
                     code,
@@ -341,10 +344,9 @@ impl Home {
         }
     }
 
-    /// Reads a version's artifact, refusing it when its bytes no longer match the
-    /// registered hash.
-    pub fn load_model_artifact(&self, version: &ModelVersion) -> anyhow::Result<ModelArtifact> {
-        version.read_artifact(|hash| self.blobs().read(hash))
+    /// A version's artifact bytes, refused when they no longer match the registered hash.
+    pub fn model_artifact_bytes(&self, version: &ModelVersion) -> anyhow::Result<Vec<u8>> {
+        version.artifact_bytes(|hash| self.blobs().read(hash))
     }
 
     /// The reference profile of `NAME@VERSION` or `NAME@ALIAS`, verified by its hash: what

@@ -7,7 +7,6 @@ use super::home::Home;
 use super::models::ModelVersion;
 use super::remote::RemoteRegistry;
 use crate::profile::Profile;
-use crate::train::model::ModelArtifact;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -74,11 +73,11 @@ impl ModelSource {
         }
     }
 
-    /// `version`'s artifact, verified by its hash.
-    pub fn artifact(&self, version: &ModelVersion) -> anyhow::Result<ModelArtifact> {
+    /// `version`'s artifact bytes, verified by their hash.
+    pub fn artifact_bytes(&self, version: &ModelVersion) -> anyhow::Result<Vec<u8>> {
         match self {
-            ModelSource::Home(home) => Home::open(home)?.load_model_artifact(version),
-            ModelSource::Remote(remote) => version.read_artifact(|hash| remote.blob(hash)),
+            ModelSource::Home(home) => Home::open(home)?.model_artifact_bytes(version),
+            ModelSource::Remote(remote) => version.artifact_bytes(|hash| remote.blob(hash)),
         }
     }
 

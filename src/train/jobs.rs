@@ -222,7 +222,7 @@ pub fn run_validate(args: ValidateArgs) -> anyhow::Result<()> {
     let (artifact, label, name) = match (&args.model, &args.artifact) {
         (Some(spec), _) => {
             let version = home.resolve_model(spec)?;
-            let artifact = home.load_model_artifact(&version)?;
+            let artifact = ModelArtifact::load(&home, &version)?;
             (artifact, version.spec(), Some(version.name.clone()))
         }
         (None, Some(path)) => (

@@ -9,6 +9,8 @@ use super::config::TrainConfig;
 use super::preprocess::{EncodeStats, Preprocessor};
 use super::split;
 use super::table::{ClassLabels, FeatureSpec, LabeledTable, RawValue};
+use crate::registry::Home;
+use crate::registry::models::ModelVersion;
 use anyhow::{Context, bail};
 use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
@@ -177,6 +179,16 @@ impl ModelArtifact {
         let mut bytes = serde_json::to_vec_pretty(self).expect("an artifact always serialises");
         bytes.push(b'\n');
         bytes
+    }
+
+    /// A registered version's artifact from a home, verified by its hash and decoded.
+    pub fn load(home: &Home, version: &ModelVersion) -> anyhow::Result<ModelArtifact> {
+        Self::of_version(version, &home.model_artifact_bytes(version)?)
+    }
+
+    /// Decodes the verified bytes of `version`'s artifact.
+    pub fn of_version(version: &ModelVersion, bytes: &[u8]) -> anyhow::Result<ModelArtifact> {
+        Self::from_bytes(bytes).with_context(|| format!("the artifact of {}", version.spec()))
     }
 
     /// Parses artifact bytes, refusing a format this binary does not know.

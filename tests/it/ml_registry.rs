@@ -4,6 +4,7 @@
 use super::ml_support::*;
 use modelwatch::registry::home::Home;
 use modelwatch::train::jobs;
+use modelwatch::train::model::ModelArtifact;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -67,7 +68,7 @@ fn concurrent_registrations_get_distinct_versions_and_lose_nothing() {
     registered.sort();
     assert_eq!(hashes, registered);
     for v in h.list_models(Some("credit")).unwrap() {
-        h.load_model_artifact(&v).unwrap();
+        ModelArtifact::load(&h, &v).unwrap();
     }
     integrity_ok(&home);
 }
@@ -178,8 +179,7 @@ fn a_process_killed_mid_registration_leaves_a_working_registry() {
     );
     let h = Home::open(&home).unwrap();
     for v in h.list_models(Some("credit")).unwrap() {
-        h.load_model_artifact(&v)
-            .expect("every registered artifact loads");
+        ModelArtifact::load(&h, &v).expect("every registered artifact loads");
     }
 }
 

@@ -71,8 +71,7 @@ pub fn production(home: &Path) -> u64 {
 /// The artifact of a registered version (`credit@production`, `credit@1`), verified.
 pub fn artifact(home: &Path, spec: &str) -> modelwatch::train::model::ModelArtifact {
     let h = modelwatch::registry::home::Home::open(home).unwrap();
-    h.load_model_artifact(&h.resolve_model(spec).unwrap())
-        .unwrap()
+    modelwatch::train::model::ModelArtifact::load(&h, &h.resolve_model(spec).unwrap()).unwrap()
 }
 
 /// A running `modelwatch serve`, killed on drop.

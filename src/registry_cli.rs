@@ -1,16 +1,16 @@
 //! `modelwatch registry`: register, list, show, promote, roll back and archive model
-//! versions, each with `--json` for scripts.
+//! versions, each with `--json` for scripts; `registry serve` runs [`crate::registry_server`].
+//! Above the jobs: it parses flags and prints, over `registry`, `train` and the server.
 
-use super::dataset_cli::align;
-use super::home::{Home, HomeArgs};
-use super::models::{ModelVersion, NewModelVersion};
 use crate::exit::UsageError;
-use crate::train::evaluation::{Evaluation, HoldoutScoring};
+use crate::registry::dataset_cli::align;
+use crate::registry::models::ModelVersion;
+use crate::registry::{Home, HomeArgs};
+use crate::registry_server::RegistryServeArgs;
 use crate::train::jobs;
-use crate::train::model::ModelArtifact;
+use crate::train::register::register_artifact;
 use crate::train::report::ValidationReport;
 use anyhow::Context;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// Flags of `modelwatch registry`.
@@ -48,18 +48,6 @@ pub enum RegistryCommand {
     /// follow its aliases with --registry-url (resolve NAME@ALIAS, fetch a version's
     /// profile and artifact; ETag validators and SHA-256 checksums).
     Serve(RegistryServeArgs),
-}
-
-/// Flags of `modelwatch registry serve`.
-#[derive(Debug, clap::Args)]
-pub struct RegistryServeArgs {
-    /// Address to listen on (port 0 picks a free port, printed on stderr).
-    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8070")]
-    pub listen: SocketAddr,
-    /// A file holding a bearer token that every /v1/ request must carry (clients give it
-    /// with --registry-token-file). Without it the API is open to whoever reaches the port.
-    #[arg(long, value_name = "FILE", env = "MODELWATCH_REGISTRY_TOKEN_FILE")]
-    pub token_file: Option<PathBuf>,
 }
 
 /// Flags of `registry profile`.
@@ -126,39 +114,6 @@ pub struct RollbackArgs {
     pub alias: String,
     #[arg(long)]
     pub json: bool,
-}
-
-/// Registers an artifact with its metrics and reference profile; `created == false` when
-/// the same artifact was already registered under `name`.
-pub fn register_artifact(
-    home: &mut Home,
-    name: &str,
-    artifact: &ModelArtifact,
-    scoring: &HoldoutScoring,
-    report: Option<&ValidationReport>,
-    evaluation: Option<&Evaluation>,
-) -> anyhow::Result<(ModelVersion, bool)> {
-    let metrics = match report {
-        Some(r) => {
-            let mut m = jobs::version_metrics(&r.holdout, evaluation);
-            m["cross_validation"] = serde_json::json!({
-                "folds": r.cross_validation.folds,
-                "mean": r.cross_validation.mean,
-                "std": r.cross_validation.std,
-            });
-            m
-        }
-        None => jobs::version_metrics(&scoring.holdout, evaluation),
-    };
-    let profile = crate::train::reference::profile_bytes(artifact, scoring)?;
-    let report_bytes = report.map(serde_json::to_vec_pretty).transpose()?;
-    home.register_model(&NewModelVersion {
-        name,
-        artifact,
-        profile: Some(&profile),
-        report: report_bytes.as_deref(),
-        metrics,
-    })
 }
 
 /// Runs `modelwatch registry`.
