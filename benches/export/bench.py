@@ -39,15 +39,6 @@ def start_sidecar(upstream, port, admin, es_url=None, spool=None, stream=None):
     return subprocess.Popen(args, env=env)
 
 
-def metric(admin, name, outcome=None):
-    text = urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics").read().decode()
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name + "{") and (outcome is None or f'outcome="{outcome}"' in line):
-            total += float(line.split()[-1])
-    return total
-
-
 def node(method, path, body=None):
     request = urllib.request.Request(f"{NODE}{path}", method=method,
                                      data=json.dumps(body).encode() if body else None,
@@ -126,9 +117,9 @@ def main():
             added = " | " if name == "direct" else f"{p50 - d50:+.3f} | {p99 - d99:+.3f}"
             counts = " | | "
             if admin and name != "no export":
-                counts = (f"{metric(admin, 'modelwatch_export_events_total', 'delivered'):.0f} | "
-                          f"{metric(admin, 'modelwatch_export_events_total', 'dropped'):.0f} | "
-                          f"{metric(admin, 'modelwatch_export_spool_bytes'):.0f}")
+                counts = (f"{proxy.metric(admin, 'modelwatch_export_events_total', outcome='delivered'):.0f} | "
+                          f"{proxy.metric(admin, 'modelwatch_export_events_total', outcome='dropped'):.0f} | "
+                          f"{proxy.metric(admin, 'modelwatch_export_spool_bytes'):.0f}")
             print(f"| {name} | {p50:.3f} | {p99:.3f} | {added} | {errors} | {counts} |")
         # Each run measures healthy and down back to back: the ratio within a run cancels
         # most of the load the machine is under at that moment; quote its median.
@@ -149,21 +140,21 @@ def main():
         subprocess.run(["oha", "-n", str(THROUGHPUT_EVENTS), "-c", "32", "-m", "POST",
                         "-D", body_file, "-T", "application/json", "--no-tui",
                         f"http://127.0.0.1:{port}{PATH}"], check=True, capture_output=True)
-        while metric(admin, "modelwatch_export_events_total", "spooled") + metric(
-                admin, "modelwatch_export_events_total", "dropped") < THROUGHPUT_EVENTS:
+        while proxy.metric(admin, "modelwatch_export_events_total", outcome="spooled") + proxy.metric(
+                admin, "modelwatch_export_events_total", outcome="dropped") < THROUGHPUT_EVENTS:
             time.sleep(0.1)
-        spooled = metric(admin, "modelwatch_export_events_total", "spooled")
-        spool_bytes = metric(admin, "modelwatch_export_spool_bytes")
+        spooled = proxy.metric(admin, "modelwatch_export_events_total", outcome="spooled")
+        spool_bytes = proxy.metric(admin, "modelwatch_export_spool_bytes")
         stop(filler)
         port, admin = proxy.free_port(), proxy.free_port()
         started = time.monotonic()
         shipper = start_sidecar(up, port, admin, NODE, spool, streams[1])
         procs.append(shipper)
         proxy.wait_port(admin)
-        while metric(admin, "modelwatch_export_spool_bytes") > 0:
+        while proxy.metric(admin, "modelwatch_export_spool_bytes") > 0:
             time.sleep(0.05)
         elapsed = time.monotonic() - started
-        delivered = metric(admin, "modelwatch_export_events_total", "delivered")
+        delivered = proxy.metric(admin, "modelwatch_export_events_total", outcome="delivered")
         node("POST", f"/{streams[1]}/_refresh")
         stored = node("GET", f"/{streams[1]}/_count")["count"]
         print()

@@ -15,30 +15,12 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "proxy"))
 import bench  # noqa: E402  (benches/proxy/bench.py: nginx, oha, /proc readers)
 
 RATE = int(os.environ.get("RATE", "1000"))
 bench.SECONDS = int(os.environ.get("SECONDS_PER_RUN", "300"))
-
-
-def rss_mb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def metric(admin, name):
-    text = urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics").read().decode()
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name) and not line.startswith("#"):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 def du_mb(path):
@@ -95,7 +77,7 @@ def main():
 
             def sample():
                 while not done.is_set():
-                    samples.append(rss_mb(p.pid))
+                    samples.append(bench.rss_mb(p.pid))
                     time.sleep(1)
 
             sampler = threading.Thread(target=sample)
@@ -106,10 +88,10 @@ def main():
             done.set()
             sampler.join()
             cpu = (bench.cpu_seconds(p.pid) - before) / max(answered, 1) * 1000
-            drops = metric(admin, "modelwatch_analysis_dropped_total")
-            exported = metric(admin, "modelwatch_export_events_total")
+            drops = bench.metric(admin, "modelwatch_analysis_dropped_total")
+            exported = bench.metric(admin, "modelwatch_export_events_total")
             rows.append((name, answered, errors, p99, max(samples), bench.peak_rss_mb(p.pid),
-                         rss_mb(p.pid), cpu, drops, exported, du_mb(state)))
+                         bench.rss_mb(p.pid), cpu, drops, exported, du_mb(state)))
             print(f"  {name}: answered {answered} errors {errors} peak RSS "
                   f"{bench.peak_rss_mb(p.pid):.1f} MB", file=sys.stderr)
 
