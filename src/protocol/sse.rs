@@ -133,6 +133,12 @@ impl SseParser {
         };
         match field {
             "data" => {
+                // Invalid UTF-8 decodes to U+FFFD, three bytes for one, so the limit is
+                // checked again on what is kept (the fuzz target `sse_stream` found this).
+                if self.data.len() + value.len() + 1 > self.max_event_bytes {
+                    self.overflow();
+                    return;
+                }
                 self.data.push_str(value);
                 self.data.push('\n');
                 self.held += 1;
