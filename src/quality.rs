@@ -7,15 +7,19 @@
 //! `modelwatch_feedback_total{model,model_version,outcome}`, and each join's label delay
 //! in `modelwatch_label_delay_seconds`. On each drift evaluation, [`Quality::evaluate`]
 //! computes each version's realised [`performance`] on its labelled window
-//! (`modelwatch_performance{model,model_version,metric}`, `/api/v1/performance`).
+//! (`modelwatch_performance{model,model_version,metric}`, `/api/v1/performance`), beside
+//! the validation metrics the registry recorded for the version
+//! (`modelwatch_performance_reference`), and the share of its predictions that have a
+//! label ([`coverage`], `modelwatch_label_coverage`).
 
+pub mod coverage;
 pub mod feedback;
 pub mod performance;
 pub mod store;
 
 use crate::config::quality::QualityConfig;
 use feedback::{Form, Outcome, Problem, Unreadable};
-use performance::PerformanceReport;
+use performance::{PerformanceReport, Task};
 use prometheus::{
     GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry,
@@ -55,6 +59,8 @@ pub struct QualityMetrics {
     pub performance: GaugeVec,
     /// Labelled predictions in each version's window.
     pub performance_rows: IntGaugeVec,
+    pub performance_reference: GaugeVec,
+    pub label_coverage: GaugeVec,
 }
 
 impl QualityMetrics {
@@ -111,6 +117,24 @@ impl QualityMetrics {
             ),
             &["model", "model_version"],
         )?;
+        let performance_reference = GaugeVec::new(
+            Opts::new(
+                "modelwatch_performance_reference",
+                "A model version's validation (holdout) metrics as the registry recorded \
+                 them at training, by metric: what modelwatch_performance is compared with.",
+            ),
+            &["model", "model_version", "metric"],
+        )?;
+        let label_coverage = GaugeVec::new(
+            Opts::new(
+                "modelwatch_label_coverage",
+                "Share (0 to 1) of a model version's predictions made within quality.window \
+                 that have a label.",
+            ),
+            &["model", "model_version"],
+        )?;
+        registry.register(Box::new(performance_reference.clone()))?;
+        registry.register(Box::new(label_coverage.clone()))?;
         registry.register(Box::new(performance.clone()))?;
         registry.register(Box::new(performance_rows.clone()))?;
         registry.register(Box::new(feedback.clone()))?;
@@ -132,6 +156,8 @@ impl QualityMetrics {
             bytes,
             performance,
             performance_rows,
+            performance_reference,
+            label_coverage,
         })
     }
 }
@@ -142,6 +168,40 @@ pub struct Quality {
     pub metrics: QualityMetrics,
     config: QualityConfig,
     report: RwLock<Arc<PerformanceReport>>,
+    /// What the registry said of each (model, version), once found: a registered version's
+    /// profile and metrics do not change, and a retired version is not read again.
+    facts: std::sync::Mutex<std::collections::HashMap<(Arc<str>, Arc<str>), VersionFacts>>,
+}
+
+/// What the registry knows of a model version that its realised performance needs.
+#[derive(Clone, Debug, Default)]
+pub struct VersionFacts {
+    pub task: Task,
+    /// Validation metrics by name (those [`performance::is_metric_name`] knows).
+    pub reference: BTreeMap<String, f64>,
+}
+
+impl VersionFacts {
+    /// From a version's reference profile and the metrics JSON the registry recorded
+    /// (`{"holdout": {"accuracy": …}, …}`, as `modelwatch train` registers it).
+    pub fn of(profile: &crate::profile::Profile, metrics: &serde_json::Value) -> VersionFacts {
+        let reference = metrics
+            .get("holdout")
+            .and_then(serde_json::Value::as_object)
+            .map(|holdout| {
+                holdout
+                    .iter()
+                    .filter(|(name, _)| performance::is_metric_name(name))
+                    .filter_map(|(name, v)| Some((name.clone(), v.as_f64()?)))
+                    .filter(|(_, v)| v.is_finite())
+                    .collect()
+            })
+            .unwrap_or_default();
+        VersionFacts {
+            task: Task::of_profile(profile),
+            reference,
+        }
+    }
 }
 
 /// The answer to one feedback request.
@@ -193,13 +253,16 @@ impl Quality {
             metrics,
             config: config.clone(),
             report: Default::default(),
+            facts: Default::default(),
         };
         Ok((quality, thread))
     }
 
-    /// Computes every stored version's realised performance on its window, sets the
-    /// gauges (a version without labels in its window has none) and keeps the report.
-    pub fn evaluate(&self) {
+    /// Computes every stored version's realised performance on its window and label
+    /// coverage, sets the gauges (a version without labels in its window has no
+    /// performance) and keeps the report. `facts` says what the registry knows of a
+    /// (model, version): its task and validation metrics.
+    pub fn evaluate(&self, facts: impl Fn(&str, &str) -> Option<VersionFacts>) {
         let now = store::now_ms();
         let since = now - self.config.window.as_millis() as i64;
         let mut report = PerformanceReport {
@@ -210,7 +273,21 @@ impl Quality {
         let m = &self.metrics;
         m.performance.reset();
         m.performance_rows.reset();
+        m.performance_reference.reset();
+        m.label_coverage.reset();
         for (model, version) in self.store.versions() {
+            let facts = self.facts_of(&model, &version, &facts);
+            for (metric, value) in &facts.reference {
+                m.performance_reference
+                    .with_label_values(&[&*model, &*version, metric])
+                    .set(*value);
+            }
+            let counts = self.store.coverage(&model, &version, since);
+            if let Some(coverage) = counts.coverage() {
+                m.label_coverage
+                    .with_label_values(&[&*model, &*version])
+                    .set(coverage);
+            }
             let rows = match self
                 .store
                 .joined(&model, &version, since, self.config.window_rows)
@@ -221,13 +298,16 @@ impl Quality {
                     continue;
                 }
             };
-            if rows.is_empty() {
-                continue;
+            let mut p = performance::evaluate(&model, &version, facts.task, &rows);
+            p.predictions = counts.predicted;
+            p.labelled = counts.labelled;
+            p.label_coverage = counts.coverage();
+            p.reference = facts.reference;
+            if p.rows > 0 {
+                m.performance_rows
+                    .with_label_values(&[&*model, &*version])
+                    .set(p.rows as i64);
             }
-            let p = performance::evaluate(&model, &version, &rows);
-            m.performance_rows
-                .with_label_values(&[&*model, &*version])
-                .set(p.rows as i64);
             for (metric, value) in &p.metrics {
                 m.performance
                     .with_label_values(&[&*model, &*version, metric])
@@ -236,6 +316,26 @@ impl Quality {
             report.models.push(p);
         }
         *self.report.write().expect("performance report poisoned") = Arc::new(report);
+    }
+
+    fn facts_of(
+        &self,
+        model: &Arc<str>,
+        version: &Arc<str>,
+        find: &impl Fn(&str, &str) -> Option<VersionFacts>,
+    ) -> VersionFacts {
+        let key = (model.clone(), version.clone());
+        if let Some(found) = self.facts.lock().expect("facts poisoned").get(&key) {
+            return found.clone();
+        }
+        match find(model, version) {
+            Some(found) => {
+                let mut cache = self.facts.lock().expect("facts poisoned");
+                cache.insert(key, found.clone());
+                found
+            }
+            None => VersionFacts::default(),
+        }
     }
 
     /// The latest performance report.

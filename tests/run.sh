@@ -96,6 +96,10 @@ STOPS+=("kill $fixtures_pid 2>/dev/null")
 bash tests/fixtures/drift/check.sh multivariate >"$MODELWATCH_TEST_STATE/multivariate-fixtures.log" 2>&1 &
 multivariate_fixtures_pid=$!
 STOPS+=("kill $multivariate_fixtures_pid 2>/dev/null")
+# scikit-learn's classification and regression metrics (a small pinned venv, under a minute).
+bash tests/fixtures/drift/check.sh ../metrics >"$MODELWATCH_TEST_STATE/metrics-fixtures.log" 2>&1 &
+metrics_fixtures_pid=$!
+STOPS+=("kill $metrics_fixtures_pid 2>/dev/null")
 
 say "Preparing the real llama.cpp server and its tiny model (pinned, cached), in the background"
 # Its first run compiles llama.cpp from source through llama-cpp-python (about ten minutes
@@ -146,7 +150,13 @@ wait "$multivariate_fixtures_pid" || {
     echo "the multivariate fixtures are not what tests/fixtures/drift/multivariate/generate.py writes (or it could not run)" >&2
     exit 1
 }
+wait "$metrics_fixtures_pid" || {
+    cat "$MODELWATCH_TEST_STATE/metrics-fixtures.log" >&2
+    echo "the metrics fixtures are not what tests/fixtures/metrics/generate.py writes (or it could not run)" >&2
+    exit 1
+}
 cat "$MODELWATCH_TEST_STATE/drift-fixtures.log"
+cat "$MODELWATCH_TEST_STATE/metrics-fixtures.log"
 
 say "Waiting for the OpenTelemetry Collector"
 wait "$otelcol_pid" || { cat "$MODELWATCH_TEST_STATE/otelcol.log" >&2; echo "the OpenTelemetry Collector did not start" >&2; exit 1; }

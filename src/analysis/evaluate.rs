@@ -14,10 +14,18 @@ use std::time::{Instant, SystemTime};
 
 /// Evaluates every model version now and publishes the result.
 pub fn evaluate_all(analysis: &LiveAnalysis) {
-    if let Some(quality) = &analysis.quality {
-        quality.evaluate();
-    }
     let states = analysis.states();
+    if let Some(quality) = &analysis.quality {
+        // What the registry says of each version with stored predictions: the profile of
+        // that version (loaded once, like the drift references of versions traffic names),
+        // in the family of the model's configured reference.
+        let current = analysis.reference_set();
+        quality.evaluate(|model, version| {
+            let reference = current.for_model(model)?;
+            let loaded = analysis.versions.get(reference, version)?;
+            (loaded.version == version).then(|| loaded.facts.clone())
+        });
+    }
     let current = analysis.reference_set();
     let evaluated_at = SystemTime::now();
     let mut models = Vec::with_capacity(states.len());

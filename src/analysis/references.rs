@@ -34,6 +34,9 @@ pub struct LoadedReference {
     pub capped_features: usize,
     /// The registered model the reference belongs to, for a model reference.
     pub model: Option<String>,
+    /// The version's task and the validation metrics the registry recorded for it (for a
+    /// file or dataset reference: the task its profile says, no metrics).
+    pub facts: crate::quality::VersionFacts,
 }
 
 /// The references of every configured model.
@@ -148,6 +151,7 @@ fn model_reference(
         .model_profile(spec)
         .with_context(|| format!("could not load the reference of model {spec}"))?;
     let mut loaded = LoadedReference::new(spec, profile, max_features);
+    loaded.facts = crate::quality::VersionFacts::of(&loaded.profile, &version.metrics);
     loaded.version = version.version.to_string();
     loaded.model = Some(version.name);
     Ok(Some(loaded))
@@ -180,12 +184,13 @@ impl LoadedReference {
         };
         LoadedReference {
             spec: spec.to_string(),
-            profile,
             version,
             features,
             predictions,
             capped_features,
             model: None,
+            facts: crate::quality::VersionFacts::of(&profile, &serde_json::Value::Null),
+            profile,
         }
     }
 }

@@ -120,6 +120,7 @@ pub fn load_version(
 ) -> anyhow::Result<LoadedReference> {
     let (found, profile) = source.model_profile(&format!("{name}@{version}"))?;
     let mut loaded = LoadedReference::new(&current.spec, profile, max_features);
+    loaded.facts = crate::quality::VersionFacts::of(&loaded.profile, &found.metrics);
     loaded.version = found.version.to_string();
     loaded.model = Some(found.name);
     Ok(loaded)

@@ -9,9 +9,15 @@
 //! for the positive class, ROC AUC and log loss from the probability. The positive class
 //! is the one the model predicts for its most confident row (the served model predicts
 //! positive at or above its threshold, so that row is predicted positive whenever any row
-//! is). Regressors (numeric predictions and labels) are not computed yet.
+//! is).
+//!
+//! A regressor (see [`Task::of_profile`]) gets MAE, RMSE, MAPE and R² ([`regression`]) of
+//! its first output, a number, against the numeric label.
+
+pub mod regression;
 
 use super::store::Joined;
+use crate::profile::{ColumnKind, ColumnRole, Profile};
 use crate::train::metrics::{self, ConfusionMatrix};
 use serde::Serialize;
 use serde_json::Value;
@@ -24,13 +30,24 @@ pub struct VersionPerformance {
     pub model_version: String,
     /// Labelled predictions in the window.
     pub rows: usize,
+    pub task: Task,
     /// The positive class, for a binary classifier with a probability output.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub positive_class: Option<String>,
     /// Metric name → value (`accuracy`, `precision`, `recall`, `f1`, `roc_auc`,
-    /// `log_loss`); a metric that cannot be computed on the window is absent.
+    /// `log_loss`; `mae`, `rmse`, `mape`, `r2` for a regressor); a metric that cannot be computed on the window is absent.
     pub metrics: BTreeMap<&'static str, f64>,
-    /// Rows per true class in the window.
+    /// Predictions the version made within `quality.window`, and how many have a label.
+    pub predictions: u64,
+    pub labelled: u64,
+    /// `labelled / predictions` (absent without predictions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label_coverage: Option<f64>,
+    /// The version's validation metrics from the registry, to compare `metrics` with.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub reference: BTreeMap<String, f64>,
+    /// Rows per true class in the window (none for a regressor).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub class_counts: BTreeMap<String, usize>,
 }
 
@@ -62,13 +79,53 @@ fn probability_output(outputs: &[String], values: &[Value]) -> Option<usize> {
     named.or_else(|| (1..values.len()).find(|&i| values[i].is_number()))
 }
 
+/// Whether realised performance reports a metric of this name (DESIGN.md fixes them):
+/// the training metrics, or a regression metric.
+pub fn is_metric_name(name: &str) -> bool {
+    metrics::METRIC_NAMES.contains(&name) || regression::METRIC_NAMES.contains(&name)
+}
+
+/// What a model version predicts, which decides its metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    /// A class (and maybe its probability): accuracy, precision, recall, F1, ROC AUC,
+    /// log loss.
+    #[default]
+    Classifier,
+    /// A number: MAE, RMSE, MAPE, R².
+    Regressor,
+}
+
+impl Task {
+    /// Read from a model version's reference profile: a regressor when its first prediction
+    /// column is numeric with more than two distinct values (a class column is categorical,
+    /// as `modelwatch train` writes it; a 0/1 class column stays a classifier). A profile
+    /// without prediction columns says nothing: a classifier, as before regressors existed.
+    pub fn of_profile(profile: &Profile) -> Task {
+        match profile
+            .columns
+            .iter()
+            .find(|c| c.role == ColumnRole::Prediction)
+        {
+            Some(c) if c.kind == ColumnKind::Numeric && c.distinct > 2 => Task::Regressor,
+            _ => Task::Classifier,
+        }
+    }
+}
+
 /// The realised performance of one version's labelled predictions.
-pub fn evaluate(model: &str, version: &str, rows: &[Joined]) -> VersionPerformance {
+pub fn evaluate(model: &str, version: &str, task: Task, rows: &[Joined]) -> VersionPerformance {
     let mut out = VersionPerformance {
         model: model.into(),
         model_version: version.into(),
+        task,
         ..Default::default()
     };
+    if task == Task::Regressor {
+        evaluate_regressor(&mut out, rows);
+        return out;
+    }
     // (true class, predicted class, probability if any), for rows whose label is for the
     // first output (the class).
     let mut usable = Vec::with_capacity(rows.len());
@@ -133,6 +190,34 @@ pub fn evaluate(model: &str, version: &str, rows: &[Joined]) -> VersionPerforman
         .insert("log_loss", metrics::log_loss(&labels, &scores));
     out.positive_class = Some(positive);
     out
+}
+
+/// A regressor's metrics, on rows whose first output and its label are both numbers.
+fn evaluate_regressor(out: &mut VersionPerformance, rows: &[Joined]) {
+    let (truth, predicted): (Vec<f64>, Vec<f64>) = rows
+        .iter()
+        .filter_map(|row| {
+            let first = row.outputs.first()?;
+            Some((
+                row.label.get(first)?.as_f64()?,
+                row.values.first()?.as_f64()?,
+            ))
+        })
+        .unzip();
+    out.rows = truth.len();
+    if truth.is_empty() {
+        return;
+    }
+    out.metrics
+        .insert("mae", regression::mae(&truth, &predicted));
+    out.metrics
+        .insert("rmse", regression::rmse(&truth, &predicted));
+    out.metrics
+        .insert("mape", regression::mape(&truth, &predicted));
+    let r2 = regression::r2(&truth, &predicted);
+    if r2.is_finite() {
+        out.metrics.insert("r2", r2);
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@
 //! `unknown_request`.
 
 use super::QualityMetrics;
+use super::coverage::{Counts, CoverageCounts};
 use super::feedback::{FeedbackItem, Outcome};
 use crate::config::quality::QualityConfig;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
@@ -91,6 +92,7 @@ struct Inner {
     version_ids: HashMap<VersionKey, i64>,
     evicted_through_ms: i64,
     last_retention_pass: Option<std::time::Instant>,
+    coverage: CoverageCounts,
 }
 
 /// The store: the connection (shared by the writer thread and the feedback join) and the
@@ -117,7 +119,8 @@ impl PredictionStore {
              quality.enabled off",
         )?;
         let path = state_dir.join(FILE_NAME);
-        let inner = Inner::open(&path)?;
+        let mut inner = Inner::open(&path)?;
+        inner.count_coverage(now_ms() - config.window.as_millis() as i64)?;
         let (sender, receiver) = crossbeam_channel::bounded(config.queue_capacity);
         let store = Arc::new(PredictionStore {
             inner: Mutex::new(inner),
@@ -185,6 +188,7 @@ impl PredictionStore {
         }
         let tx = inner.conn.transaction()?;
         let mut repeated = 0;
+        let mut inserted = Vec::with_capacity(batch.len());
         {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO predictions (request_id, row, version_id, at_ms, outputs)
@@ -194,10 +198,15 @@ impl PredictionStore {
                 let values = serde_json::to_string(&p.values).unwrap_or_default();
                 if insert.execute(params![p.request_id, p.row, id, p.at_ms, values])? == 0 {
                     repeated += 1;
+                } else {
+                    inserted.push((id, p.at_ms));
                 }
             }
         }
         tx.commit()?;
+        for (id, at_ms) in inserted {
+            inner.coverage.add(id, at_ms, 1, 0);
+        }
         self.metrics.stored.inc_by((batch.len() - repeated) as u64);
         self.metrics.repeated.inc_by(repeated as u64);
         self.keep_bounds(&mut inner)?;
@@ -254,6 +263,7 @@ impl PredictionStore {
         let versions = inner.versions.clone();
         let tx = inner.conn.transaction()?;
         let mut verdicts = Vec::with_capacity(items.len());
+        let mut joined = Vec::new();
         {
             let mut find = tx.prepare_cached(
                 "SELECT seq, version_id, at_ms, label IS NOT NULL FROM predictions
@@ -321,6 +331,7 @@ impl PredictionStore {
                                 labelled_ms,
                                 seq
                             ])?;
+                            joined.push((version_id, at_ms));
                             let delay = Duration::from_millis((labelled_ms - at_ms).max(0) as u64);
                             verdicts.push(verdict(Outcome::Joined, None, Some(delay)));
                         }
@@ -329,6 +340,9 @@ impl PredictionStore {
             }
         }
         tx.commit()?;
+        for (id, at_ms) in joined {
+            inner.coverage.add(id, at_ms, 0, 1);
+        }
         Ok(verdicts)
     }
 
@@ -342,12 +356,7 @@ impl PredictionStore {
         rows: usize,
     ) -> rusqlite::Result<Vec<Joined>> {
         let inner = self.inner.lock().expect("store poisoned");
-        let ids: Vec<i64> = inner
-            .versions
-            .iter()
-            .filter(|(_, v)| &*v.model == model && &*v.version == version)
-            .map(|(&id, _)| id)
-            .collect();
+        let ids = inner.ids_of(model, version);
         let mut out = Vec::new();
         let mut query = inner.conn.prepare_cached(
             "SELECT outputs, label, at_ms, labelled_ms FROM predictions
@@ -381,6 +390,15 @@ impl PredictionStore {
         let excess = out.len().saturating_sub(rows);
         out.drain(..excess);
         Ok(out)
+    }
+
+    /// Predictions this model version made from `since_ms` on, and how many have a label
+    /// (forgetting counts older than that).
+    pub fn coverage(&self, model: &str, version: &str, since_ms: i64) -> Counts {
+        let mut inner = self.inner.lock().expect("store poisoned");
+        inner.coverage.prune(since_ms);
+        let ids = inner.ids_of(model, version);
+        inner.coverage.since(&ids, since_ms)
     }
 
     /// Every model version with stored predictions: (model, version).
@@ -431,6 +449,32 @@ impl Verdict {
 }
 
 impl Inner {
+    /// The `versions` ids of a model version (one per set of output names).
+    fn ids_of(&self, model: &str, version: &str) -> Vec<i64> {
+        self.versions
+            .iter()
+            .filter(|(_, v)| &*v.model == model && &*v.version == version)
+            .map(|(&id, _)| id)
+            .collect()
+    }
+
+    /// Rebuilds the coverage counts of predictions made from `since_ms` on (one pass).
+    fn count_coverage(&mut self, since_ms: i64) -> rusqlite::Result<()> {
+        let mut query = self.conn.prepare(
+            "SELECT version_id, at_ms / 60000 * 60000, count(*), count(label)
+             FROM predictions WHERE at_ms >= ?1 GROUP BY 1, 2",
+        )?;
+        let rows = query.query_map([since_ms], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+        for row in rows {
+            let (id, at_ms, predicted, labelled): (i64, i64, i64, i64) = row?;
+            self.coverage
+                .add(id, at_ms, predicted as u64, labelled as u64);
+        }
+        Ok(())
+    }
+
     fn open(path: &Path) -> anyhow::Result<Inner> {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -500,6 +544,7 @@ impl Inner {
             version_ids,
             evicted_through_ms,
             last_retention_pass: None,
+            coverage: CoverageCounts::default(),
         })
     }
 

@@ -1,21 +1,30 @@
-//! Classification metrics against scikit-learn 1.7.2 on committed fixtures
-//! (`tests/fixtures/metrics/generate.py` writes `metrics.json`).
+//! Classification and regression metrics against scikit-learn 1.9.1 on committed fixtures
+//! (`tests/fixtures/metrics/generate.py` writes `metrics.json`; CI re-runs it in the pinned
+//! environment with `tests/fixtures/drift/check.sh ../metrics`): the functions themselves,
+//! and realised performance on labelled predictions as the sidecar stores them.
 
+use modelwatch::quality::performance::{self, Task, regression};
+use modelwatch::quality::store::Joined;
 use modelwatch::train::metrics::{self, ClassificationMetrics, ConfusionMatrix};
-use serde_json::Value;
+use serde_json::{Value, json};
+use std::sync::Arc;
 
 /// The agreement the issue asks for; both sides compute in f64.
 const TOLERANCE: f64 = 1e-9;
 
 fn fixtures() -> Vec<Value> {
+    fixture_file()["cases"].as_array().unwrap().clone()
+}
+
+fn fixture_file() -> Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/metrics/metrics.json"
     );
     let text = std::fs::read_to_string(path).expect("metrics.json is committed");
     let all: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(all["sklearn_version"], "1.7.2");
-    all["cases"].as_array().unwrap().clone()
+    assert_eq!(all["sklearn_version"], "1.9.1");
+    all
 }
 
 fn bools(v: &Value) -> Vec<bool> {
@@ -112,4 +121,108 @@ fn metrics_match_scikit_learn_within_1e_9() {
 fn auc_of_a_single_class_is_not_a_number() {
     // scikit-learn raises here; a report must show "not computable", not a number.
     assert!(metrics::roc_auc(&[true, true], &[0.2, 0.9]).is_nan());
+}
+
+/// A stored prediction with its joined label, as the prediction store hands them to
+/// realised performance: outputs `label` (and `probability`), label for `label`.
+fn joined(outputs: &[&str], values: Vec<Value>, truth: Value) -> Joined {
+    Joined {
+        model: "m".into(),
+        version: "1".into(),
+        outputs: Arc::from(outputs.iter().map(|o| o.to_string()).collect::<Vec<_>>()),
+        values,
+        label: serde_json::Map::from_iter([(outputs[0].to_string(), truth)]),
+        at_ms: 0,
+        labelled_ms: 0,
+    }
+}
+
+fn class(positive: bool) -> Value {
+    json!(if positive { "bad" } else { "good" })
+}
+
+#[test]
+fn realised_classifier_performance_on_joined_rows_matches_scikit_learn() {
+    let mut checked = 0;
+    for c in &fixtures() {
+        let name = c["name"].as_str().unwrap();
+        let labels = bools(&c["labels"]);
+        let scores = floats(&c["scores"]);
+        let predicted = bools(&c["predictions"]);
+        // Realised performance takes the positive class from the most confident row's
+        // prediction: a case where nothing is predicted positive names no positive class.
+        if !predicted.iter().any(|&p| p) || c.get("threshold").is_some() {
+            continue;
+        }
+        let rows: Vec<Joined> = (0..labels.len())
+            .map(|i| {
+                joined(
+                    &["label", "probability"],
+                    vec![class(predicted[i]), json!(scores[i])],
+                    class(labels[i]),
+                )
+            })
+            .collect();
+        let p = performance::evaluate("m", "1", Task::Classifier, &rows);
+        assert_eq!(p.rows, labels.len(), "{name}");
+        assert_eq!(p.positive_class.as_deref(), Some("bad"), "{name}");
+        for metric in metrics::METRIC_NAMES {
+            close(metric, name, p.metrics[metric], c[metric].as_f64().unwrap());
+        }
+        checked += 1;
+    }
+    assert!(checked >= 6, "only {checked} cases checked");
+}
+
+#[test]
+fn regression_metrics_match_scikit_learn_within_1e_9() {
+    let cases = fixture_file()["regression"].as_array().unwrap().clone();
+    assert!(cases.len() >= 8);
+    for c in &cases {
+        let name = c["name"].as_str().unwrap();
+        let truth = floats(&c["truth"]);
+        let predicted = floats(&c["predicted"]);
+        close(
+            "mae",
+            name,
+            regression::mae(&truth, &predicted),
+            c["mae"].as_f64().unwrap(),
+        );
+        close(
+            "rmse",
+            name,
+            regression::rmse(&truth, &predicted),
+            c["rmse"].as_f64().unwrap(),
+        );
+        match c["r2"].as_f64() {
+            Some(r2) => close("r2", name, regression::r2(&truth, &predicted), r2),
+            None => assert!(regression::r2(&truth, &predicted).is_nan(), "{name}: r2"),
+        }
+        // MAPE divides by |y| (or ε for y = 0): relative agreement for its huge values.
+        let (ours, sklearn) = (
+            regression::mape(&truth, &predicted),
+            c["mape"].as_f64().unwrap(),
+        );
+        assert!(
+            (ours - sklearn).abs() <= TOLERANCE * sklearn.abs().max(1.0),
+            "{name}: mape = {ours}, scikit-learn says {sklearn}"
+        );
+
+        // The same rows as the sidecar stores them: a numeric output and its numeric label.
+        let rows: Vec<Joined> = truth
+            .iter()
+            .zip(&predicted)
+            .map(|(y, p)| joined(&["predict"], vec![json!(p)], json!(y)))
+            .collect();
+        let p = performance::evaluate("m", "1", Task::Regressor, &rows);
+        assert_eq!(p.rows, truth.len(), "{name}");
+        for metric in ["mae", "rmse"] {
+            close(metric, name, p.metrics[metric], c[metric].as_f64().unwrap());
+        }
+        match c["r2"].as_f64() {
+            Some(r2) => close("r2 (realised)", name, p.metrics["r2"], r2),
+            None => assert!(!p.metrics.contains_key("r2"), "{name}: r2 not computable"),
+        }
+        assert_eq!(p.metrics["mape"], ours, "{name}");
+    }
 }

@@ -220,6 +220,30 @@ fn labels_join_their_own_version_once_across_a_restart() {
     assert!(said.contains("400") && said.contains("line 3"), "{said}");
     let before = outcomes(&proxy);
 
+    // Label coverage: the share of each version's predictions that has a label so far.
+    let labelled_first = per_version(first);
+    let coverage = |proxy: &ProxyProcess, version: &str| {
+        let (_, _, body) = http(&proxy.admin.to_string(), "GET", "/metrics", "", "");
+        value(
+            &parse(&body),
+            "modelwatch_label_coverage",
+            &[("model", "credit"), ("model_version", version)],
+        )
+    };
+    let mut seen = BTreeMap::new();
+    assert!(
+        eventually(PATIENCE, || {
+            seen = answered
+                .keys()
+                .map(|v| (v.clone(), coverage(&proxy, v)))
+                .collect();
+            answered
+                .iter()
+                .all(|(v, n)| seen[v] == Some(labelled_first[v] / n))
+        }),
+        "coverage per version {seen:?}, expected {labelled_first:?} of {answered:?}"
+    );
+
     // A restart: the store is on disk, so the rest still joins, and the first half is
     // now a duplicate.
     proxy.terminate();
@@ -306,6 +330,32 @@ fn labels_join_their_own_version_once_across_a_restart() {
     );
     let (right, n) = accuracy["2"];
     assert_eq!(gauge, right / n);
+
+    // After the restart (counts rebuilt from the store) every prediction has its label.
+    for version in answered.keys() {
+        assert_eq!(coverage(&proxy, version), Some(1.0), "version {version}");
+    }
+    // Each version is compared with the holdout metrics the registry recorded for it.
+    for version in answered.keys() {
+        let shown = json(&modelwatch(
+            &home,
+            &["registry", "show", &format!("credit@{version}"), "--json"],
+        ));
+        let holdout = shown["metrics"]["holdout"].as_object().unwrap();
+        assert!(holdout.len() >= 6, "{holdout:?}");
+        for (name, recorded) in holdout {
+            let gauge = metric(
+                &proxy,
+                "modelwatch_performance_reference",
+                &[
+                    ("model", "credit"),
+                    ("model_version", version),
+                    ("metric", name),
+                ],
+            );
+            assert_eq!(Some(gauge), recorded.as_f64(), "credit@{version} {name}");
+        }
+    }
 }
 
 /// A GET with the admin token; `None` unless it answers 200 with JSON.

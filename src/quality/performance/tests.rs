@@ -26,7 +26,7 @@ fn a_binary_classifier_gets_the_training_metrics_of_its_labelled_rows() {
         row("good", 0.2, "good"),
         row("good", 0.1, "good"),
     ];
-    let p = evaluate("credit", "1", &rows);
+    let p = evaluate("credit", "1", Task::Classifier, &rows);
     assert_eq!(p.rows, 6);
     assert_eq!(p.positive_class.as_deref(), Some("bad"));
     assert_eq!(p.metrics["accuracy"], 4.0 / 6.0);
@@ -51,7 +51,7 @@ fn without_a_probability_only_accuracy_is_computed() {
         r.outputs = Arc::from(vec!["label".to_string()]);
         r.values.truncate(1);
     }
-    let p = evaluate("m", "1", &rows);
+    let p = evaluate("m", "1", Task::Classifier, &rows);
     assert_eq!(p.metrics.keys().copied().collect::<Vec<_>>(), ["accuracy"]);
     assert_eq!(p.metrics["accuracy"], 2.0 / 3.0);
 }
@@ -60,6 +60,61 @@ fn without_a_probability_only_accuracy_is_computed() {
 fn rows_labelled_for_another_output_are_left_out() {
     let mut other = row("bad", 0.9, "bad");
     other.label = serde_json::Map::from_iter([("probability".to_string(), json!(1))]);
-    let p = evaluate("credit", "1", &[other, row("good", 0.1, "good")]);
+    let p = evaluate(
+        "credit",
+        "1",
+        Task::Classifier,
+        &[other, row("good", 0.1, "good")],
+    );
     assert_eq!(p.rows, 1);
+}
+
+fn numeric(predicted: f64, truth: f64) -> Joined {
+    Joined {
+        model: "price".into(),
+        version: "3".into(),
+        outputs: Arc::from(vec!["predict".to_string()]),
+        values: vec![json!(predicted)],
+        label: serde_json::Map::from_iter([("predict".to_string(), json!(truth))]),
+        at_ms: 0,
+        labelled_ms: 0,
+    }
+}
+
+#[test]
+fn a_regressor_gets_mae_rmse_mape_and_r2_of_its_labelled_rows() {
+    // Errors 1, -1, 2 on truths 2, 4, 6 (mean 4, SS_tot 8, SS_res 6, MSE 2).
+    let rows = [numeric(3.0, 2.0), numeric(3.0, 4.0), numeric(8.0, 6.0)];
+    let p = evaluate("price", "3", Task::Regressor, &rows);
+    assert_eq!(p.rows, 3);
+    assert_eq!(p.metrics["mae"], 4.0 / 3.0);
+    assert_eq!(p.metrics["rmse"], 2f64.sqrt());
+    assert!((p.metrics["mape"] - (0.5 + 0.25 + 1.0 / 3.0) / 3.0).abs() < 1e-15);
+    assert_eq!(p.metrics["r2"], 1.0 - 6.0 / 8.0);
+    assert!(!p.metrics.contains_key("accuracy"));
+    assert!(p.class_counts.is_empty());
+}
+
+#[test]
+fn a_numeric_prediction_column_with_many_values_makes_a_regressor() {
+    use crate::profile::{ColumnKind, ColumnRole, Profile};
+    let mut profile: Profile = serde_json::from_value(json!({
+        "format": crate::profile::FORMAT, "source": "t", "rows": 3,
+        "options": serde_json::to_value(crate::profile::ProfileOptions::default()).unwrap(),
+        "columns": [{"name": "x", "type": "numeric", "role": "feature", "count": 3,
+                     "missing": 0, "missing_rate": 0.0, "type_errors": 0, "non_finite": 0,
+                     "distinct": 3},
+                    {"name": "predict", "type": "numeric", "role": "prediction", "count": 3,
+                     "missing": 0, "missing_rate": 0.0, "type_errors": 0, "non_finite": 0,
+                     "distinct": 3}]
+    }))
+    .unwrap();
+    assert_eq!(Task::of_profile(&profile), Task::Regressor);
+    profile.columns[1].distinct = 2; // a 0/1 class column
+    assert_eq!(Task::of_profile(&profile), Task::Classifier);
+    profile.columns[1].distinct = 3;
+    profile.columns[1].kind = ColumnKind::Categorical;
+    assert_eq!(Task::of_profile(&profile), Task::Classifier);
+    profile.columns[1].role = ColumnRole::Feature;
+    assert_eq!(Task::of_profile(&profile), Task::Classifier);
 }
