@@ -36,6 +36,7 @@ mod ml_pipeline;
 mod ml_registry;
 mod ml_support;
 mod model_quality;
+mod model_quality_load;
 mod otlp;
 mod prometheus_live;
 mod promql_selectors;

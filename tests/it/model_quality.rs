@@ -18,10 +18,15 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-const TOKEN: &str = "5b1e9d0c7f3a4e2d8c6b1a3f5e7d9c02";
-const PATIENCE: Duration = Duration::from_secs(60);
+pub(crate) const TOKEN: &str = "5b1e9d0c7f3a4e2d8c6b1a3f5e7d9c02";
+pub(crate) const PATIENCE: Duration = Duration::from_secs(60);
 
-fn sidecar(home: &Path, state: &Path, token_file: &Path, upstream: &str) -> ProxyProcess {
+pub(crate) fn sidecar(
+    home: &Path,
+    state: &Path,
+    token_file: &Path,
+    upstream: &str,
+) -> ProxyProcess {
     ProxyProcess::start_with_args(
         &[
             "--upstream",
@@ -44,14 +49,14 @@ fn sidecar(home: &Path, state: &Path, token_file: &Path, upstream: &str) -> Prox
     )
 }
 
-fn metric(sidecar: &ProxyProcess, name: &str, labels: &[(&str, &str)]) -> f64 {
+pub(crate) fn metric(sidecar: &ProxyProcess, name: &str, labels: &[(&str, &str)]) -> f64 {
     let (status, _, body) = http(&sidecar.admin.to_string(), "GET", "/metrics", "", "");
     assert_eq!(status, 200, "{body}");
     value(&parse(&body), name, labels).unwrap_or(0.0)
 }
 
 /// Outcome counts per (model_version, outcome).
-fn outcomes(sidecar: &ProxyProcess) -> BTreeMap<(String, String), f64> {
+pub(crate) fn outcomes(sidecar: &ProxyProcess) -> BTreeMap<(String, String), f64> {
     let (_, _, body) = http(&sidecar.admin.to_string(), "GET", "/metrics", "", "");
     parse(&body)
         .into_iter()
@@ -102,7 +107,7 @@ fn predict(sidecar: &ProxyProcess, cells: &[serde_json::Value]) -> (String, Stri
     )
 }
 
-fn send(file: &Path, sidecar: &ProxyProcess, token_file: Option<&Path>) -> Output {
+pub(crate) fn send(file: &Path, sidecar: &ProxyProcess, token_file: Option<&Path>) -> Output {
     let url = format!("http://{}", sidecar.admin);
     let mut args = vec!["feedback", "send", file.to_str().unwrap(), "--url", &url];
     if let Some(token_file) = token_file {
