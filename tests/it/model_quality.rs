@@ -116,17 +116,49 @@ pub(crate) fn send(file: &Path, sidecar: &ProxyProcess, token_file: Option<&Path
     modelwatch(Path::new("/nonexistent-home"), &args)
 }
 
+/// Two registered credit versions (1 in production, 2 in staging), `serve` following
+/// production and a sidecar with the prediction store and an admin token in front of it.
+pub(crate) struct Setup {
+    pub dir: tempfile::TempDir,
+    pub home: std::path::PathBuf,
+    pub state: std::path::PathBuf,
+    pub token_file: std::path::PathBuf,
+    pub server: Server,
+    pub proxy: ProxyProcess,
+}
+
+impl Setup {
+    pub fn start() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        let state = dir.path().join("state");
+        let token_file = dir.path().join("admin-token");
+        std::fs::write(&token_file, TOKEN).unwrap();
+        register(dir.path(), &home, 1, "production");
+        register(dir.path(), &home, 7, "staging");
+        let server = serve(&home, "credit@production");
+        let proxy = sidecar(&home, &state, &token_file, &server.addr);
+        Setup {
+            dir,
+            home,
+            state,
+            token_file,
+            server,
+            proxy,
+        }
+    }
+}
+
 #[test]
 fn labels_join_their_own_version_once_across_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    let state = dir.path().join("state");
-    let token_file = dir.path().join("admin-token");
-    std::fs::write(&token_file, TOKEN).unwrap();
-    register(dir.path(), &home, 1, "production");
-    register(dir.path(), &home, 7, "staging");
-    let server = serve(&home, "credit@production");
-    let mut proxy = sidecar(&home, &state, &token_file, &server.addr);
+    let Setup {
+        dir,
+        home,
+        state,
+        token_file,
+        server,
+        mut proxy,
+    } = Setup::start();
 
     let classes = artifact(&home, "credit@1").classes;
     let (rows, _) = credit_rows(80, &artifact(&home, "credit@1"));

@@ -15,10 +15,9 @@
 //! 1,000 rps in all); the full-scale run is
 //! `REQUESTS=60000 cargo test --release --test it model_quality_load`.
 
-use super::follow_alias::register;
 use super::ml_pipeline::credit_rows;
 use super::ml_support::*;
-use super::model_quality::{PATIENCE, TOKEN, metric, outcomes, send, sidecar};
+use super::model_quality::{PATIENCE, Setup, metric, outcomes, send, sidecar};
 use super::support::metrics_text::parse;
 use super::support::proxy_process::ProxyProcess;
 use rand::SeedableRng;
@@ -103,15 +102,14 @@ fn labels_join_once_to_their_version_under_load_across_a_restart() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(1500);
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    let state = dir.path().join("state");
-    let token_file = dir.path().join("admin-token");
-    std::fs::write(&token_file, TOKEN).unwrap();
-    register(dir.path(), &home, 1, "production");
-    register(dir.path(), &home, 7, "staging");
-    let server = serve(&home, "credit@production");
-    let mut proxy = sidecar(&home, &state, &token_file, &server.addr);
+    let Setup {
+        dir,
+        home,
+        state,
+        token_file,
+        server,
+        mut proxy,
+    } = Setup::start();
 
     let (rows, _) = credit_rows(1, &artifact(&home, "credit@1"));
     let cells = &rows[0];
