@@ -1,6 +1,6 @@
 //! `[quality]`: the prediction store behind the label join (`POST /api/v1/feedback`).
-//! Off by default: turning it on makes the sidecar keep every analysed prediction on disk
-//! in the state directory, bounded in bytes and age.
+//! Off by default (docs/model-quality.md says why): turning it on makes the sidecar keep
+//! every analysed prediction on disk in the state directory, bounded in bytes and age.
 
 use serde::{Deserialize, Serialize};
 use std::time::Duration;

@@ -5,6 +5,7 @@
 mod admin_api;
 mod alert_rules;
 mod compose_image;
+mod concept_shift;
 mod dashboards;
 mod dataset_cli;
 mod deploy_files;

@@ -27,6 +27,17 @@ pub(crate) fn sidecar(
     token_file: &Path,
     upstream: &str,
 ) -> ProxyProcess {
+    sidecar_with(home, state, token_file, upstream, &[])
+}
+
+/// [`sidecar`] with more environment.
+pub(crate) fn sidecar_with(
+    home: &Path,
+    state: &Path,
+    token_file: &Path,
+    upstream: &str,
+    env: &[(&str, &str)],
+) -> ProxyProcess {
     ProxyProcess::start_with_args(
         &[
             "--upstream",
@@ -45,7 +56,11 @@ pub(crate) fn sidecar(
                 "MODELWATCH__ADMIN__TOKEN_FILE",
                 token_file.to_str().unwrap(),
             ),
-        ],
+        ]
+        .iter()
+        .chain(env)
+        .copied()
+        .collect::<Vec<_>>(),
     )
 }
 
@@ -76,7 +91,10 @@ pub(crate) fn outcomes(sidecar: &ProxyProcess) -> BTreeMap<(String, String), f64
 
 /// One single-row inference through the sidecar: (request id, version that answered,
 /// predicted class).
-fn predict(sidecar: &ProxyProcess, cells: &[serde_json::Value]) -> (String, String, String) {
+pub(crate) fn predict(
+    sidecar: &ProxyProcess,
+    cells: &[serde_json::Value],
+) -> (String, String, String) {
     let body = json!({"inputs": [{"name": "input-0", "shape": [1, cells.len()], "datatype": "BYTES", "data": cells}]});
     let (status, head, reply) = http(
         &sidecar.listen.to_string(),
@@ -129,6 +147,11 @@ pub(crate) struct Setup {
 
 impl Setup {
     pub fn start() -> Setup {
+        Setup::start_with(&[])
+    }
+
+    /// With more environment for the sidecar.
+    pub fn start_with(env: &[(&str, &str)]) -> Setup {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("home");
         let state = dir.path().join("state");
@@ -137,7 +160,7 @@ impl Setup {
         register(dir.path(), &home, 1, "production");
         register(dir.path(), &home, 7, "staging");
         let server = serve(&home, "credit@production");
-        let proxy = sidecar(&home, &state, &token_file, &server.addr);
+        let proxy = sidecar_with(&home, &state, &token_file, &server.addr, env);
         Setup {
             dir,
             home,

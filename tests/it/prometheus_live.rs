@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A service process killed when dropped.
-struct Service(Child);
+pub(crate) struct Service(Child);
 
 impl Drop for Service {
     fn drop(&mut self) {
@@ -61,7 +61,7 @@ fn start(binary: &str, args: &[String], log: &Path) -> Service {
     )
 }
 
-async fn get_json(url: &str) -> Option<Value> {
+pub(crate) async fn get_json(url: &str) -> Option<Value> {
     let answer = client::http1()
         .request(Request::get(url).body(Default::default()).unwrap())
         .await
@@ -70,7 +70,7 @@ async fn get_json(url: &str) -> Option<Value> {
     serde_json::from_slice(&body).ok()
 }
 
-async fn wait_for<F: Fn(&Value) -> bool>(url: &str, what: &str, ok: F) -> Value {
+pub(crate) async fn wait_for<F: Fn(&Value) -> bool>(url: &str, what: &str, ok: F) -> Value {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         if let Some(v) = get_json(url).await
@@ -83,6 +83,136 @@ async fn wait_for<F: Fn(&Value) -> bool>(url: &str, what: &str, ok: F) -> Value 
             "{what} did not happen within 90 s ({url})"
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Real Alertmanager notifying a webhook receiver of this test, and real Prometheus
+/// evaluating the shipped rules (every `for:` made 2s) on a scrape of one sidecar.
+pub(crate) struct Alerting {
+    /// Prometheus' base URL.
+    pub prometheus: String,
+    received: Arc<Mutex<Vec<Value>>>,
+    dir: std::path::PathBuf,
+    _webhook: Upstream,
+    _alertmanager: Service,
+    _prometheus: Service,
+}
+
+impl Alerting {
+    /// Starts both in `dir`, Prometheus scraping `admin` (the sidecar's admin address);
+    /// `scrape_extra` is added to its scrape config (e.g. `authorization`), indented as a
+    /// key of the job.
+    pub async fn start(dir: &Path, admin: &str, scrape_extra: &str) -> Alerting {
+        // The webhook receiver Alertmanager notifies.
+        let received: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let sink = received.clone();
+        let webhook = Upstream::start(move |req: Request<Incoming>| {
+            let sink = sink.clone();
+            async move {
+                let body = req.into_body().collect().await.unwrap().to_bytes();
+                if let Ok(v) = serde_json::from_slice(&body) {
+                    sink.lock().unwrap().push(v);
+                }
+                respond(200, "{}")
+            }
+        })
+        .await;
+        let am_port = free_port();
+        std::fs::write(
+            dir.join("alertmanager.yml"),
+            format!(
+                "route:\n  receiver: test\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n\
+                 receivers:\n  - name: test\n    webhook_configs:\n      - url: {}/alerts\n        send_resolved: false\n",
+                webhook.url()
+            ),
+        )
+        .unwrap();
+        let alertmanager = start(
+            "prometheus-alertmanager",
+            &[
+                format!("--config.file={}", dir.join("alertmanager.yml").display()),
+                format!("--storage.path={}", dir.join("am-data").display()),
+                format!("--web.listen-address=127.0.0.1:{am_port}"),
+                "--cluster.listen-address=".into(),
+            ],
+            &dir.join("alertmanager.log"),
+        );
+        let rules = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("alerts/modelwatch-rules.yml"),
+        )
+        .unwrap();
+        let fast: String = rules
+            .lines()
+            .map(|l| match l.trim_start().strip_prefix("for: ") {
+                Some(_) => format!("{}for: 2s", &l[..l.len() - l.trim_start().len()]),
+                None => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(dir.join("rules.yml"), fast).unwrap();
+        let prom_port = free_port();
+        std::fs::write(
+            dir.join("prometheus.yml"),
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+                 rule_files: [{rules}]\n\
+                 alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{am_port}']\n\
+                 scrape_configs:\n  - job_name: modelwatch\n{scrape_extra}    static_configs:\n      - targets: ['{admin}']\n",
+                rules = dir.join("rules.yml").display(),
+            ),
+        )
+        .unwrap();
+        let prometheus = start(
+            "prometheus",
+            &[
+                format!("--config.file={}", dir.join("prometheus.yml").display()),
+                format!("--storage.tsdb.path={}", dir.join("prom-data").display()),
+                format!("--web.listen-address=127.0.0.1:{prom_port}"),
+            ],
+            &dir.join("prometheus.log"),
+        );
+        let url = format!("http://127.0.0.1:{prom_port}");
+        wait_for(
+            &format!("{url}/api/v1/targets"),
+            "Prometheus scraping the sidecar",
+            |v| v["data"]["activeTargets"][0]["health"] == "up",
+        )
+        .await;
+        Alerting {
+            prometheus: url,
+            received,
+            dir: dir.to_path_buf(),
+            _webhook: webhook,
+            _alertmanager: alertmanager,
+            _prometheus: prometheus,
+        }
+    }
+
+    /// Waits until Alertmanager has notified the webhook of `alertname` firing; returns
+    /// the labels of every such alert notified so far.
+    pub async fn notified(&self, alertname: &str) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let found: Vec<Value> = self
+                .received
+                .lock()
+                .unwrap()
+                .iter()
+                .filter_map(|n| n["alerts"].as_array())
+                .flatten()
+                .filter(|x| x["labels"]["alertname"] == alertname && x["status"] == "firing")
+                .map(|x| x["labels"].clone())
+                .collect();
+            if !found.is_empty() {
+                return found;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Alertmanager never notified the webhook of {alertname}; its log:\n{}",
+                std::fs::read_to_string(self.dir.join("alertmanager.log")).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
     }
 }
 
@@ -171,78 +301,8 @@ async fn dashboards_evaluate_and_drift_alerts_reach_alertmanager() {
         ],
     );
 
-    // The webhook receiver Alertmanager notifies.
-    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let sink = received.clone();
-    let webhook = Upstream::start(move |req: Request<Incoming>| {
-        let sink = sink.clone();
-        async move {
-            let body = req.into_body().collect().await.unwrap().to_bytes();
-            if let Ok(v) = serde_json::from_slice(&body) {
-                sink.lock().unwrap().push(v);
-            }
-            respond(200, "{}")
-        }
-    })
-    .await;
-
-    let am_port = free_port();
-    std::fs::write(
-        dir.0.join("alertmanager.yml"),
-        format!(
-            "route:\n  receiver: test\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n\
-             receivers:\n  - name: test\n    webhook_configs:\n      - url: {}/alerts\n        send_resolved: false\n",
-            webhook.url()
-        ),
-    )
-    .unwrap();
-    let _alertmanager = start(
-        "prometheus-alertmanager",
-        &[
-            format!("--config.file={}", dir.0.join("alertmanager.yml").display()),
-            format!("--storage.path={}", dir.0.join("am-data").display()),
-            format!("--web.listen-address=127.0.0.1:{am_port}"),
-            "--cluster.listen-address=".into(),
-        ],
-        &dir.0.join("alertmanager.log"),
-    );
-
-    let rules = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("alerts/modelwatch-rules.yml"),
-    )
-    .unwrap();
-    let fast: String = rules
-        .lines()
-        .map(|l| match l.trim_start().strip_prefix("for: ") {
-            Some(_) => format!("{}for: 2s", &l[..l.len() - l.trim_start().len()]),
-            None => l.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    std::fs::write(dir.0.join("rules.yml"), fast).unwrap();
-    let prom_port = free_port();
-    std::fs::write(
-        dir.0.join("prometheus.yml"),
-        format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
-             rule_files: [{rules}]\n\
-             alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{am_port}']\n\
-             scrape_configs:\n  - job_name: modelwatch\n    static_configs:\n      - targets: ['{admin}']\n",
-            rules = dir.0.join("rules.yml").display(),
-            admin = proxy.admin,
-        ),
-    )
-    .unwrap();
-    let _prometheus = start(
-        "prometheus",
-        &[
-            format!("--config.file={}", dir.0.join("prometheus.yml").display()),
-            format!("--storage.tsdb.path={}", dir.0.join("prom-data").display()),
-            format!("--web.listen-address=127.0.0.1:{prom_port}"),
-        ],
-        &dir.0.join("prometheus.log"),
-    );
-    let prom = format!("http://127.0.0.1:{prom_port}");
+    let alerting = Alerting::start(&dir.0, &proxy.admin.to_string(), "").await;
+    let prom = alerting.prometheus.clone();
     wait_for(
         &format!("{prom}/api/v1/targets"),
         "Prometheus scraping the sidecar",
@@ -373,25 +433,7 @@ async fn dashboards_evaluate_and_drift_alerts_reach_alertmanager() {
         !firing.contains("Age"),
         "an undrifted feature fired: {firing:?}"
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let notified = received.lock().unwrap().iter().any(|n| {
-            n["alerts"].as_array().is_some_and(|a| {
-                a.iter().any(|x| {
-                    x["labels"]["alertname"] == "ModelwatchFeatureDrift" && x["status"] == "firing"
-                })
-            })
-        });
-        if notified {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "Alertmanager never notified the webhook; its log:\n{}",
-            std::fs::read_to_string(dir.0.join("alertmanager.log")).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    alerting.notified("ModelwatchFeatureDrift").await;
 }
 
 fn url_escape(s: &str) -> String {
