@@ -170,8 +170,11 @@ pub struct Quality {
     report: RwLock<Arc<PerformanceReport>>,
     /// What the registry said of each (model, version), once found: a registered version's
     /// profile and metrics do not change, and a retired version is not read again.
-    facts: std::sync::Mutex<std::collections::HashMap<(Arc<str>, Arc<str>), VersionFacts>>,
+    facts: std::sync::Mutex<std::collections::HashMap<VersionKey, VersionFacts>>,
 }
+
+/// A (model, version) as the store labels it.
+type VersionKey = (Arc<str>, Arc<str>);
 
 /// What the registry knows of a model version that its realised performance needs.
 #[derive(Clone, Debug, Default)]
