@@ -48,6 +48,16 @@ async fn a_concept_shift_drops_realised_accuracy_and_the_alert_reaches_alertmana
     .await;
 
     let made: Vec<(String, String, String)> = rows.iter().map(|r| predict(proxy, r)).collect();
+    // Predictions are stored off the request path: labels sent before would not join.
+    assert!(
+        eventually(PATIENCE, || metric(
+            proxy,
+            "modelwatch_prediction_store_writes_total",
+            &[("outcome", "stored")]
+        ) == ROWS as f64),
+        "the sidecar stores every prediction:\n{}",
+        proxy.log()
+    );
     // The labels: the truth, except that for renters the outcome is now the other one.
     let classes = &artifact.classes;
     let mut csv = String::from("request_id,label\n");
