@@ -9,6 +9,7 @@
 //! computes each version's realised [`performance`] on its labelled window
 //! (`modelwatch_performance{model,model_version,metric}`, `/api/v1/performance`).
 
+pub mod cbpe;
 pub mod feedback;
 pub mod performance;
 pub mod store;
