@@ -25,6 +25,7 @@
 //! (the same inputs now mean another outcome) does not, until labels arrive.
 
 pub mod isotonic;
+pub mod live;
 
 use crate::train::metrics::roc_auc;
 use crate::train::split::{ChaCha8Rng, SeedableRng, shuffle};

@@ -14,6 +14,7 @@ mod drift_cli;
 mod drift_multivariate;
 mod drift_page;
 mod drift_stats;
+mod estimated_performance;
 mod export_capture;
 mod export_drift;
 mod export_elasticsearch;
