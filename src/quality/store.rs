@@ -61,6 +61,10 @@ pub struct Joined {
     pub labelled_ms: i64,
 }
 
+/// A stored prediction as the estimate before labels reads it: its output names and
+/// values.
+pub type Recent = (Arc<[String]>, Vec<serde_json::Value>);
+
 /// What one feedback item came to.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verdict {
@@ -392,7 +396,7 @@ impl PredictionStore {
         version: &str,
         since_ms: i64,
         rows: usize,
-    ) -> rusqlite::Result<Vec<(Arc<[String]>, Vec<serde_json::Value>)>> {
+    ) -> rusqlite::Result<Vec<Recent>> {
         let inner = self.inner.lock().expect("store poisoned");
         let mut query = inner.conn.prepare_cached(
             "SELECT outputs, at_ms FROM predictions WHERE version_id = ?1 AND at_ms >= ?2

@@ -257,3 +257,6 @@ impl Estimator {
             .sort_by(|a, b| (&a.model, &a.model_version).cmp(&(&b.model, &b.model_version)));
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -138,10 +138,20 @@ fn isotonic_pools_violators_into_their_weighted_mean() {
 }
 
 #[test]
-fn a_perfect_ranking_or_a_calibrated_reference_is_left_uncalibrated() {
+fn a_perfect_ranking_is_left_uncalibrated_an_overconfident_one_is_calibrated() {
     let scores: Vec<f64> = (0..400).map(|i| f64::from(i) / 400.0).collect();
     let perfect: Vec<bool> = scores.iter().map(|&s| s >= 0.5).collect();
     assert!(!needs_calibration(&scores, &perfect));
+    // Rows whose true positive rate is 0.8 and 0.2, scored over-confidently (0.99 and
+    // 0.01): calibrating clearly helps. (A reference calibrated already is a close call
+    // by nature, NannyML's verdict too: left out.)
+    let truth: Vec<bool> = (0..1000)
+        .map(|i| if i % 2 == 0 { i % 10 != 0 } else { i % 10 == 1 })
+        .collect();
+    let overconfident: Vec<f64> = (0..1000)
+        .map(|i| if i % 2 == 0 { 0.99 } else { 0.01 })
+        .collect();
+    assert!(needs_calibration(&overconfident, &truth));
 }
 
 #[test]
