@@ -114,7 +114,7 @@ pub struct Usage {
 }
 
 /// What a request asks for, as far as measuring its answer goes.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct LlmRequest {
     /// The `model` field (`gen_ai.request.model`).
     pub model: Option<String>,
@@ -124,6 +124,8 @@ pub struct LlmRequest {
     pub include_usage: bool,
     /// `max_tokens` / `max_completion_tokens` (`gen_ai.request.max_tokens`).
     pub max_tokens: Option<u64>,
+    /// `temperature` (`gen_ai.request.temperature`), when it is a number.
+    pub temperature: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -134,6 +136,9 @@ struct RawRequest {
     stream_options: Option<StreamOptions>,
     max_tokens: Option<u64>,
     max_completion_tokens: Option<u64>,
+    /// Read loosely: a request the server will refuse for its temperature (`"hot"`) still
+    /// names its model, and the refusal is counted under it.
+    temperature: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -153,7 +158,62 @@ pub fn decode_request(body: &[u8]) -> Result<LlmRequest, DecodeError> {
             .and_then(|o| o.include_usage)
             .unwrap_or(false),
         max_tokens: raw.max_completion_tokens.or(raw.max_tokens),
+        temperature: raw.temperature.as_ref().and_then(serde_json::Value::as_f64),
     })
+}
+
+/// The text of a request's input, for the captured event (`modelwatch.llm.prompt`): a
+/// chat's messages one per line as `role: content` (text parts only), a completion's
+/// `prompt`, an embedding's `input` (several strings one per line). `None` when the body
+/// holds no text (token ids, images) or is not JSON.
+pub fn prompt_text(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct RawPrompt {
+        messages: Option<Vec<RawInputMessage>>,
+        prompt: Option<serde_json::Value>,
+        input: Option<serde_json::Value>,
+    }
+    #[derive(Deserialize)]
+    struct RawInputMessage {
+        role: Option<String>,
+        content: Option<serde_json::Value>,
+    }
+    let raw: RawPrompt = serde_json::from_slice(body).ok()?;
+    let lines: Vec<String> = match (raw.messages, raw.prompt.or(raw.input)) {
+        (Some(messages), _) => messages
+            .into_iter()
+            .filter_map(|m| {
+                let content = text_of(m.content.as_ref()?)?;
+                Some(format!(
+                    "{}: {content}",
+                    m.role.as_deref().unwrap_or("user")
+                ))
+            })
+            .collect(),
+        (None, Some(prompt)) => text_of(&prompt).into_iter().collect(),
+        (None, None) => Vec::new(),
+    };
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
+/// A string, or the strings (and `{"type":"text","text":…}` parts) of an array, one per line.
+fn text_of(value: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(items) => {
+            let parts: Vec<&str> = items
+                .iter()
+                .filter_map(|item| match item {
+                    Value::String(s) => Some(s.as_str()),
+                    Value::Object(part) => part.get("text")?.as_str(),
+                    _ => None,
+                })
+                .collect();
+            (!parts.is_empty()).then(|| parts.join("\n"))
+        }
+        _ => None,
+    }
 }
 
 /// What one answer (a whole JSON body, or one streamed chunk) says.
@@ -167,6 +227,8 @@ pub struct AnswerSummary {
     pub usage: Option<Usage>,
     /// The body is an error envelope (`{"error": …}`), in a stream or not.
     pub error: bool,
+    /// The output text of the first choice (`index` 0) in this body or chunk.
+    pub text: String,
 }
 
 #[derive(Deserialize)]
@@ -180,6 +242,8 @@ struct RawAnswer {
 
 #[derive(Deserialize)]
 struct RawChoice {
+    #[serde(default)]
+    index: u64,
     finish_reason: Option<String>,
     /// `/v1/completions`.
     text: Option<String>,
@@ -226,6 +290,15 @@ pub fn decode_answer(body: &[u8]) -> Result<AnswerSummary, DecodeError> {
             .collect(),
         usage: raw.usage,
         error: raw.error.is_some(),
+        text: raw
+            .choices
+            .iter()
+            .filter(|c| c.index == 0)
+            .filter_map(|c| {
+                let message = c.message.as_ref().or(c.delta.as_ref());
+                c.text.as_deref().or_else(|| message?.content.as_deref())
+            })
+            .collect(),
     })
 }
 
