@@ -15,9 +15,9 @@ use http_body_util::Full;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-const KEY: &str = "capture-test-key-0123456789";
+pub(crate) const KEY: &str = "capture-test-key-0123456789";
 
-fn keyed_hash(value: &str) -> String {
+pub(crate) fn keyed_hash(value: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(KEY.as_bytes()).unwrap();
     mac.update(value.as_bytes());
     format!("hmac:{}", hex::encode(&mac.finalize().into_bytes()[..16]))
