@@ -4,12 +4,12 @@
 //! an unstreamed chat completion from the real llama.cpp server (`tests/services/llama.sh`).
 //! Every figure is compared with what the client itself received.
 
-use crate::export_capture::{KEY, keyed_hash};
+use crate::export_capture::{capture_config, keyed_hash};
 use crate::export_drift::fresh_streams;
 use crate::export_elasticsearch::{cluster, forget, opensearch_url, search, wait_for_count};
 use crate::live_drift::TempDir;
 use crate::llm_serving::{LlamaServer, chat, stream};
-use crate::otlp::{otel_env, service};
+use crate::otlp::{otel_env, service, string_attribute};
 use crate::support::client::{self, post};
 use crate::support::otel_collector::{Collector, attribute, int_attribute};
 use crate::support::proxy_process::ProxyProcess;
@@ -26,10 +26,6 @@ fn llm_span(spans: &[Value], streamed: bool) -> Option<&Value> {
     })
 }
 
-fn string_attribute<'a>(span: &'a Value, key: &str) -> Option<&'a str> {
-    attribute(span, key)?.as_str()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn an_llm_call_has_gen_ai_span_attributes_and_llm_event_fields_as_the_client_saw_them() {
     let collector = Collector::from_env();
@@ -41,19 +37,11 @@ async fn an_llm_call_has_gen_ai_span_attributes_and_llm_event_fields_as_the_clie
     // Every call sampled; the prompt hashed, the completion kept.
     std::fs::write(
         &config,
-        format!(
-            r#"
-[export.elasticsearch]
-url = "{es}"
-data_stream = "{events}"
-drift_data_stream = "{drift}"
-batch_age = "100ms"
-[export.elasticsearch.capture]
-sample_rate = 1.0
-max_bytes = 4096
-hash = ["prompt"]
-hash_key = "{KEY}"
-"#
+        capture_config(
+            &es,
+            &events,
+            &drift,
+            "max_bytes = 4096\nhash = [\"prompt\"]",
         ),
     )
     .unwrap();

@@ -71,7 +71,7 @@ fn is_error(span: &Value) -> bool {
     span["status"]["code"].as_u64() == Some(STATUS_ERROR)
 }
 
-fn string_attribute<'a>(span: &'a Value, key: &str) -> Option<&'a str> {
+pub(crate) fn string_attribute<'a>(span: &'a Value, key: &str) -> Option<&'a str> {
     attribute(span, key)?.as_str()
 }
 
