@@ -300,11 +300,12 @@ impl LlmResponseTap {
         };
         let now = Instant::now();
         let seen = &mut self.seen;
+        let endpoint = self.call.endpoint;
         sse.push(data, &mut |event: SseEvent| {
             if event.data == openai::STREAM_DONE {
                 return;
             }
-            if let Ok(answer) = openai::decode_answer(event.data.as_bytes()) {
+            if let Ok(answer) = openai::decode_answer_for(endpoint, event.data.as_bytes()) {
                 seen.add(answer, now);
             }
         });
@@ -330,7 +331,7 @@ impl LlmResponseTap {
         if !streamed
             && status.is_success()
             && let CapturedBody::Complete(body) = self.capture.finish(end == BodyEnd::Complete)
-            && let Ok(answer) = openai::decode_answer(&body)
+            && let Ok(answer) = openai::decode_answer_for(r.endpoint, &body)
         {
             self.seen.add(answer, ended);
         }

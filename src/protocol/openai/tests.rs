@@ -145,3 +145,25 @@ fn the_output_text_is_the_first_choices() {
     let text = decode_answer(br#"{"choices":[{"text":"abc","index":0}]}"#).unwrap();
     assert_eq!(text.text, "abc");
 }
+
+#[test]
+fn a_responses_api_request_gives_its_route_limit_and_prompt() {
+    assert_eq!(
+        Endpoint::from_route("/v1/responses"),
+        Some(Endpoint::Responses)
+    );
+    // Retrieving a stored response is not a generation.
+    assert_eq!(Endpoint::from_route("/v1/responses/resp_123"), None);
+    let body = br#"{"model":"gpt-4.1","instructions":"Be brief.","input":"Say hi","max_output_tokens":16,"stream":true}"#;
+    let req = decode_request(body).unwrap();
+    assert_eq!((req.max_tokens, req.stream), (Some(16), true));
+    assert_eq!(
+        prompt_text(body).as_deref(),
+        Some("system: Be brief.\nuser: Say hi")
+    );
+    let items = br#"{"model":"m","input":[{"role":"user","content":[{"type":"input_text","text":"what is in this image?"},{"type":"input_image","image_url":"https://x"}]}]}"#;
+    assert_eq!(
+        prompt_text(items).as_deref(),
+        Some("user: what is in this image?")
+    );
+}

@@ -193,3 +193,44 @@ data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo.\"},\"finish_reason
     assert_eq!(text.completion.as_deref(), Some("Hello."));
     assert!(!text.truncated);
 }
+
+/// A streamed Responses API call, in the event format of the OpenAI API reference (see
+/// `protocol/openai/responses/tests.rs`): deltas are the output, the last event's usage
+/// is the server's count.
+#[test]
+fn a_streamed_responses_call_is_measured_from_its_deltas_and_usage() {
+    let (registry, metrics, labels) = metrics();
+    let request = br#"{"model":"tiny","input":"hi","stream":true}"#;
+    let mut tap = LlmResponseTap::new(
+        call("/v1/responses", request, &metrics, &labels),
+        &sse_headers(),
+    );
+    let stream: &[u8] = b"event: response.created\n\
+data: {\"type\":\"response.created\",\"response\":{\"model\":\"tiny-1\",\"status\":\"in_progress\",\"output\":[]}}\n\n\
+event: response.output_text.delta\n\
+data: {\"type\":\"response.output_text.delta\",\"delta\":\"Hi\"}\n\n\
+event: response.output_text.delta\n\
+data: {\"type\":\"response.output_text.delta\",\"delta\":\" there\"}\n\n\
+event: response.completed\n\
+data: {\"type\":\"response.completed\",\"response\":{\"model\":\"tiny-1\",\"status\":\"completed\",\"output\":[{\"type\":\"message\",\"content\":[{\"type\":\"output_text\",\"text\":\"Hi there\"}]}],\"usage\":{\"input_tokens\":3,\"output_tokens\":2,\"total_tokens\":5}}}\n\n";
+    for piece in stream.chunks(11) {
+        tap.on_data(&Bytes::copy_from_slice(piece));
+    }
+    let record = tap.on_end(http::StatusCode::OK, BodyEnd::Complete);
+    assert_eq!(record.operation, "chat");
+    assert_eq!(record.response_model.as_deref(), Some("tiny-1"));
+    assert_eq!(record.finish_reasons, vec!["stop"]);
+    assert_eq!(
+        (
+            record.input_tokens,
+            record.output_tokens,
+            record.total_tokens
+        ),
+        (Some(3), Some(2), Some(5))
+    );
+    assert_eq!(record.token_source, Some(TokenSource::Usage));
+    assert!(record.time_to_first_token.is_some());
+    assert_eq!(record.inter_token.map(|g| g.count), Some(1));
+    let text = exposition(&registry);
+    assert!(text.contains(r#"modelwatch_llm_token_usage_tokens_sum{model="tiny",operation="chat",source="usage",token_type="output"} 2"#), "{text}");
+}
