@@ -30,6 +30,7 @@ mod live_drift;
 mod live_payloads;
 mod live_persistence;
 mod llm_serving;
+mod llm_telemetry;
 mod metric_contract;
 mod ml_jobs;
 mod ml_metrics;
