@@ -13,6 +13,7 @@
 //! label ([`coverage`], `modelwatch_label_coverage`).
 
 pub mod coverage;
+pub mod cbpe;
 pub mod feedback;
 pub mod performance;
 pub mod store;
@@ -61,6 +62,8 @@ pub struct QualityMetrics {
     pub performance_rows: IntGaugeVec,
     pub performance_reference: GaugeVec,
     pub label_coverage: GaugeVec,
+    /// The estimate before labels (CBPE).
+    pub estimated: cbpe::live::EstimateMetrics,
 }
 
 impl QualityMetrics {
@@ -158,6 +161,7 @@ impl QualityMetrics {
             performance_rows,
             performance_reference,
             label_coverage,
+            estimated: cbpe::live::EstimateMetrics::register(registry)?,
         })
     }
 }
@@ -171,6 +175,7 @@ pub struct Quality {
     /// What the registry said of each (model, version), once found: a registered version's
     /// profile and metrics do not change, and a retired version is not read again.
     facts: std::sync::Mutex<std::collections::HashMap<VersionKey, VersionFacts>>,
+    estimator: cbpe::live::Estimator,
 }
 
 /// A (model, version) as the store labels it.
@@ -257,15 +262,21 @@ impl Quality {
             config: config.clone(),
             report: Default::default(),
             facts: Default::default(),
+            estimator: Default::default(),
         };
         Ok((quality, thread))
     }
 
     /// Computes every stored version's realised performance on its window and label
-    /// coverage, sets the gauges (a version without labels in its window has no
-    /// performance) and keeps the report. `facts` says what the registry knows of a
-    /// (model, version): its task and validation metrics.
-    pub fn evaluate(&self, facts: impl Fn(&str, &str) -> Option<VersionFacts>) {
+    /// coverage, and each referenced version's estimate before labels (CBPE), sets the
+    /// gauges (a version without labels in its window has no realised ones) and keeps the
+    /// report. `facts` says what the registry knows of a (model, version): its task and
+    /// validation metrics.
+    pub fn evaluate(
+        &self,
+        references: &[cbpe::live::VersionReference],
+        facts: impl Fn(&str, &str) -> Option<VersionFacts>,
+    ) {
         let now = store::now_ms();
         let since = now - self.config.window.as_millis() as i64;
         let mut report = PerformanceReport {
@@ -318,6 +329,13 @@ impl Quality {
             }
             report.models.push(p);
         }
+        self.estimator.evaluate_all(
+            &self.store,
+            references,
+            (since, self.config.window_rows),
+            &m.estimated,
+            &mut report,
+        );
         *self.report.write().expect("performance report poisoned") = Arc::new(report);
     }
 

@@ -12,6 +12,33 @@ use crate::profile::Profile;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Instant, SystemTime};
 
+/// Realised and estimated performance; the estimate of each live version is fitted on
+/// its reference profile's labelled validation rows.
+fn evaluate_quality(
+    quality: &crate::quality::Quality,
+    states: &[std::sync::Arc<std::sync::Mutex<ModelVersionState>>],
+    facts: impl Fn(&str, &str) -> Option<crate::quality::VersionFacts>,
+) {
+    use crate::quality::cbpe::live::VersionReference;
+    let live: Vec<_> = states
+        .iter()
+        .filter_map(|shared| {
+            let state = shared.lock().expect("model state poisoned");
+            (!state.is_retired()).then(|| (state.labels.clone(), state.reference.clone()))
+        })
+        .collect();
+    let references: Vec<VersionReference> = live
+        .iter()
+        .map(|(labels, reference)| VersionReference {
+            model: &labels.model,
+            version: &labels.version,
+            reference_id: &reference.version,
+            labelled: reference.profile.labelled_predictions.as_ref(),
+        })
+        .collect();
+    quality.evaluate(&references, facts);
+}
+
 /// Evaluates every model version now and publishes the result.
 pub fn evaluate_all(analysis: &LiveAnalysis) {
     let states = analysis.states();
@@ -20,7 +47,7 @@ pub fn evaluate_all(analysis: &LiveAnalysis) {
         // that version (loaded once, like the drift references of versions traffic names),
         // in the family of the model's configured reference.
         let current = analysis.reference_set();
-        quality.evaluate(|model, version| {
+        evaluate_quality(quality, &states, |model, version| {
             let reference = current.for_model(model)?;
             let loaded = analysis.versions.get(reference, version)?;
             (loaded.version == version).then(|| loaded.facts.clone())
