@@ -12,8 +12,8 @@
 //! (`modelwatch_performance_reference`), and the share of its predictions that have a
 //! label ([`coverage`], `modelwatch_label_coverage`).
 
-pub mod coverage;
 pub mod cbpe;
+pub mod coverage;
 pub mod feedback;
 pub mod performance;
 pub mod store;
