@@ -84,15 +84,21 @@ pub fn run(home: HomeArgs, args: RegistryServeArgs) -> anyhow::Result<()> {
             }
         )
     };
-    crate::http_listener::run("registry serve", args.listen, announce, move |req| {
-        let registry = registry.clone();
-        async move {
-            // SQLite reads and blob hashing block: off the async workers.
-            tokio::task::spawn_blocking(move || handle(&registry, &req))
-                .await
-                .unwrap_or_else(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e, json!({})))
-        }
-    })
+    crate::http_listener::run(
+        "registry serve",
+        args.listen,
+        std::time::Duration::ZERO,
+        announce,
+        move |req| {
+            let registry = registry.clone();
+            async move {
+                // SQLite reads and blob hashing block: off the async workers.
+                tokio::task::spawn_blocking(move || handle(&registry, &req))
+                    .await
+                    .unwrap_or_else(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e, json!({})))
+            }
+        },
+    )
 }
 
 fn error(

@@ -39,6 +39,11 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port, printed on stderr).
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8000")]
     pub listen: SocketAddr,
+    /// After SIGTERM, keep serving this long (answers close their connections) before
+    /// draining. In a pod, give at least the sidecar's proxy.shutdown_delay: every
+    /// container gets SIGTERM at once, and the sidecar forwards until its delay ends.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub shutdown_delay: Duration,
     /// How often to check the registry for a newly promoted version.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = humantime::parse_duration)]
     pub poll_interval: Duration,
@@ -161,7 +166,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             current.name, current.version, args.model
         )
     };
-    crate::http_listener::run("serve", args.listen, announce, move |req| {
-        http::handle(req, slot.clone())
-    })
+    crate::http_listener::run(
+        "serve",
+        args.listen,
+        args.shutdown_delay,
+        announce,
+        move |req| http::handle(req, slot.clone()),
+    )
 }
