@@ -24,6 +24,7 @@ mod export_tls;
 mod follow_alias;
 mod fuzz_corpus;
 mod healthcheck;
+mod k8s_rehearsal;
 mod kibana_objects;
 mod live_drift;
 mod live_payloads;
