@@ -105,6 +105,7 @@ impl LiveAnalysis {
             home.clone(),
             config.registry_url.as_deref(),
             config.registry_token_file.as_deref(),
+            config.registry_ca_file.as_deref(),
             &config.state_dir(),
         )?;
         let references = ReferenceSet::load(config, &home, &source)?;

@@ -54,6 +54,10 @@ pub struct ServeArgs {
     /// File holding the bearer token of that registry.
     #[arg(long, value_name = "FILE", env = "MODELWATCH_REGISTRY_TOKEN_FILE")]
     pub registry_token_file: Option<PathBuf>,
+    /// PEM file of the CA that signed an https:// registry's certificate (default: the
+    /// system's roots).
+    #[arg(long, value_name = "FILE", env = "MODELWATCH_REGISTRY_CA_FILE")]
+    pub registry_ca_file: Option<PathBuf>,
     /// Where artifacts fetched over --registry-url are cached (must be writable then).
     #[arg(
         long,
@@ -148,6 +152,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.home.home.clone(),
         args.registry_url.as_deref(),
         args.registry_token_file.as_deref(),
+        args.registry_ca_file.as_deref(),
         &args.state_dir,
     )?;
     let model = load(&source, source.resolve(&args.model)?)

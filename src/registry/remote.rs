@@ -58,16 +58,38 @@ pub struct RemoteRegistry {
 }
 
 impl RemoteRegistry {
-    /// A client of the registry at `url` (`http://HOST:PORT`), caching blobs under
+    /// A client of the registry at `url` (`http://HOST:PORT`, or `https://` checked
+    /// against `ca_file`'s CA certificates, else the system's roots), caching blobs under
     /// `cache_dir`, which must be writable (a usage error naming it otherwise).
-    pub fn new(url: &str, token: Option<String>, cache_dir: &Path) -> anyhow::Result<Self> {
+    pub fn new(
+        url: &str,
+        token: Option<String>,
+        ca_file: Option<&Path>,
+        cache_dir: &Path,
+    ) -> anyhow::Result<Self> {
         let base = url.trim_end_matches('/').to_string();
         let parsed: Option<http::Uri> = base.parse().ok();
-        if !parsed.is_some_and(|u| u.scheme_str() == Some("http") && u.host().is_some()) {
+        let scheme = parsed
+            .as_ref()
+            .filter(|u| u.host().is_some())
+            .and_then(|u| u.scheme_str());
+        let https = match scheme {
+            Some("http") => false,
+            Some("https") => true,
+            _ => {
+                return Err(UsageError(format!(
+                    "--registry-url {url:?} is not an http:// or https:// URL: give the \
+                     address of `modelwatch registry serve`, e.g. http://registry:8070 (or \
+                     https:// through your ingress, with --registry-ca-file for a private CA)"
+                ))
+                .into());
+            }
+        };
+        if let (false, Some(ca_file)) = (https, ca_file) {
             return Err(UsageError(format!(
-                "--registry-url {url:?} is not an http:// URL: give the address of \
-                 `modelwatch registry serve`, e.g. http://registry:8070 (it speaks plain \
-                 HTTP; put TLS in front of it with your ingress or service mesh)"
+                "--registry-ca-file {} is set but --registry-url {url:?} is plain http://: \
+                 use the registry's https:// address, or drop the CA file",
+                ca_file.display()
             ))
             .into());
         }
@@ -76,12 +98,13 @@ impl RemoteRegistry {
             "the registry cache directory",
             "set --state-dir (or MODELWATCH_STATE_DIR) to a directory this process can write",
         )?;
-        // Plain HTTP only (checked above), but the client wants its TLS provider named.
-        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth();
+        let tls = if https {
+            crate::tls::client_config(ca_file, "--registry-ca-file", None)
+                .map_err(|e| UsageError(format!("{e:#}")))?
+        } else {
+            // No trust store is loaded for plain HTTP, but the client wants its TLS named.
+            crate::tls::plaintext_only()?
+        };
         let client = off_runtime(|| {
             reqwest::blocking::Client::builder()
                 .timeout(REQUEST_TIMEOUT)
@@ -178,7 +201,15 @@ impl RemoteRegistry {
             let body = response.bytes()?.to_vec();
             Ok::<_, reqwest::Error>(Fetched { status, etag, body })
         })
-        .with_context(|| format!("could not reach the registry at {url}"))
+        .with_context(|| {
+            let https = if url.starts_with("https://") {
+                " (https: its certificate must be signed by a CA of --registry-ca-file, or of \
+                 the system's roots without it)"
+            } else {
+                ""
+            };
+            format!("could not reach the registry at {url}{https}")
+        })
     }
 
     /// `response` when it is a 200; otherwise an error saying what the registry said.

@@ -21,11 +21,13 @@ pub enum ModelSource {
 
 impl ModelSource {
     /// The home at `home`, or the registry at `url` when one is given (with its bearer
-    /// token, read from `token_file`; fetched blobs cached under `state_dir`).
+    /// token, read from `token_file`; an `https://` registry's certificate checked against
+    /// `ca_file`, else the system's roots; fetched blobs cached under `state_dir`).
     pub fn new(
         home: PathBuf,
         url: Option<&str>,
         token_file: Option<&std::path::Path>,
+        ca_file: Option<&std::path::Path>,
         state_dir: &std::path::Path,
     ) -> anyhow::Result<ModelSource> {
         let Some(url) = url else {
@@ -42,7 +44,7 @@ impl ModelSource {
             .transpose()?;
         let cache = state_dir.join("registry-cache");
         Ok(ModelSource::Remote(Arc::new(RemoteRegistry::new(
-            url, token, &cache,
+            url, token, ca_file, &cache,
         )?)))
     }
 
