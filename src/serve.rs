@@ -155,7 +155,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.registry_ca_file.as_deref(),
         &args.state_dir,
     )?;
-    let model = load(&source, source.resolve(&args.model)?)
+    let (version, warning) = source.resolve_at_start(&args.model)?;
+    if let Some(warning) = warning {
+        eprintln!("modelwatch serve: warning: {warning}");
+    }
+    let model = load(&source, version)
         .with_context(|| format!("could not load {} from {}", args.model, source.describe()))?;
     let slot = Arc::new(ModelSlot::new(model));
     {

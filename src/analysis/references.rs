@@ -144,9 +144,12 @@ fn model_reference(
             return Ok(None);
         }
     }
-    let (version, profile) = source
-        .model_profile(spec)
+    let (version, profile, warning) = source
+        .model_profile_at_start(spec)
         .with_context(|| format!("could not load the reference of model {spec}"))?;
+    if let Some(warning) = warning {
+        tracing::warn!(reference = spec, "{warning}");
+    }
     let mut loaded = LoadedReference::new(spec, profile, max_features);
     loaded.version = version.version.to_string();
     loaded.model = Some(version.name);

@@ -12,6 +12,10 @@
 //!   client keeps what it fetched in its cache directory (a [`BlobStore`] in the state
 //!   directory) after checking that the bytes hash to the name it asked for.
 //!
+//! The last answer to each resolve is kept there too (`answers/`), so that a process
+//! restarted while the registry is down starts from the version it last served, with a
+//! warning (see [`super::source::ModelSource::resolve_at_start`]).
+//!
 //! Requests run on a short-lived thread of their own: the blocking HTTP client may not run
 //! on an async runtime's threads, and the sidecar loads its references from one.
 
@@ -21,7 +25,7 @@ use crate::exit::UsageError;
 use anyhow::Context;
 use reqwest::StatusCode;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -142,9 +146,51 @@ impl RemoteRegistry {
         let version: ModelVersion = serde_json::from_slice(&response.body)
             .with_context(|| format!("{}{path} did not answer a model version", self.base))?;
         if let Some(etag) = response.etag {
+            self.keep_answer(&path, &etag, &version);
             self.lock_answers().insert(path, (etag, version.clone()));
         }
         Ok(version)
+    }
+
+    /// What `spec` resolved to when this cache last reached the registry, for a cold start
+    /// while the registry is unreachable; its `ETag` primes the next conditional resolve,
+    /// so catching up costs a `304` when nothing moved meanwhile.
+    pub fn cached_resolve(&self, spec: &str) -> Option<ModelVersion> {
+        let (name, selector) = parse_model_spec(spec).ok()?;
+        let path = version_path(&name, selector.as_deref().unwrap_or(LATEST));
+        let text = std::fs::read(self.answer_file(&path)).ok()?;
+        let kept: KeptAnswer = serde_json::from_slice(&text).ok()?;
+        self.lock_answers()
+            .insert(path, (kept.etag, kept.version.clone()));
+        Some(kept.version)
+    }
+
+    /// Where the last answer to `path` from this registry is kept across restarts.
+    fn answer_file(&self, path: &str) -> PathBuf {
+        let key = BlobHash::of(format!("{}{path}", self.base).as_bytes());
+        self.cache
+            .root()
+            .join("answers")
+            .join(format!("{}.json", key.prefix(32)))
+    }
+
+    /// Keeps an answer for [`RemoteRegistry::cached_resolve`] (written whole, then renamed
+    /// into place). Best effort: without it only a cold start with the registry down fails.
+    fn keep_answer(&self, path: &str, etag: &str, version: &ModelVersion) {
+        let file = self.answer_file(path);
+        let kept = KeptAnswer {
+            etag: etag.to_string(),
+            version: version.clone(),
+        };
+        let written = (|| -> std::io::Result<()> {
+            std::fs::create_dir_all(file.parent().expect("answers/ is the parent"))?;
+            let partial = file.with_extension("partial");
+            std::fs::write(&partial, serde_json::to_vec(&kept)?)?;
+            std::fs::rename(&partial, &file)
+        })();
+        if let Err(e) = written {
+            tracing::warn!(file = %file.display(), error = %e, "could not keep the registry's answer");
+        }
     }
 
     /// A blob's bytes, from the cache or fetched once and cached, verified against its
@@ -235,6 +281,13 @@ impl RemoteRegistry {
             _ => anyhow::anyhow!(message),
         })
     }
+}
+
+/// A resolve's answer as kept in the cache directory.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct KeptAnswer {
+    etag: String,
+    version: ModelVersion,
 }
 
 /// One answer, read whole.

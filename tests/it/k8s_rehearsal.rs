@@ -421,7 +421,7 @@ async fn the_kubernetes_pods_share_one_registry_and_follow_its_promotions() {
     )
     .unwrap();
     exec(
-        &engine,
+        engine,
         registry_container,
         &[
             "pipeline",

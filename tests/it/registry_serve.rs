@@ -3,7 +3,8 @@
 //! it back gets a bodiless `304` until the alias moves; a blob comes with its SHA-256 and
 //! hashes to it; unknown names are a 404 naming them; datasets are not handed out; with
 //! a token, a request without it gets 401. And the clients: `serve --registry-url` starts
-//! from it, and without a reachable registry (nothing cached) fails with a clear error.
+//! from it; restarted while it is down, from what it cached, with a warning; without a
+//! reachable registry and nothing cached, it fails with a clear error.
 
 use super::follow_alias::two_versions;
 use super::ml_support::*;
@@ -139,6 +140,7 @@ fn registry_serve_resolves_with_validators_hands_out_checksummed_blobs_and_says_
     assert_ne!(header(&head, "etag"), Some(etag.as_str()));
 
     // `serve --registry-url` serves what the registry says, with the token from a file.
+    let registry_url = format!("http://{}", registry.addr);
     let state = dir.path().join("serve-state");
     let empty_home = dir.path().join("no-home");
     let remote = serve_with(
@@ -148,7 +150,7 @@ fn registry_serve_resolves_with_validators_hands_out_checksummed_blobs_and_says_
             "--model",
             "credit@production",
             "--registry-url",
-            &format!("http://{}", registry.addr),
+            &registry_url,
             "--registry-token-file",
             token_file.to_str().unwrap(),
             "--state-dir",
@@ -168,6 +170,32 @@ fn registry_serve_resolves_with_validators_hands_out_checksummed_blobs_and_says_
     );
     drop(remote);
     drop(registry);
+
+    // Restarted while the registry is down, with its state directory: it starts from the
+    // version it last resolved and the artifact it cached, and says so.
+    let cold = serve_with(
+        &empty_home,
+        &[
+            "serve",
+            "--model",
+            "credit@production",
+            "--registry-url",
+            &registry_url,
+            "--registry-token-file",
+            token_file.to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
+        ],
+    );
+    let (_, head, _) = http(&cold.addr, "GET", "/v2/models/credit", "", "");
+    assert!(head.contains("x-model-version: 2"), "{head}");
+    let said = cold.log.lock().unwrap().clone();
+    assert!(
+        said.contains("warning: starting from credit@production = version 2 as last resolved")
+            && said.contains(&format!("could not reach the registry at {registry_url}")),
+        "{said}"
+    );
+    drop(cold);
 
     // No registry, nothing to start from: a clear error naming the URL.
     let started = Instant::now();
