@@ -143,20 +143,23 @@ fn registry_serve_resolves_with_validators_hands_out_checksummed_blobs_and_says_
     let registry_url = format!("http://{}", registry.addr);
     let state = dir.path().join("serve-state");
     let empty_home = dir.path().join("no-home");
-    let remote = serve_with(
-        &empty_home,
-        &[
-            "serve",
-            "--model",
-            "credit@production",
-            "--registry-url",
-            &registry_url,
-            "--registry-token-file",
-            token_file.to_str().unwrap(),
-            "--state-dir",
-            state.to_str().unwrap(),
-        ],
-    );
+    let serve_remote = || {
+        serve_with(
+            &empty_home,
+            &[
+                "serve",
+                "--model",
+                "credit@production",
+                "--registry-url",
+                &registry_url,
+                "--registry-token-file",
+                token_file.to_str().unwrap(),
+                "--state-dir",
+                state.to_str().unwrap(),
+            ],
+        )
+    };
+    let remote = serve_remote();
     let (_, head, _) = http(&remote.addr, "GET", "/v2/models/credit", "", "");
     assert!(head.contains("x-model-version: 2"), "{head}");
     // Its artifact was cached in the state directory, under its hash.
@@ -173,20 +176,7 @@ fn registry_serve_resolves_with_validators_hands_out_checksummed_blobs_and_says_
 
     // Restarted while the registry is down, with its state directory: it starts from the
     // version it last resolved and the artifact it cached, and says so.
-    let cold = serve_with(
-        &empty_home,
-        &[
-            "serve",
-            "--model",
-            "credit@production",
-            "--registry-url",
-            &registry_url,
-            "--registry-token-file",
-            token_file.to_str().unwrap(),
-            "--state-dir",
-            state.to_str().unwrap(),
-        ],
-    );
+    let cold = serve_remote();
     let (_, head, _) = http(&cold.addr, "GET", "/v2/models/credit", "", "");
     assert!(head.contains("x-model-version: 2"), "{head}");
     let said = cold.log.lock().unwrap().clone();
