@@ -22,17 +22,17 @@ use sha2::Digest as _;
 
 /// Estimated tokens of the whole prompt (every message's text, or the completion prompt).
 pub const PROMPT_TOKENS: &str = "prompt_tokens";
-/// Messages in a chat request (absent for text completions).
+/// Messages in a chat request (missing for text completions).
 pub const MESSAGES: &str = "messages";
-/// Which system prompt is in use: a hash, or `none` (absent for text completions).
+/// Which system prompt is in use: a hash, or `absent` (missing for text completions).
 pub const SYSTEM_PROMPT: &str = "system_prompt";
-/// Whether tools are offered: `none`, `auto`, `required` (absent for text completions).
+/// Whether tools are offered: `off`, `auto`, `required` (missing for text completions).
 pub const TOOL_USE: &str = "tool_use";
-/// The script of most letters the user wrote (`Latin`, `Cyrillic`, …, or `none`).
+/// The script of most letters the user wrote (`Latin`, `Cyrillic`, …, or `Common`).
 pub const PROMPT_SCRIPT: &str = "prompt_script";
 /// Estimated tokens of the first choice's output.
 pub const COMPLETION_TOKENS: &str = "completion_tokens";
-/// The first choice's finish reason (`stop`, `length`, …, or `none`).
+/// The first choice's finish reason (`stop`, `length`, …, or `absent`).
 pub const FINISH_REASON: &str = "finish_reason";
 
 /// The columns a request gives, in order; numeric ones first.
@@ -48,8 +48,9 @@ pub const ANSWER_COLUMNS: [&str; 2] = [COMPLETION_TOKENS, FINISH_REASON];
 /// The numeric columns; every other one is categorical.
 pub const NUMERIC_COLUMNS: [&str; 3] = [PROMPT_TOKENS, MESSAGES, COMPLETION_TOKENS];
 
-/// The category of "no system prompt" and of "no finish reason".
-pub const NONE: &str = "none";
+/// The category of "no system prompt" and of "no finish reason". Not `none`: CSV readers
+/// (ours included) take `none` for a missing cell.
+pub const ABSENT: &str = "absent";
 
 /// Hex digits of the system prompt's SHA-256 kept as its category: 8 (32 bits) tell a
 /// few hundred prompts apart with a collision chance under 1e-5.
@@ -122,8 +123,8 @@ fn raw_tools(raw: &RawRequest) -> &'static str {
         || raw.functions.as_ref().is_some_and(|f| !f.is_empty());
     let choice = raw.tool_choice.as_ref().or(raw.function_call.as_ref());
     match choice {
-        _ if !offered => "none",
-        Some(Json::String(s)) if s == "none" => "none",
+        _ if !offered => "off",
+        Some(Json::String(s)) if s == "none" => "off",
         Some(Json::String(s)) if s == "auto" => "auto",
         // "required", or an object naming the function to call.
         Some(Json::String(_) | Json::Object(_)) => "required",
@@ -159,7 +160,7 @@ fn chat_features(tool_use: &'static str, messages: &[RawMessage]) -> PromptFeatu
     let system_prompt = if has_system {
         hex::encode(system.finalize())[..SYSTEM_HASH_HEX].to_string()
     } else {
-        NONE.to_string()
+        ABSENT.to_string()
     };
     PromptFeatures {
         prompt_tokens: tokens,
@@ -350,7 +351,7 @@ pub fn answer_batch(answer: &AnswerFeatures) -> Batch {
 
 /// The `finish_reason` category of an answer.
 pub fn finish_reason_value(answer: &AnswerFeatures) -> &'static str {
-    answer.finish_reason.map_or(NONE, FinishReason::as_str)
+    answer.finish_reason.map_or(ABSENT, FinishReason::as_str)
 }
 
 fn batch<const N: usize>(names: &[&str; N], columns: [Vec<Value>; N], rows: usize) -> Batch {

@@ -17,8 +17,9 @@
 
 use unicode_script::{Script, UnicodeScript};
 
-/// The script value of a text without letters of any particular script.
-pub const NO_SCRIPT: &str = "none";
+/// The script value of a text without letters of any particular script: Unicode's name
+/// for the characters all scripts share (digits, punctuation).
+pub const NO_SCRIPT: &str = "Common";
 
 /// The estimated number of tokens of `text` (see the module docs for the rule).
 pub fn estimate_tokens(text: &str) -> u64 {

@@ -26,7 +26,7 @@ fn the_script_is_that_of_most_letters() {
     assert_eq!(script_of("hello there"), "Latin");
     assert_eq!(script_of("привет, how"), "Cyrillic");
     assert_eq!(script_of("東京"), "Han");
-    assert_eq!(script_of("1234 !?"), "none");
+    assert_eq!(script_of("1234 !?"), "Common");
     // A tie goes to the name first in alphabetical order, whatever the order of the text.
     assert_eq!(script_of("ab вг"), "Cyrillic");
     assert_eq!(script_of("вг ab"), "Cyrillic");
@@ -80,7 +80,7 @@ fn the_system_prompt_category_tells_prompts_apart_and_none_from_empty() {
         "developer messages are the newer name of system ones"
     );
     assert_ne!(split, joined);
-    assert_eq!(system(&format!("[{user}]")), NONE);
+    assert_eq!(system(&format!("[{user}]")), ABSENT);
 }
 
 #[test]
@@ -92,17 +92,14 @@ fn tool_use_says_whether_tools_are_offered_and_required() {
             .unwrap()
     };
     let tools = r#","tools":[{"type":"function","function":{"name":"f"}}]"#;
-    assert_eq!(tool_use(""), "none");
-    assert_eq!(tool_use(r#","tools":[]"#), "none");
+    assert_eq!(tool_use(""), "off");
+    assert_eq!(tool_use(r#","tools":[]"#), "off");
     assert_eq!(tool_use(tools), "auto");
     assert_eq!(
         tool_use(&format!(r#"{tools},"tool_choice":"auto""#)),
         "auto"
     );
-    assert_eq!(
-        tool_use(&format!(r#"{tools},"tool_choice":"none""#)),
-        "none"
-    );
+    assert_eq!(tool_use(&format!(r#"{tools},"tool_choice":"none""#)), "off");
     assert_eq!(
         tool_use(&format!(r#"{tools},"tool_choice":"required""#)),
         "required"
@@ -123,9 +120,12 @@ fn completion_prompts_give_a_row_each_without_chat_columns() {
     assert_eq!(rows[0], prompt_only(2, "Latin"));
     assert_eq!(rows[1], prompt_only(2, "Han"));
     let ids = request_features(br#"{"prompt":[1,2,3]}"#).unwrap();
-    assert_eq!(ids, vec![prompt_only(3, "none")]);
+    assert_eq!(ids, vec![prompt_only(3, "Common")]);
     let lists = request_features(br#"{"prompt":[[1,2],[3]]}"#).unwrap();
-    assert_eq!(lists, vec![prompt_only(2, "none"), prompt_only(1, "none")]);
+    assert_eq!(
+        lists,
+        vec![prompt_only(2, "Common"), prompt_only(1, "Common")]
+    );
     let batch = request_batch(&rows);
     assert_eq!(batch.rows, 2);
     assert_eq!(batch.column(MESSAGES).unwrap().values[0], Value::Missing);
@@ -202,7 +202,7 @@ fn a_stream_gives_the_same_features_as_the_whole_answer() {
         true,
     )
     .unwrap();
-    assert_eq!(finish_reason_value(&cut), "none");
+    assert_eq!(finish_reason_value(&cut), "absent");
 }
 
 #[test]
@@ -234,5 +234,5 @@ fn an_answer_batch_is_one_row_of_the_answer_columns() {
         batch.names(),
         vec![Some(COMPLETION_TOKENS), Some(FINISH_REASON)]
     );
-    assert_eq!(batch.columns[1].values[0], Value::Text("none".into()));
+    assert_eq!(batch.columns[1].values[0], Value::Text("absent".into()));
 }
