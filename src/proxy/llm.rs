@@ -279,8 +279,7 @@ impl LlmResponseTap {
         let streamed = response_headers
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .and_then(|ct| ct.split(';').next())
-            .is_some_and(|media| media.trim().eq_ignore_ascii_case("text/event-stream"));
+            .is_some_and(crate::protocol::sse::is_event_stream);
         Self {
             call,
             sse: streamed.then(|| SseParser::new(MAX_EVENT_BYTES)),

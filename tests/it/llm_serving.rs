@@ -21,14 +21,14 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A running `llama_cpp.server`; killed when dropped.
-struct LlamaServer {
+pub(crate) struct LlamaServer {
     child: Child,
     port: u16,
 }
 
 impl LlamaServer {
     /// Starts the server with extra flags (`--embedding true` for `/v1/embeddings`).
-    async fn start(extra: &[&str]) -> LlamaServer {
+    pub(crate) async fn start(extra: &[&str]) -> LlamaServer {
         let var = |name: &str| {
             std::env::var(name).unwrap_or_else(|_| {
                 panic!(
@@ -88,7 +88,7 @@ impl LlamaServer {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 }

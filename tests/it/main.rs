@@ -28,6 +28,7 @@ mod kibana_objects;
 mod live_drift;
 mod live_payloads;
 mod live_persistence;
+mod llm_drift;
 mod llm_serving;
 mod metric_contract;
 mod ml_jobs;

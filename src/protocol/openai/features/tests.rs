@@ -181,21 +181,22 @@ fn a_whole_answer_gives_its_first_choice() {
 fn a_stream_gives_the_same_features_as_the_whole_answer() {
     let stream = concat!(
         "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\"}}]}\n\n",
-        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hel\"}}]}\r\n\r\n",
-        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo th\"}}]}\n\n",
-        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"ere\"}}]}\n\n",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"ab\"}}]}\r\n\r\n",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"cd\"}}]}\n\n",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"efgh ij\"}}]}\n\n",
         "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
         "data: [DONE]\n\n",
     );
     let streamed = answer_features(stream.as_bytes(), true).unwrap();
     let whole = answer_features(
-        br#"{"choices":[{"index":0,"message":{"content":"hello there"},"finish_reason":"stop"}]}"#,
+        br#"{"choices":[{"index":0,"message":{"content":"abcdefgh ij"},"finish_reason":"stop"}]}"#,
         false,
     )
     .unwrap();
-    // The chunks' text is joined before it is measured: "hel" + "lo" is one word.
+    // The chunks' text is joined before it is measured: "ab" + "cd" + "efgh" is one word
+    // of two tokens, not three words of one.
     assert_eq!(streamed, whole);
-    assert_eq!(streamed.completion_tokens, 4);
+    assert_eq!(streamed.completion_tokens, 3);
     assert_eq!(finish_reason_value(&streamed), "stop");
     let cut = answer_features(
         b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n",
