@@ -18,9 +18,8 @@
 //! - [`reference`](mod@reference): a drift reference (`NAME[@VERSION]`, profile JSON, CSV,
 //!   or a JSONL of LLM requests) → a profile; [`llm_requests`]: such a JSONL as a table of
 //!   the LLM drift features.
-//! - [`dataset_cli`]: the `modelwatch dataset` job.
-//! - [`models`]: model versions, aliases and their history (the `modelwatch registry`
-//!   command sits above, in `registry_cli`).
+//! - [`models`]: model versions, aliases and their history (the `modelwatch dataset`
+//!   and `registry` commands sit above, in `cli`).
 //! - [`source`]: where `serve` and the sidecar read model versions from (a home, or a
 //!   registry over HTTP) and how they poll it; [`remote`]: the client of
 //!   `modelwatch registry serve`.
@@ -29,7 +28,6 @@
 //! migrations to [`migrations::COMPONENTS`] and an `impl Home` block in its own file.
 
 pub mod blobs;
-pub mod dataset_cli;
 pub mod datasets;
 pub mod home;
 pub mod llm_requests;
@@ -42,4 +40,4 @@ pub mod source;
 
 pub use blobs::{BlobHash, BlobStore, BlobWriter};
 pub use datasets::{AddedDataset, DatasetSpec, DatasetVersion};
-pub use home::{Home, HomeArgs};
+pub use home::Home;

@@ -129,6 +129,7 @@ impl Home {
     ) -> anyhow::Result<AddedDataset> {
         names::validate("dataset name", name)?;
         if super::llm_requests::is_requests_file(file) {
+            super::reference::refuse_schema_flags(&file.display().to_string(), overrides)?;
             let table = super::llm_requests::feature_table(file)?;
             return self.store_csv(name, table.csv.path(), file, table.schema);
         }

@@ -1,10 +1,10 @@
 //! Turning what a user typed as a reference (`NAME[@VERSION]`, a profile JSON file, a
 //! CSV file, or a JSONL file of LLM requests) into a [`Profile`].
 
-use super::dataset_cli::SchemaFlags;
 use super::datasets::infer_schema;
 use super::home::Home;
 use crate::exit::UsageError;
+use crate::profile::schema::SchemaOverrides;
 use crate::profile::{Profile, ProfileOptions, build_from_csv};
 use std::path::Path;
 
@@ -45,22 +45,22 @@ pub fn classify(reference: &str) -> ReferenceKind {
 }
 
 /// Loads or builds the profile `reference` names. `home` is only opened for a dataset;
-/// `flags` only apply to a CSV file (a dataset has its stored schema).
+/// `overrides` only apply to a CSV file (a dataset has its stored schema).
 pub fn load_profile(
     home: &Path,
     reference: &str,
-    flags: &SchemaFlags,
+    overrides: &SchemaOverrides,
     options: &ProfileOptions,
 ) -> anyhow::Result<Profile> {
     match classify(reference) {
         ReferenceKind::ProfileFile => Profile::read(Path::new(reference)),
         ReferenceKind::CsvFile => {
             let path = Path::new(reference);
-            let schema = infer_schema(path, &flags.overrides())?;
+            let schema = infer_schema(path, overrides)?;
             build_from_csv(path, &schema, options, reference)
         }
         ReferenceKind::RequestsFile => {
-            refuse_schema_flags(reference, flags)?;
+            refuse_schema_flags(reference, overrides)?;
             let table = super::llm_requests::feature_table(Path::new(reference))?;
             build_from_csv(table.csv.path(), &table.schema, options, reference)
         }
@@ -86,8 +86,8 @@ pub fn load_profile(
 
 /// A requests file has a fixed schema: `--target`, `--id` and `--categorical` would be
 /// silently meaningless, so they are refused.
-pub fn refuse_schema_flags(reference: &str, flags: &SchemaFlags) -> Result<(), UsageError> {
-    if flags.target.is_some() || flags.id.is_some() || !flags.categorical.is_empty() {
+pub fn refuse_schema_flags(reference: &str, overrides: &SchemaOverrides) -> Result<(), UsageError> {
+    if overrides.target.is_some() || overrides.id.is_some() || !overrides.categorical.is_empty() {
         return Err(UsageError(format!(
             "{reference} is a JSONL of LLM requests, whose feature columns are fixed \
              (docs/llm.md): drop --target, --id and --categorical"

@@ -1,7 +1,6 @@
 use super::*;
 use crate::profile::ProfileOptions;
 use crate::profile::schema::{SchemaOverrides, is_missing};
-use crate::registry::dataset_cli::SchemaFlags;
 use crate::registry::home::Home;
 use crate::registry::reference::{ReferenceKind, classify, load_profile};
 use std::path::PathBuf;
@@ -116,7 +115,7 @@ fn a_requests_file_is_a_reference_and_a_dataset_with_the_same_profile() {
     assert_eq!(classify(&spec), ReferenceKind::RequestsFile);
     let options = ProfileOptions::default();
     let home_dir = dir.path().join("home");
-    let direct = load_profile(&home_dir, &spec, &SchemaFlags::default(), &options).unwrap();
+    let direct = load_profile(&home_dir, &spec, &SchemaOverrides::default(), &options).unwrap();
     assert_eq!(direct.rows, 4);
     let script = direct.column("prompt_script").unwrap();
     let categories: Vec<&str> = script
@@ -136,16 +135,18 @@ fn a_requests_file_is_a_reference_and_a_dataset_with_the_same_profile() {
         .unwrap();
     assert_eq!(added.dataset.rows, 4);
     assert!(added.dataset.source_path.ends_with("requests.jsonl"));
-    let stored = load_profile(&home_dir, "chat", &SchemaFlags::default(), &options).unwrap();
+    let stored = load_profile(&home_dir, "chat", &SchemaOverrides::default(), &options).unwrap();
     assert_eq!(
         serde_json::to_value(&stored.columns).unwrap(),
         serde_json::to_value(&direct.columns).unwrap()
     );
 
-    let flags = SchemaFlags {
+    let flags = SchemaOverrides {
         target: Some("finish_reason".into()),
         ..Default::default()
     };
     let err = load_profile(&home_dir, &spec, &flags, &options).unwrap_err();
+    assert!(format!("{err}").contains("drop --target"), "{err}");
+    let err = home.add_dataset("chat", &path, &flags).unwrap_err();
     assert!(format!("{err}").contains("drop --target"), "{err}");
 }
