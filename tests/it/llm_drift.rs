@@ -120,7 +120,8 @@ async fn wait_for_flagged(proxy: &ProxyProcess, expected: &[&str]) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn shifted_prompts_flag_the_matching_features_and_only_those() {
     let started = Instant::now();
-    let server = LlamaServer::start(&[]).await;
+    // One thread: llama.cpp's worker threads spin, which costs much on a busy machine.
+    let server = LlamaServer::start(&["--n_threads", "1"]).await;
     let dir = TempDir::new("llm-drift");
     let home = dir.0.join("home");
     let home_arg = home.to_str().unwrap();
