@@ -79,7 +79,13 @@ impl Sidecar {
         let env: HashMap<String, String> = std::env::vars().collect();
         let otlp = crate::export::otlp::Otlp::start(&env, &registry)?;
         let forwarder = Arc::new(
-            forward::Forwarder::new(&config, metrics.clone(), tap)?.with_otlp(otlp.clone()),
+            forward::Forwarder::new(&config, metrics.clone(), tap)?
+                .with_otlp(otlp.clone())
+                .with_llm_capture(export.as_ref().and_then(|_| {
+                    crate::export::elasticsearch::capture::CapturePolicy::new(
+                        &config.export.elasticsearch.capture,
+                    )
+                })),
         );
         let listener = bind(&config.proxy.listen, "--listen").await?;
         let admin_listener = bind(&config.proxy.admin_listen, "--admin-listen").await?;

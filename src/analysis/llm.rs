@@ -27,8 +27,10 @@ pub fn analyse(
     endpoint: Endpoint,
     decoded: &mut Decoded,
 ) -> Result<(), &'static str> {
-    if endpoint == Endpoint::Embeddings {
-        return Err("embeddings");
+    match endpoint {
+        Endpoint::Chat | Endpoint::TextCompletion => {}
+        Endpoint::Embeddings => return Err("embeddings"),
+        Endpoint::Responses => return Err("responses_api"),
     }
     let request_body = body(&exchange.request.body)?;
     let prompts = request_features(request_body).map_err(|e| e.reason().as_str())?;

@@ -7,11 +7,12 @@
 
 use super::body::{Observed, OnBodyEnd};
 use super::headers;
-use super::llm::{LlmCall, LlmRequestTap, LlmResponseTap};
+use super::llm::{LlmCall, LlmRequestTap, LlmResponseTap, LlmSinks};
 use super::metrics::{InFlight, ProxyMetrics, VersionHandles};
 use super::rescue::{self, ProxyError};
 use super::tap::{OwnAnswerFacts, RequestFacts, RequestTap, ResponseTap, Tap};
 use crate::config::{Config, UpstreamProtocol, parse_upstream};
+use crate::export::elasticsearch::capture::CapturePolicy;
 use crate::export::elasticsearch::event::EventError;
 use crate::export::otlp::Otlp;
 use crate::export::otlp::spans::RequestTelemetry;
@@ -47,6 +48,8 @@ pub struct Forwarder {
     metrics: Arc<ProxyMetrics>,
     tap: Option<Tap>,
     otlp: Option<Arc<Otlp>>,
+    /// The capture policy of request events, for the prompt and completion of LLM calls.
+    llm_text: Option<Arc<CapturePolicy>>,
 }
 
 impl Forwarder {
@@ -93,7 +96,15 @@ impl Forwarder {
             metrics,
             tap,
             otlp: None,
+            llm_text: None,
         })
+    }
+
+    /// Puts the prompt and completion text of the LLM calls `policy` samples into their
+    /// request events; `None` (the default) captures no text.
+    pub fn with_llm_capture(mut self, policy: Option<CapturePolicy>) -> Self {
+        self.llm_text = policy.map(Arc::new);
+        self
     }
 
     /// Records spans and OTLP metrics for every request; `None` (the default) records none.
@@ -218,8 +229,13 @@ impl Forwarder {
                 LlmRequestTap::for_path(
                     parts.uri.path(),
                     finish.started,
-                    &self.metrics.llm,
-                    &self.labels,
+                    LlmSinks {
+                        metrics: &self.metrics.llm,
+                        labels: &self.labels,
+                        text: self.llm_text.as_ref().filter(|policy| {
+                            policy.sampled(finish.request_id.to_str().unwrap_or_default())
+                        }),
+                    },
                     finish.labels.model.clone(),
                 )
             })
@@ -409,9 +425,7 @@ impl OnBodyEnd for Completion {
     }
 
     fn on_end(self, bytes: u64, end: BodyEnd) {
-        if let Some(llm) = self.llm {
-            llm.on_end(self.status, end);
-        }
+        let llm = self.llm.map(|llm| Box::new(llm.on_end(self.status, end)));
         let duration = self.started.elapsed();
         self.handles
             .request_duration
@@ -419,10 +433,10 @@ impl OnBodyEnd for Completion {
         self.handles.response_size.observe(bytes as f64);
         self.metrics.count_request(&self.labels, self.status);
         if let Some(telemetry) = self.telemetry {
-            telemetry.finish(self.status, duration, &self.labels);
+            telemetry.finish(self.status, duration, &self.labels, llm.as_deref());
         }
         if let Some(tap) = self.tap {
-            tap.on_end(self.labels, self.status, duration, bytes, end);
+            tap.on_end(self.labels, self.status, duration, bytes, end, llm);
         }
     }
 }

@@ -27,6 +27,7 @@ fn exchange(body_len: usize) -> Exchange {
         response: message(0),
         response_end: crate::traffic::BodyEnd::Complete,
         traceparent: None,
+        llm: None,
     }
 }
 
