@@ -6,7 +6,8 @@
 //! The rows go to the model the request body names when `analysis.references` has a
 //! reference of that name (so one sidecar in front of a server with several models keeps
 //! them apart, and labels stay bounded by the configuration); otherwise to the proxy's
-//! model label and its reference, as any other traffic. Embeddings are not analysed yet.
+//! model label and its reference, as any other traffic. Embeddings and the Responses API
+//! are not analysed yet.
 
 use super::LiveAnalysis;
 use super::worker::{Decoded, body};
