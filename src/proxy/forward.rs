@@ -122,7 +122,8 @@ impl Forwarder {
         let model = path_identity.model.or(self.default_model.as_deref());
         let version = path_identity.version.or(self.default_version.as_deref());
         let labels = self.labels.labels(model, version);
-        let in_flight = self.metrics.in_flight(&labels.model);
+        let handles = self.metrics.version(&labels);
+        let in_flight = self.metrics.in_flight(&handles);
         let url_has_version = path_identity.version.is_some() || self.default_version.is_some();
         let telemetry = self
             .otlp
@@ -140,6 +141,7 @@ impl Forwarder {
         let mut finish = Finish {
             metrics: self.metrics.clone(),
             labels,
+            handles,
             started,
             request_id,
             in_flight: Some(in_flight),
@@ -201,7 +203,6 @@ impl Forwarder {
                 limit: self.max_request_body,
             });
         }
-        let handles = self.metrics.version(&finish.labels);
         parts.uri = self.upstream_uri(&parts.uri)?;
         parts.version = self.version;
         // Before the tap reads the headers: the `traceparent` going upstream (and so the
@@ -247,7 +248,7 @@ impl Forwarder {
         let body = Observed::new(
             Limited::new(body, self.max_request_body as usize),
             RequestSize {
-                histogram: handles.request_size.clone(),
+                histogram: finish.handles.request_size.clone(),
                 tap: request_tap,
                 llm: llm_tap,
             },
@@ -269,7 +270,8 @@ impl Forwarder {
             call.finish(status, upstream_duration, &finish.labels);
         }
         let response = outcome?;
-        handles
+        finish
+            .handles
             .upstream_duration
             .observe(upstream_duration.as_secs_f64());
 
@@ -283,14 +285,14 @@ impl Forwarder {
             {
                 let model = finish.labels.model.clone();
                 finish.labels = self.labels.labels(Some(&model), Some(v));
+                finish.handles = self.metrics.version(&finish.labels);
             }
         }
         let response_tap = response_side
             .map(|(tap, slot, facts)| tap.response(facts, slot, &parts.headers, upstream_duration));
         headers::to_client(&mut parts.headers, &finish.request_id);
-        let handles = self.metrics.version(&finish.labels);
         let status = parts.status;
-        let mut completion = finish.completion(status, handles);
+        let mut completion = finish.completion(status);
         completion.tap = response_tap;
         completion.llm = llm_call.map(|call: LlmCall| LlmResponseTap::new(call, &parts.headers));
         let body = Observed::new(Either::Left(body), completion);
@@ -324,6 +326,8 @@ fn content_length(headers: &http::HeaderMap) -> Option<u64> {
 struct Finish {
     metrics: Arc<ProxyMetrics>,
     labels: ModelLabels,
+    /// The metric handles of `labels`, looked up again when `labels` change.
+    handles: VersionHandles,
     started: Instant,
     request_id: HeaderValue,
     in_flight: Option<InFlight>,
@@ -331,11 +335,11 @@ struct Finish {
 }
 
 impl Finish {
-    fn completion(&mut self, status: StatusCode, handles: VersionHandles) -> Completion {
+    fn completion(&mut self, status: StatusCode) -> Completion {
         Completion {
             metrics: self.metrics.clone(),
             labels: self.labels.clone(),
-            handles,
+            handles: self.handles.clone(),
             started: self.started,
             status,
             _in_flight: self.in_flight.take(),
@@ -354,8 +358,7 @@ impl Finish {
             status = status.as_u16(),
             "{err}"
         );
-        let handles = self.metrics.version(&self.labels);
-        let completion = self.completion(status, handles);
+        let completion = self.completion(status);
         let mut response = Response::new(Observed::new(Either::Right(Full::new(body)), completion));
         *response.status_mut() = status;
         let h = response.headers_mut();
@@ -431,7 +434,8 @@ impl OnBodyEnd for Completion {
             .request_duration
             .observe(duration.as_secs_f64());
         self.handles.response_size.observe(bytes as f64);
-        self.metrics.count_request(&self.labels, self.status);
+        self.metrics
+            .count_request(&self.labels, &self.handles, self.status);
         if let Some(telemetry) = self.telemetry {
             telemetry.finish(self.status, duration, &self.labels, llm.as_deref());
         }
