@@ -76,6 +76,12 @@ impl ReferenceSet {
             .or_else(|| self.by_model.get(&None))
     }
 
+    /// The reference configured for `model` by name (`analysis.references`), not the
+    /// default one.
+    pub fn own(&self, model: &str) -> Option<&Arc<LoadedReference>> {
+        self.by_model.get(&Some(model.to_string()))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.by_model.is_empty()
     }

@@ -30,6 +30,7 @@ mod kibana_objects;
 mod live_drift;
 mod live_payloads;
 mod live_persistence;
+mod llm_drift;
 mod llm_serving;
 mod llm_telemetry;
 mod metric_contract;
