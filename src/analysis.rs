@@ -24,6 +24,7 @@
 pub mod evaluate;
 pub mod follow;
 pub mod live_metrics;
+pub mod multivariate;
 pub mod queue;
 pub mod references;
 pub mod state;

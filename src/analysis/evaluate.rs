@@ -37,7 +37,14 @@ pub fn evaluate_all(analysis: &LiveAnalysis) {
             retired.push(shared);
             continue;
         }
-        models.push(evaluate(analysis, &mut state));
+        let mut report = evaluate(analysis, &mut state);
+        let job = super::multivariate::prepare(analysis, &state);
+        // The methods run without the lock: workers keep recording meanwhile.
+        drop(state);
+        if let Some(job) = job {
+            super::multivariate::run(analysis, &shared, job, &mut report);
+        }
+        models.push(report);
     }
     if !retired.is_empty() {
         analysis.forget(&retired);
@@ -166,6 +173,7 @@ fn evaluate(analysis: &LiveAnalysis, state: &mut ModelVersionState) -> ModelRepo
             },
             rows,
             prediction_rows,
+            multivariate_rows: 0,
         },
         drift_share: verdict.share,
         drift_share_threshold: analysis.config.drift_share,
@@ -173,6 +181,7 @@ fn evaluate(analysis: &LiveAnalysis, state: &mut ModelVersionState) -> ModelRepo
         dataset_drift: verdict.drifted,
         features: feature_reports,
         predictions: prediction_reports,
+        multivariate: Vec::new(),
     }
 }
 

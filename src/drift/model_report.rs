@@ -7,7 +7,11 @@
 //! `modelwatch drift --json` prints per column (`name`, `type`, `method`, `statistic`,
 //! `score`, `p_value`, `threshold`, `drifted`, and the data-quality rates), plus
 //! `evaluation_drifted`: this evaluation's verdict after `analysis.correction`, which
-//! `analysis.persistence` turns into `drifted` (`docs/drift-alarms.md`).
+//! `analysis.persistence` turns into `drifted` (`docs/drift-alarms.md`). `"multivariate"`
+//! lists `{method, score, threshold, lower_threshold?, evaluation_drifted, drifted}` per
+//! multivariate method (`docs/multivariate-drift.md`): empty when the reference profile
+//! has no row sample, multivariate drift is off, or the window has too few rows; the
+//! window's `multivariate_rows` says how many sampled rows it ran on.
 
 use super::report::ColumnReport;
 use serde::Serialize;
@@ -34,6 +38,7 @@ pub struct ModelReport {
     pub dataset_drift: bool,
     pub features: Vec<ColumnReport>,
     pub predictions: Vec<ColumnReport>,
+    pub multivariate: Vec<super::multivariate::MultivariateResult>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -51,4 +56,6 @@ pub struct WindowSummary {
     pub rows: u64,
     /// Prediction rows in the window now.
     pub prediction_rows: u64,
+    /// Sampled feature rows the multivariate methods ran on (0 when they did not run).
+    pub multivariate_rows: u64,
 }

@@ -40,6 +40,7 @@ fn report(features: Vec<ColumnReport>) -> LiveReport {
                 kind: "rows",
                 rows: 500,
                 prediction_rows: 500,
+                multivariate_rows: 0,
             },
             drift_share: 0.5,
             drift_share_threshold: 0.5,
@@ -47,6 +48,7 @@ fn report(features: Vec<ColumnReport>) -> LiveReport {
             dataset_drift: true,
             features,
             predictions: vec![column("score", false, 3)],
+            multivariate: Vec::new(),
         }],
     }
 }

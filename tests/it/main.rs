@@ -26,6 +26,7 @@ mod fuzz_corpus;
 mod healthcheck;
 mod kibana_objects;
 mod live_drift;
+mod live_multivariate;
 mod live_payloads;
 mod live_persistence;
 mod llm_serving;

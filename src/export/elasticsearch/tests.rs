@@ -313,6 +313,7 @@ fn model_report() -> crate::drift::model_report::ModelReport {
             kind: "rows",
             rows: 1000,
             prediction_rows: 990,
+            multivariate_rows: 0,
         },
         drift_share: 0.5,
         drift_share_threshold: 0.5,
@@ -323,6 +324,7 @@ fn model_report() -> crate::drift::model_report::ModelReport {
             column("Age", None, false),
         ],
         predictions: vec![column("label", Some(0.01), false)],
+        multivariate: Vec::new(),
     }
 }
 
