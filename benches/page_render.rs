@@ -68,6 +68,7 @@ fn report() -> LiveReport {
             features: (0..50).map(column).collect(),
             predictions: (50..52).map(column).collect(),
             multivariate: Vec::new(),
+            multivariate_evaluated_at: None,
         }],
     }
 }

@@ -38,12 +38,13 @@ pub fn evaluate_all(analysis: &LiveAnalysis) {
             continue;
         }
         let mut report = evaluate(analysis, &mut state);
-        let job = super::multivariate::prepare(analysis, &state);
-        // The methods run without the lock: workers keep recording meanwhile.
+        // The methods run on their own thread, without this lock: the columns'
+        // evaluation never waits for them, and workers keep recording meanwhile.
+        super::multivariate::offer(analysis, &shared, &mut state);
+        report.window.multivariate_rows = state.multivariate_rows;
+        report.multivariate = state.multivariate.clone();
+        report.multivariate_evaluated_at = state.multivariate_at.clone();
         drop(state);
-        if let Some(job) = job {
-            super::multivariate::run(analysis, &shared, job, &mut report);
-        }
         models.push(report);
     }
     if !retired.is_empty() {
@@ -182,6 +183,7 @@ fn evaluate(analysis: &LiveAnalysis, state: &mut ModelVersionState) -> ModelRepo
         features: feature_reports,
         predictions: prediction_reports,
         multivariate: Vec::new(),
+        multivariate_evaluated_at: None,
     }
 }
 

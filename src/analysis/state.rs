@@ -57,6 +57,11 @@ pub struct ModelVersionState {
     pub scores: HashMap<String, VecDeque<f64>>,
     /// Each multivariate method's recent verdicts, for `analysis.persistence`.
     pub multivariate_alarms: HashMap<MultivariateMethod, AlarmHistory>,
+    /// The latest multivariate evaluation (empty when none could run), the rows it ran
+    /// on, and when they were taken from the window (RFC 3339): the report shows it.
+    pub multivariate: Vec<crate::drift::multivariate::MultivariateResult>,
+    pub multivariate_rows: u64,
+    pub multivariate_at: Option<String>,
     rows: IntCounter,
     /// Rows arrived since the evaluator last looked: a version that stops getting traffic
     /// after the alias moved on is retired.
@@ -104,6 +109,9 @@ impl ModelVersionState {
             alarms: HashMap::new(),
             scores: HashMap::new(),
             multivariate_alarms: HashMap::new(),
+            multivariate: Vec::new(),
+            multivariate_rows: 0,
+            multivariate_at: None,
             reference,
             labels,
             features,

@@ -11,7 +11,9 @@
 //! lists `{method, score, threshold, lower_threshold?, evaluation_drifted, drifted}` per
 //! multivariate method (`docs/multivariate-drift.md`): empty when the reference profile
 //! has no row sample, multivariate drift is off, or the window has too few rows; the
-//! window's `multivariate_rows` says how many sampled rows it ran on.
+//! window's `multivariate_rows` says how many sampled rows it ran on and
+//! `multivariate_evaluated_at` when they were taken from the window (the methods run on
+//! their own thread, so the results can be one evaluation older than the columns').
 
 use super::report::ColumnReport;
 use serde::Serialize;
@@ -39,6 +41,11 @@ pub struct ModelReport {
     pub features: Vec<ColumnReport>,
     pub predictions: Vec<ColumnReport>,
     pub multivariate: Vec<super::multivariate::MultivariateResult>,
+    /// When the rows of the `multivariate` results were taken from the window (RFC 3339):
+    /// they are computed on their own thread, so they may be an evaluation older than the
+    /// columns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multivariate_evaluated_at: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
