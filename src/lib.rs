@@ -3,6 +3,10 @@
 //! The crate is one library with a thin binary (`src/main.rs`) on top. A reader finds a
 //! concept by its folder:
 //!
+//! - [`cli`]: the command line, on top of everything: each subcommand's flags, how they
+//!   resolve to the plain values the library takes, and what is printed (tables, JSON,
+//!   the `drift` command's file reading and report, `quickstart`, `healthcheck`,
+//!   `feedback send`).
 //! - [`traffic`]: what flows between the stages (model identity, the captured exchange, how
 //!   a body ended, trace context); below the proxy, analysis and export, so that none of them
 //!   imports another's insides.
@@ -19,8 +23,7 @@
 //!   generic JSON) from bodies to feature and prediction columns; pure, no I/O.
 //! - [`export`]: where observations leave the process (the Prometheus exposition, request
 //!   events to Elasticsearch/OpenSearch, traces and metrics over OTLP).
-//! - [`quickstart`]: the whole system on one machine: pipeline, serve, sidecar, replay.
-//! - [`replay`]: `modelwatch replay`, dataset rows sent at a steady rate with drift
+//! - [`replay`]: dataset rows sent at a steady rate with drift
 //!   injection and exact latency percentiles.
 //! - [`registry`]: the home directory: SQLite metadata, content-addressed blobs, dataset
 //!   versions, model versions with their aliases and alias history.
@@ -28,34 +31,28 @@
 //!   (`POST /api/v1/feedback`) join them, and the feedback outcomes.
 //! - [`train`]: reference training, validation, metrics and promotion gates.
 //! - [`serve`]: the reference model server (Open Inference Protocol and MLflow `/invocations`).
-//! - [`pipeline`]: `pipeline run`, dataset add → train → validate → register → promote.
+//! - [`pipeline`]: a pipeline file run: dataset add → train → validate → register → promote.
 //! - [`drift`]: drift statistics (PSI, KS, Wasserstein, Jensen–Shannon, chi², z), the
 //!   `auto` method choice, the per-column accumulator of current data and the column test
 //!   that turns it into a report line, shared by the CLI and the live sidecar; no I/O.
-//! - [`drift_cli`]: the `modelwatch drift` command: reads a reference and a current CSV
-//!   (in parallel ranges) and prints the report as a table or JSON.
 //! - [`page`]: the drift page on the admin port and the self-contained HTML reports
 //!   (server-rendered, charts as SVG, assets compiled in).
 //! - [`http_listener`]: the HTTP listener of `serve` and `registry serve`.
 //! - [`bearer`]: bearer tokens, read from a file and checked in constant time.
 //! - [`exit`]: the process exit codes and the error kinds that map to them.
 //! - [`logging`] and [`shutdown`]: stderr diagnostics and the stop signal.
-//! - [`feedback_cli`]: `modelwatch feedback send FILE --url URL`, labels to a sidecar.
-//! - [`healthcheck`]: `modelwatch healthcheck URL`, the images' health probe.
-//! - [`registry_server`]: `modelwatch registry serve`, the registry read over HTTP.
+//! - [`registry_server`]: the registry read over HTTP (`modelwatch registry serve`).
 //! - [`provenance`]: the version and git revision the binary was built from.
 //!
 //! `ARCHITECTURE.md` at the repository root has the bird's-eye view and the invariants.
 
 pub mod analysis;
 pub mod bearer;
+pub mod cli;
 pub mod config;
 pub mod drift;
-pub mod drift_cli;
 pub mod exit;
 pub mod export;
-pub mod feedback_cli;
-pub mod healthcheck;
 pub mod http_listener;
 pub mod logging;
 pub mod page;
@@ -65,9 +62,7 @@ pub mod protocol;
 pub mod provenance;
 pub mod proxy;
 pub mod quality;
-pub mod quickstart;
 pub mod registry;
-pub mod registry_cli;
 pub mod registry_server;
 pub mod replay;
 pub mod serve;

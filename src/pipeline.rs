@@ -7,41 +7,13 @@
 //! neither registers nor promotes anything.
 
 use crate::exit::UsageError;
-use crate::registry::home::{Home, HomeArgs};
+use crate::registry::home::Home;
 use crate::train::config::ConfigFile;
 use crate::train::register::register_artifact;
 use crate::train::{gates, jobs};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-/// Flags of `modelwatch pipeline`.
-#[derive(Debug, clap::Args)]
-pub struct PipelineArgs {
-    #[command(flatten)]
-    pub home: HomeArgs,
-    #[command(subcommand)]
-    pub command: PipelineCommand,
-}
-
-/// Pipeline commands.
-#[derive(Debug, clap::Subcommand)]
-pub enum PipelineCommand {
-    /// Run the pipeline described by a TOML file (see examples/credit/pipeline.toml).
-    Run(RunArgs),
-}
-
-/// Flags of `pipeline run`.
-// Doc comments here are `--help` text (TOML sections, `NAME[@VERSION]`), not rustdoc links.
-#[allow(rustdoc::broken_intra_doc_links)]
-#[derive(Debug, clap::Args)]
-pub struct RunArgs {
-    /// The pipeline file: [dataset], [model], [train], [validate], [gates].
-    pub file: PathBuf,
-    /// Also write report.json and report.md into this directory.
-    #[arg(long, value_name = "DIR")]
-    pub report: Option<PathBuf>,
-}
 
 /// `[dataset]`: the CSV to version and how to read it.
 #[derive(Debug, Deserialize)]
@@ -85,15 +57,15 @@ fn section<T: serde::de::DeserializeOwned>(
         .map_err(|e| UsageError(format!("{}: [{key}]: {e}", file.display())).into())
 }
 
-/// Runs `modelwatch pipeline`.
-pub fn run(args: PipelineArgs) -> anyhow::Result<()> {
-    let PipelineCommand::Run(run) = args.command;
+/// Runs the pipeline `file` describes in the home at `root`, with progress on stderr and a
+/// summary on stdout; with `report`, also writes report.json and report.md there.
+pub fn run(root: &Path, file: &Path, report_dir: Option<&Path>) -> anyhow::Result<()> {
     let started = Instant::now();
-    let config = ConfigFile::load(Some(&run.file))?;
-    let dataset: DatasetSection = section(&run.file, "dataset", config.dataset.clone())?;
-    let model: ModelSection = section(&run.file, "model", config.model.clone())?;
+    let config = ConfigFile::load(Some(file))?;
+    let dataset: DatasetSection = section(file, "dataset", config.dataset.clone())?;
+    let model: ModelSection = section(file, "model", config.model.clone())?;
     crate::registry::names::validate("model name", &model.name)?;
-    let base = run.file.parent().unwrap_or(Path::new("."));
+    let base = file.parent().unwrap_or(Path::new("."));
     let data_file = base.join(&dataset.file);
 
     let step = |n: u32, what: &str| eprintln!("[{n}/5] {what}");
@@ -101,7 +73,7 @@ pub fn run(args: PipelineArgs) -> anyhow::Result<()> {
         1,
         &format!("dataset add {} {}", dataset.name, data_file.display()),
     );
-    let mut home = Home::create(&args.home.home)?;
+    let mut home = Home::create(root)?;
     let overrides = crate::profile::schema::SchemaOverrides {
         target: Some(dataset.target.clone()),
         id: dataset.id.clone(),
@@ -138,7 +110,7 @@ pub fn run(args: PipelineArgs) -> anyhow::Result<()> {
         &config.validate,
         &config.gates,
     )?;
-    if let Some(dir) = &run.report {
+    if let Some(dir) = report_dir {
         std::fs::create_dir_all(dir)?;
         std::fs::write(dir.join("report.json"), serde_json::to_vec_pretty(&report)?)?;
         std::fs::write(dir.join("report.md"), report.to_markdown())?;
@@ -202,7 +174,7 @@ pub fn run(args: PipelineArgs) -> anyhow::Result<()> {
 
     println!(
         "pipeline {}: dataset {spec}, model {} ({}), {}@{} = {}, holdout roc_auc {:.4}, {:.1}s",
-        run.file.display(),
+        file.display(),
         version.spec(),
         if created { "new" } else { "existing" },
         model.name,

@@ -16,9 +16,8 @@
 //! - [`names`]: validation of dataset and model names.
 //! - [`datasets`]: dataset versions (`NAME@VERSION`), their schema and metadata.
 //! - [`reference`](mod@reference): a drift reference (`NAME[@VERSION]`, profile JSON or CSV) → a profile.
-//! - [`dataset_cli`]: the `modelwatch dataset` job.
-//! - [`models`]: model versions, aliases and their history (the `modelwatch registry`
-//!   command sits above, in `registry_cli`).
+//! - [`models`]: model versions, aliases and their history (the `modelwatch dataset`
+//!   and `registry` commands sit above, in `cli`).
 //! - [`source`]: where `serve` and the sidecar read model versions from (a home, or a
 //!   registry over HTTP) and how they poll it; [`remote`]: the client of
 //!   `modelwatch registry serve`.
@@ -27,7 +26,6 @@
 //! migrations to [`migrations::COMPONENTS`] and an `impl Home` block in its own file.
 
 pub mod blobs;
-pub mod dataset_cli;
 pub mod datasets;
 pub mod home;
 pub mod migrations;
@@ -39,4 +37,4 @@ pub mod source;
 
 pub use blobs::{BlobHash, BlobStore, BlobWriter};
 pub use datasets::{AddedDataset, DatasetSpec, DatasetVersion};
-pub use home::{Home, HomeArgs};
+pub use home::Home;

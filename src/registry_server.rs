@@ -11,27 +11,15 @@
 use crate::bearer::BearerToken;
 use crate::exit::UsageError;
 use crate::registry::blobs::BlobHash;
-use crate::registry::home::{Home, HomeArgs};
+use crate::registry::home::Home;
 use crate::registry::remote::{CHECKSUM_HEADER, LATEST, etag_of};
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use serde_json::json;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-
-/// Flags of `modelwatch registry serve`.
-#[derive(Debug, clap::Args)]
-pub struct RegistryServeArgs {
-    /// Address to listen on (port 0 picks a free port, printed on stderr).
-    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8070")]
-    pub listen: SocketAddr,
-    /// A file holding a bearer token that every /v1/ request must carry (clients give it
-    /// with --registry-token-file). Without it the API is open to whoever reaches the port.
-    #[arg(long, value_name = "FILE", env = "MODELWATCH_REGISTRY_TOKEN_FILE")]
-    pub token_file: Option<PathBuf>,
-}
 
 type Reply = Response<Full<Bytes>>;
 
@@ -56,19 +44,18 @@ impl Registry {
     }
 }
 
-/// Runs `modelwatch registry serve` until SIGINT or SIGTERM.
-pub fn run(home: HomeArgs, args: RegistryServeArgs) -> anyhow::Result<()> {
-    let token = args
-        .token_file
-        .as_deref()
+/// Serves the home at `root` on `listen` until SIGINT or SIGTERM; with `token_file`,
+/// every `/v1/` request needs the bearer token it holds.
+pub fn run(root: &Path, listen: SocketAddr, token_file: Option<&Path>) -> anyhow::Result<()> {
+    let token = token_file
         .map(|path| {
             crate::bearer::read_token_file(path, "--token-file", "the registry API's token")
         })
         .transpose()?;
     // Fails now, with the fix, when the home cannot be read.
-    let first = Home::open(&home.home)?;
+    let first = Home::open(root)?;
     let registry = Arc::new(Registry {
-        root: home.home.clone(),
+        root: root.to_path_buf(),
         kept: Mutex::new(Some(first)),
         token: token.as_deref().map(BearerToken::new),
     });
@@ -76,7 +63,7 @@ pub fn run(home: HomeArgs, args: RegistryServeArgs) -> anyhow::Result<()> {
     let announce = |addr| {
         eprintln!(
             "modelwatch registry serve: {} listening on http://{addr}{}",
-            home.home.display(),
+            root.display(),
             if guarded {
                 " (bearer token required)"
             } else {
@@ -84,7 +71,7 @@ pub fn run(home: HomeArgs, args: RegistryServeArgs) -> anyhow::Result<()> {
             }
         )
     };
-    crate::http_listener::run("registry serve", args.listen, announce, move |req| {
+    crate::http_listener::run("registry serve", listen, announce, move |req| {
         let registry = registry.clone();
         async move {
             // SQLite reads and blob hashing block: off the async workers.

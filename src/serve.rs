@@ -18,46 +18,13 @@ pub mod http;
 #[cfg(test)]
 mod tests;
 
-use crate::registry::home::HomeArgs;
 use crate::registry::models::ModelVersion;
 use crate::registry::source::{AliasWatch, ModelSource};
 use crate::train::model::ModelArtifact;
 use anyhow::Context as _;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-
-/// Flags of `modelwatch serve`.
-#[derive(Debug, clap::Args)]
-pub struct ServeArgs {
-    #[command(flatten)]
-    pub home: HomeArgs,
-    /// The model to serve: NAME@ALIAS (followed as the alias moves) or NAME@VERSION.
-    #[arg(long, value_name = "NAME@ALIAS")]
-    pub model: String,
-    /// Address to listen on (port 0 picks a free port, printed on stderr).
-    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8000")]
-    pub listen: SocketAddr,
-    /// How often to check the registry for a newly promoted version.
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = humantime::parse_duration)]
-    pub poll_interval: Duration,
-    /// Read the model from `modelwatch registry serve` at this URL instead of the home,
-    /// following its alias the same way; artifacts are verified and cached in --state-dir.
-    #[arg(long, value_name = "URL", env = "MODELWATCH_REGISTRY_URL")]
-    pub registry_url: Option<String>,
-    /// File holding the bearer token of that registry.
-    #[arg(long, value_name = "FILE", env = "MODELWATCH_REGISTRY_TOKEN_FILE")]
-    pub registry_token_file: Option<PathBuf>,
-    /// Where artifacts fetched over --registry-url are cached (must be writable then).
-    #[arg(
-        long,
-        value_name = "DIR",
-        env = "MODELWATCH_STATE_DIR",
-        default_value = ".modelwatch-state"
-    )]
-    pub state_dir: PathBuf,
-}
 
 /// One loaded model version.
 #[derive(Debug)]
@@ -137,31 +104,31 @@ fn poll_registry(source: ModelSource, spec: String, slot: Arc<ModelSlot>, interv
     }
 }
 
-/// Runs `modelwatch serve` until SIGINT or SIGTERM.
-pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let source = ModelSource::new(
-        args.home.home.clone(),
-        args.registry_url.as_deref(),
-        args.registry_token_file.as_deref(),
-        &args.state_dir,
-    )?;
-    let model = load(&source, source.resolve(&args.model)?)
-        .with_context(|| format!("could not load {} from {}", args.model, source.describe()))?;
+/// Serves `spec` (NAME@ALIAS or NAME@VERSION) from `source` on `listen` until SIGINT or
+/// SIGTERM, resolving it again every `poll_interval`.
+pub fn run(
+    source: ModelSource,
+    spec: &str,
+    listen: SocketAddr,
+    poll_interval: Duration,
+) -> anyhow::Result<()> {
+    let model = load(&source, source.resolve(spec)?)
+        .with_context(|| format!("could not load {spec} from {}", source.describe()))?;
     let slot = Arc::new(ModelSlot::new(model));
     {
-        let (spec, slot) = (args.model.clone(), slot.clone());
+        let (spec, slot) = (spec.to_string(), slot.clone());
         std::thread::Builder::new()
             .name("registry-poll".into())
-            .spawn(move || poll_registry(source, spec, slot, args.poll_interval))?;
+            .spawn(move || poll_registry(source, spec, slot, poll_interval))?;
     }
     let current = slot.current();
     let announce = |addr| {
         eprintln!(
-            "modelwatch serve: {}@{} ({}) listening on http://{addr}",
-            current.name, current.version, args.model
+            "modelwatch serve: {}@{} ({spec}) listening on http://{addr}",
+            current.name, current.version
         )
     };
-    crate::http_listener::run("serve", args.listen, announce, move |req| {
+    crate::http_listener::run("serve", listen, announce, move |req| {
         http::handle(req, slot.clone())
     })
 }

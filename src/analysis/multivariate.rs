@@ -145,5 +145,5 @@ fn run(analysis: &LiveAnalysis, job: Job) {
     }
     state.multivariate = results;
     state.multivariate_rows = job.table.rows() as u64;
-    state.multivariate_at = Some(humantime::format_rfc3339_millis(SystemTime::now()).to_string());
+    state.multivariate_at = Some(humantime::format_rfc3339_millis(job.at).to_string());
 }

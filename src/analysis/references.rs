@@ -11,8 +11,8 @@
 
 use crate::config::Config;
 use crate::drift::multivariate::{FittedReference, MultivariateConfig, table_of_sample};
+use crate::profile::schema::SchemaOverrides;
 use crate::profile::{Profile, ProfileOptions};
-use crate::registry::dataset_cli::SchemaFlags;
 use crate::registry::source::ModelSource;
 use anyhow::Context as _;
 use sha2::Digest as _;
@@ -118,7 +118,7 @@ fn load_one(
     let profile = crate::registry::reference::load_profile(
         home,
         spec,
-        &SchemaFlags::default(),
+        &SchemaOverrides::default(),
         &ProfileOptions::default(),
     )
     .with_context(|| format!("could not load the reference {spec:?} (analysis.reference)"))?;

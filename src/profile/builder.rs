@@ -184,6 +184,7 @@ impl ProfileBuilder {
             options: self.options,
             columns,
             row_sample,
+            labelled_predictions: None,
         }
     }
 }

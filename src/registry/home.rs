@@ -100,19 +100,8 @@ fn needs_wal_files(err: &anyhow::Error) -> bool {
     })
 }
 
-/// The `--home` flag, shared by every job that uses the registry.
-#[derive(Clone, Debug, clap::Args)]
-pub struct HomeArgs {
-    /// Directory holding datasets, models and their metadata.
-    #[arg(
-        long,
-        global = true,
-        env = "MODELWATCH_HOME",
-        default_value = ".modelwatch",
-        value_name = "DIR"
-    )]
-    pub home: PathBuf,
-}
+/// The home directory when neither `--home`, `MODELWATCH_HOME` nor the `home` key names one.
+pub const DEFAULT_HOME: &str = ".modelwatch";
 
 /// An open home directory: the database connection and the blob store.
 pub struct Home {

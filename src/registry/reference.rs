@@ -1,10 +1,10 @@
 //! Turning what a user typed as a reference (`NAME[@VERSION]`, a profile JSON file or a
 //! CSV file) into a [`Profile`].
 
-use super::dataset_cli::SchemaFlags;
 use super::datasets::infer_schema;
 use super::home::Home;
 use crate::exit::UsageError;
+use crate::profile::schema::SchemaOverrides;
 use crate::profile::{Profile, ProfileOptions, build_from_csv};
 use std::path::Path;
 
@@ -38,18 +38,18 @@ pub fn classify(reference: &str) -> ReferenceKind {
 }
 
 /// Loads or builds the profile `reference` names. `home` is only opened for a dataset;
-/// `flags` only apply to a CSV file (a dataset has its stored schema).
+/// `overrides` only apply to a CSV file (a dataset has its stored schema).
 pub fn load_profile(
     home: &Path,
     reference: &str,
-    flags: &SchemaFlags,
+    overrides: &SchemaOverrides,
     options: &ProfileOptions,
 ) -> anyhow::Result<Profile> {
     match classify(reference) {
         ReferenceKind::ProfileFile => Profile::read(Path::new(reference)),
         ReferenceKind::CsvFile => {
             let path = Path::new(reference);
-            let schema = infer_schema(path, &flags.overrides())?;
+            let schema = infer_schema(path, overrides)?;
             build_from_csv(path, &schema, options, reference)
         }
         ReferenceKind::Dataset => {

@@ -4,11 +4,11 @@
 //! correlation flip that every per-column test passes and both multivariate methods flag.
 
 use crate::support::cli::{modelwatch, stderr};
+use modelwatch::cli::drift::multivariate::{feature_names, read_table};
 use modelwatch::drift::multivariate::encoding::Encoder;
 use modelwatch::drift::multivariate::reconstruction::{ReconstructionModel, chunk_bounds};
-use modelwatch::drift_cli::multivariate::{feature_names, read_table};
 use modelwatch::profile::ProfileOptions;
-use modelwatch::registry::dataset_cli::SchemaFlags;
+use modelwatch::profile::schema::SchemaOverrides;
 use modelwatch::registry::reference::load_profile;
 use ndarray::s;
 use serde_json::Value;
@@ -46,7 +46,7 @@ fn reconstruction_error_matches_nannyml() {
     let profile = load_profile(
         Path::new("/nonexistent"),
         reference_path.to_str().unwrap(),
-        &SchemaFlags::default(),
+        &SchemaOverrides::default(),
         &ProfileOptions::default(),
     )
     .unwrap();

@@ -1,16 +1,17 @@
 //! `modelwatch registry`: register, list, show, promote, roll back and archive model
 //! versions, each with `--json` for scripts; `registry serve` runs [`crate::registry_server`].
-//! Above the jobs: it parses flags and prints, over `registry`, `train` and the server.
+//! It parses flags and prints, over `registry`, `train` and the server.
 
+use super::flags::HomeArgs;
+use super::table::align;
 use crate::exit::UsageError;
-use crate::registry::dataset_cli::align;
+use crate::registry::Home;
 use crate::registry::models::ModelVersion;
-use crate::registry::{Home, HomeArgs};
-use crate::registry_server::RegistryServeArgs;
 use crate::train::jobs;
 use crate::train::register::register_artifact;
 use crate::train::report::ValidationReport;
 use anyhow::Context;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// Flags of `modelwatch registry`.
@@ -48,6 +49,18 @@ pub enum RegistryCommand {
     /// follow its aliases with --registry-url (resolve NAME@ALIAS, fetch a version's
     /// profile and artifact; ETag validators and SHA-256 checksums).
     Serve(RegistryServeArgs),
+}
+
+/// Flags of `modelwatch registry serve`.
+#[derive(Debug, clap::Args)]
+pub struct RegistryServeArgs {
+    /// Address to listen on (port 0 picks a free port, printed on stderr).
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8070")]
+    pub listen: SocketAddr,
+    /// A file holding a bearer token that every /v1/ request must carry (clients give it
+    /// with --registry-token-file). Without it the API is open to whoever reaches the port.
+    #[arg(long, value_name = "FILE", env = "MODELWATCH_REGISTRY_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
 }
 
 /// Flags of `registry profile`.
@@ -204,9 +217,9 @@ pub fn run(args: RegistryArgs) -> anyhow::Result<()> {
                 Ok(())
             }
         }
-        RegistryCommand::Serve(_) => unreachable!(
-            "`registry serve` is a server job: main dispatches it to registry_server::run"
-        ),
+        RegistryCommand::Serve(a) => {
+            crate::registry_server::run(root, a.listen, a.token_file.as_deref())
+        }
         RegistryCommand::Profile(a) => {
             let home = Home::open(root)?;
             let (version, profile) = home.model_profile(&a.model)?;

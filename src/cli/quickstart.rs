@@ -7,8 +7,7 @@
 //! quickstart shows is exactly what a deployment runs; they are stopped when it ends, on
 //! Ctrl-C too.
 
-use crate::pipeline::{PipelineArgs, PipelineCommand};
-use crate::registry::home::HomeArgs;
+use super::flags::HomeArgs;
 use crate::replay::wire::Wire;
 use crate::replay::{Phase, Replayer, Rows, Stats};
 use anyhow::{Context as _, bail};
@@ -94,14 +93,7 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         )));
     }
     say("1/4 pipeline: version the credit dataset, train, validate, register, promote");
-    crate::pipeline::run(PipelineArgs {
-        home: HomeArgs { home: home.clone() },
-        command: PipelineCommand::Run(crate::pipeline::RunArgs {
-            file: pipeline_file.clone(),
-            report: None,
-        }),
-    })
-    .context("the credit pipeline failed")?;
+    crate::pipeline::run(&home, &pipeline_file, None).context("the credit pipeline failed")?;
 
     say("2/4 serving credit@production and starting the sidecar in front of it");
     let exe = std::env::current_exe().context("cannot find the modelwatch binary")?;

@@ -1,11 +1,11 @@
 //! `modelwatch dataset`: add, list, show and profile dataset versions.
 
-use super::datasets::{AddedDataset, DatasetVersion};
-use super::home::{Home, HomeArgs};
-use super::reference::{ReferenceKind, classify, load_profile};
+use super::flags::{HomeArgs, ProfileFlags, SchemaFlags};
+use super::table::align;
 use crate::exit::UsageError;
-use crate::profile::ProfileOptions;
-use crate::profile::schema::SchemaOverrides;
+use crate::registry::datasets::{AddedDataset, DatasetVersion};
+use crate::registry::home::Home;
+use crate::registry::reference::{ReferenceKind, classify, load_profile};
 use anyhow::Context;
 use std::path::PathBuf;
 
@@ -54,40 +54,6 @@ pub struct ProfileArgs {
     pub options: ProfileFlags,
 }
 
-/// How a profile is built (shared with `modelwatch drift`).
-#[derive(Clone, Debug, clap::Args)]
-pub struct ProfileFlags {
-    /// Equal-frequency bins per numeric column.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
-    pub bins: u16,
-    /// Categories kept by name per column; the rest become __other__.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
-    pub top_k: u32,
-    /// Reservoir sample size per numeric column (a column with fewer values keeps all).
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
-    pub sample_size: u32,
-    /// Seed of the reservoir sampler.
-    #[arg(long, default_value_t = ProfileOptions::default().seed)]
-    pub seed: u64,
-    /// Whole feature rows kept for multivariate drift (live, and `drift --multivariate`
-    /// against the profile); 0 keeps none.
-    #[arg(long, default_value_t = ProfileOptions::default().row_sample_size)]
-    pub row_sample_size: usize,
-}
-
-impl ProfileFlags {
-    /// The options these flags describe.
-    pub fn options(&self) -> ProfileOptions {
-        ProfileOptions {
-            bins: self.bins.into(),
-            top_k: self.top_k as usize,
-            sample_size: self.sample_size as usize,
-            seed: self.seed,
-            row_sample_size: self.row_sample_size,
-        }
-    }
-}
-
 /// Flags of `modelwatch dataset add`.
 #[derive(Debug, clap::Args)]
 pub struct AddArgs {
@@ -100,32 +66,6 @@ pub struct AddArgs {
     /// Print the stored version as JSON.
     #[arg(long)]
     pub json: bool,
-}
-
-/// Schema overrides shared by every command that reads a CSV.
-#[derive(Clone, Debug, Default, clap::Args)]
-pub struct SchemaFlags {
-    /// The target (label) column.
-    #[arg(long, value_name = "COL")]
-    pub target: Option<String>,
-    /// A row-id column: stored, never profiled or monitored.
-    #[arg(long, value_name = "COL")]
-    pub id: Option<String>,
-    /// Columns to treat as categorical even if their values are numbers.
-    #[arg(long, value_name = "COL,...", value_delimiter = ',')]
-    pub categorical: Vec<String>,
-}
-
-impl SchemaFlags {
-    /// The overrides these flags describe.
-    pub fn overrides(&self) -> SchemaOverrides {
-        SchemaOverrides {
-            target: self.target.clone(),
-            id: self.id.clone(),
-            categorical: self.categorical.clone(),
-            ..Default::default()
-        }
-    }
 }
 
 /// Flags of `modelwatch dataset list`.
@@ -183,7 +123,8 @@ pub fn run(args: DatasetArgs) -> anyhow::Result<()> {
                 ))
                 .into());
             }
-            let profile = load_profile(root, &p.source, &p.schema, &p.options.options())?;
+            let profile =
+                load_profile(root, &p.source, &p.schema.overrides(), &p.options.options())?;
             let json = profile.to_json();
             match &p.output {
                 Some(path) => {
@@ -277,25 +218,4 @@ fn kebab(value: &impl serde::Serialize) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
-}
-
-/// Left-aligned columns separated by two spaces.
-pub fn align<const N: usize>(rows: &[[String; N]]) -> String {
-    let mut widths = [0usize; N];
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in rows {
-        let line: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
 }

@@ -16,11 +16,11 @@
 //! (score: cross-validated ROC AUC) and `reconstruction_error` (score: mean PCA
 //! reconstruction error; `lower_threshold` the bottom of its band).
 
+use crate::cli::table::align;
 use crate::drift::alarms::Correction;
 use crate::drift::multivariate::MultivariateResult;
 use crate::drift::report::ColumnReport;
 use crate::page;
-use crate::registry::dataset_cli::align;
 use serde::Serialize;
 
 /// The whole report.

@@ -20,6 +20,7 @@ pub mod multivariate;
 pub mod report;
 pub mod scan;
 
+use super::flags::{HomeArgs, ProfileFlags, SchemaFlags};
 use crate::drift;
 use crate::drift::alarms::Correction;
 use crate::drift::current::ColumnMap;
@@ -28,8 +29,6 @@ use crate::drift::report::{
 };
 use crate::exit::UsageError;
 use crate::profile::Profile;
-use crate::registry::dataset_cli::{ProfileFlags, SchemaFlags};
-use crate::registry::home::HomeArgs;
 use crate::registry::reference::load_profile;
 use anyhow::Context;
 use report::DriftReport;
@@ -124,7 +123,7 @@ pub fn run(args: DriftArgs) -> anyhow::Result<()> {
     let profile = load_profile(
         &args.home.home,
         &args.reference,
-        &args.schema,
+        &args.schema.overrides(),
         &args.profile.options(),
     )
     .with_context(|| format!("could not load the reference {}", args.reference))?;
