@@ -40,7 +40,7 @@ pub struct ProfileOptions {
 /// Rows of features a profile keeps by default: the live reconstruction-error band is cut
 /// from them in 10 chunks of 500, the size of a live window's row sample
 /// (`analysis.multivariate.window_rows`), and the domain classifier trains on up to 2,000
-/// of them. About 0.6 MB of JSON for 50 numeric features.
+/// of them.
 pub const DEFAULT_ROW_SAMPLE_SIZE: usize = 5_000;
 
 impl Default for ProfileOptions {
