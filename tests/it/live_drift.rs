@@ -222,14 +222,10 @@ pub(crate) async fn send_rows(
     }
 }
 
-/// The sidecar's `GET /api/v1/drift`.
+/// The sidecar's live drift report (`GET /api/v1/drift`).
 pub(crate) async fn drift_report(proxy: &ProxyProcess) -> Value {
-    serde_json::from_slice(
-        &get(&client::http1(), &proxy.admin_url("/api/v1/drift"))
-            .await
-            .body,
-    )
-    .unwrap()
+    let answer = get(&client::http1(), &proxy.admin_url("/api/v1/drift")).await;
+    serde_json::from_slice(&answer.body).unwrap()
 }
 
 /// Polls the report until `rows` feature rows are in the window and one more evaluation

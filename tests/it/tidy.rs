@@ -43,7 +43,7 @@ fn every_module_has_a_doc_comment() {
 /// ARCHITECTURE.md draws the same layers.
 const LAYERS: &[&[&str]] = &[
     &["traffic", "exit", "logging", "shutdown", "provenance"],
-    &["bearer", "http_listener"],
+    &["bearer", "http_listener", "tls"],
     &["profile"],
     &["drift", "protocol"],
     &["config", "page"],
