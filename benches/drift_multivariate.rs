@@ -10,11 +10,23 @@
 //! (default 5): fitting the encoder and PCA on the reference (once per reference), the
 //! reconstruction error of the current rows against it, the domain classifier (rows capped
 //! at the default 2,000 a side), and both together as `multivariate_drift` runs them.
+//!
+//! Then the live sidecar's evaluation at its caps: a reference profile's row sample of
+//! 5,000 rows fitted once ([`FittedReference`]), and per evaluation both methods on a
+//! window's row sample of `analysis.multivariate.window_rows` (500 by default, 2,000
+//! for comparison), the classifier at `classifier_rows` a side (2,000 by default, 1,000
+//! for comparison).
+//!
+//! With `--calibrate K`: the live defaults' false alarms and power, at 14 features. K
+//! windows of 500 rows against the 5,000-row reference: undrifted, and with a share f of
+//! their rows from a modest change (the correlated pair's ρ from 0.8 to 0.4, every
+//! marginal unchanged): the share of windows each method flags, per f.
 
 use modelwatch::drift::multivariate::encoding::Encoder;
 use modelwatch::drift::multivariate::reconstruction::ReconstructionModel;
 use modelwatch::drift::multivariate::{
-    FeatureTable, FeatureValues, MultivariateConfig, domain_classifier, multivariate_drift,
+    FeatureTable, FeatureValues, FittedReference, MultivariateConfig, domain_classifier,
+    multivariate_drift,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -99,6 +111,85 @@ fn main() {
             println!(
                 "| {d} | {n} | {fit:.1} | {reconstruction:.1} | {classifier:.1} | {both:.1} |"
             );
+        }
+    }
+    live(runs);
+    if let Some(k) = args
+        .iter()
+        .position(|a| a == "--calibrate")
+        .and_then(|i| args.get(i + 1))
+    {
+        calibrate(k.parse().expect("--calibrate K"));
+    }
+}
+
+/// `n` rows: a share `f` (the last rows) with the pair's correlation at `rho_after`.
+fn mixed(n: usize, d: usize, f: f64, rho_after: f64, seed: u64) -> FeatureTable {
+    let shifted = (n as f64 * f).round() as usize;
+    let tail = table(shifted, d, rho_after, seed ^ 0xabcdef);
+    let mut head = table(n - shifted, d, 0.8, seed);
+    for (c, t) in head.columns.iter_mut().zip(tail.columns) {
+        if let (FeatureValues::Numeric(c), FeatureValues::Numeric(t)) = (c, t) {
+            c.extend(t);
+        }
+    }
+    head
+}
+
+/// Share of windows each method flags, undrifted and at each share of changed rows.
+fn calibrate(k: usize) {
+    let d = 14;
+    let config = MultivariateConfig::default();
+    let fitted = FittedReference::fit(&table(5_000, d, 0.8, 1), &config).unwrap();
+    println!();
+    println!(
+        "| changed rows in the window | windows | domain classifier flags | reconstruction error flags | either |"
+    );
+    println!("|---|---|---|---|---|");
+    for f in [0.0, 0.25, 0.5, 0.75, 1.0] {
+        let (mut classifier, mut reconstruction, mut either) = (0, 0, 0);
+        for w in 0..k {
+            let window = mixed(500, d, f, 0.4, 1_000 + w as u64);
+            let results = fitted.evaluate(&window, &config).unwrap();
+            classifier += usize::from(results[0].drifted);
+            reconstruction += usize::from(results[1].drifted);
+            either += usize::from(results.iter().any(|r| r.drifted));
+        }
+        let share = |x: usize| x as f64 / k as f64;
+        println!(
+            "| {:.0}% | {k} | {:.3} | {:.3} | {:.3} |",
+            f * 100.0,
+            share(classifier),
+            share(reconstruction),
+            share(either)
+        );
+    }
+}
+
+/// The live evaluation at the caps: what the evaluator thread spends per model version
+/// and evaluation.
+fn live(runs: usize) {
+    println!();
+    println!(
+        "| features | window rows | classifier rows a side | fit once (ms) | evaluation (ms) |"
+    );
+    println!("|---|---|---|---|---|");
+    for d in [14, 50] {
+        let reference = table(5_000, d, 0.8, 1);
+        for (window, classifier_rows) in [(500, 2_000), (500, 1_000), (2_000, 2_000)] {
+            let config = MultivariateConfig {
+                classifier_rows,
+                ..MultivariateConfig::default()
+            };
+            let current = table(window, d, -0.8, 2);
+            let fit = median_ms(runs, || {
+                FittedReference::fit(&reference, &config).unwrap();
+            });
+            let fitted = FittedReference::fit(&reference, &config).unwrap();
+            let evaluation = median_ms(runs, || {
+                fitted.evaluate(&current, &config).unwrap();
+            });
+            println!("| {d} | {window} | {classifier_rows} | {fit:.1} | {evaluation:.1} |");
         }
     }
 }

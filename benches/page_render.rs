@@ -59,6 +59,7 @@ fn report() -> LiveReport {
                 kind: "rows",
                 rows: 10_000,
                 prediction_rows: 10_000,
+                multivariate_rows: 0,
             },
             drift_share: 0.16,
             drift_share_threshold: 0.5,
@@ -66,6 +67,8 @@ fn report() -> LiveReport {
             dataset_drift: false,
             features: (0..50).map(column).collect(),
             predictions: (50..52).map(column).collect(),
+            multivariate: Vec::new(),
+            multivariate_evaluated_at: None,
         }],
     }
 }

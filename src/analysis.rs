@@ -25,6 +25,7 @@ pub mod evaluate;
 pub mod follow;
 pub mod live_metrics;
 pub mod llm;
+pub mod multivariate;
 pub mod queue;
 pub mod references;
 pub mod state;
@@ -73,6 +74,9 @@ pub struct LiveAnalysis {
     export: std::sync::OnceLock<EventExport>,
     /// The prediction store for the label join, with `quality.enabled`.
     pub quality: Option<crate::quality::Quality>,
+    /// The multivariate drift thread's job slot, with `analysis.multivariate.enabled`;
+    /// taken at stop, which ends the thread.
+    multivariate: Mutex<Option<multivariate::Jobs>>,
 }
 
 /// The export queue, and which payloads go into request events.
@@ -144,6 +148,7 @@ impl LiveAnalysis {
             stopping: Default::default(),
             export: Default::default(),
             quality,
+            multivariate: Mutex::new(None),
         });
         analysis.install(references);
         let mut threads = Vec::new();
@@ -164,6 +169,15 @@ impl LiveAnalysis {
                 .name("drift-evaluator".into())
                 .spawn(move || evaluator_loop(a, interval, stop_rx))?,
         );
+        if analysis_config.multivariate.enabled {
+            // After the evaluator, whose `stop` drops the job slot and so ends it.
+            let (jobs, thread) = multivariate::start(Arc::downgrade(&analysis))?;
+            *analysis
+                .multivariate
+                .lock()
+                .expect("multivariate lock poisoned") = Some(jobs);
+            threads.push(thread);
+        }
         if let Some(thread) = store_thread {
             // After the evaluator, whose `stop` closes the store's queue once the workers
             // (joined before it) have offered their last predictions.
@@ -433,12 +447,25 @@ impl LiveAnalysis {
         self.stopping.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Evaluates once more (so the last window is in the report) and stops the evaluator.
+    /// The multivariate thread's job slot, while it runs.
+    fn multivariate_jobs(&self) -> Option<multivariate::Jobs> {
+        self.multivariate
+            .lock()
+            .expect("multivariate lock poisoned")
+            .clone()
+    }
+
+    /// Evaluates once more (so the last window is in the report) and stops the evaluator
+    /// and the multivariate thread.
     pub fn stop(&self) {
         if let Some(quality) = &self.quality {
             quality.store.close();
         }
         evaluate::evaluate_all(self);
+        self.multivariate
+            .lock()
+            .expect("multivariate lock poisoned")
+            .take();
         self.stop.lock().expect("stop lock poisoned").take();
     }
 }

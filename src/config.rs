@@ -167,6 +167,8 @@ pub struct AnalysisConfig {
     pub persistence: String,
     /// Per-feature method and threshold, e.g. `[analysis.features.Income] method = "psi"`.
     pub features: HashMap<String, FeatureDriftConfig>,
+    /// Live multivariate drift (`[analysis.multivariate]`).
+    pub multivariate: crate::config::multivariate::MultivariateLiveConfig,
 }
 
 /// How a feature's drift is tested.
@@ -215,6 +217,7 @@ impl Default for AnalysisConfig {
             correction: DEFAULT_CORRECTION.into(),
             persistence: DEFAULT_PERSISTENCE.into(),
             features: HashMap::new(),
+            multivariate: Default::default(),
         }
     }
 }
@@ -417,6 +420,7 @@ impl Config {
         self.export.elasticsearch.validate(&mut problems);
         self.admin.validate(&mut problems);
         self.quality.validate(&mut problems);
+        self.analysis.multivariate.validate(&mut problems);
         let analysed = self.analysis.enabled
             && (self.analysis.reference.is_some() || !self.analysis.references.is_empty());
         if self.quality.enabled && !analysed {
@@ -553,6 +557,7 @@ fn internal(e: config::ConfigError) -> UsageError {
 
 pub mod admin;
 pub mod elasticsearch;
+pub mod multivariate;
 pub mod quality;
 pub mod state;
 

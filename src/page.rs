@@ -67,6 +67,36 @@ pub struct Section {
     pub html: String,
 }
 
+impl Section {
+    /// The multivariate methods' verdicts as a table (the live page and `drift --html`).
+    pub fn multivariate(results: &[crate::drift::multivariate::MultivariateResult]) -> Section {
+        let mut html = String::from(
+            "<table><thead><tr><th scope=\"col\">Method</th><th scope=\"col\">Score</th>\
+             <th scope=\"col\">Threshold</th><th scope=\"col\">Verdict</th></tr></thead><tbody>",
+        );
+        for r in results {
+            let threshold = match r.lower_threshold {
+                Some(lower) => format!("{lower:.4} – {:.4}", r.threshold),
+                None => format!("{:.4}", r.threshold),
+            };
+            let verdict = if r.drifted { "drifted" } else { "no drift" };
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{:.4}</td><td>{}</td><td>{}</td></tr>",
+                html::esc(r.method.as_str()),
+                r.score,
+                html::esc(&threshold),
+                verdict
+            );
+        }
+        html.push_str("</tbody></table>");
+        Section {
+            title: "Multivariate drift (the joint distribution)".into(),
+            html,
+        }
+    }
+}
+
 impl<'a> ModelView<'a> {
     /// The view of one model version of the live report.
     pub fn live(m: &'a ModelReport) -> ModelView<'a> {
@@ -93,7 +123,11 @@ impl<'a> ModelView<'a> {
             dataset_drift: m.dataset_drift,
             features: &m.features,
             predictions: &m.predictions,
-            extra: Vec::new(),
+            // Only when the methods ran on this window's rows.
+            extra: (!m.multivariate.is_empty())
+                .then(|| Section::multivariate(&m.multivariate))
+                .into_iter()
+                .collect(),
         }
     }
 }

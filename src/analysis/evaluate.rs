@@ -72,7 +72,15 @@ pub fn evaluate_all(analysis: &LiveAnalysis) {
             retired.push(shared);
             continue;
         }
-        models.push(evaluate(analysis, &mut state));
+        let mut report = evaluate(analysis, &mut state);
+        // The methods run on their own thread, without this lock: the columns'
+        // evaluation never waits for them, and workers keep recording meanwhile.
+        super::multivariate::offer(analysis, &shared, &mut state);
+        report.window.multivariate_rows = state.multivariate_rows;
+        report.multivariate = state.multivariate.clone();
+        report.multivariate_evaluated_at = state.multivariate_at.clone();
+        drop(state);
+        models.push(report);
     }
     if !retired.is_empty() {
         analysis.forget(&retired);
@@ -201,6 +209,7 @@ fn evaluate(analysis: &LiveAnalysis, state: &mut ModelVersionState) -> ModelRepo
             },
             rows,
             prediction_rows,
+            multivariate_rows: 0,
         },
         drift_share: verdict.share,
         drift_share_threshold: analysis.config.drift_share,
@@ -208,6 +217,8 @@ fn evaluate(analysis: &LiveAnalysis, state: &mut ModelVersionState) -> ModelRepo
         dataset_drift: verdict.drifted,
         features: feature_reports,
         predictions: prediction_reports,
+        multivariate: Vec::new(),
+        multivariate_evaluated_at: None,
     }
 }
 

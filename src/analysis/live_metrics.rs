@@ -43,6 +43,8 @@ pub struct LiveMetrics {
     pub drift_statistic: GaugeVec,
     pub drift_detected: IntGaugeVec,
     pub drift_share: GaugeVec,
+    pub multivariate_score: GaugeVec,
+    pub multivariate_detected: IntGaugeVec,
     pub window_rows: IntGaugeVec,
     pub reference_info: IntGaugeVec,
     pub skipped: IntCounterVec,
@@ -131,6 +133,18 @@ impl LiveMetrics {
                 "Share of monitored features (predictions included) that drifted.",
                 &mv,
             )?,
+            multivariate_score: gauge(
+                "modelwatch_multivariate_drift_score",
+                "Multivariate drift of the window's sampled rows: the domain classifier's \
+                 cross-validated ROC AUC, or the mean PCA reconstruction error.",
+                &["model", "model_version", "method"],
+            )?,
+            multivariate_detected: int_gauge(
+                "modelwatch_multivariate_drift_detected",
+                "1 when the method finds the window's joint distribution drifted from the \
+                 reference (after analysis.persistence).",
+                &["model", "model_version", "method"],
+            )?,
             window_rows: int_gauge(
                 "modelwatch_drift_window_rows",
                 "Rows in the current drift window.",
@@ -177,10 +191,16 @@ impl LiveMetrics {
             &m.drift_p_value,
             &m.drift_statistic,
             &m.drift_share,
+            &m.multivariate_score,
         ] {
             registry.register(Box::new(g.clone()))?;
         }
-        for g in [&m.drift_detected, &m.window_rows, &m.reference_info] {
+        for g in [
+            &m.drift_detected,
+            &m.multivariate_detected,
+            &m.window_rows,
+            &m.reference_info,
+        ] {
             registry.register(Box::new(g.clone()))?;
         }
         registry.register(Box::new(m.follow_failures.clone()))?;

@@ -10,13 +10,14 @@
 //! `NAME[@VERSION]` in the registry (`MODELWATCH_HOME`), a profile JSON file, or a CSV file.
 
 use crate::config::Config;
+use crate::drift::multivariate::{FittedReference, MultivariateConfig, table_of_sample};
 use crate::profile::schema::SchemaOverrides;
 use crate::profile::{Profile, ProfileOptions};
 use crate::registry::source::ModelSource;
 use anyhow::Context as _;
 use sha2::Digest as _;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A loaded reference.
 #[derive(Debug)]
@@ -37,6 +38,9 @@ pub struct LoadedReference {
     /// The version's task and the validation metrics the registry recorded for it (for a
     /// file or dataset reference: the task its profile says, no metrics).
     pub facts: crate::quality::VersionFacts,
+    /// Multivariate drift's fit on the profile's row sample, made on first use (by the
+    /// evaluator, never a worker); `None` when the profile has no usable row sample.
+    multivariate: OnceLock<Option<Arc<FittedReference>>>,
 }
 
 /// The references of every configured model.
@@ -200,6 +204,46 @@ impl LoadedReference {
             model: None,
             facts: crate::quality::VersionFacts::of(&profile, &serde_json::Value::Null),
             profile,
+            multivariate: OnceLock::new(),
         }
+    }
+
+    /// The monitored features' names, in window order.
+    pub fn feature_names(&self) -> Vec<String> {
+        self.features
+            .iter()
+            .map(|&p| self.profile.columns[p].name.clone())
+            .collect()
+    }
+
+    /// Multivariate drift's reference, fitted on the profile's row sample of the monitored
+    /// features the first time it is asked for. A profile without one (written before
+    /// profiles kept rows, or with `--row-sample-size 0`) gets `None`, and one log line.
+    pub fn multivariate(&self) -> Option<Arc<FittedReference>> {
+        self.multivariate
+            .get_or_init(|| {
+                let Some(table) = table_of_sample(&self.profile, &self.feature_names()) else {
+                    tracing::info!(
+                        reference = %self.spec,
+                        "the reference profile keeps no row sample of its features, so live \
+                         multivariate drift is off for it; rebuild the profile with this \
+                         modelwatch (`modelwatch dataset profile`, or train the model again) \
+                         to turn it on"
+                    );
+                    return None;
+                };
+                match FittedReference::fit(&table, &MultivariateConfig::default()) {
+                    Ok(fitted) => Some(Arc::new(fitted)),
+                    Err(e) => {
+                        tracing::warn!(
+                            reference = %self.spec,
+                            error = %e,
+                            "live multivariate drift is off for this reference"
+                        );
+                        None
+                    }
+                }
+            })
+            .clone()
     }
 }

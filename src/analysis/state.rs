@@ -6,7 +6,8 @@ use super::references::LoadedReference;
 use super::window::Window;
 use crate::config::AnalysisConfig;
 use crate::drift::alarms::AlarmHistory;
-use crate::drift::current::{Observed, TypedCell};
+use crate::drift::current::{Observed, TypedCell, row_cell};
+use crate::drift::multivariate::MultivariateMethod;
 use crate::profile::{CategorySlot, ColumnProfile, OTHER};
 use crate::protocol::{Batch, Value};
 use crate::traffic::identity::ModelLabels;
@@ -54,6 +55,13 @@ pub struct ModelVersionState {
     /// Each column's recent scores (by its metric `feature` name), oldest first, at most
     /// [`SCORE_HISTORY`]: the drift page's sparklines.
     pub scores: HashMap<String, VecDeque<f64>>,
+    /// Each multivariate method's recent verdicts, for `analysis.persistence`.
+    pub multivariate_alarms: HashMap<MultivariateMethod, AlarmHistory>,
+    /// The latest multivariate evaluation (empty when none could run), the rows it ran
+    /// on, and when they were taken from the window (RFC 3339): the report shows it.
+    pub multivariate: Vec<crate::drift::multivariate::MultivariateResult>,
+    pub multivariate_rows: u64,
+    pub multivariate_at: Option<String>,
     rows: IntCounter,
     /// Rows arrived since the evaluator last looked: a version that stops getting traffic
     /// after the alias moved on is retired.
@@ -100,6 +108,10 @@ impl ModelVersionState {
             rows: metrics.rows.with_label_values(&mv),
             alarms: HashMap::new(),
             scores: HashMap::new(),
+            multivariate_alarms: HashMap::new(),
+            multivariate: Vec::new(),
+            multivariate_rows: 0,
+            multivariate_at: None,
             reference,
             labels,
             features,
@@ -149,6 +161,7 @@ impl ModelVersionState {
         let _ = metrics.rows.remove_label_values(&[model, version]);
         let _ = metrics.drift_share.remove_label_values(&[model, version]);
         let _ = metrics.window_rows.remove_label_values(&[model, version]);
+        remove_multivariate(metrics, model, version);
         let profile = &reference.profile;
         let max_categories = self.features.max_categories;
         for (tracked, predictions) in [(&reference.features, false), (&reference.predictions, true)]
@@ -200,6 +213,15 @@ impl ModelVersionState {
     }
 }
 
+/// Removes a model version's multivariate gauges (retired, or no evaluation this time).
+pub fn remove_multivariate(metrics: &LiveMetrics, model: &str, version: &str) {
+    for method in MultivariateMethod::ALL {
+        let values = [model, version, method.as_str()];
+        let _ = metrics.multivariate_score.remove_label_values(&values);
+        let _ = metrics.multivariate_detected.remove_label_values(&values);
+    }
+}
+
 impl Side {
     fn new(
         reference: &LoadedReference,
@@ -223,8 +245,14 @@ impl Side {
                 predictions,
             ));
         }
+        let mut window = Window::new(config, profile, tracked);
+        // Rows only where an evaluation can use them: features, a profile with a row
+        // sample (checked, not fitted: fitting is the evaluator's job).
+        if !predictions && config.multivariate.enabled && profile.row_sample.is_some() {
+            window.sample_rows(config.multivariate.window_rows);
+        }
         Side {
-            window: Window::new(config, profile, tracked),
+            window,
             by_name,
             handles,
             max_categories: config.max_categories,
@@ -275,6 +303,9 @@ impl Side {
         let max_categories = self.max_categories;
         for row in 0..batch.rows {
             let sub = self.window.current(profile, now);
+            // The row's cells are copied only when the row sample keeps it.
+            let slot = sub.row_sample.as_mut().and_then(|r| r.slot());
+            let mut kept = slot.map(|_| Vec::with_capacity(tracked.len()));
             for (j, &p) in tracked.iter().enumerate() {
                 let column_profile = &profile.columns[p];
                 let cell = match sources[j].and_then(|v| v.get(row)) {
@@ -283,8 +314,14 @@ impl Side {
                     Some(Value::Text(t)) => TypedCell::Text(t),
                     Some(Value::Bool(b)) => TypedCell::Bool(*b),
                 };
+                if let Some(kept) = &mut kept {
+                    kept.push(row_cell(cell, column_profile.kind));
+                }
                 let observed = sub.columns[j].push_typed(cell);
                 count(&self.handles[j], column_profile, observed, max_categories);
+            }
+            if let (Some(slot), Some(kept), Some(sample)) = (slot, kept, &mut sub.row_sample) {
+                sample.put(slot, kept);
             }
             sub.end_row();
         }

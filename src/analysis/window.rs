@@ -6,10 +6,16 @@
 //! uniform sample of at most `window_rows / sub_windows` values per column. Memory is
 //! bounded by configuration, never by traffic: at most `window_rows` numeric values per
 //! column plus one counter per reference category.
+//!
+//! The features' window also keeps a uniform sample of whole rows per sub-window (at most
+//! `analysis.multivariate.window_rows` over the window) for multivariate drift;
+//! [`Window::sampled_rows`] draws from each live sub-window in proportion to its rows.
 
 use crate::config::{AnalysisConfig, WindowKind};
 use crate::drift::current::CurrentColumn;
 use crate::profile::Profile;
+use crate::profile::format::RowCell;
+use crate::profile::reservoir::SplitMix64;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -18,6 +24,51 @@ pub struct SubWindow {
     opened: Instant,
     rows: u64,
     pub columns: Vec<CurrentColumn>,
+    /// Whole rows, for multivariate drift (features only, when it is on).
+    pub row_sample: Option<RowReservoir>,
+}
+
+/// One row of the tracked columns, as [`crate::drift::current::row_cell`] keeps it.
+pub type SampledRow = Vec<Option<RowCell>>;
+
+/// A uniform sample of a sub-window's rows (Algorithm R): [`RowReservoir::slot`] draws
+/// first, so a row's cells are copied only when it is kept.
+pub struct RowReservoir {
+    capacity: usize,
+    seen: u64,
+    rows: Vec<SampledRow>,
+    rng: SplitMix64,
+}
+
+impl RowReservoir {
+    fn new(capacity: usize, seed: u64) -> RowReservoir {
+        RowReservoir {
+            capacity,
+            seen: 0,
+            rows: Vec::new(),
+            rng: SplitMix64::new(seed),
+        }
+    }
+
+    /// Offers the next row: the slot to [`put`](Self::put) it in, or `None` to skip it.
+    #[inline]
+    pub fn slot(&mut self) -> Option<usize> {
+        self.seen += 1;
+        if self.rows.len() < self.capacity {
+            return Some(self.rows.len());
+        }
+        let slot = self.rng.below(self.seen) as usize;
+        (slot < self.capacity).then_some(slot)
+    }
+
+    /// Stores the row offered last in the slot [`slot`](Self::slot) gave.
+    pub fn put(&mut self, slot: usize, row: SampledRow) {
+        if slot == self.rows.len() {
+            self.rows.push(row);
+        } else {
+            self.rows[slot] = row;
+        }
+    }
 }
 
 /// The window of one model version.
@@ -30,6 +81,8 @@ pub struct Window {
     tracked: Vec<usize>,
     subs: VecDeque<SubWindow>,
     seed: u64,
+    /// Rows each sub-window samples for multivariate drift (0: none).
+    rows_per_sub: usize,
 }
 
 impl Window {
@@ -43,9 +96,49 @@ impl Window {
             tracked,
             subs: VecDeque::with_capacity(config.sub_windows + 1),
             seed: profile.options.seed,
+            rows_per_sub: 0,
         };
         window.open_sub(profile, Instant::now());
         window
+    }
+
+    /// Also keeps a uniform sample of at most `rows` whole rows over the window.
+    pub fn sample_rows(&mut self, rows: usize) {
+        self.rows_per_sub = rows.div_ceil(self.sub_count.max(1));
+        let seed = self.seed;
+        for sub in &mut self.subs {
+            sub.row_sample = Some(RowReservoir::new(self.rows_per_sub, seed));
+        }
+    }
+
+    /// A uniform sample of the window's rows, at most the cap given to
+    /// [`sample_rows`](Self::sample_rows): every sub-window gives rows in proportion to
+    /// the rows it saw (a time window's busy slice is not under-represented).
+    pub fn sampled_rows(&self) -> Vec<SampledRow> {
+        let samples: Vec<&RowReservoir> = self
+            .subs
+            .iter()
+            .filter_map(|s| s.row_sample.as_ref())
+            .filter(|r| r.seen > 0)
+            .collect();
+        // The smallest share any sub-window kept is the share taken from each.
+        let share = samples
+            .iter()
+            .map(|r| r.rows.len() as f64 / r.seen as f64)
+            .fold(1.0, f64::min);
+        let mut rng = SplitMix64::new(self.seed);
+        let mut out = Vec::new();
+        for sample in samples {
+            let take = ((sample.seen as f64 * share).round() as usize).min(sample.rows.len());
+            // A partial Fisher–Yates: reservoir slots are not in random order.
+            let mut order: Vec<usize> = (0..sample.rows.len()).collect();
+            for i in 0..take {
+                let j = i + rng.below((order.len() - i) as u64) as usize;
+                order.swap(i, j);
+            }
+            out.extend(order[..take].iter().map(|&i| sample.rows[i].clone()));
+        }
+        out
     }
 
     fn open_sub(&mut self, profile: &Profile, now: Instant) {
@@ -58,10 +151,13 @@ impl Window {
                 CurrentColumn::new(i, &profile.columns[p], self.per_sub, self.seed ^ p as u64)
             })
             .collect();
+        let row_sample =
+            (self.rows_per_sub > 0).then(|| RowReservoir::new(self.rows_per_sub, self.seed));
         self.subs.push_back(SubWindow {
             opened: now,
             rows: 0,
             columns,
+            row_sample,
         });
         while self.subs.len() > self.sub_count {
             self.subs.pop_front();

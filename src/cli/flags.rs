@@ -36,6 +36,10 @@ pub struct ProfileFlags {
     /// Seed of the reservoir sampler.
     #[arg(long, default_value_t = ProfileOptions::default().seed)]
     pub seed: u64,
+    /// Whole feature rows kept for multivariate drift (live, and `drift --multivariate`
+    /// against the profile); 0 keeps none.
+    #[arg(long, default_value_t = ProfileOptions::default().row_sample_size)]
+    pub row_sample_size: usize,
 }
 
 impl ProfileFlags {
@@ -46,6 +50,7 @@ impl ProfileFlags {
             top_k: self.top_k as usize,
             sample_size: self.sample_size as usize,
             seed: self.seed,
+            row_sample_size: self.row_sample_size,
         }
     }
 }

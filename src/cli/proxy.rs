@@ -55,6 +55,10 @@ use std::path::PathBuf;
 ///   [analysis.features.Income]
 ///   method = "psi"
 ///   threshold = 0.2
+///   [analysis.multivariate]           # joint drift of the rows (the profile's row sample)
+///   enabled = true
+///   window_rows = 500                 # window rows sampled for it
+///   classifier_rows = 2000            # rows a side the domain classifier trains on
 ///   [export.elasticsearch]
 ///   url = "http://127.0.0.1:9200"     # request events; unset = no export; or https://
 ///   ca_file = "/etc/modelwatch/ca.pem" # https: the cluster's CA (else the system's roots)

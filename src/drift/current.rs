@@ -687,6 +687,30 @@ pub fn number_label(x: f64) -> String {
     }
 }
 
+/// A decoded cell as a row sample keeps it for multivariate drift: the value
+/// [`CurrentColumn::push_typed`] would count (a number for a numeric column, the category's
+/// label otherwise), `None` for what it would count as missing or a type error.
+pub fn row_cell(cell: TypedCell<'_>, kind: ColumnKind) -> Option<crate::profile::format::RowCell> {
+    use crate::profile::format::RowCell;
+    match (cell, kind) {
+        (TypedCell::Number(x), ColumnKind::Numeric) => Some(x),
+        (TypedCell::Text(t), ColumnKind::Numeric) => t.trim().parse::<f64>().ok(),
+        (TypedCell::Number(x), ColumnKind::Categorical) if x.is_finite() => {
+            return Some(RowCell::Text(number_label(x)));
+        }
+        (TypedCell::Text(t), ColumnKind::Categorical) => return Some(RowCell::Text(t.into())),
+        (TypedCell::Bool(b), ColumnKind::Categorical | ColumnKind::Boolean) => {
+            return Some(RowCell::Text(bool_label(b).into()));
+        }
+        (TypedCell::Text(t), ColumnKind::Boolean) => {
+            return parse_bool(t).map(|b| RowCell::Text(bool_label(b).into()));
+        }
+        _ => None,
+    }
+    .filter(|x| x.is_finite())
+    .map(RowCell::Number)
+}
+
 fn bool_label(b: bool) -> &'static str {
     if b { "true" } else { "false" }
 }

@@ -27,6 +27,7 @@ pub mod reconstruction;
 #[cfg(test)]
 mod tests;
 
+use crate::profile::format::RowCell;
 use serde::{Deserialize, Serialize};
 
 /// A multivariate method. Closed on purpose: the names are Prometheus label values and
@@ -67,6 +68,10 @@ pub struct MultivariateResult {
     /// what the reference's chunks show is drift too).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lower_threshold: Option<f64>,
+    /// Live only: this evaluation's own verdict, which `analysis.persistence` turns into
+    /// `drifted` (as for the columns).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation_drifted: Option<bool>,
     pub drifted: bool,
 }
 
@@ -174,16 +179,132 @@ pub fn multivariate_drift(
     current: &FeatureTable,
     config: &MultivariateConfig,
 ) -> Result<Vec<MultivariateResult>, MultivariateError> {
-    if reference.columns.is_empty() {
-        return Err(MultivariateError::NoFeatures);
+    FittedReference::fit(reference, config)?.evaluate(current, config)
+}
+
+/// What both methods learn from the reference alone (the encoding, the encoded rows, PCA
+/// and its band), fitted once and kept: the live evaluator compares every window with it.
+#[derive(Clone, Debug)]
+pub struct FittedReference {
+    names: Vec<String>,
+    encoder: encoding::Encoder,
+    encoded: ndarray::Array2<f64>,
+    reconstruction: reconstruction::ReconstructionModel,
+}
+
+impl FittedReference {
+    /// Fits the preprocessing and the reconstruction model on `reference`.
+    pub fn fit(
+        reference: &FeatureTable,
+        config: &MultivariateConfig,
+    ) -> Result<FittedReference, MultivariateError> {
+        if reference.columns.is_empty() {
+            return Err(MultivariateError::NoFeatures);
+        }
+        let encoder = encoding::Encoder::fit(reference)?;
+        let encoded = encoder.encode(reference);
+        let reconstruction =
+            reconstruction::ReconstructionModel::fit(&encoded, config.reference_chunks)?;
+        Ok(FittedReference {
+            names: reference.names.clone(),
+            encoder,
+            encoded,
+            reconstruction,
+        })
     }
-    if reference.names != current.names {
-        return Err(MultivariateError::ColumnsDiffer);
+
+    /// The features, in table order.
+    pub fn names(&self) -> &[String] {
+        &self.names
     }
-    let encoder = encoding::Encoder::fit(reference)?;
-    let reference_x = encoder.encode(reference);
-    let current_x = encoder.encode(current);
-    let model = reconstruction::ReconstructionModel::fit(&reference_x, config.reference_chunks)?;
-    let classifier = domain_classifier::domain_classifier(&reference_x, &current_x, config)?;
-    Ok(vec![classifier, model.evaluate(&current_x)?])
+
+    /// Reference rows.
+    pub fn rows(&self) -> usize {
+        self.encoded.nrows()
+    }
+
+    /// Both methods on `current` (the reference's columns, in its order): the domain
+    /// classifier first, then the reconstruction error.
+    pub fn evaluate(
+        &self,
+        current: &FeatureTable,
+        config: &MultivariateConfig,
+    ) -> Result<Vec<MultivariateResult>, MultivariateError> {
+        if self.names != current.names {
+            return Err(MultivariateError::ColumnsDiffer);
+        }
+        let current_x = self.encoder.encode(current);
+        let classifier = domain_classifier::domain_classifier(&self.encoded, &current_x, config)?;
+        Ok(vec![classifier, self.reconstruction.evaluate(&current_x)?])
+    }
+}
+
+/// The rows of a profile's row sample as a table of the features `names` (in that order),
+/// typed as the profile types them. `None` when the sample lacks one of them.
+pub fn table_of_sample(
+    profile: &crate::profile::Profile,
+    names: &[String],
+) -> Option<FeatureTable> {
+    let sample = profile.row_sample.as_ref()?;
+    let positions = names
+        .iter()
+        .map(|name| sample.columns.iter().position(|c| c == name))
+        .collect::<Option<Vec<usize>>>()?;
+    let rows: Vec<Vec<Option<RowCell>>> = sample
+        .rows
+        .iter()
+        .map(|r| {
+            positions
+                .iter()
+                .map(|&j| r.get(j).cloned().flatten())
+                .collect()
+        })
+        .collect();
+    Some(FeatureTable::from_rows(profile, names, &rows))
+}
+
+impl FeatureTable {
+    /// A table of the features `names` from rows whose cells are in that order, each
+    /// column typed as `profile` types it (a number where a category is due becomes its
+    /// text, text where a number is due becomes missing).
+    pub fn from_rows(
+        profile: &crate::profile::Profile,
+        names: &[String],
+        rows: &[Vec<Option<RowCell>>],
+    ) -> FeatureTable {
+        let columns = names
+            .iter()
+            .enumerate()
+            .map(|(j, name)| {
+                let numeric = profile
+                    .column(name)
+                    .is_some_and(|c| c.kind == crate::profile::ColumnKind::Numeric);
+                let cells = rows.iter().map(|r| r.get(j).and_then(Option::as_ref));
+                if numeric {
+                    FeatureValues::Numeric(
+                        cells
+                            .map(|c| match c {
+                                Some(RowCell::Number(x)) => *x,
+                                _ => f64::NAN,
+                            })
+                            .collect(),
+                    )
+                } else {
+                    FeatureValues::Categorical(
+                        cells
+                            .map(|c| match c {
+                                Some(RowCell::Text(t)) => Some(t.clone()),
+                                Some(RowCell::Number(x)) => Some(x.to_string()),
+                                None => None,
+                            })
+                            .collect(),
+                    )
+                }
+            })
+            .collect();
+        FeatureTable {
+            names: names.to_vec(),
+            columns,
+        }
+    }
 }

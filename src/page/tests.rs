@@ -40,6 +40,7 @@ fn report(features: Vec<ColumnReport>) -> LiveReport {
                 kind: "rows",
                 rows: 500,
                 prediction_rows: 500,
+                multivariate_rows: 0,
             },
             drift_share: 0.5,
             drift_share_threshold: 0.5,
@@ -47,6 +48,8 @@ fn report(features: Vec<ColumnReport>) -> LiveReport {
             dataset_drift: true,
             features,
             predictions: vec![column("score", false, 3)],
+            multivariate: Vec::new(),
+            multivariate_evaluated_at: None,
         }],
     }
 }
@@ -179,4 +182,49 @@ fn health_comes_from_the_registry() {
     let main = live_main(&LiveReport::default(), &health);
     assert!(main.contains("<dt>Requests</dt><dd>100</dd>"), "{main}");
     assert!(main.contains("No evaluation yet"));
+}
+
+#[test]
+fn the_live_page_shows_the_multivariate_verdicts_when_they_ran() {
+    use crate::drift::multivariate::{MultivariateMethod, MultivariateResult};
+    let without = live_page(
+        &report(vec![column("a", false, 2)]),
+        &SidecarHealth::default(),
+    );
+    assert!(!without.contains("Multivariate drift"));
+    let mut with = report(vec![column("a", false, 2)]);
+    with.models[0].multivariate = vec![
+        MultivariateResult {
+            method: MultivariateMethod::DomainClassifier,
+            score: 0.9,
+            threshold: 0.526,
+            lower_threshold: None,
+            evaluation_drifted: Some(true),
+            drifted: true,
+        },
+        MultivariateResult {
+            method: MultivariateMethod::ReconstructionError,
+            score: 1.0,
+            threshold: 1.1,
+            lower_threshold: Some(0.9),
+            evaluation_drifted: Some(false),
+            drifted: false,
+        },
+    ];
+    let page = live_page(&with, &SidecarHealth::default());
+    let section = page
+        .split("Multivariate drift (the joint distribution)")
+        .nth(1)
+        .expect("a multivariate section");
+    assert!(
+        section
+            .contains("<td>domain_classifier</td><td>0.9000</td><td>0.5260</td><td>drifted</td>"),
+        "{section}"
+    );
+    assert!(
+        section.contains(
+            "<td>reconstruction_error</td><td>1.0000</td><td>0.9000 – 1.1000</td><td>no drift</td>"
+        ),
+        "{section}"
+    );
 }

@@ -11,7 +11,7 @@
 
 use super::format::{
     CategoricalProfile, CategoryFrequency, ColumnProfile, DISTINCT_CAP, FORMAT, NumericProfile,
-    Profile, ProfileOptions,
+    Profile, ProfileOptions, RowCell, RowSample,
 };
 use super::quantiles;
 use super::reservoir::Reservoir;
@@ -36,6 +36,64 @@ pub struct ProfileBuilder {
     options: ProfileOptions,
     columns: Vec<Accumulator>,
     rows: u64,
+    rows_sampled: RowSampler,
+}
+
+/// The row sample of the feature columns: Algorithm R over whole rows, a row's cells
+/// copied only when the draw keeps it (one draw per row once the sample is full).
+struct RowSampler {
+    /// Schema positions of the feature columns, and whether each is numeric / boolean.
+    features: Vec<(usize, ColumnKind)>,
+    capacity: usize,
+    seen: u64,
+    rows: Vec<Vec<Option<RowCell>>>,
+    rng: super::reservoir::SplitMix64,
+}
+
+impl RowSampler {
+    fn offer(&mut self, record: &csv::StringRecord) {
+        if self.features.is_empty() || self.capacity == 0 {
+            return;
+        }
+        self.seen += 1;
+        let slot = if self.rows.len() < self.capacity {
+            self.rows.len()
+        } else {
+            let slot = self.rng.below(self.seen) as usize;
+            if slot >= self.capacity {
+                return;
+            }
+            slot
+        };
+        let row = self
+            .features
+            .iter()
+            .map(|&(i, kind)| row_cell(record.get(i).unwrap_or(""), kind))
+            .collect();
+        if slot == self.rows.len() {
+            self.rows.push(row);
+        } else {
+            self.rows[slot] = row;
+        }
+    }
+}
+
+/// A CSV cell as the row sample keeps it: what the column's accumulator would count as a
+/// valid value, else `None`.
+fn row_cell(value: &str, kind: ColumnKind) -> Option<RowCell> {
+    if is_missing(value) {
+        return None;
+    }
+    match kind {
+        ColumnKind::Numeric => value
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite())
+            .map(RowCell::Number),
+        ColumnKind::Boolean => parse_bool(value).map(|b| RowCell::Text(b.to_string())),
+        ColumnKind::Categorical => Some(RowCell::Text(value.to_string())),
+    }
 }
 
 impl ProfileBuilder {
@@ -54,11 +112,26 @@ impl ProfileBuilder {
                 (_, kind) => Accumulator::Categorical(CategoricalAccumulator::new(kind)),
             })
             .collect();
+        let features = schema
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.role == ColumnRole::Feature)
+            .map(|(i, c)| (i, c.kind))
+            .collect();
         ProfileBuilder {
             schema: schema.clone(),
             options: options.clone(),
             columns,
             rows: 0,
+            rows_sampled: RowSampler {
+                features,
+                capacity: options.row_sample_size,
+                seen: 0,
+                rows: Vec::new(),
+                // Its own stream: the column reservoirs use seed + position.
+                rng: super::reservoir::SplitMix64::new(options.seed ^ 0x726f_7773),
+            },
         }
     }
 
@@ -75,6 +148,7 @@ impl ProfileBuilder {
         for (acc, value) in self.columns.iter_mut().zip(record.iter()) {
             acc.push(value);
         }
+        self.rows_sampled.offer(record);
         Ok(())
     }
 
@@ -92,6 +166,16 @@ impl ProfileBuilder {
             .zip(self.columns)
             .filter_map(|(schema, acc)| acc.finish(schema, &self.options))
             .collect();
+        let sampler = self.rows_sampled;
+        let row_sample = (!sampler.rows.is_empty()).then(|| RowSample {
+            columns: sampler
+                .features
+                .iter()
+                .map(|&(i, _)| self.schema.columns[i].name.clone())
+                .collect(),
+            seen: sampler.seen,
+            rows: sampler.rows,
+        });
         Profile {
             format: FORMAT.to_string(),
             source: source.to_string(),
@@ -99,6 +183,7 @@ impl ProfileBuilder {
             rows: self.rows,
             options: self.options,
             columns,
+            row_sample,
             labelled_predictions: None,
         }
     }

@@ -31,7 +31,17 @@ pub struct ProfileOptions {
     pub sample_size: usize,
     /// Seed of the reservoir sampler: the same data and options give the same profile.
     pub seed: u64,
+    /// Whole feature rows kept in [`Profile::row_sample`], for multivariate drift (0: none).
+    /// Profiles written before it existed read as 0.
+    #[serde(default)]
+    pub row_sample_size: usize,
 }
+
+/// Rows of features a profile keeps by default: the live reconstruction-error band is cut
+/// from them in 10 chunks of 500, the size of a live window's row sample
+/// (`analysis.multivariate.window_rows`), and the domain classifier trains on up to 2,000
+/// of them.
+pub const DEFAULT_ROW_SAMPLE_SIZE: usize = 5_000;
 
 impl Default for ProfileOptions {
     fn default() -> Self {
@@ -40,6 +50,7 @@ impl Default for ProfileOptions {
             top_k: 100,
             sample_size: 10_000,
             seed: 0x6d6f_6465_6c77_6174, // "modelwat"
+            row_sample_size: DEFAULT_ROW_SAMPLE_SIZE,
         }
     }
 }
@@ -58,11 +69,37 @@ pub struct Profile {
     pub rows: u64,
     pub options: ProfileOptions,
     pub columns: Vec<ColumnProfile>,
+    /// A seeded uniform sample of whole rows of the features: per-column summaries lose
+    /// the joint distribution, which multivariate drift needs. Absent from profiles written
+    /// before it existed (and with `row_sample_size` 0): those get no live multivariate
+    /// drift.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row_sample: Option<RowSample>,
     /// A binary classifier's validation rows (score, true and predicted class), kept so
     /// that performance can be estimated before labels arrive (CBPE); absent in profiles
     /// of plain datasets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labelled_predictions: Option<LabelledPredictions>,
+}
+
+/// Whole rows of the feature columns, sampled uniformly (Algorithm R, seeded).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RowSample {
+    /// The feature columns, in the order of each row's cells.
+    pub columns: Vec<String>,
+    /// Rows offered to the sample (the profile's `rows`).
+    pub seen: u64,
+    /// Each row's cells: a number for a numeric column, the category's label otherwise
+    /// (`true`/`false` for booleans), `null` for a missing or unusable cell.
+    pub rows: Vec<Vec<Option<RowCell>>>,
+}
+
+/// One non-missing cell of a sampled row.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RowCell {
+    Number(f64),
+    Text(String),
 }
 
 /// Validation rows of a binary classifier: for each, the positive-class score, whether

@@ -1,4 +1,5 @@
-//! Multivariate drift against NannyML 0.13.1 (`tests/fixtures/drift/multivariate/`,
+//! Multivariate drift against NannyML 0.13.1 (reconstruction error) and scikit-learn
+//! (the domain classifier's AUC on the same folds) (`tests/fixtures/drift/multivariate/`,
 //! written by its `generate.py`), and `modelwatch drift --multivariate` end to end: the
 //! correlation flip that every per-column test passes and both multivariate methods flag.
 
@@ -89,6 +90,30 @@ fn reconstruction_error_matches_nannyml() {
                 &format!("{name} rows {a}..{b}"),
             );
         }
+    }
+}
+
+/// The domain classifier's cross-validated AUC equals scikit-learn's on the same folds:
+/// same objective (linfa-logistic's alpha = 1 is LogisticRegression's C = 1), so the two
+/// solvers reach the same optimum up to their stopping rules, and the AUC, a rank
+/// statistic, moves only where they order two rows differently. Each such pair is
+/// 1/(1000·500) = 2e-6 of AUC; the tolerance, 1e-4, is 50 pairs out of 500,000, and
+/// far below what separates drift from none (the threshold at these sizes is 0.526).
+#[test]
+fn the_domain_classifier_matches_scikit_learn_on_the_same_folds() {
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("sklearn.json")).unwrap()).unwrap();
+    for name in ["same.csv", "flipped.csv", "shifted.csv"] {
+        let (report, out) = drift_json(name, &[]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let ours = multivariate(&report, "domain_classifier")["score"]
+            .as_f64()
+            .unwrap();
+        let theirs = expected["auc"][name].as_f64().unwrap();
+        assert!(
+            (ours - theirs).abs() <= 1e-4,
+            "{name}: modelwatch AUC {ours}, scikit-learn {theirs}"
+        );
     }
 }
 

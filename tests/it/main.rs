@@ -29,6 +29,7 @@ mod healthcheck;
 mod k8s_rehearsal;
 mod kibana_objects;
 mod live_drift;
+mod live_multivariate;
 mod live_payloads;
 mod live_persistence;
 mod llm_drift;

@@ -45,35 +45,6 @@ pub struct DriftReport {
     pub multivariate: Option<Vec<MultivariateResult>>,
 }
 
-/// The `--multivariate` results as a table section of the HTML report.
-fn multivariate_section(results: &[MultivariateResult]) -> page::Section {
-    use std::fmt::Write as _;
-    let mut html = String::from(
-        "<table><thead><tr><th scope=\"col\">Method</th><th scope=\"col\">Score</th>\
-         <th scope=\"col\">Threshold</th><th scope=\"col\">Verdict</th></tr></thead><tbody>",
-    );
-    for r in results {
-        let threshold = match r.lower_threshold {
-            Some(lower) => format!("{lower:.4} – {:.4}", r.threshold),
-            None => format!("{:.4}", r.threshold),
-        };
-        let verdict = if r.drifted { "drifted" } else { "no drift" };
-        let _ = write!(
-            html,
-            "<tr><td>{}</td><td>{:.4}</td><td>{}</td><td>{}</td></tr>",
-            page::html::esc(r.method.as_str()),
-            r.score,
-            page::html::esc(&threshold),
-            verdict
-        );
-    }
-    html.push_str("</tbody></table>");
-    page::Section {
-        title: "Multivariate drift (the joint distribution)".into(),
-        html,
-    }
-}
-
 impl DriftReport {
     /// The report as one self-contained HTML document ([`crate::page::report_file`]).
     pub fn to_html(&self) -> String {
@@ -92,7 +63,7 @@ impl DriftReport {
             extra: self
                 .multivariate
                 .as_deref()
-                .map(multivariate_section)
+                .map(page::Section::multivariate)
                 .into_iter()
                 .collect(),
         };

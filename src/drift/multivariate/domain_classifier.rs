@@ -109,6 +109,7 @@ pub fn domain_classifier(
         score,
         threshold,
         lower_threshold: None,
+        evaluation_drifted: None,
         drifted: score > threshold,
     })
 }

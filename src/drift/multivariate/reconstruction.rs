@@ -108,6 +108,7 @@ impl ReconstructionModel {
             score,
             threshold: self.upper,
             lower_threshold: Some(self.lower),
+            evaluation_drifted: None,
             // NannyML alerts unless lower < value < upper.
             drifted: score >= self.upper || score <= self.lower,
         })

@@ -157,3 +157,53 @@ fn with_more_pairs_than_kept_the_flipped_pair_is_still_seen() {
     let same = score(&correlated(1_000, 14, 0.8, 7));
     assert!(!same.drifted, "{same:?}");
 }
+
+/// The table as CSV text, header first.
+fn csv_text(table: &FeatureTable) -> String {
+    let mut text = table.names.join(",");
+    text.push('\n');
+    for i in 0..table.rows() {
+        let cells: Vec<String> = table
+            .columns
+            .iter()
+            .map(|c| match c {
+                FeatureValues::Numeric(v) => format!("{}", v[i]),
+                FeatureValues::Categorical(v) => v[i].clone().unwrap_or_default(),
+            })
+            .collect();
+        text.push_str(&cells.join(","));
+        text.push('\n');
+    }
+    text
+}
+
+#[test]
+fn a_profiles_row_sample_is_a_reference_for_both_methods() {
+    let reference = correlated(1000, 4, 0.8, 1);
+    let profile = crate::profile::builder::profile_of(
+        &csv_text(&reference),
+        &Default::default(),
+        &Default::default(),
+    );
+    let names = reference.names.clone();
+    // Every row fits in the default sample, so the sample is the table itself.
+    let table = table_of_sample(&profile, &names).expect("the profile keeps rows");
+    assert_eq!(table, reference);
+    assert!(table_of_sample(&profile, &["nope".to_string()]).is_none());
+
+    let fitted = FittedReference::fit(&table, &MultivariateConfig::default()).unwrap();
+    let config = MultivariateConfig::default();
+    let flipped = fitted
+        .evaluate(&correlated(500, 4, -0.8, 2), &config)
+        .unwrap();
+    assert!(flipped.iter().all(|r| r.drifted), "{flipped:?}");
+    let same = fitted
+        .evaluate(&correlated(500, 4, 0.8, 3), &config)
+        .unwrap();
+    assert!(same.iter().all(|r| !r.drifted), "{same:?}");
+    // The fit kept once gives what fitting per call gives.
+    assert_eq!(
+        same,
+        multivariate_drift(&table, &correlated(500, 4, 0.8, 3), &config).unwrap()
+    );
+}

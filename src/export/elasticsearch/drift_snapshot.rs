@@ -3,11 +3,15 @@
 //! On every evaluation the evaluator thread turns each model version's report into one
 //! document per tested column (features, and predictions as `prediction:<output>`, the
 //! same names as the metrics' `feature` label) and queues them beside the request events.
-//! The `_id` is a hash of (model, version, feature, evaluation time), so a resent snapshot
-//! is stored once. Fields: `docs/events.md`, "Drift snapshots".
+//! Each multivariate result becomes one more document, without `feature`, its `method`
+//! `domain_classifier` or `reconstruction_error`.
+//! The `_id` is a hash of (model, version, feature or `multivariate:<method>`, evaluation
+//! time), so a resent snapshot is stored once. Fields: `docs/events.md`, "Drift
+//! snapshots".
 
 use super::event::ECS_VERSION;
 use crate::drift::model_report::ModelReport;
+use crate::drift::multivariate::MultivariateResult;
 use crate::drift::report::ColumnReport;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -26,7 +30,7 @@ pub struct DriftSnapshot {
 }
 
 /// The snapshots of one model version's evaluation at `evaluated_at`: one per column the
-/// report holds (features first, then predictions).
+/// report holds (features first, then predictions), then one per multivariate method.
 pub fn snapshots(report: &ModelReport, evaluated_at: SystemTime) -> Vec<DriftSnapshot> {
     let millis = evaluated_at
         .duration_since(UNIX_EPOCH)
@@ -39,7 +43,7 @@ pub fn snapshots(report: &ModelReport, evaluated_at: SystemTime) -> Vec<DriftSna
         .predictions
         .iter()
         .map(|c| (c, format!("prediction:{}", c.name), true));
-    features
+    let columns = features
         .chain(predictions)
         .map(|(column, feature, is_prediction)| {
             let window_rows = if is_prediction {
@@ -49,6 +53,16 @@ pub fn snapshots(report: &ModelReport, evaluated_at: SystemTime) -> Vec<DriftSna
             };
             let document = document(report, column, &feature, &timestamp, window_rows);
             let id = snapshot_id(&report.model, &report.model_version, &feature, millis);
+            (id, document)
+        });
+    let multivariate = report.multivariate.iter().map(|result| {
+        let key = format!("multivariate:{}", result.method.as_str());
+        let id = snapshot_id(&report.model, &report.model_version, &key, millis);
+        (id, multivariate_document(report, result, &timestamp))
+    });
+    columns
+        .chain(multivariate)
+        .map(|(id, document)| {
             let footprint =
                 std::mem::size_of::<DriftSnapshot>() + id.len() + document.to_string().len();
             DriftSnapshot {
@@ -69,6 +83,41 @@ pub fn snapshot_id(model: &str, version: &str, feature: &str, evaluated_at_ms: u
         hasher.update([0u8]);
     }
     hex::encode(hasher.finalize())[..40].to_string()
+}
+
+/// A multivariate method's verdict: no `feature`, no per-column rates.
+fn multivariate_document(
+    report: &ModelReport,
+    result: &MultivariateResult,
+    timestamp: &str,
+) -> Value {
+    let mut modelwatch = json!({
+        "model": report.model,
+        "model_version": report.model_version,
+        "method": result.method.as_str(),
+        "score": result.score,
+        "threshold": result.threshold,
+        "drifted": result.drifted,
+        "window_rows": report.window.multivariate_rows,
+        "reference": {"name": report.reference.spec, "version": report.reference.version},
+    });
+    if let Some(lower) = result.lower_threshold {
+        modelwatch["lower_threshold"] = json!(lower);
+    }
+    if let Some(evaluation) = result.evaluation_drifted {
+        modelwatch["evaluation_drifted"] = json!(evaluation);
+    }
+    envelope(timestamp, modelwatch)
+}
+
+fn envelope(timestamp: &str, modelwatch: Value) -> Value {
+    json!({
+        "@timestamp": timestamp,
+        "ecs": {"version": ECS_VERSION},
+        "event": {"kind": "metric", "dataset": DATASET},
+        "service": {"name": "modelwatch"},
+        "modelwatch": modelwatch,
+    })
 }
 
 fn document(
@@ -108,11 +157,5 @@ fn document(
     put("unseen_rate", json!(column.unseen_rate));
     put("type_error_rate", json!(column.type_error_rate));
     put("note", json!(column.note));
-    json!({
-        "@timestamp": timestamp,
-        "ecs": {"version": ECS_VERSION},
-        "event": {"kind": "metric", "dataset": DATASET},
-        "service": {"name": "modelwatch"},
-        "modelwatch": modelwatch,
-    })
+    envelope(timestamp, Value::Object(modelwatch))
 }

@@ -144,6 +144,7 @@ fn drift_mappings() -> Value {
                 "model": keyword, "model_version": keyword, "feature": keyword,
                 "column_type": keyword, "method": keyword,
                 "statistic": double, "score": double, "p_value": double, "threshold": double,
+                "lower_threshold": double, "evaluation_drifted": boolean,
                 "drifted": boolean, "drift_share": double, "dataset_drift": boolean,
                 "window_rows": {"type": "long"},
                 "reference": {"properties": {"name": keyword, "version": keyword}},

@@ -315,6 +315,7 @@ fn model_report() -> crate::drift::model_report::ModelReport {
             kind: "rows",
             rows: 1000,
             prediction_rows: 990,
+            multivariate_rows: 0,
         },
         drift_share: 0.5,
         drift_share_threshold: 0.5,
@@ -325,6 +326,8 @@ fn model_report() -> crate::drift::model_report::ModelReport {
             column("Age", None, false),
         ],
         predictions: vec![column("label", Some(0.01), false)],
+        multivariate: Vec::new(),
+        multivariate_evaluated_at: None,
     }
 }
 
@@ -412,9 +415,67 @@ fn drift_snapshots_go_to_their_own_stream_with_typed_fields() {
         ("drifted", "boolean"),
         ("window_rows", "long"),
         ("missing_rate", "double"),
+        ("lower_threshold", "double"),
+        ("evaluation_drifted", "boolean"),
     ] {
         assert_eq!(props[field]["type"], kind, "{field}");
     }
+}
+
+#[test]
+fn each_multivariate_method_becomes_one_more_snapshot() {
+    use super::drift_snapshot::{snapshot_id, snapshots};
+    use crate::drift::multivariate::{MultivariateMethod, MultivariateResult};
+    let mut report = model_report();
+    report.window.multivariate_rows = 500;
+    report.multivariate = vec![
+        MultivariateResult {
+            method: MultivariateMethod::DomainClassifier,
+            score: 0.9,
+            threshold: 0.526,
+            lower_threshold: None,
+            evaluation_drifted: Some(true),
+            drifted: false,
+        },
+        MultivariateResult {
+            method: MultivariateMethod::ReconstructionError,
+            score: 1.5,
+            threshold: 1.1,
+            lower_threshold: Some(0.9),
+            evaluation_drifted: Some(true),
+            drifted: true,
+        },
+    ];
+    let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_000_000_123);
+    let docs = snapshots(&report, at);
+    // Three columns, then the two methods.
+    assert_eq!(docs.len(), 5);
+    let classifier = &docs[3];
+    assert_eq!(
+        classifier.id,
+        snapshot_id(
+            "credit",
+            "3",
+            "multivariate:domain_classifier",
+            1_795_000_000_123
+        )
+    );
+    let m = &classifier.document["modelwatch"];
+    assert_eq!(m["method"], "domain_classifier");
+    assert_eq!(m["score"], 0.9);
+    assert_eq!(m["threshold"], 0.526);
+    assert_eq!(m["evaluation_drifted"], true);
+    assert_eq!(m["drifted"], false);
+    assert_eq!(m["window_rows"], 500);
+    assert_eq!(m["reference"]["name"], "credit@production");
+    for absent in ["feature", "column_type", "lower_threshold", "drift_share"] {
+        assert!(m.get(absent).is_none(), "{absent} in {m}");
+    }
+    let reconstruction = &docs[4].document["modelwatch"];
+    assert_eq!(reconstruction["method"], "reconstruction_error");
+    assert_eq!(reconstruction["lower_threshold"], 0.9);
+    assert_eq!(reconstruction["drifted"], true);
+    assert_eq!(docs[4].document["event"]["dataset"], "modelwatch.drift");
 }
 
 #[test]

@@ -167,3 +167,81 @@ fn a_file_larger_than_the_sample_gets_exact_proportions_on_a_second_pass() {
     let exact: Vec<f64> = counts.iter().map(|&c| c as f64 / 20_000.0).collect();
     assert_eq!(n.proportions, exact);
 }
+
+#[test]
+fn the_row_sample_keeps_whole_feature_rows_typed_as_the_columns() {
+    let text = "id,x,flag,colour,y\n1,1.5,true,red,0\n2,,FALSE,,1\n3,inf,,blue,0\n";
+    let overrides = SchemaOverrides {
+        id: Some("id".into()),
+        target: Some("y".into()),
+        ..Default::default()
+    };
+    let p = profile_of(text, &overrides, &ProfileOptions::default());
+    assert_eq!(p.column("x").unwrap().kind, ColumnKind::Numeric);
+    assert_eq!(p.column("flag").unwrap().kind, ColumnKind::Boolean);
+    let sample = p.row_sample.as_ref().expect("a row sample");
+    // Features only: no id, no target.
+    assert_eq!(sample.columns, ["x", "flag", "colour"]);
+    assert_eq!(sample.seen, 3);
+    let text = |s: &str| Some(RowCell::Text(s.into()));
+    assert_eq!(
+        sample.rows,
+        vec![
+            vec![Some(RowCell::Number(1.5)), text("true"), text("red")],
+            // A missing number, a missing category: no value.
+            vec![None, text("false"), None],
+            // Non-finite numbers and a missing boolean: no value.
+            vec![None, None, text("blue")],
+        ]
+    );
+}
+
+#[test]
+fn the_row_sample_is_bounded_and_can_be_turned_off() {
+    let mut text = "x,c\n".to_string();
+    for i in 0..1000 {
+        text.push_str(&format!("{i},{}\n", i % 3));
+    }
+    let options = ProfileOptions {
+        row_sample_size: 100,
+        ..Default::default()
+    };
+    let p = profile_of(&text, &SchemaOverrides::default(), &options);
+    let sample = p.row_sample.as_ref().unwrap();
+    assert_eq!((sample.rows.len(), sample.seen), (100, 1000));
+    // Rows stay whole: each sampled x comes with its own c.
+    for row in &sample.rows {
+        let Some(RowCell::Number(x)) = row[0] else {
+            panic!("{row:?}")
+        };
+        assert_eq!(row[1], Some(RowCell::Number((x as u64 % 3) as f64)));
+    }
+    let off = ProfileOptions {
+        row_sample_size: 0,
+        ..Default::default()
+    };
+    assert!(
+        profile_of(&text, &SchemaOverrides::default(), &off)
+            .row_sample
+            .is_none()
+    );
+}
+
+#[test]
+fn a_profile_written_before_row_samples_reads_without_one() {
+    let p = profile_of(
+        "x\n1\n2\n",
+        &SchemaOverrides::default(),
+        &ProfileOptions::default(),
+    );
+    let mut json: serde_json::Value = serde_json::from_str(&p.to_json()).unwrap();
+    assert!(json["row_sample"].is_object());
+    json.as_object_mut().unwrap().remove("row_sample");
+    json["options"]
+        .as_object_mut()
+        .unwrap()
+        .remove("row_sample_size");
+    let old = Profile::from_json(json.to_string().as_bytes()).unwrap();
+    assert!(old.row_sample.is_none());
+    assert_eq!(old.options.row_sample_size, 0);
+}
