@@ -30,7 +30,7 @@ LABEL_VALUES = {
     "model": ["credit"],
     "model_version": ["3"],
     "code": ["200", "404", "500", "502"],
-    "reason": ["connect_refused", "queue_full"],
+    "reason": ["connect_refused", "queue_full", "stop", "length"],
     "feature": ["income", "purpose", "prediction:score"],
     "bin": ["0", "1"],
     "method": ["psi"],

@@ -77,7 +77,13 @@ impl Sidecar {
         });
         let otlp = crate::export::otlp::Otlp::start(&config.otel_env, &registry)?;
         let forwarder = Arc::new(
-            forward::Forwarder::new(&config, metrics.clone(), tap)?.with_otlp(otlp.clone()),
+            forward::Forwarder::new(&config, metrics.clone(), tap)?
+                .with_otlp(otlp.clone())
+                .with_llm_capture(export.as_ref().and_then(|_| {
+                    crate::export::elasticsearch::capture::CapturePolicy::new(
+                        &config.export.elasticsearch.capture,
+                    )
+                })),
         );
         let listener = bind(&config.proxy.listen, "--listen").await?;
         let admin_listener = bind(&config.proxy.admin_listen, "--admin-listen").await?;

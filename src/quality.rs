@@ -9,6 +9,7 @@
 //! computes each version's realised [`performance`] on its labelled window
 //! (`modelwatch_performance{model,model_version,metric}`, `/api/v1/performance`).
 
+pub mod cbpe;
 pub mod feedback;
 pub mod performance;
 pub mod store;
@@ -55,6 +56,8 @@ pub struct QualityMetrics {
     pub performance: GaugeVec,
     /// Labelled predictions in each version's window.
     pub performance_rows: IntGaugeVec,
+    /// The estimate before labels (CBPE).
+    pub estimated: cbpe::live::EstimateMetrics,
 }
 
 impl QualityMetrics {
@@ -132,6 +135,7 @@ impl QualityMetrics {
             bytes,
             performance,
             performance_rows,
+            estimated: cbpe::live::EstimateMetrics::register(registry)?,
         })
     }
 }
@@ -142,6 +146,7 @@ pub struct Quality {
     pub metrics: QualityMetrics,
     config: QualityConfig,
     report: RwLock<Arc<PerformanceReport>>,
+    estimator: cbpe::live::Estimator,
 }
 
 /// The answer to one feedback request.
@@ -193,13 +198,15 @@ impl Quality {
             metrics,
             config: config.clone(),
             report: Default::default(),
+            estimator: Default::default(),
         };
         Ok((quality, thread))
     }
 
-    /// Computes every stored version's realised performance on its window, sets the
-    /// gauges (a version without labels in its window has none) and keeps the report.
-    pub fn evaluate(&self) {
+    /// Computes every stored version's realised performance on its window and each
+    /// referenced version's estimate before labels (CBPE), sets the gauges (a version
+    /// without labels in its window has no realised ones) and keeps the report.
+    pub fn evaluate(&self, references: &[cbpe::live::VersionReference]) {
         let now = store::now_ms();
         let since = now - self.config.window.as_millis() as i64;
         let mut report = PerformanceReport {
@@ -235,6 +242,13 @@ impl Quality {
             }
             report.models.push(p);
         }
+        self.estimator.evaluate_all(
+            &self.store,
+            references,
+            (since, self.config.window_rows),
+            &m.estimated,
+            &mut report,
+        );
         *self.report.write().expect("performance report poisoned") = Arc::new(report);
     }
 

@@ -6,12 +6,15 @@
 //! - [`exchange`]: one finished request/response ([`Exchange`]) and how its body ended
 //!   ([`BodyEnd`]).
 //! - [`trace`]: the W3C `traceparent` header.
+//! - [`llm`]: what one OpenAI-compatible call came to ([`llm::LlmRecord`]), for its span
+//!   and its event.
 //!
 //! Nothing here does I/O or knows who produces or consumes these values.
 
 pub mod capture;
 pub mod exchange;
 pub mod identity;
+pub mod llm;
 pub mod trace;
 
 pub use exchange::{BodyEnd, CapturedMessage, Exchange};

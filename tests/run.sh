@@ -93,7 +93,9 @@ bash tests/fixtures/drift/check.sh >"$MODELWATCH_TEST_STATE/drift-fixtures.log" 
 fixtures_pid=$!
 STOPS+=("kill $fixtures_pid 2>/dev/null")
 # NannyML's reconstruction error (its own pinned venv, installed alongside the first).
-bash tests/fixtures/drift/check.sh multivariate >"$MODELWATCH_TEST_STATE/multivariate-fixtures.log" 2>&1 &
+# Then NannyML's CBPE in the same venv (same pins), after it: one install, never two at once.
+{ bash tests/fixtures/drift/check.sh multivariate && bash tests/fixtures/drift/check.sh ../quality/cbpe; } \
+    >"$MODELWATCH_TEST_STATE/multivariate-fixtures.log" 2>&1 &
 multivariate_fixtures_pid=$!
 STOPS+=("kill $multivariate_fixtures_pid 2>/dev/null")
 
@@ -143,7 +145,7 @@ wait "$fixtures_pid" || {
 }
 wait "$multivariate_fixtures_pid" || {
     cat "$MODELWATCH_TEST_STATE/multivariate-fixtures.log" >&2
-    echo "the multivariate fixtures are not what tests/fixtures/drift/multivariate/generate.py writes (or it could not run)" >&2
+    echo "the NannyML fixtures are not what tests/fixtures/drift/multivariate/generate.py or tests/fixtures/quality/cbpe/generate.py write (or they could not run)" >&2
     exit 1
 }
 cat "$MODELWATCH_TEST_STATE/drift-fixtures.log"

@@ -4,7 +4,14 @@ loopback, runs oha at fixed rates against each, and prints medians side by side.
 The upstream is a one-worker nginx answering every request with a fixed 1 KiB-ish JSON,
 so that the three paths differ only by the proxy in the middle. nginx as a proxy keeps
 connections to the upstream alive (upstream keepalive, HTTP/1.1) and runs one worker, as
-the issue asks; modelwatch runs with its defaults.
+the issue asks; modelwatch runs with its defaults, once without a reference and once with
+live analysis on a 14-feature reference.
+
+The targets take turns within each run (reversed every other run), so a noisy neighbour
+hits them alike; added latency is taken per run against that run's direct figure, and
+CPU seconds per 1,000 requests are read from /proc for each proxy (nginx's worker too).
+`BASELINE=path/to/modelwatch` adds another binary's two sidecars to the same rounds and
+prints this binary's figures over the baseline's, run by run (an A/B on one machine).
 """
 
 import json
@@ -24,6 +31,8 @@ RUNS = int(os.environ.get("RUNS", "3"))
 CONNECTIONS = int(os.environ.get("CONNECTIONS", "32"))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODELWATCH = os.path.join(ROOT, "target", "release", "modelwatch")
+# Another modelwatch binary to measure beside this one, in the same rounds (A/B).
+BASELINE = os.environ.get("BASELINE")
 
 
 def free_port():
@@ -59,11 +68,11 @@ def reference_profile(tmp, features):
     return out
 
 
-def start_modelwatch(upstream, port, admin, reference=None, window_rows=None):
+def start_modelwatch(upstream, port, admin, reference=None, window_rows=None, binary=MODELWATCH):
     env = dict(os.environ, MODELWATCH_LOG="warn")
     if window_rows:
         env["MODELWATCH__ANALYSIS__WINDOW_ROWS"] = str(window_rows)
-    args = [MODELWATCH, "proxy", "--upstream", f"http://127.0.0.1:{upstream}",
+    args = [binary, "proxy", "--upstream", f"http://127.0.0.1:{upstream}",
             "--listen", f"127.0.0.1:{port}", "--admin-listen", f"127.0.0.1:{admin}"]
     if reference:
         args += ["--reference", reference, "--model-name", "credit"]
@@ -127,6 +136,17 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
+def tree_cpu_seconds(pid):
+    """CPU seconds of a process and its live children (nginx's master and its worker)."""
+    total = cpu_seconds(pid)
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            total += sum(cpu_seconds(int(child)) for child in f.read().split())
+    except OSError:
+        pass
+    return total
+
+
 def status_mb(pid, field):
     """A memory figure of /proc/PID/status (`VmHWM`, `VmRSS`) in MiB."""
     with open(f"/proc/{pid}/status") as f:
@@ -168,6 +188,21 @@ def stop_all(procs):
             p.kill()
 
 
+def modelwatch_pair(binary, up, reference):
+    """The same binary twice: without a reference and with live analysis (every body
+    decoded against `reference`). Returns [(process, port)] in that order."""
+    pair = []
+    for ref in (None, reference):
+        port, admin = free_port(), free_port()
+        pair.append((start_modelwatch(up, port, admin, ref, binary=binary), port))
+    return pair
+
+
+def added(values, direct):
+    """Per-run latency minus the same run's direct latency: pairs stay paired."""
+    return [v - d for v, d in zip(values, direct)]
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="mw-bench-")
     procs = []
@@ -177,8 +212,7 @@ def main():
             f.write(request_body())
         reply = json.dumps({"model_name": "credit", "model_version": "1", "outputs": [
             {"name": "output-0", "shape": [9], "datatype": "INT64", "data": [0] * 9}]})
-        up, ng, mw, admin = free_port(), free_port(), free_port(), free_port()
-        mwa, admin_a = free_port(), free_port()
+        up, ng = free_port(), free_port()
         upstream_conf = nginx_conf(tmp, "upstream", f"""
     server {{ listen 127.0.0.1:{up}; location / {{
         default_type application/json; return 200 '{reply}'; }} }}""")
@@ -187,72 +221,90 @@ def main():
     server {{ listen 127.0.0.1:{ng}; location / {{
         proxy_pass http://model; proxy_http_version 1.1;
         proxy_set_header Connection ""; proxy_buffering off; }} }}""")
+        nginx_procs = []
         for conf in (upstream_conf, proxy_conf):
-            procs.append(subprocess.Popen(["nginx", "-c", conf, "-p", tmp],
-                                          stderr=subprocess.DEVNULL))
-        modelwatch = start_modelwatch(up, mw, admin)
-        procs.append(modelwatch)
-        # The same sidecar with live analysis: a 14-feature reference, every body decoded.
-        analysing = start_modelwatch(up, mwa, admin_a, reference_profile(tmp, 14))
-        procs.append(analysing)
-        for port in (up, ng, mw, mwa):
+            nginx_procs.append(subprocess.Popen(["nginx", "-c", conf, "-p", tmp],
+                                                stderr=subprocess.DEVNULL))
+        procs += nginx_procs
+        reference = reference_profile(tmp, 14)
+        # Each modelwatch binary twice: without a reference, and with live analysis on a
+        # 14-feature reference, every body decoded. With BASELINE=path/to/other/modelwatch
+        # that binary runs beside this checkout's, in the same rounds (A/B on one machine).
+        binaries = [("", MODELWATCH)]
+        if BASELINE:
+            binaries.append(("baseline ", BASELINE))
+        targets = [("direct", up, None), ("nginx", ng, nginx_procs[1])]
+        for prefix, binary in binaries:
+            (off, off_port), (on, on_port) = modelwatch_pair(binary, up, reference)
+            procs += [off, on]
+            targets += [(f"{prefix}modelwatch", off_port, off),
+                        (f"{prefix}modelwatch+analysis", on_port, on)]
+        for _, port, _ in targets:
             wait_port(port)
-        targets = [("direct", up), ("nginx", ng), ("modelwatch", mw), ("modelwatch+analysis", mwa)]
         path = "/v2/models/credit/infer"
         # Warm up every path (connection pools, page cache).
-        for _, port in targets:
+        for _, port, _ in targets:
             for _ in range(50):
                 urllib.request.urlopen(urllib.request.Request(
                     f"http://127.0.0.1:{port}{path}", data=b"{}", method="POST")).read()
 
         print(f"# {RUNS} runs × {SECONDS} s per point, {CONNECTIONS} connections, "
-              f"1 KiB JSON POST, oha --latency-correction; medians in ms", file=sys.stderr)
+              f"1 KiB JSON POST, oha --latency-correction; medians in ms; the targets "
+              f"take turns, in reverse order every other run", file=sys.stderr)
         rows = []
         for rate in RATES:
-            results = {name: [] for name, _ in targets}
-            cpu = []
-            cpu_analysis = []
+            results = {name: [] for name, _, _ in targets}
             for run in range(RUNS):
-                for name, port in targets:
-                    before = cpu_seconds(modelwatch.pid), cpu_seconds(analysing.pid)
+                order = targets if run % 2 == 0 else targets[::-1]
+                for name, port, proc in order:
+                    before = tree_cpu_seconds(proc.pid) if proc else 0.0
                     p50, p99, total, errors = oha(f"http://127.0.0.1:{port}{path}", rate, body_file)
-                    if name == "modelwatch":
-                        cpu.append((cpu_seconds(modelwatch.pid) - before[0]) / max(total, 1) * 1000)
-                    if name == "modelwatch+analysis":
-                        cpu_analysis.append(
-                            (cpu_seconds(analysing.pid) - before[1]) / max(total, 1) * 1000)
-                    results[name].append((p50, p99, errors))
-                    print(f"  rate {rate} run {run + 1} {name:10} p50 {p50:.3f} p99 {p99:.3f} "
-                          f"errors {errors}", file=sys.stderr)
-            med = {n: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v),
-                       sum(r[2] for r in v)) for n, v in results.items()}
-            rows.append((rate, med, statistics.median(cpu), statistics.median(cpu_analysis)))
+                    cpu = ((tree_cpu_seconds(proc.pid) - before) / max(total, 1) * 1000
+                           if proc else float("nan"))
+                    results[name].append((p50, p99, errors, cpu))
+                    print(f"  rate {rate} run {run + 1} {name:28} p50 {p50:.3f} p99 {p99:.3f} "
+                          f"errors {errors} cpu/1k {cpu:.4f}", file=sys.stderr)
+            rows.append((rate, results))
 
         print()
-        print("| rate rps | path | p50 ms | p99 ms | added p50 ms | added p99 ms | errors |")
-        print("|---:|---|---:|---:|---:|---:|---:|")
-        for rate, med, _, _ in rows:
-            d50, d99, _ = med["direct"]
-            for name in ("direct", "nginx", "modelwatch", "modelwatch+analysis"):
-                p50, p99, errors = med[name]
-                added = "" if name == "direct" else f"{p50 - d50:+.3f} | {p99 - d99:+.3f}"
+        print("| rate rps | path | p50 ms | p99 ms | added p50 ms | added p99 ms "
+              "| added p99 / nginx's | CPU s per 1k req | errors |")
+        print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+        med = statistics.median
+        for rate, results in rows:
+            d50 = [r[0] for r in results["direct"]]
+            d99 = [r[1] for r in results["direct"]]
+            nginx99 = med(added([r[1] for r in results["nginx"]], d99))
+            for name, _, proc in targets:
+                runs = results[name]
+                p50, p99 = med(r[0] for r in runs), med(r[1] for r in runs)
+                errors = sum(r[2] for r in runs)
                 if name == "direct":
-                    added = " | "
-                print(f"| {rate} | {name} | {p50:.3f} | {p99:.3f} | {added} | {errors} |")
+                    print(f"| {rate} | direct | {p50:.3f} | {p99:.3f} | | | | | {errors} |")
+                    continue
+                a50 = med(added([r[0] for r in runs], d50))
+                a99 = med(added([r[1] for r in runs], d99))
+                cpu = f"{med(r[3] for r in runs):.4f}"
+                print(f"| {rate} | {name} | {p50:.3f} | {p99:.3f} | {a50:+.3f} | {a99:+.3f} "
+                      f"| {a99 / max(nginx99, 1e-3):.2f} | {cpu} | {errors} |")
+        if BASELINE:
+            print()
+            print("| rate rps | path | CPU this/baseline | added p99 this/baseline |")
+            print("|---:|---|---:|---:|")
+            for rate, results in rows:
+                d99 = [r[1] for r in results["direct"]]
+                for name in ("modelwatch", "modelwatch+analysis"):
+                    new, old = results[name], results[f"baseline {name}"]
+                    cpu_ratio = med(n[3] / o[3] for n, o in zip(new, old))
+                    p99_ratio = med(a / max(b, 1e-3) for a, b in zip(
+                        added([r[1] for r in new], d99), added([r[1] for r in old], d99)))
+                    print(f"| {rate} | {name} | {cpu_ratio:.2f} | {p99_ratio:.2f} |")
         print()
-        print("| rate rps | added p50 modelwatch/nginx | added p99 modelwatch/nginx "
-              "| added p99 analysis on/off | CPU s per 1k req (off / on) |")
-        print("|---:|---:|---:|---:|---:|")
-        for rate, med, cpu, cpu_a in rows:
-            d50, d99, _ = med["direct"]
-            ratio = lambda name, i, d: (med[name][i] - d) / max(med["nginx"][i] - d, 1e-6)
-            on_off = (med["modelwatch+analysis"][1] - d99) / max(med["modelwatch"][1] - d99, 1e-6)
-            print(f"| {rate} | {ratio('modelwatch', 0, d50):.2f} | {ratio('modelwatch', 1, d99):.2f} "
-                  f"| {on_off:.2f} | {cpu:.4f} / {cpu_a:.4f} |")
-        print()
-        print(f"modelwatch peak RSS: {peak_rss_mb(modelwatch.pid):.1f} MB without analysis, "
-              f"{peak_rss_mb(analysing.pid):.1f} MB with a 14-feature reference")
+        for name, _, proc in targets[2:]:
+            print(f"{name} peak RSS: {peak_rss_mb(proc.pid):.1f} MB")
 
+        if os.environ.get("MEMORY_RUN", "1") == "0":
+            return
         # Memory with 50 features and a 10,000-row window, filled several times over.
         big_mw, big_admin = free_port(), free_port()
         big = start_modelwatch(up, big_mw, big_admin, reference_profile(tmp, 50), 10_000)
@@ -262,9 +314,7 @@ def main():
         with open(big_body, "w") as f:
             f.write(request_body(features=50, rows=20))
         oha(f"http://127.0.0.1:{big_mw}{path}", 500, big_body)
-        metrics = urllib.request.urlopen(f"http://127.0.0.1:{big_admin}/metrics").read().decode()
-        analysed = sum(float(l.split()[-1]) for l in metrics.splitlines()
-                       if l.startswith("modelwatch_rows_total{"))
+        analysed = metric(big_admin, "modelwatch_rows_total")
         print(f"modelwatch peak RSS with 50 features and a 10,000-row window: "
               f"{peak_rss_mb(big.pid):.1f} MB after {analysed:.0f} rows analysed")
     finally:

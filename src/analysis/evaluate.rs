@@ -12,12 +12,38 @@ use crate::profile::Profile;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Instant, SystemTime};
 
+/// Realised and estimated performance; the estimate of each live version is fitted on
+/// its reference profile's labelled validation rows.
+fn evaluate_quality(
+    quality: &crate::quality::Quality,
+    states: &[std::sync::Arc<std::sync::Mutex<ModelVersionState>>],
+) {
+    use crate::quality::cbpe::live::VersionReference;
+    let live: Vec<_> = states
+        .iter()
+        .filter_map(|shared| {
+            let state = shared.lock().expect("model state poisoned");
+            (!state.is_retired()).then(|| (state.labels.clone(), state.reference.clone()))
+        })
+        .collect();
+    let references: Vec<VersionReference> = live
+        .iter()
+        .map(|(labels, reference)| VersionReference {
+            model: &labels.model,
+            version: &labels.version,
+            reference_id: &reference.version,
+            labelled: reference.profile.labelled_predictions.as_ref(),
+        })
+        .collect();
+    quality.evaluate(&references);
+}
+
 /// Evaluates every model version now and publishes the result.
 pub fn evaluate_all(analysis: &LiveAnalysis) {
-    if let Some(quality) = &analysis.quality {
-        quality.evaluate();
-    }
     let states = analysis.states();
+    if let Some(quality) = &analysis.quality {
+        evaluate_quality(quality, &states);
+    }
     let current = analysis.reference_set();
     let evaluated_at = SystemTime::now();
     let mut models = Vec::with_capacity(states.len());

@@ -150,6 +150,12 @@ impl QueueReceiver {
         }
     }
 
+    /// The next exchange if one is waiting, without waiting.
+    pub fn try_recv(&self) -> Option<Exchange> {
+        let exchange = self.receiver.try_recv().ok()?;
+        Some(self.taken(exchange))
+    }
+
     fn taken(&self, exchange: Exchange) -> Exchange {
         self.depth.dec();
         self.queued_bytes

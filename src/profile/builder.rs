@@ -99,6 +99,7 @@ impl ProfileBuilder {
             rows: self.rows,
             options: self.options,
             columns,
+            labelled_predictions: None,
         }
     }
 }

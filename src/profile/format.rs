@@ -58,6 +58,23 @@ pub struct Profile {
     pub rows: u64,
     pub options: ProfileOptions,
     pub columns: Vec<ColumnProfile>,
+    /// A binary classifier's validation rows (score, true and predicted class), kept so
+    /// that performance can be estimated before labels arrive (CBPE); absent in profiles
+    /// of plain datasets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labelled_predictions: Option<LabelledPredictions>,
+}
+
+/// Validation rows of a binary classifier: for each, the positive-class score, whether
+/// the row is truly positive and whether the model predicted it positive. Parallel
+/// vectors (a few bytes per row in JSON).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LabelledPredictions {
+    /// The class the scores are the probability of, as the model's `label` output names it.
+    pub positive_class: String,
+    pub scores: Vec<f64>,
+    pub actual: Vec<bool>,
+    pub predicted: Vec<bool>,
 }
 
 /// The profile of one column.

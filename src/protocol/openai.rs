@@ -1,6 +1,7 @@
 //! The OpenAI-compatible API of LLM servers (vLLM, llama.cpp's server, TGI, Ollama, LM
-//! Studio): `POST /v1/chat/completions`, `/v1/completions` and `/v1/embeddings`, as plain
-//! JSON or, for completions, streamed as server-sent events ([`super::sse`]).
+//! Studio): `POST /v1/chat/completions`, `/v1/completions`, `/v1/embeddings` and the
+//! Responses API's `/v1/responses` ([`responses`]), as plain JSON or, for generations,
+//! streamed as server-sent events ([`super::sse`]).
 //!
 //! Pure functions that summarise what the latency and usage metrics need: the request's
 //! model and streaming options, each streamed chunk's output, finish reasons and usage,
@@ -21,13 +22,16 @@ pub enum Endpoint {
     TextCompletion,
     /// `/v1/embeddings`.
     Embeddings,
+    /// `/v1/responses`, the Responses API.
+    Responses,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 3] = [
+    pub const ALL: [Endpoint; 4] = [
         Endpoint::Chat,
         Endpoint::TextCompletion,
         Endpoint::Embeddings,
+        Endpoint::Responses,
     ];
 
     /// The endpoint a route names; a prefix before `/v1/` (an ingress path) is allowed.
@@ -40,15 +44,19 @@ impl Endpoint {
             Some(Endpoint::TextCompletion)
         } else if path.ends_with("/v1/embeddings") {
             Some(Endpoint::Embeddings)
+        } else if path.ends_with("/v1/responses") {
+            Some(Endpoint::Responses)
         } else {
             None
         }
     }
 
-    /// The `gen_ai.operation.name` value, also the `operation` metric label.
+    /// The `gen_ai.operation.name` value, also the `operation` metric label. A Responses
+    /// API call is a chat generation, as the conventions name it: `url.path` tells the two
+    /// APIs apart.
     pub fn as_str(self) -> &'static str {
         match self {
-            Endpoint::Chat => "chat",
+            Endpoint::Chat | Endpoint::Responses => "chat",
             Endpoint::TextCompletion => "text_completion",
             Endpoint::Embeddings => "embeddings",
         }
@@ -101,20 +109,21 @@ impl FinishReason {
     }
 }
 
-/// Token counts as the server reports them in `usage`.
+/// Token counts as the server reports them in `usage` (the Responses API names them
+/// `input_tokens` and `output_tokens`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 pub struct Usage {
-    #[serde(default)]
+    #[serde(default, alias = "input_tokens")]
     pub prompt_tokens: u64,
     /// Absent for embeddings.
-    #[serde(default)]
+    #[serde(default, alias = "output_tokens")]
     pub completion_tokens: u64,
     #[serde(default)]
     pub total_tokens: u64,
 }
 
 /// What a request asks for, as far as measuring its answer goes.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct LlmRequest {
     /// The `model` field (`gen_ai.request.model`).
     pub model: Option<String>,
@@ -124,6 +133,8 @@ pub struct LlmRequest {
     pub include_usage: bool,
     /// `max_tokens` / `max_completion_tokens` (`gen_ai.request.max_tokens`).
     pub max_tokens: Option<u64>,
+    /// `temperature` (`gen_ai.request.temperature`), when it is a number.
+    pub temperature: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -134,6 +145,11 @@ struct RawRequest {
     stream_options: Option<StreamOptions>,
     max_tokens: Option<u64>,
     max_completion_tokens: Option<u64>,
+    /// The Responses API's limit.
+    max_output_tokens: Option<u64>,
+    /// Read loosely: a request the server will refuse for its temperature (`"hot"`) still
+    /// names its model, and the refusal is counted under it.
+    temperature: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -152,8 +168,91 @@ pub fn decode_request(body: &[u8]) -> Result<LlmRequest, DecodeError> {
             .stream_options
             .and_then(|o| o.include_usage)
             .unwrap_or(false),
-        max_tokens: raw.max_completion_tokens.or(raw.max_tokens),
+        max_tokens: raw
+            .max_completion_tokens
+            .or(raw.max_tokens)
+            .or(raw.max_output_tokens),
+        temperature: raw.temperature.as_ref().and_then(serde_json::Value::as_f64),
     })
+}
+
+/// The text of a request's input, for the captured event (`modelwatch.llm.prompt`): a
+/// chat's messages one per line as `role: content` (text parts only), a completion's
+/// `prompt`, an embedding's `input` (several strings one per line). `None` when the body
+/// holds no text (token ids, images) or is not JSON.
+pub fn prompt_text(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct RawPrompt {
+        messages: Option<Vec<RawInputMessage>>,
+        prompt: Option<serde_json::Value>,
+        input: Option<serde_json::Value>,
+        /// The Responses API's system message.
+        instructions: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct RawInputMessage {
+        role: Option<String>,
+        content: Option<serde_json::Value>,
+    }
+    let mut raw: RawPrompt = serde_json::from_slice(body).ok()?;
+    // The Responses API's `input` may be a list of messages (`{"role", "content"}` items).
+    if raw.messages.is_none()
+        && let Some(items) = raw.input.as_ref().and_then(serde_json::Value::as_array)
+        && items.iter().any(|item| item.get("role").is_some())
+    {
+        raw.messages = serde_json::from_value(raw.input.take()?).ok();
+    }
+    if let Some(instructions) = raw.instructions.take() {
+        raw.messages.get_or_insert_with(Vec::new).insert(
+            0,
+            RawInputMessage {
+                role: Some("system".into()),
+                content: Some(serde_json::Value::String(instructions)),
+            },
+        );
+        if let Some(input) = raw.input.take().or(raw.prompt.take()) {
+            raw.messages.as_mut()?.push(RawInputMessage {
+                role: None,
+                content: Some(input),
+            });
+        }
+    }
+    let lines: Vec<String> = match (raw.messages, raw.prompt.or(raw.input)) {
+        (Some(messages), _) => messages
+            .into_iter()
+            .filter_map(|m| {
+                let content = text_of(m.content.as_ref()?)?;
+                Some(format!(
+                    "{}: {content}",
+                    m.role.as_deref().unwrap_or("user")
+                ))
+            })
+            .collect(),
+        (None, Some(prompt)) => text_of(&prompt).into_iter().collect(),
+        (None, None) => Vec::new(),
+    };
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
+/// A string, or the strings (and `{"type":"text","text":…}` parts) of an array, one per line.
+fn text_of(value: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(items) => {
+            let parts: Vec<&str> = items
+                .iter()
+                .filter_map(|item| match item {
+                    Value::String(s) => Some(s.as_str()),
+                    // `{"type": "text" | "input_text", "text": …}`.
+                    Value::Object(part) => part.get("text")?.as_str(),
+                    _ => None,
+                })
+                .collect();
+            (!parts.is_empty()).then(|| parts.join("\n"))
+        }
+        _ => None,
+    }
 }
 
 /// What one answer (a whole JSON body, or one streamed chunk) says.
@@ -167,6 +266,8 @@ pub struct AnswerSummary {
     pub usage: Option<Usage>,
     /// The body is an error envelope (`{"error": …}`), in a stream or not.
     pub error: bool,
+    /// The output text of the first choice (`index` 0) in this body or chunk.
+    pub text: String,
 }
 
 #[derive(Deserialize)]
@@ -180,6 +281,8 @@ struct RawAnswer {
 
 #[derive(Deserialize)]
 struct RawChoice {
+    #[serde(default)]
+    index: u64,
     finish_reason: Option<String>,
     /// `/v1/completions`.
     text: Option<String>,
@@ -226,7 +329,25 @@ pub fn decode_answer(body: &[u8]) -> Result<AnswerSummary, DecodeError> {
             .collect(),
         usage: raw.usage,
         error: raw.error.is_some(),
+        text: raw
+            .choices
+            .iter()
+            .filter(|c| c.index == 0)
+            .filter_map(|c| {
+                let message = c.message.as_ref().or(c.delta.as_ref());
+                c.text.as_deref().or_else(|| message?.content.as_deref())
+            })
+            .collect(),
     })
+}
+
+/// The summary of an answer (or streamed event) from `endpoint`: the Responses API's
+/// shapes are its own ([`responses::decode`]), the others share [`decode_answer`].
+pub fn decode_answer_for(endpoint: Endpoint, body: &[u8]) -> Result<AnswerSummary, DecodeError> {
+    match endpoint {
+        Endpoint::Responses => responses::decode(body),
+        _ => decode_answer(body),
+    }
 }
 
 /// The `data` of the event that ends an OpenAI stream.
@@ -248,5 +369,6 @@ fn from_json<'de, T: Deserialize<'de>>(body: &'de [u8]) -> Result<T, DecodeError
     })
 }
 
+pub mod responses;
 #[cfg(test)]
 mod tests;

@@ -7,11 +7,12 @@
 
 use super::body::{Observed, OnBodyEnd};
 use super::headers;
-use super::llm::{LlmCall, LlmRequestTap, LlmResponseTap};
+use super::llm::{LlmCall, LlmRequestTap, LlmResponseTap, LlmSinks};
 use super::metrics::{InFlight, ProxyMetrics, VersionHandles};
 use super::rescue::{self, ProxyError};
 use super::tap::{OwnAnswerFacts, RequestFacts, RequestTap, ResponseTap, Tap};
 use crate::config::{Config, UpstreamProtocol, parse_upstream};
+use crate::export::elasticsearch::capture::CapturePolicy;
 use crate::export::elasticsearch::event::EventError;
 use crate::export::otlp::Otlp;
 use crate::export::otlp::spans::RequestTelemetry;
@@ -47,6 +48,8 @@ pub struct Forwarder {
     metrics: Arc<ProxyMetrics>,
     tap: Option<Tap>,
     otlp: Option<Arc<Otlp>>,
+    /// The capture policy of request events, for the prompt and completion of LLM calls.
+    llm_text: Option<Arc<CapturePolicy>>,
 }
 
 impl Forwarder {
@@ -93,7 +96,15 @@ impl Forwarder {
             metrics,
             tap,
             otlp: None,
+            llm_text: None,
         })
+    }
+
+    /// Puts the prompt and completion text of the LLM calls `policy` samples into their
+    /// request events; `None` (the default) captures no text.
+    pub fn with_llm_capture(mut self, policy: Option<CapturePolicy>) -> Self {
+        self.llm_text = policy.map(Arc::new);
+        self
     }
 
     /// Records spans and OTLP metrics for every request; `None` (the default) records none.
@@ -111,7 +122,8 @@ impl Forwarder {
         let model = path_identity.model.or(self.default_model.as_deref());
         let version = path_identity.version.or(self.default_version.as_deref());
         let labels = self.labels.labels(model, version);
-        let in_flight = self.metrics.in_flight(&labels.model);
+        let handles = self.metrics.version(&labels);
+        let in_flight = self.metrics.in_flight(&handles);
         let url_has_version = path_identity.version.is_some() || self.default_version.is_some();
         let telemetry = self
             .otlp
@@ -129,6 +141,7 @@ impl Forwarder {
         let mut finish = Finish {
             metrics: self.metrics.clone(),
             labels,
+            handles,
             started,
             request_id,
             in_flight: Some(in_flight),
@@ -190,7 +203,6 @@ impl Forwarder {
                 limit: self.max_request_body,
             });
         }
-        let handles = self.metrics.version(&finish.labels);
         parts.uri = self.upstream_uri(&parts.uri)?;
         parts.version = self.version;
         // Before the tap reads the headers: the `traceparent` going upstream (and so the
@@ -218,8 +230,13 @@ impl Forwarder {
                 LlmRequestTap::for_path(
                     parts.uri.path(),
                     finish.started,
-                    &self.metrics.llm,
-                    &self.labels,
+                    LlmSinks {
+                        metrics: &self.metrics.llm,
+                        labels: &self.labels,
+                        text: self.llm_text.as_ref().filter(|policy| {
+                            policy.sampled(finish.request_id.to_str().unwrap_or_default())
+                        }),
+                    },
                     finish.labels.model.clone(),
                 )
             })
@@ -231,7 +248,7 @@ impl Forwarder {
         let body = Observed::new(
             Limited::new(body, self.max_request_body as usize),
             RequestSize {
-                histogram: handles.request_size.clone(),
+                histogram: finish.handles.request_size.clone(),
                 tap: request_tap,
                 llm: llm_tap,
             },
@@ -253,7 +270,8 @@ impl Forwarder {
             call.finish(status, upstream_duration, &finish.labels);
         }
         let response = outcome?;
-        handles
+        finish
+            .handles
             .upstream_duration
             .observe(upstream_duration.as_secs_f64());
 
@@ -267,14 +285,14 @@ impl Forwarder {
             {
                 let model = finish.labels.model.clone();
                 finish.labels = self.labels.labels(Some(&model), Some(v));
+                finish.handles = self.metrics.version(&finish.labels);
             }
         }
         let response_tap = response_side
             .map(|(tap, slot, facts)| tap.response(facts, slot, &parts.headers, upstream_duration));
         headers::to_client(&mut parts.headers, &finish.request_id);
-        let handles = self.metrics.version(&finish.labels);
         let status = parts.status;
-        let mut completion = finish.completion(status, handles);
+        let mut completion = finish.completion(status);
         completion.tap = response_tap;
         completion.llm = llm_call.map(|call: LlmCall| LlmResponseTap::new(call, &parts.headers));
         let body = Observed::new(Either::Left(body), completion);
@@ -308,6 +326,8 @@ fn content_length(headers: &http::HeaderMap) -> Option<u64> {
 struct Finish {
     metrics: Arc<ProxyMetrics>,
     labels: ModelLabels,
+    /// The metric handles of `labels`, looked up again when `labels` change.
+    handles: VersionHandles,
     started: Instant,
     request_id: HeaderValue,
     in_flight: Option<InFlight>,
@@ -315,11 +335,11 @@ struct Finish {
 }
 
 impl Finish {
-    fn completion(&mut self, status: StatusCode, handles: VersionHandles) -> Completion {
+    fn completion(&mut self, status: StatusCode) -> Completion {
         Completion {
             metrics: self.metrics.clone(),
             labels: self.labels.clone(),
-            handles,
+            handles: self.handles.clone(),
             started: self.started,
             status,
             _in_flight: self.in_flight.take(),
@@ -338,8 +358,7 @@ impl Finish {
             status = status.as_u16(),
             "{err}"
         );
-        let handles = self.metrics.version(&self.labels);
-        let completion = self.completion(status, handles);
+        let completion = self.completion(status);
         let mut response = Response::new(Observed::new(Either::Right(Full::new(body)), completion));
         *response.status_mut() = status;
         let h = response.headers_mut();
@@ -409,20 +428,19 @@ impl OnBodyEnd for Completion {
     }
 
     fn on_end(self, bytes: u64, end: BodyEnd) {
-        if let Some(llm) = self.llm {
-            llm.on_end(self.status, end);
-        }
+        let llm = self.llm.map(|llm| Box::new(llm.on_end(self.status, end)));
         let duration = self.started.elapsed();
         self.handles
             .request_duration
             .observe(duration.as_secs_f64());
         self.handles.response_size.observe(bytes as f64);
-        self.metrics.count_request(&self.labels, self.status);
+        self.metrics
+            .count_request(&self.labels, &self.handles, self.status);
         if let Some(telemetry) = self.telemetry {
-            telemetry.finish(self.status, duration, &self.labels);
+            telemetry.finish(self.status, duration, &self.labels, llm.as_deref());
         }
         if let Some(tap) = self.tap {
-            tap.on_end(self.labels, self.status, duration, bytes, end);
+            tap.on_end(self.labels, self.status, duration, bytes, end, llm);
         }
     }
 }

@@ -19,15 +19,18 @@
 //! has its output counted as one token per output chunk (`source="chunks"`, what
 //! llama.cpp and vLLM send; an approximation elsewhere).
 
-use crate::protocol::openai::{self, AnswerSummary, Endpoint, FinishReason, LlmRequest, Usage};
+use crate::export::elasticsearch::capture::CapturePolicy;
+use crate::protocol::openai::{self, Endpoint, LlmRequest};
 use crate::protocol::sse::{SseEvent, SseParser};
 use crate::traffic::BodyEnd;
 use crate::traffic::capture::{Capture, CapturedBody};
 use crate::traffic::identity::LabelInterner;
+use crate::traffic::llm::{GapSummary, LlmRecord, TokenSource};
 use bytes::Bytes;
 use prometheus::{
     HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
+use seen::Seen;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -149,7 +152,15 @@ impl LlmMetrics {
 
 /// What the request side learned, for the response side.
 #[derive(Default)]
-pub struct LlmSlot(Mutex<Option<(LlmRequest, Option<InFlight>)>>);
+pub struct LlmSlot(Mutex<Option<Requested>>);
+
+#[derive(Default)]
+struct Requested {
+    request: LlmRequest,
+    /// The prompt text, when the request is sampled for text capture.
+    prompt: Option<String>,
+    in_flight: Option<InFlight>,
+}
 
 /// Keeps `modelwatch_llm_requests_in_flight` up until dropped.
 pub struct InFlight(IntGauge);
@@ -168,6 +179,17 @@ pub struct LlmRequestTap {
     metrics: Arc<LlmMetrics>,
     labels: Arc<LabelInterner>,
     fallback_model: Arc<str>,
+    /// Read the prompt text: the capture policy sampled this request.
+    keep_prompt: bool,
+}
+
+/// Where a call's measurements go besides the metrics.
+pub struct LlmSinks<'a> {
+    pub metrics: &'a Arc<LlmMetrics>,
+    pub labels: &'a Arc<LabelInterner>,
+    /// The capture policy, when this request is in its sample: the prompt and completion
+    /// text go into the record under it.
+    pub text: Option<&'a Arc<CapturePolicy>>,
 }
 
 impl LlmRequestTap {
@@ -176,8 +198,7 @@ impl LlmRequestTap {
     pub fn for_path(
         path: &str,
         started: Instant,
-        metrics: &Arc<LlmMetrics>,
-        labels: &Arc<LabelInterner>,
+        sinks: LlmSinks<'_>,
         fallback_model: Arc<str>,
     ) -> Option<(LlmRequestTap, LlmCall)> {
         let endpoint = Endpoint::from_route(path)?;
@@ -186,17 +207,19 @@ impl LlmRequestTap {
             endpoint,
             capture: Capture::new(MAX_REQUEST_CAPTURE),
             slot: slot.clone(),
-            metrics: metrics.clone(),
-            labels: labels.clone(),
+            metrics: sinks.metrics.clone(),
+            labels: sinks.labels.clone(),
             fallback_model: fallback_model.clone(),
+            keep_prompt: sinks.text.is_some(),
         };
         let call = LlmCall {
             endpoint,
             slot,
-            metrics: metrics.clone(),
-            labels: labels.clone(),
+            metrics: sinks.metrics.clone(),
+            labels: sinks.labels.clone(),
             fallback_model,
             started,
+            text: sinks.text.cloned(),
         };
         Some((tap, call))
     }
@@ -206,9 +229,14 @@ impl LlmRequestTap {
     }
 
     pub fn on_end(self, end: BodyEnd) {
-        let request = match self.capture.finish(end == BodyEnd::Complete) {
-            CapturedBody::Complete(body) => openai::decode_request(&body).unwrap_or_default(),
-            _ => LlmRequest::default(),
+        let (request, prompt) = match self.capture.finish(end == BodyEnd::Complete) {
+            CapturedBody::Complete(body) => (
+                openai::decode_request(&body).unwrap_or_default(),
+                self.keep_prompt
+                    .then(|| openai::prompt_text(&body))
+                    .flatten(),
+            ),
+            _ => (LlmRequest::default(), None),
         };
         let model = model_label(&self.labels, request.model.as_deref(), &self.fallback_model);
         let gauge = self
@@ -216,38 +244,11 @@ impl LlmRequestTap {
             .in_flight
             .with_label_values(&[&*model, self.endpoint.as_str()]);
         gauge.inc();
-        *self.slot.0.lock().expect("llm slot poisoned") = Some((request, Some(InFlight(gauge))));
-    }
-}
-
-/// What an answer has shown so far.
-#[derive(Default)]
-struct Seen {
-    first_output: Option<Instant>,
-    last_output: Option<Instant>,
-    output_chunks: u64,
-    finish_reasons: Vec<FinishReason>,
-    usage: Option<Usage>,
-    model: Option<String>,
-    stream_error: bool,
-}
-
-impl Seen {
-    fn add(&mut self, answer: AnswerSummary, at: Instant) {
-        if answer.output_choices > 0 {
-            self.first_output.get_or_insert(at);
-            self.last_output = Some(at);
-            self.output_chunks += answer.output_choices;
-        }
-        // A choice's finish reason is sent once; cap what a hostile stream could pile up.
-        if self.finish_reasons.len() < 64 {
-            self.finish_reasons.extend(answer.finish_reasons);
-        }
-        self.usage = answer.usage.or(self.usage);
-        if self.model.is_none() {
-            self.model = answer.model;
-        }
-        self.stream_error |= answer.error;
+        *self.slot.0.lock().expect("llm slot poisoned") = Some(Requested {
+            request,
+            prompt,
+            in_flight: Some(InFlight(gauge)),
+        });
     }
 }
 
@@ -262,6 +263,8 @@ pub struct LlmCall {
     fallback_model: Arc<str>,
     /// When the request head arrived.
     started: Instant,
+    /// The capture policy, when the request is sampled for text capture.
+    text: Option<Arc<CapturePolicy>>,
 }
 
 /// Watches the answer to an OpenAI-compatible call on its way to the client.
@@ -281,11 +284,12 @@ impl LlmResponseTap {
             .and_then(|v| v.to_str().ok())
             .and_then(|ct| ct.split(';').next())
             .is_some_and(|media| media.trim().eq_ignore_ascii_case("text/event-stream"));
+        let seen = Seen::new(call.text.is_some());
         Self {
             call,
             sse: streamed.then(|| SseParser::new(MAX_EVENT_BYTES)),
             capture: Capture::new(if streamed { 0 } else { MAX_REQUEST_CAPTURE }),
-            seen: Seen::default(),
+            seen,
         }
     }
 
@@ -296,21 +300,27 @@ impl LlmResponseTap {
         };
         let now = Instant::now();
         let seen = &mut self.seen;
+        let endpoint = self.call.endpoint;
         sse.push(data, &mut |event: SseEvent| {
             if event.data == openai::STREAM_DONE {
                 return;
             }
-            if let Ok(answer) = openai::decode_answer(event.data.as_bytes()) {
+            if let Ok(answer) = openai::decode_answer_for(endpoint, event.data.as_bytes()) {
                 seen.add(answer, now);
             }
         });
     }
 
     /// Records the request's LLM metrics: `status` of the answer, how its body `end`ed.
-    pub fn on_end(mut self, status: http::StatusCode, end: BodyEnd) {
+    /// Returns what was measured, for the request's span and event.
+    pub fn on_end(mut self, status: http::StatusCode, end: BodyEnd) -> LlmRecord {
         let ended = Instant::now();
         let r = &self.call;
-        let (request, in_flight) = r
+        let Requested {
+            request,
+            prompt,
+            in_flight,
+        } = r
             .slot
             .0
             .lock()
@@ -321,11 +331,11 @@ impl LlmResponseTap {
         if !streamed
             && status.is_success()
             && let CapturedBody::Complete(body) = self.capture.finish(end == BodyEnd::Complete)
-            && let Ok(answer) = openai::decode_answer(&body)
+            && let Ok(answer) = openai::decode_answer_for(r.endpoint, &body)
         {
             self.seen.add(answer, ended);
         }
-        let seen = self.seen;
+        let mut seen = self.seen;
         let model = model_label(
             &r.labels,
             request.model.as_deref().or(seen.model.as_deref()),
@@ -350,25 +360,47 @@ impl LlmResponseTap {
             m.count_error(&model, r.endpoint, error_type);
         }
         drop(in_flight);
+        let mut record = LlmRecord {
+            operation: r.endpoint.as_str(),
+            stream: request.stream,
+            max_tokens: request.max_tokens,
+            temperature: request.temperature,
+            request_model: request.model,
+            response_model: seen.model.take(),
+            ..LlmRecord::default()
+        };
+        if let Some(policy) = &r.text {
+            record.text = Some(policy.capture_text(
+                prompt.as_deref(),
+                seen.completion.as_deref(),
+                seen.completion_cut_short,
+            ));
+        }
         if !status.is_success() {
-            return;
+            return record;
         }
         for reason in &seen.finish_reasons {
             m.finish_reasons
                 .with_label_values(&[&*model, r.endpoint.as_str(), reason.as_str()])
                 .inc();
         }
+        record.finish_reasons = seen.finish_reasons.iter().map(|r| r.as_str()).collect();
         if streamed && let Some(first) = seen.first_output {
+            let ttft = first.duration_since(r.started);
             m.time_to_first_token
                 .with_label_values(&values)
-                .observe(first.duration_since(r.started).as_secs_f64());
+                .observe(ttft.as_secs_f64());
+            record.time_to_first_token = Some(ttft);
             if let Some(last) = seen.last_output
                 && seen.output_chunks > 1
             {
-                let gaps = (seen.output_chunks - 1) as f64;
+                let gaps = seen.output_chunks - 1;
+                let mean = last.duration_since(first).as_secs_f64() / gaps as f64;
                 m.time_per_output_token
                     .with_label_values(&values)
-                    .observe(last.duration_since(first).as_secs_f64() / gaps);
+                    .observe(mean);
+                let mean = Duration::from_secs_f64(mean);
+                record.inter_token = GapSummary::of(&mut seen.gaps, gaps, mean);
             }
         }
         let usage = |token_type: &str, source: &str, tokens: u64| {
@@ -379,24 +411,37 @@ impl LlmResponseTap {
         let output = match seen.usage {
             Some(u) => {
                 usage("input", "usage", u.prompt_tokens);
+                record.input_tokens = Some(u.prompt_tokens);
+                record.token_source = Some(TokenSource::Usage);
                 (r.endpoint != Endpoint::Embeddings).then_some(u.completion_tokens)
             }
-            None if streamed => Some(seen.output_chunks),
+            None if streamed => {
+                record.token_source = Some(TokenSource::Chunks);
+                Some(seen.output_chunks)
+            }
             None => None,
         };
+        record.output_tokens = output;
+        record.total_tokens = match seen.usage {
+            Some(u) if u.total_tokens > 0 => Some(u.total_tokens),
+            _ => record
+                .input_tokens
+                .zip(output)
+                .map(|(i, o)| i + o)
+                .or(record.input_tokens),
+        };
         if let Some(output) = output {
-            let source = if seen.usage.is_some() {
-                "usage"
-            } else {
-                "chunks"
-            };
+            let source = record.token_source.map_or("chunks", TokenSource::as_str);
             usage("output", source, output);
             if duration > Duration::ZERO && output > 0 {
+                let rate = output as f64 / duration.as_secs_f64();
                 m.output_tokens_per_second
                     .with_label_values(&values)
-                    .observe(output as f64 / duration.as_secs_f64());
+                    .observe(rate);
+                record.output_tokens_per_second = Some(rate);
             }
         }
+        record
     }
 }
 
@@ -409,5 +454,6 @@ fn model_label(labels: &LabelInterner, model: Option<&str>, fallback: &Arc<str>)
     }
 }
 
+mod seen;
 #[cfg(test)]
 mod tests;

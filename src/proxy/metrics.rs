@@ -3,15 +3,17 @@
 //! Label values are closed sets or interned, bounded values (see [`crate::traffic::identity`]):
 //! `code` is the status code's static string, `reason` a [`UpstreamErrorReason`] or
 //! [`ClientErrorReason`], `model`/`model_version` come from the label interner. Per model
-//! and version, the four histograms are resolved once and cached, so recording a request
-//! costs a few atomic adds and one hash lookup for the `code` counter.
+//! and version, the four histograms, the `code="200"` counter and the model's in-flight
+//! gauge are resolved once and cached, so recording an answered request costs a few atomic
+//! adds (other codes take one hash lookup).
 
 use crate::traffic::identity::ModelLabels;
 use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry,
 };
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 pub use crate::export::prometheus::LATENCY_BUCKETS;
 
@@ -90,6 +92,11 @@ pub struct VersionHandles {
     pub upstream_duration: Histogram,
     pub request_size: Histogram,
     pub response_size: Histogram,
+    /// `modelwatch_requests_in_flight{model}`.
+    in_flight: IntGauge,
+    /// `modelwatch_requests_total{code="200"}`, resolved at the first 200, not before: a
+    /// version that never answered 200 shows no such series.
+    ok: Arc<OnceLock<IntCounter>>,
 }
 
 /// A model and version label pair.
@@ -205,6 +212,8 @@ impl ProxyMetrics {
             upstream_duration: self.upstream_duration.with_label_values(&values),
             request_size: self.request_size.with_label_values(&values),
             response_size: self.response_size.with_label_values(&values),
+            in_flight: self.in_flight.with_label_values(&values[..1]),
+            ok: Arc::default(),
         };
         self.handles
             .write()
@@ -215,15 +224,26 @@ impl ProxyMetrics {
     }
 
     /// Counts one answered request.
-    pub fn count_request(&self, labels: &ModelLabels, code: http::StatusCode) {
-        self.requests
-            .with_label_values(&[&*labels.model, &*labels.version, code.as_str()])
-            .inc();
+    pub fn count_request(
+        &self,
+        labels: &ModelLabels,
+        handles: &VersionHandles,
+        code: http::StatusCode,
+    ) {
+        let values = [&*labels.model, &*labels.version, code.as_str()];
+        if code == http::StatusCode::OK {
+            handles
+                .ok
+                .get_or_init(|| self.requests.with_label_values(&values))
+                .inc();
+        } else {
+            self.requests.with_label_values(&values).inc();
+        }
     }
 
     /// Marks a request in flight until the returned guard is dropped.
-    pub fn in_flight(&self, model: &str) -> InFlight {
-        let gauge = self.in_flight.with_label_values(&[model]);
+    pub fn in_flight(&self, handles: &VersionHandles) -> InFlight {
+        let gauge = handles.in_flight.clone();
         gauge.inc();
         InFlight(gauge)
     }
@@ -242,10 +262,13 @@ impl ProxyMetrics {
 }
 
 /// Decrements `modelwatch_requests_in_flight` when dropped, however the request ends.
-pub struct InFlight(prometheus::IntGauge);
+pub struct InFlight(IntGauge);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.dec();
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -16,6 +16,7 @@ use crate::traffic::BodyEnd;
 use crate::traffic::capture::{Capture, CapturedBody};
 use crate::traffic::exchange::{CapturedMessage, Exchange};
 use crate::traffic::identity::ModelLabels;
+use crate::traffic::llm::LlmRecord;
 use crate::traffic::trace::{TRACEPARENT, trace_id_of};
 use bytes::Bytes;
 use http::HeaderMap;
@@ -241,6 +242,7 @@ impl ResponseTap {
         duration: Duration,
         bytes: u64,
         end: BodyEnd,
+        llm: Option<Box<LlmRecord>>,
     ) {
         let (request_bytes, request_body) = self
             .slot
@@ -273,6 +275,7 @@ impl ResponseTap {
             },
             response_end: end,
             traceparent: self.traceparent,
+            llm,
         };
         match (&self.queue, &self.export) {
             // The analysis worker exports the event once it has decoded the bodies
@@ -333,5 +336,6 @@ fn own_record(
         protocol: None,
         rows: None,
         payload: None,
+        llm: None,
     }
 }

@@ -32,6 +32,10 @@ pub struct VersionPerformance {
     pub metrics: BTreeMap<&'static str, f64>,
     /// Rows per true class in the window.
     pub class_counts: BTreeMap<String, usize>,
+    /// The estimate before labels (CBPE) on the version's latest predictions, labelled
+    /// or not, when its reference holds labelled validation rows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated: Option<super::cbpe::live::EstimatedPerformance>,
 }
 
 /// The `/api/v1/performance` report.
@@ -43,7 +47,7 @@ pub struct PerformanceReport {
 }
 
 /// A JSON scalar as the class text it stands for (`"bad"`, `1`, `true`).
-fn class_of(value: &Value) -> Option<String> {
+pub(super) fn class_of(value: &Value) -> Option<String> {
     match value {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -54,7 +58,7 @@ fn class_of(value: &Value) -> Option<String> {
 
 /// Where the probability is among the outputs: a name that says so, else the first
 /// numeric output after the first (the class).
-fn probability_output(outputs: &[String], values: &[Value]) -> Option<usize> {
+pub(super) fn probability_output(outputs: &[String], values: &[Value]) -> Option<usize> {
     let named = outputs.iter().position(|o| {
         let o = o.to_ascii_lowercase();
         o == "probability" || o == "score" || o.starts_with("proba")

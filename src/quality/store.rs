@@ -61,6 +61,10 @@ pub struct Joined {
     pub labelled_ms: i64,
 }
 
+/// A stored prediction as the estimate before labels reads it: its output names and
+/// values.
+pub type Recent = (Arc<[String]>, Vec<serde_json::Value>);
+
 /// What one feedback item came to.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verdict {
@@ -383,6 +387,40 @@ impl PredictionStore {
         Ok(out)
     }
 
+    /// The latest predictions of one model version, labelled or not (what the estimate
+    /// before labels reads): at most `rows` of them, made at or after `since_ms`, each
+    /// with its output names.
+    pub fn recent(
+        &self,
+        model: &str,
+        version: &str,
+        since_ms: i64,
+        rows: usize,
+    ) -> rusqlite::Result<Vec<Recent>> {
+        let inner = self.inner.lock().expect("store poisoned");
+        let mut query = inner.conn.prepare_cached(
+            "SELECT outputs, at_ms FROM predictions WHERE version_id = ?1 AND at_ms >= ?2
+             ORDER BY at_ms DESC LIMIT ?3",
+        )?;
+        let mut out = Vec::new();
+        for (&id, v) in &inner.versions {
+            if &*v.model != model || &*v.version != version {
+                continue;
+            }
+            let found = query.query_map(params![id, since_ms, rows as i64], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })?;
+            for row in found {
+                let (values, at_ms) = row?;
+                let values = serde_json::from_str(&values).unwrap_or_default();
+                out.push((at_ms, v.outputs.clone(), values));
+            }
+        }
+        out.sort_by_key(|(at_ms, _, _)| std::cmp::Reverse(*at_ms));
+        out.truncate(rows);
+        Ok(out.into_iter().map(|(_, o, v)| (o, v)).collect())
+    }
+
     /// Every model version with stored predictions: (model, version).
     pub fn versions(&self) -> Vec<(Arc<str>, Arc<str>)> {
         let inner = self.inner.lock().expect("store poisoned");
@@ -459,6 +497,8 @@ impl Inner {
                  ON predictions (request_id, row);
              CREATE INDEX IF NOT EXISTS predictions_labelled
                  ON predictions (version_id, labelled_ms) WHERE label IS NOT NULL;
+             CREATE INDEX IF NOT EXISTS predictions_recent
+                 ON predictions (version_id, at_ms);
              CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);",
         )
         .map_err(|err| anyhow::anyhow!("prediction store {}: {err}", path.display()))?;

@@ -2,6 +2,7 @@
 
 use super::capture::CapturedBody;
 use super::identity::ModelLabels;
+use super::llm::LlmRecord;
 use std::time::{Duration, SystemTime};
 
 /// How a body stream ended.
@@ -37,6 +38,8 @@ pub struct Exchange {
     pub response_end: BodyEnd,
     /// The client's `traceparent` header, as sent (parsed when the event is built).
     pub traceparent: Option<http::HeaderValue>,
+    /// What the proxy measured of an OpenAI-compatible call; `None` for other requests.
+    pub llm: Option<Box<LlmRecord>>,
 }
 
 /// One side of the exchange.
@@ -69,5 +72,6 @@ impl Exchange {
             + self.traceparent.as_ref().map_or(0, |v| v.len())
             + self.request.captured_len()
             + self.response.captured_len()
+            + self.llm.as_ref().map_or(0, |l| l.footprint())
     }
 }

@@ -11,6 +11,7 @@
 use super::evaluation::HoldoutScoring;
 use super::model::ModelArtifact;
 use super::table::RawValue;
+use crate::profile::format::LabelledPredictions;
 use crate::profile::schema::{ColumnKind, ColumnRole, ColumnSchema, Schema};
 use crate::profile::{ProfileBuilder, ProfileOptions};
 use anyhow::bail;
@@ -26,6 +27,29 @@ fn cell(value: &RawValue) -> String {
         RawValue::Number(x) => format!("{x}"),
         RawValue::Text(t) => t.clone(),
     }
+}
+
+/// Holdout rows kept in the profile at most: CBPE's calibration and sampling error
+/// settle well before this, and the profile stays a few MiB at most.
+pub const MAX_LABELLED_PREDICTIONS: usize = 100_000;
+
+/// The holdout's scores with their true and predicted classes, for estimating
+/// performance before labels (`quality::cbpe`): the rows the model never trained on, as
+/// NannyML's reference. Beyond [`MAX_LABELLED_PREDICTIONS`], every k-th row.
+fn labelled_predictions(artifact: &ModelArtifact, scoring: &HoldoutScoring) -> LabelledPredictions {
+    let n = scoring.holdout_scores.len();
+    let step = n.div_ceil(MAX_LABELLED_PREDICTIONS).max(1);
+    let mut kept = LabelledPredictions {
+        positive_class: artifact.classes.positive.clone(),
+        ..Default::default()
+    };
+    for i in (0..n).step_by(step) {
+        let score = scoring.holdout_scores[i];
+        kept.scores.push(score);
+        kept.actual.push(scoring.holdout_labels[i]);
+        kept.predicted.push(score >= artifact.threshold);
+    }
+    kept
 }
 
 /// The profile JSON bytes of a model version.
@@ -92,5 +116,6 @@ pub fn profile_bytes(
     profile
         .columns
         .extend(predictions.finish("holdout predictions").columns);
+    profile.labelled_predictions = Some(labelled_predictions(artifact, scoring));
     Ok(profile.to_json().into_bytes())
 }

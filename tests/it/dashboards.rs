@@ -38,7 +38,7 @@ const GRAFANA_UNITS: &[&str] = &[
 /// Functions a counter (or a histogram's counters) may be wrapped in.
 const COUNTER_FUNCTIONS: &[&str] = &["rate", "increase"];
 
-/// The dashboards issue 6 asks for, by uid, with the series each must show.
+/// The dashboards issues 6 and 19 ask for, by uid, with the series each must show.
 const REQUIRED: &[(&str, &[&str])] = &[
     (
         "modelwatch-overview",
@@ -78,6 +78,20 @@ const REQUIRED: &[(&str, &[&str])] = &[
             "modelwatch_export_spool_bytes",
             "process_cpu_seconds_total",
             "process_resident_memory_bytes",
+        ],
+    ),
+    // Issue 19: LLM serving.
+    (
+        "modelwatch-llm",
+        &[
+            "modelwatch_llm_time_to_first_token_seconds_bucket",
+            "modelwatch_llm_time_per_output_token_seconds_bucket",
+            "modelwatch_llm_output_tokens_per_second_bucket",
+            "modelwatch_llm_token_usage_tokens_sum",
+            "modelwatch_llm_token_usage_tokens_bucket",
+            "modelwatch_llm_finish_reasons_total",
+            "modelwatch_llm_errors_total",
+            "modelwatch_llm_requests_in_flight",
         ],
     ),
 ];

@@ -17,7 +17,7 @@ use sha2::Sha256;
 
 const KEY: &str = "capture-test-key-0123456789";
 
-fn keyed_hash(value: &str) -> String {
+pub(crate) fn keyed_hash(value: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(KEY.as_bytes()).unwrap();
     mac.update(value.as_bytes());
     format!("hmac:{}", hex::encode(&mac.finalize().into_bytes()[..16]))
@@ -38,6 +38,24 @@ async fn infer(proxy: &ProxyProcess, id: &str, features: &[String], rows: &[Vec<
     assert_eq!(answer.status, 200, "{}", answer.text());
 }
 
+/// The export sections of a configuration file shipping to `es` quickly, with every request
+/// sampled for capture and `capture` (TOML lines) added to `[export.elasticsearch.capture]`.
+pub(crate) fn capture_config(es: &str, events: &str, drift: &str, capture: &str) -> String {
+    format!(
+        r#"
+[export.elasticsearch]
+url = "{es}"
+data_stream = "{events}"
+drift_data_stream = "{drift}"
+batch_age = "100ms"
+[export.elasticsearch.capture]
+sample_rate = 1.0
+hash_key = "{KEY}"
+{capture}
+"#
+    )
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn captured_payloads_are_sampled_redacted_and_capped() {
     let es = opensearch_url();
@@ -48,21 +66,13 @@ async fn captured_payloads_are_sampled_redacted_and_capped() {
     std::fs::write(
         &config,
         format!(
-            r#"
-[model]
-name = "credit"
-[export.elasticsearch]
-url = "{es}"
-data_stream = "{events}"
-drift_data_stream = "{drift}"
-batch_age = "100ms"
-[export.elasticsearch.capture]
-sample_rate = 1.0
-max_bytes = 1500
-drop = ["age"]
-hash = ["Job"]
-hash_key = "{KEY}"
-"#
+            "[model]\nname = \"credit\"\n{}",
+            capture_config(
+                &es,
+                &events,
+                &drift,
+                "max_bytes = 1500\ndrop = [\"age\"]\nhash = [\"Job\"]"
+            )
         ),
     )
     .unwrap();

@@ -21,14 +21,14 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A running `llama_cpp.server`; killed when dropped.
-struct LlamaServer {
+pub(crate) struct LlamaServer {
     child: Child,
     port: u16,
 }
 
 impl LlamaServer {
     /// Starts the server with extra flags (`--embedding true` for `/v1/embeddings`).
-    async fn start(extra: &[&str]) -> LlamaServer {
+    pub(crate) async fn start(extra: &[&str]) -> LlamaServer {
         let var = |name: &str| {
             std::env::var(name).unwrap_or_else(|_| {
                 panic!(
@@ -88,7 +88,7 @@ impl LlamaServer {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 }
@@ -101,17 +101,17 @@ impl Drop for LlamaServer {
 }
 
 /// A streamed answer as the client saw it.
-struct Streamed {
+pub(crate) struct Streamed {
     /// Each body frame, and when it arrived (since the request was sent).
-    frames: Vec<(Duration, Bytes)>,
+    pub(crate) frames: Vec<(Duration, Bytes)>,
     /// Each event's JSON without the fields that differ between two identical requests
     /// (`id`, `created`).
-    events: Vec<Value>,
+    pub(crate) events: Vec<Value>,
     /// When the frame carrying the first output arrived.
-    first_output: Duration,
+    pub(crate) first_output: Duration,
 }
 
-async fn stream(url: &str, body: &Value) -> Streamed {
+pub(crate) async fn stream(url: &str, body: &Value) -> Streamed {
     let request = http::Request::post(url)
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(body.to_string())))
@@ -169,7 +169,7 @@ async fn metrics(proxy: &ProxyProcess) -> Vec<Sample> {
     )
 }
 
-fn chat(stream: bool) -> Value {
+pub(crate) fn chat(stream: bool) -> Value {
     serde_json::json!({
         "model": "tiny",
         "messages": [{"role": "user", "content": "hello there"}],

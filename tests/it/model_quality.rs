@@ -71,7 +71,10 @@ fn outcomes(sidecar: &ProxyProcess) -> BTreeMap<(String, String), f64> {
 
 /// One single-row inference through the sidecar: (request id, version that answered,
 /// predicted class).
-fn predict(sidecar: &ProxyProcess, cells: &[serde_json::Value]) -> (String, String, String) {
+pub(crate) fn predict(
+    sidecar: &ProxyProcess,
+    cells: &[serde_json::Value],
+) -> (String, String, String) {
     let body = json!({"inputs": [{"name": "input-0", "shape": [1, cells.len()], "datatype": "BYTES", "data": cells}]});
     let (status, head, reply) = http(
         &sidecar.listen.to_string(),

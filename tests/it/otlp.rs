@@ -25,12 +25,16 @@ const SERVER: u64 = 2;
 const CLIENT: u64 = 3;
 const STATUS_ERROR: u64 = 2;
 
-fn service(tag: &str) -> String {
+pub(crate) fn service(tag: &str) -> String {
     format!("mw-otlp-{tag}-{}", std::process::id())
 }
 
 /// The proxy's environment for exporting to `endpoint` quickly enough for a test.
-fn otel_env<'a>(service: &'a str, endpoint: &'a str, protocol: &'a str) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn otel_env<'a>(
+    service: &'a str,
+    endpoint: &'a str,
+    protocol: &'a str,
+) -> Vec<(&'a str, &'a str)> {
     vec![
         ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
@@ -67,7 +71,7 @@ fn is_error(span: &Value) -> bool {
     span["status"]["code"].as_u64() == Some(STATUS_ERROR)
 }
 
-fn string_attribute<'a>(span: &'a Value, key: &str) -> Option<&'a str> {
+pub(crate) fn string_attribute<'a>(span: &'a Value, key: &str) -> Option<&'a str> {
     attribute(span, key)?.as_str()
 }
 

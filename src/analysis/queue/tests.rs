@@ -27,6 +27,7 @@ fn exchange(body_len: usize) -> Exchange {
         response: message(0),
         response_end: crate::traffic::BodyEnd::Complete,
         traceparent: None,
+        llm: None,
     }
 }
 
@@ -60,4 +61,23 @@ fn the_byte_limit_holds_whatever_the_count() {
     assert_eq!(dropped(&queue), 7);
     queue.offer(exchange(1000));
     assert_eq!(dropped(&queue), 8);
+}
+
+#[test]
+fn try_recv_takes_what_waits_and_frees_its_room() {
+    let one = exchange(1000).footprint();
+    let (queue, receiver) = AnalysisQueue::new(1000, one * 2, &Registry::new()).unwrap();
+    assert!(receiver.try_recv().is_none());
+    queue.offer(exchange(1000));
+    queue.offer(exchange(1000));
+    assert_eq!(receiver.depth.get(), 2);
+    assert!(receiver.try_recv().is_some());
+    assert_eq!(receiver.depth.get(), 1);
+    // Its bytes are released: one more fits, a second does not.
+    queue.offer(exchange(1000));
+    queue.offer(exchange(1000));
+    assert_eq!(dropped(&queue), 1);
+    assert!(receiver.try_recv().is_some());
+    assert!(receiver.try_recv().is_some());
+    assert!(receiver.try_recv().is_none());
 }

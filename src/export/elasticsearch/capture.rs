@@ -12,6 +12,7 @@
 
 use crate::config::elasticsearch::CaptureConfig;
 use crate::protocol::{Batch, Value as Cell};
+use crate::traffic::llm::CapturedText;
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -152,6 +153,44 @@ impl CapturePolicy {
             truncated: kept < rows,
             bytes,
         })
+    }
+
+    /// The prompt and completion of a sampled LLM request (`modelwatch.llm.prompt` /
+    /// `.completion`), treated like columns of those names: left out when `drop` names them,
+    /// their keyed hash when `hash` does, else kept, the prompt first, cut at a character
+    /// boundary so that both together stay within `max_bytes`. `cut_short`: the text given
+    /// is already incomplete (the proxy stopped collecting it).
+    pub fn capture_text(
+        &self,
+        prompt: Option<&str>,
+        completion: Option<&str>,
+        cut_short: bool,
+    ) -> CapturedText {
+        let mut budget = self.max_bytes;
+        let mut truncated = cut_short;
+        let mut field = |name: &str, text: Option<&str>| {
+            let text = text?;
+            if self.drop.iter().any(|d| d == name) {
+                return None;
+            }
+            if self.hash.iter().any(|h| h == name) {
+                return Some(self.hash_value(text));
+            }
+            let mut end = text.len().min(budget);
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            truncated |= end < text.len();
+            budget -= end;
+            Some(text[..end].to_string())
+        };
+        let prompt = field("prompt", prompt);
+        let completion = field("completion", completion);
+        CapturedText {
+            prompt,
+            completion,
+            truncated,
+        }
     }
 
     fn sources<'a>(

@@ -9,6 +9,7 @@ use super::drift_snapshot::DriftSnapshot;
 use crate::config::elasticsearch::ElasticsearchConfig;
 use crate::traffic::BodyEnd;
 use crate::traffic::exchange::Exchange;
+use crate::traffic::llm::LlmRecord;
 use serde_json::{Value, json};
 use std::time::{Duration, SystemTime};
 
@@ -142,6 +143,8 @@ pub struct RequestRecord {
     pub rows: Option<u64>,
     /// The sampled, redacted payload (`[export.elasticsearch.capture]`).
     pub payload: Option<CapturedPayload>,
+    /// What the proxy measured of an OpenAI-compatible call (`modelwatch.llm`).
+    pub llm: Option<Box<LlmRecord>>,
 }
 
 impl RequestRecord {
@@ -168,6 +171,7 @@ impl RequestRecord {
             protocol: None,
             rows: None,
             payload: None,
+            llm: exchange.llm.clone(),
         }
     }
 
@@ -183,6 +187,7 @@ impl RequestRecord {
             + self.trace_id.as_ref().map_or(0, String::len)
             + self.error.as_ref().map_or(0, |e| e.message.len())
             + self.payload.as_ref().map_or(0, |p| p.bytes)
+            + self.llm.as_ref().map_or(0, |l| l.footprint())
     }
 
     /// `error.*` of the document: the proxy's own, else the upstream's failure status, else
@@ -253,6 +258,9 @@ impl RequestRecord {
             }
             modelwatch["capture"] = json!({"rows": payload.rows, "truncated": payload.truncated});
         }
+        if let Some(llm) = &self.llm {
+            modelwatch["llm"] = llm_document(llm);
+        }
         let mut request = json!({"id": self.request_id, "body": {"bytes": self.request_bytes}});
         if !self.method.is_empty() {
             request["method"] = json!(self.method);
@@ -287,6 +295,63 @@ impl RequestRecord {
         }
         document
     }
+}
+
+/// `modelwatch.llm` of an OpenAI-compatible call: what was not measured is left out.
+fn llm_document(llm: &LlmRecord) -> Value {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let mut doc = json!({"operation": llm.operation, "stream": llm.stream});
+    let mut set = |key: &str, value: Option<Value>| {
+        if let Some(value) = value {
+            doc[key] = value;
+        }
+    };
+    set(
+        "request_model",
+        llm.request_model.as_ref().map(|m| json!(m)),
+    );
+    set(
+        "response_model",
+        llm.response_model.as_ref().map(|m| json!(m)),
+    );
+    set("max_tokens", llm.max_tokens.map(|t| json!(t)));
+    set("temperature", llm.temperature.map(|t| json!(t)));
+    if !llm.finish_reasons.is_empty() {
+        set("finish_reasons", Some(json!(llm.finish_reasons)));
+    }
+    set(
+        "time_to_first_token_ms",
+        llm.time_to_first_token.map(|t| json!(ms(t))),
+    );
+    set(
+        "inter_token_ms",
+        llm.inter_token.map(|g| {
+            json!({"count": g.count, "mean": ms(g.mean), "p50": ms(g.p50), "p95": ms(g.p95), "max": ms(g.max)})
+        }),
+    );
+    set(
+        "output_tokens_per_second",
+        llm.output_tokens_per_second.map(|r| json!(r)),
+    );
+    if let Some(source) = llm.token_source {
+        let mut tokens = json!({"source": source.as_str()});
+        for (key, value) in [
+            ("input", llm.input_tokens),
+            ("output", llm.output_tokens),
+            ("total", llm.total_tokens),
+        ] {
+            if let Some(value) = value {
+                tokens[key] = json!(value);
+            }
+        }
+        set("tokens", Some(tokens));
+    }
+    if let Some(text) = &llm.text {
+        set("prompt", text.prompt.as_ref().map(|t| json!(t)));
+        set("completion", text.completion.as_ref().map(|t| json!(t)));
+        set("text_truncated", Some(json!(text.truncated)));
+    }
+    doc
 }
 
 /// A fresh event id: a UUID v7 (time-ordered, like the request ids the proxy generates, so

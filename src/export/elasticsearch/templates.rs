@@ -99,9 +99,32 @@ fn request_mappings(engine: Engine) -> Value {
                 "protocol": keyword, "rows": long,
                 "features": payload_mapping(engine), "predictions": payload_mapping(engine),
                 "capture": {"properties": {"rows": long, "truncated": {"type": "boolean"}}},
+                "llm": llm_mappings(),
             }},
         }
     })
+}
+
+/// `modelwatch.llm`: typed explicitly so a first document with `temperature: 0` or a
+/// whole-millisecond latency does not make them `long`; the text is `text` (searchable,
+/// not aggregatable), never a keyword whose length could exceed the term limit.
+fn llm_mappings() -> Value {
+    let keyword = json!({"type": "keyword"});
+    let long = json!({"type": "long"});
+    let double = json!({"type": "double"});
+    let text = json!({"type": "text"});
+    json!({"properties": {
+        "operation": keyword, "request_model": keyword, "response_model": keyword,
+        "stream": {"type": "boolean"}, "max_tokens": long, "temperature": double,
+        "finish_reasons": keyword,
+        "tokens": {"properties": {"input": long, "output": long, "total": long, "source": keyword}},
+        "time_to_first_token_ms": double,
+        "inter_token_ms": {"properties": {
+            "count": long, "mean": double, "p50": double, "p95": double, "max": double,
+        }},
+        "output_tokens_per_second": double,
+        "prompt": text, "completion": text, "text_truncated": {"type": "boolean"},
+    }})
 }
 
 /// Every documented drift field typed explicitly, so that the first document cannot make

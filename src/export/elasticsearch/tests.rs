@@ -26,6 +26,7 @@ fn record() -> RequestRecord {
         protocol: None,
         rows: None,
         payload: None,
+        llm: None,
     }
 }
 
@@ -216,6 +217,7 @@ pub(crate) fn exchange(id: &str) -> crate::traffic::exchange::Exchange {
         response: message(),
         response_end: crate::traffic::BodyEnd::Complete,
         traceparent: None,
+        llm: None,
     }
 }
 

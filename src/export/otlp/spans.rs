@@ -8,9 +8,13 @@
 //! the request sent upstream, so the model server's own spans hang under the proxy's.
 //! Names are the method (`POST`), as the conventions ask when no route template is known;
 //! the path is in `url.path`. The query string is never recorded: it can carry secrets.
+//!
+//! The server span of an OpenAI-compatible call also carries the `gen_ai.*` attributes of
+//! the generative-AI semantic conventions ([`gen_ai`]), set when the answer has ended.
 
 use super::Otlp;
 use crate::traffic::identity::ModelLabels;
+use crate::traffic::llm::LlmRecord;
 use http::{Method, StatusCode, Version};
 use opentelemetry::propagation::TextMapPropagator as _;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _, Tracer as _};
@@ -147,8 +151,15 @@ impl RequestTelemetry {
     }
 
     /// Ends the request: the server span gets the status the client received (5xx marks
-    /// it an error) and the model labels; the request duration is recorded.
-    pub fn finish(self, status: StatusCode, duration: Duration, labels: &ModelLabels) {
+    /// it an error), the model labels and, for an LLM call, its `gen_ai.*` attributes; the
+    /// request duration is recorded.
+    pub fn finish(
+        self,
+        status: StatusCode,
+        duration: Duration,
+        labels: &ModelLabels,
+        llm: Option<&LlmRecord>,
+    ) {
         if let Some(instruments) = &self.otlp.instruments {
             instruments
                 .request_duration
@@ -162,6 +173,9 @@ impl RequestTelemetry {
         ));
         span.set_attribute(KeyValue::new(MODEL, labels.model.clone()));
         span.set_attribute(KeyValue::new(MODEL_VERSION, labels.version.clone()));
+        if let Some(llm) = llm {
+            span.set_attributes(gen_ai::attributes(llm));
+        }
         // For a server, only 5xx is its own failure; a 4xx is the client's.
         if status.is_server_error() {
             span.set_attribute(KeyValue::new(ERROR_TYPE, status.as_str().to_string()));
@@ -208,6 +222,8 @@ impl UpstreamCall {
         span.end();
     }
 }
+
+pub mod gen_ai;
 
 fn label_attributes(labels: &ModelLabels) -> [KeyValue; 2] {
     [

@@ -178,3 +178,36 @@ fn bad_capture_settings_name_the_key() {
         assert!(text.contains(key), "{key} missing from {text}");
     }
 }
+
+#[test]
+fn llm_text_is_dropped_hashed_or_cut_to_the_budget_like_a_column() {
+    let kept = policy(CaptureConfig {
+        max_bytes: 7,
+        ..everything()
+    });
+    // The prompt first; "é" (2 bytes) straddles the budget and is not split; the
+    // completion gets what is left.
+    let text = kept.capture_text(Some("abcdefé"), Some("xyz"), false);
+    assert_eq!(text.prompt.as_deref(), Some("abcdef"));
+    assert_eq!(text.completion.as_deref(), Some("x"));
+    assert!(text.truncated);
+    let whole = kept.capture_text(Some("ab"), Some("cd"), false);
+    assert_eq!(
+        (
+            whole.prompt.as_deref(),
+            whole.completion.as_deref(),
+            whole.truncated
+        ),
+        (Some("ab"), Some("cd"), false)
+    );
+    assert!(kept.capture_text(Some("ab"), Some("cd"), true).truncated);
+
+    let redacting = policy(CaptureConfig {
+        drop: vec!["Prompt".into()],
+        hash: vec!["completion".into()],
+        ..everything()
+    });
+    let text = redacting.capture_text(Some("my secret"), Some("the answer"), false);
+    assert_eq!(text.prompt, None);
+    assert_eq!(text.completion, Some(hmac_hex("the answer")));
+}
