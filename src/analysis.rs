@@ -24,6 +24,7 @@
 pub mod evaluate;
 pub mod follow;
 pub mod live_metrics;
+pub mod llm;
 pub mod queue;
 pub mod references;
 pub mod state;
@@ -105,6 +106,7 @@ impl LiveAnalysis {
             home.clone(),
             config.registry_url.as_deref(),
             config.registry_token_file.as_deref(),
+            config.registry_ca_file.as_deref(),
             &config.state_dir(),
         )?;
         let references = ReferenceSet::load(config, &home, &source)?;

@@ -34,6 +34,8 @@ pub struct Config {
     pub registry_url: Option<String>,
     /// The bearer token of that registry (`--registry-token-file`).
     pub registry_token_file: Option<std::path::PathBuf>,
+    /// The CA of an `https://` registry (`--registry-ca-file`); else the system's roots.
+    pub registry_ca_file: Option<std::path::PathBuf>,
     pub proxy: ProxyConfig,
     pub model: ModelConfig,
     pub analysis: AnalysisConfig,

@@ -5,4 +5,3 @@
 pub mod elasticsearch;
 pub mod otlp;
 pub mod prometheus;
-pub mod tls;

@@ -39,6 +39,8 @@
 //!   (server-rendered, charts as SVG, assets compiled in).
 //! - [`http_listener`]: the HTTP listener of `serve` and `registry serve`.
 //! - [`bearer`]: bearer tokens, read from a file and checked in constant time.
+//! - [`tls`]: the TLS settings of every client (exporters, the registry client): the
+//!   system's roots or a CA file, an optional client certificate.
 //! - [`exit`]: the process exit codes and the error kinds that map to them.
 //! - [`logging`] and [`shutdown`]: stderr diagnostics and the stop signal.
 //! - [`registry_server`]: the registry read over HTTP (`modelwatch registry serve`).
@@ -69,5 +71,6 @@ pub mod registry_server;
 pub mod replay;
 pub mod serve;
 pub mod shutdown;
+pub mod tls;
 pub mod traffic;
 pub mod train;

@@ -15,7 +15,9 @@
 //! - [`blobs`]: the content-addressed store (atomic writes, verified reads).
 //! - [`names`]: validation of dataset and model names.
 //! - [`datasets`]: dataset versions (`NAME@VERSION`), their schema and metadata.
-//! - [`reference`](mod@reference): a drift reference (`NAME[@VERSION]`, profile JSON or CSV) → a profile.
+//! - [`reference`](mod@reference): a drift reference (`NAME[@VERSION]`, profile JSON, CSV,
+//!   or a JSONL of LLM requests) → a profile; [`llm_requests`]: such a JSONL as a table of
+//!   the LLM drift features.
 //! - [`models`]: model versions, aliases and their history (the `modelwatch dataset`
 //!   and `registry` commands sit above, in `cli`).
 //! - [`source`]: where `serve` and the sidecar read model versions from (a home, or a
@@ -28,6 +30,7 @@
 pub mod blobs;
 pub mod datasets;
 pub mod home;
+pub mod llm_requests;
 pub mod migrations;
 pub mod models;
 pub mod names;

@@ -71,15 +71,21 @@ pub fn run(root: &Path, listen: SocketAddr, token_file: Option<&Path>) -> anyhow
             }
         )
     };
-    crate::http_listener::run("registry serve", listen, announce, move |req| {
-        let registry = registry.clone();
-        async move {
-            // SQLite reads and blob hashing block: off the async workers.
-            tokio::task::spawn_blocking(move || handle(&registry, &req))
-                .await
-                .unwrap_or_else(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e, json!({})))
-        }
-    })
+    crate::http_listener::run(
+        "registry serve",
+        listen,
+        std::time::Duration::ZERO,
+        announce,
+        move |req| {
+            let registry = registry.clone();
+            async move {
+                // SQLite reads and blob hashing block: off the async workers.
+                tokio::task::spawn_blocking(move || handle(&registry, &req))
+                    .await
+                    .unwrap_or_else(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e, json!({})))
+            }
+        },
+    )
 }
 
 fn error(

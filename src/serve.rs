@@ -105,14 +105,20 @@ fn poll_registry(source: ModelSource, spec: String, slot: Arc<ModelSlot>, interv
 }
 
 /// Serves `spec` (NAME@ALIAS or NAME@VERSION) from `source` on `listen` until SIGINT or
-/// SIGTERM, resolving it again every `poll_interval`.
+/// SIGTERM (and `shutdown_delay` after it, see [`crate::http_listener`]), resolving it
+/// again every `poll_interval`.
 pub fn run(
     source: ModelSource,
     spec: &str,
     listen: SocketAddr,
     poll_interval: Duration,
+    shutdown_delay: Duration,
 ) -> anyhow::Result<()> {
-    let model = load(&source, source.resolve(spec)?)
+    let (version, warning) = source.resolve_at_start(spec)?;
+    if let Some(warning) = warning {
+        eprintln!("modelwatch serve: warning: {warning}");
+    }
+    let model = load(&source, version)
         .with_context(|| format!("could not load {spec} from {}", source.describe()))?;
     let slot = Arc::new(ModelSlot::new(model));
     {
@@ -128,7 +134,7 @@ pub fn run(
             current.name, current.version
         )
     };
-    crate::http_listener::run("serve", listen, announce, move |req| {
+    crate::http_listener::run("serve", listen, shutdown_delay, announce, move |req| {
         http::handle(req, slot.clone())
     })
 }

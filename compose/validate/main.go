@@ -71,8 +71,7 @@ func checkK8s(dir string) error {
 		return fmt.Errorf("no *.yaml manifests found")
 	}
 	var errs []error
-	var deployments []appsv1.Deployment
-	var services []corev1.Service
+	var objects manifests
 	for _, file := range files {
 		raw, err := os.ReadFile(file)
 		if err != nil {
@@ -90,19 +89,69 @@ func checkK8s(dir string) error {
 			if doc == nil {
 				continue
 			}
-			if err := checkObject(doc, &deployments, &services); err != nil {
+			if err := checkObject(doc, &objects); err != nil {
 				errs = append(errs, fmt.Errorf("%s document %d (%v): %w", file, i, doc["kind"], err))
 			} else {
 				fmt.Printf("ok   %s: %v %v\n", file, doc["kind"], doc["metadata"].(map[string]any)["name"])
 			}
 		}
 	}
-	for _, s := range services {
-		if err := serviceReachesPods(s, deployments); err != nil {
+	for _, s := range objects.services {
+		if err := serviceReachesPods(s, objects.deployments); err != nil {
 			errs = append(errs, fmt.Errorf("Service %s: %w", s.Name, err))
 		}
 	}
+	for _, d := range objects.deployments {
+		if err := claimsExistAndFit(d, objects.claims); err != nil {
+			errs = append(errs, fmt.Errorf("Deployment %s: %w", d.Name, err))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// manifests are the objects the cross-checks look at.
+type manifests struct {
+	deployments []appsv1.Deployment
+	services    []corev1.Service
+	claims      []corev1.PersistentVolumeClaim
+}
+
+// claimsExistAndFit checks that every PersistentVolumeClaim a Deployment mounts is one of
+// the manifests (a missing claim leaves the pod Pending), and that a Deployment mounting
+// a ReadWriteOnce claim runs one replica with the Recreate strategy: a second replica, or
+// a rolling update's new pod, on another node never gets the volume and waits forever.
+func claimsExistAndFit(d appsv1.Deployment, claims []corev1.PersistentVolumeClaim) error {
+	for _, v := range d.Spec.Template.Spec.Volumes {
+		if v.PersistentVolumeClaim == nil {
+			continue
+		}
+		name := v.PersistentVolumeClaim.ClaimName
+		var claim *corev1.PersistentVolumeClaim
+		for i := range claims {
+			if claims[i].Name == name {
+				claim = &claims[i]
+			}
+		}
+		if claim == nil {
+			return fmt.Errorf("volume %s: PersistentVolumeClaim %q is not in the manifests", v.Name, name)
+		}
+		readWriteOnce := false
+		for _, mode := range claim.Spec.AccessModes {
+			if mode == corev1.ReadWriteOnce || mode == corev1.ReadWriteOncePod {
+				readWriteOnce = true
+			}
+		}
+		if !readWriteOnce {
+			continue
+		}
+		if d.Spec.Replicas == nil || *d.Spec.Replicas != 1 {
+			return fmt.Errorf("volume %s: claim %q is %v, so the Deployment needs replicas: 1", v.Name, name, claim.Spec.AccessModes)
+		}
+		if d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+			return fmt.Errorf("volume %s: claim %q is %v, so the Deployment needs strategy: {type: Recreate} (a rolling update's new pod would wait for the volume)", v.Name, name, claim.Spec.AccessModes)
+		}
+	}
+	return nil
 }
 
 // serviceReachesPods checks that a Service selects the pods of some Deployment and that
@@ -156,8 +205,8 @@ func probePortsExist(d appsv1.Deployment) error {
 }
 
 // checkObject strictly decodes one manifest into its API type (unknown fields and wrong
-// types are errors) and collects Deployments and Services for the cross-checks.
-func checkObject(doc map[string]any, deployments *[]appsv1.Deployment, services *[]corev1.Service) error {
+// types are errors) and collects Deployments, Services and claims for the cross-checks.
+func checkObject(doc map[string]any, objects *manifests) error {
 	js, err := yaml.Marshal(doc)
 	if err != nil {
 		return err
@@ -179,13 +228,22 @@ func checkObject(doc map[string]any, deployments *[]appsv1.Deployment, services 
 		if err := probePortsExist(d); err != nil {
 			return err
 		}
-		*deployments = append(*deployments, d)
+		objects.deployments = append(objects.deployments, d)
 	case "Service":
 		var s corev1.Service
 		if err := yaml.UnmarshalStrict(js, &s); err != nil {
 			return err
 		}
-		*services = append(*services, s)
+		objects.services = append(objects.services, s)
+	case "PersistentVolumeClaim":
+		var c corev1.PersistentVolumeClaim
+		if err := yaml.UnmarshalStrict(js, &c); err != nil {
+			return err
+		}
+		if len(c.Spec.AccessModes) == 0 {
+			return fmt.Errorf("claim needs spec.accessModes")
+		}
+		objects.claims = append(objects.claims, c)
 	case "ConfigMap":
 		var c corev1.ConfigMap
 		if err := yaml.UnmarshalStrict(js, &c); err != nil {

@@ -76,6 +76,12 @@ impl ReferenceSet {
             .or_else(|| self.by_model.get(&None))
     }
 
+    /// The reference configured for `model` by name (`analysis.references`), not the
+    /// default one.
+    pub fn own(&self, model: &str) -> Option<&Arc<LoadedReference>> {
+        self.by_model.get(&Some(model.to_string()))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.by_model.is_empty()
     }
@@ -144,9 +150,12 @@ fn model_reference(
             return Ok(None);
         }
     }
-    let (version, profile) = source
-        .model_profile(spec)
+    let (version, profile, warning) = source
+        .model_profile_at_start(spec)
         .with_context(|| format!("could not load the reference of model {spec}"))?;
+    if let Some(warning) = warning {
+        tracing::warn!(reference = spec, "{warning}");
+    }
     let mut loaded = LoadedReference::new(spec, profile, max_features);
     loaded.version = version.version.to_string();
     loaded.model = Some(version.name);

@@ -8,6 +8,7 @@ use super::queue::{Idle, QueueReceiver};
 use super::references::LoadedReference;
 use crate::export::elasticsearch::capture::CapturePolicy;
 use crate::export::elasticsearch::event::RequestRecord;
+use crate::protocol::openai::Endpoint;
 use crate::protocol::{self, Protocol, RequestMeta, ResponseMeta};
 use crate::quality::store::{Prediction, PredictionStore};
 use crate::traffic::Exchange;
@@ -118,6 +119,9 @@ fn analyse(
     if !exchange.status.is_success() {
         return Err("not_success");
     }
+    if let Some(endpoint) = Endpoint::from_route(&exchange.path) {
+        return super::llm::analyse(analysis, exchange, endpoint, decoded);
+    }
     let current = analysis
         .reference_for(&exchange.labels.model)
         .ok_or("no_reference")?;
@@ -226,7 +230,7 @@ fn decode_response(
     .map_err(|e| e.reason().as_str())
 }
 
-fn body(captured: &CapturedBody) -> Result<&[u8], &'static str> {
+pub(super) fn body(captured: &CapturedBody) -> Result<&[u8], &'static str> {
     match captured {
         CapturedBody::Complete(b) => Ok(b),
         CapturedBody::TooLarge => Err("body_too_large"),

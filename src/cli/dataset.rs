@@ -25,7 +25,9 @@ pub enum DatasetCommand {
     ///
     /// The version id is the first 12 hex digits of the file's sha256: adding the same
     /// bytes again returns the existing version. The schema (numeric, categorical,
-    /// boolean) is inferred from the first 10,000 rows; the flags override it.
+    /// boolean) is inferred from the first 10,000 rows; the flags override it. A JSONL
+    /// file of OpenAI-compatible requests (.jsonl, .ndjson) is stored as its table of LLM
+    /// drift features (docs/llm.md), without the prompts.
     Add(AddArgs),
     /// List every stored dataset version.
     List(ListArgs),
@@ -42,7 +44,8 @@ pub enum DatasetCommand {
 #[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Debug, clap::Args)]
 pub struct ProfileArgs {
-    /// NAME[@VERSION] of a stored dataset, or the path of a CSV file.
+    /// NAME[@VERSION] of a stored dataset, or the path of a CSV file or of a JSONL file of
+    /// LLM requests (.jsonl, .ndjson; docs/llm.md).
     pub source: String,
     /// Write the profile here instead of standard output.
     #[arg(short, long, value_name = "FILE")]
@@ -59,7 +62,7 @@ pub struct ProfileArgs {
 pub struct AddArgs {
     /// Dataset name: letters, digits, '_', '-', '.'.
     pub name: String,
-    /// The CSV file (header row first).
+    /// The CSV file (header row first), or a JSONL file of LLM requests.
     pub file: PathBuf,
     #[command(flatten)]
     pub schema: SchemaFlags,

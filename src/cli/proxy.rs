@@ -129,6 +129,10 @@ pub struct ProxyArgs {
     /// File holding the bearer token of that registry [key: registry_token_file]
     #[arg(long, value_name = "FILE", env = "MODELWATCH_REGISTRY_TOKEN_FILE")]
     pub registry_token_file: Option<String>,
+    /// PEM file of the CA that signed an https:// registry's certificate (default: the
+    /// system's roots) [key: registry_ca_file]
+    #[arg(long, value_name = "FILE", env = "MODELWATCH_REGISTRY_CA_FILE")]
+    pub registry_ca_file: Option<String>,
     /// Directory for what the sidecar writes: the Elasticsearch spool and dead-letter file.
     /// Must be writable; checked at startup. Kept apart from MODELWATCH_HOME, which may be
     /// read-only. Also MODELWATCH_STATE_DIR [key: state_dir; default .modelwatch-state;
@@ -149,6 +153,7 @@ impl ProxyArgs {
             ("state_dir", self.state_dir.clone()),
             ("registry_url", self.registry_url.clone()),
             ("registry_token_file", self.registry_token_file.clone()),
+            ("registry_ca_file", self.registry_ca_file.clone()),
             // Already resolved by clap: --home (before or after `proxy`), MODELWATCH_HOME,
             // else the default.
             ("home", Some(self.home.home.display().to_string())),

@@ -19,6 +19,11 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port, printed on stderr).
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8000")]
     pub listen: SocketAddr,
+    /// After SIGTERM, keep serving this long (answers close their connections) before
+    /// draining. In a pod, give at least the sidecar's proxy.shutdown_delay: every
+    /// container gets SIGTERM at once, and the sidecar forwards until its delay ends.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub shutdown_delay: Duration,
     /// How often to check the registry for a newly promoted version.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = humantime::parse_duration)]
     pub poll_interval: Duration,
@@ -29,6 +34,10 @@ pub struct ServeArgs {
     /// File holding the bearer token of that registry.
     #[arg(long, value_name = "FILE", env = "MODELWATCH_REGISTRY_TOKEN_FILE")]
     pub registry_token_file: Option<PathBuf>,
+    /// PEM file of the CA that signed an https:// registry's certificate (default: the
+    /// system's roots).
+    #[arg(long, value_name = "FILE", env = "MODELWATCH_REGISTRY_CA_FILE")]
+    pub registry_ca_file: Option<PathBuf>,
     /// Where artifacts fetched over --registry-url are cached (must be writable then).
     #[arg(
         long,
@@ -45,7 +54,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.home.home.clone(),
         args.registry_url.as_deref(),
         args.registry_token_file.as_deref(),
+        args.registry_ca_file.as_deref(),
         &args.state_dir,
     )?;
-    crate::serve::run(source, &args.model, args.listen, args.poll_interval)
+    crate::serve::run(
+        source,
+        &args.model,
+        args.listen,
+        args.poll_interval,
+        args.shutdown_delay,
+    )
 }

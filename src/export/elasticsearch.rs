@@ -15,7 +15,7 @@
 //! - [`templates`]: engine detection, index templates;
 //! - [`lifecycle`]: ILM (Elasticsearch) or ISM (OpenSearch, when the plugin is there);
 //! - [`client`]: the HTTP client (hyper), basic and API-key authentication; TLS with
-//!   [`crate::export::tls`] (rustls settings, a custom CA from `ca_file`).
+//!   [`crate::tls`] (rustls settings, a custom CA from `ca_file`).
 
 pub mod bulk;
 pub mod capture;

@@ -9,6 +9,9 @@
 //! the format, nothing copied); anything else in the bodies is ignored, so servers that add
 //! fields (llama.cpp's `timings`, vLLM's `prompt_logprobs`) decode alike.
 
+pub mod features;
+pub mod text;
+
 use super::error::{DecodeError, DecodeReason, fail};
 use serde::Deserialize;
 use serde::de::IgnoredAny;

@@ -12,6 +12,14 @@
 
 use memchr::memchr2;
 
+/// True when a `Content-Type` announces a server-sent event stream.
+pub fn is_event_stream(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("text/event-stream"))
+}
+
 /// One dispatched event: its `event` field (if any) and its joined `data` lines.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SseEvent {

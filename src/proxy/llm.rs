@@ -282,8 +282,7 @@ impl LlmResponseTap {
         let streamed = response_headers
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .and_then(|ct| ct.split(';').next())
-            .is_some_and(|media| media.trim().eq_ignore_ascii_case("text/event-stream"));
+            .is_some_and(crate::protocol::sse::is_event_stream);
         let seen = Seen::new(call.text.is_some());
         Self {
             call,

@@ -117,6 +117,10 @@ impl Home {
     /// The file is read twice: once for schema inference (first rows only) and once to copy
     /// it into the blob store while checking every row (field count, UTF-8) and counting
     /// rows. Memory stays bounded whatever the file size.
+    ///
+    /// A JSONL file of LLM requests ([`super::llm_requests`]) is stored as its table of
+    /// drift features, with their fixed schema: the version is the hash of that table, and
+    /// no prompt text is stored.
     pub fn add_dataset(
         &mut self,
         name: &str,
@@ -124,8 +128,24 @@ impl Home {
         overrides: &SchemaOverrides,
     ) -> anyhow::Result<AddedDataset> {
         names::validate("dataset name", name)?;
-        let shown = file.display();
+        if super::llm_requests::is_requests_file(file) {
+            super::reference::refuse_schema_flags(&file.display().to_string(), overrides)?;
+            let table = super::llm_requests::feature_table(file)?;
+            return self.store_csv(name, table.csv.path(), file, table.schema);
+        }
         let schema = infer_schema(file, overrides)?;
+        self.store_csv(name, file, file, schema)
+    }
+
+    /// Stores the CSV at `file` (made from `added_from`) under `schema`.
+    fn store_csv(
+        &mut self,
+        name: &str,
+        file: &Path,
+        added_from: &Path,
+        schema: Schema,
+    ) -> anyhow::Result<AddedDataset> {
+        let shown = file.display();
 
         let source = File::open(file).with_context(|| format!("could not open {shown}"))?;
         let mut writer = self.blobs().writer()?;
@@ -146,8 +166,8 @@ impl Home {
             rows,
             columns: schema.columns.len(),
             bytes,
-            source_path: std::fs::canonicalize(file)
-                .unwrap_or_else(|_| file.to_path_buf())
+            source_path: std::fs::canonicalize(added_from)
+                .unwrap_or_else(|_| added_from.to_path_buf())
                 .display()
                 .to_string(),
             created_at: now_rfc3339(),

@@ -1,5 +1,5 @@
-//! Turning what a user typed as a reference (`NAME[@VERSION]`, a profile JSON file or a
-//! CSV file) into a [`Profile`].
+//! Turning what a user typed as a reference (`NAME[@VERSION]`, a profile JSON file, a
+//! CSV file, or a JSONL file of LLM requests) into a [`Profile`].
 
 use super::datasets::infer_schema;
 use super::home::Home;
@@ -17,14 +17,21 @@ pub enum ReferenceKind {
     ProfileFile,
     /// A CSV file profiled on the fly.
     CsvFile,
+    /// A JSONL file of OpenAI-compatible requests (`.jsonl`, `.ndjson`): its LLM drift
+    /// features ([`super::llm_requests`]) profiled on the fly.
+    RequestsFile,
 }
 
-/// Classifies `reference`: an existing file is a profile when it is JSON (ends in `.json`
-/// or starts with `{`), a CSV otherwise; anything else is a dataset spec.
+/// Classifies `reference`: an existing file is a requests file when it ends in `.jsonl` or
+/// `.ndjson`, a profile when it is JSON (ends in `.json` or starts with `{`), a CSV
+/// otherwise; anything else is a dataset spec.
 pub fn classify(reference: &str) -> ReferenceKind {
     let path = Path::new(reference);
     if !path.is_file() {
         return ReferenceKind::Dataset;
+    }
+    if super::llm_requests::is_requests_file(path) {
+        return ReferenceKind::RequestsFile;
     }
     let is_json = path
         .extension()
@@ -52,8 +59,16 @@ pub fn load_profile(
             let schema = infer_schema(path, overrides)?;
             build_from_csv(path, &schema, options, reference)
         }
+        ReferenceKind::RequestsFile => {
+            refuse_schema_flags(reference, overrides)?;
+            let table = super::llm_requests::feature_table(Path::new(reference))?;
+            build_from_csv(table.csv.path(), &table.schema, options, reference)
+        }
         ReferenceKind::Dataset => {
-            if reference.ends_with(".csv") || reference.ends_with(".json") {
+            if [".csv", ".json", ".jsonl", ".ndjson"]
+                .iter()
+                .any(|ext| reference.ends_with(ext))
+            {
                 return Err(UsageError(format!(
                     "{reference}: no such file (and not a dataset name): check the path"
                 ))
@@ -67,6 +82,18 @@ pub fn load_profile(
             Ok(profile)
         }
     }
+}
+
+/// A requests file has a fixed schema: `--target`, `--id` and `--categorical` would be
+/// silently meaningless, so they are refused.
+pub fn refuse_schema_flags(reference: &str, overrides: &SchemaOverrides) -> Result<(), UsageError> {
+    if overrides.target.is_some() || overrides.id.is_some() || !overrides.categorical.is_empty() {
+        return Err(UsageError(format!(
+            "{reference} is a JSONL of LLM requests, whose feature columns are fixed \
+             (docs/llm.md): drop --target, --id and --categorical"
+        )));
+    }
+    Ok(())
 }
 
 fn first_non_space_byte(path: &Path) -> Option<u8> {

@@ -12,6 +12,10 @@
 //!   client keeps what it fetched in its cache directory (a [`BlobStore`] in the state
 //!   directory) after checking that the bytes hash to the name it asked for.
 //!
+//! The last answer to each resolve is kept there too (`answers/`), so that a process
+//! restarted while the registry is down starts from the version it last served, with a
+//! warning (see [`super::source::ModelSource::resolve_at_start`]).
+//!
 //! Requests run on a short-lived thread of their own: the blocking HTTP client may not run
 //! on an async runtime's threads, and the sidecar loads its references from one.
 
@@ -21,7 +25,7 @@ use crate::exit::UsageError;
 use anyhow::Context;
 use reqwest::StatusCode;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -58,16 +62,38 @@ pub struct RemoteRegistry {
 }
 
 impl RemoteRegistry {
-    /// A client of the registry at `url` (`http://HOST:PORT`), caching blobs under
+    /// A client of the registry at `url` (`http://HOST:PORT`, or `https://` checked
+    /// against `ca_file`'s CA certificates, else the system's roots), caching blobs under
     /// `cache_dir`, which must be writable (a usage error naming it otherwise).
-    pub fn new(url: &str, token: Option<String>, cache_dir: &Path) -> anyhow::Result<Self> {
+    pub fn new(
+        url: &str,
+        token: Option<String>,
+        ca_file: Option<&Path>,
+        cache_dir: &Path,
+    ) -> anyhow::Result<Self> {
         let base = url.trim_end_matches('/').to_string();
         let parsed: Option<http::Uri> = base.parse().ok();
-        if !parsed.is_some_and(|u| u.scheme_str() == Some("http") && u.host().is_some()) {
+        let scheme = parsed
+            .as_ref()
+            .filter(|u| u.host().is_some())
+            .and_then(|u| u.scheme_str());
+        let https = match scheme {
+            Some("http") => false,
+            Some("https") => true,
+            _ => {
+                return Err(UsageError(format!(
+                    "--registry-url {url:?} is not an http:// or https:// URL: give the \
+                     address of `modelwatch registry serve`, e.g. http://registry:8070 (or \
+                     https:// through your ingress, with --registry-ca-file for a private CA)"
+                ))
+                .into());
+            }
+        };
+        if let (false, Some(ca_file)) = (https, ca_file) {
             return Err(UsageError(format!(
-                "--registry-url {url:?} is not an http:// URL: give the address of \
-                 `modelwatch registry serve`, e.g. http://registry:8070 (it speaks plain \
-                 HTTP; put TLS in front of it with your ingress or service mesh)"
+                "--registry-ca-file {} is set but --registry-url {url:?} is plain http://: \
+                 use the registry's https:// address, or drop the CA file",
+                ca_file.display()
             ))
             .into());
         }
@@ -76,12 +102,13 @@ impl RemoteRegistry {
             "the registry cache directory",
             "set --state-dir (or MODELWATCH_STATE_DIR) to a directory this process can write",
         )?;
-        // Plain HTTP only (checked above), but the client wants its TLS provider named.
-        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth();
+        let tls = if https {
+            crate::tls::client_config(ca_file, "--registry-ca-file", None)
+                .map_err(|e| UsageError(format!("{e:#}")))?
+        } else {
+            // No trust store is loaded for plain HTTP, but the client wants its TLS named.
+            crate::tls::plaintext_only()?
+        };
         let client = off_runtime(|| {
             reqwest::blocking::Client::builder()
                 .timeout(REQUEST_TIMEOUT)
@@ -119,9 +146,51 @@ impl RemoteRegistry {
         let version: ModelVersion = serde_json::from_slice(&response.body)
             .with_context(|| format!("{}{path} did not answer a model version", self.base))?;
         if let Some(etag) = response.etag {
+            self.keep_answer(&path, &etag, &version);
             self.lock_answers().insert(path, (etag, version.clone()));
         }
         Ok(version)
+    }
+
+    /// What `spec` resolved to when this cache last reached the registry, for a cold start
+    /// while the registry is unreachable; its `ETag` primes the next conditional resolve,
+    /// so catching up costs a `304` when nothing moved meanwhile.
+    pub fn cached_resolve(&self, spec: &str) -> Option<ModelVersion> {
+        let (name, selector) = parse_model_spec(spec).ok()?;
+        let path = version_path(&name, selector.as_deref().unwrap_or(LATEST));
+        let text = std::fs::read(self.answer_file(&path)).ok()?;
+        let kept: KeptAnswer = serde_json::from_slice(&text).ok()?;
+        self.lock_answers()
+            .insert(path, (kept.etag, kept.version.clone()));
+        Some(kept.version)
+    }
+
+    /// Where the last answer to `path` from this registry is kept across restarts.
+    fn answer_file(&self, path: &str) -> PathBuf {
+        let key = BlobHash::of(format!("{}{path}", self.base).as_bytes());
+        self.cache
+            .root()
+            .join("answers")
+            .join(format!("{}.json", key.prefix(32)))
+    }
+
+    /// Keeps an answer for [`RemoteRegistry::cached_resolve`] (written whole, then renamed
+    /// into place). Best effort: without it only a cold start with the registry down fails.
+    fn keep_answer(&self, path: &str, etag: &str, version: &ModelVersion) {
+        let file = self.answer_file(path);
+        let kept = KeptAnswer {
+            etag: etag.to_string(),
+            version: version.clone(),
+        };
+        let written = (|| -> std::io::Result<()> {
+            std::fs::create_dir_all(file.parent().expect("answers/ is the parent"))?;
+            let partial = file.with_extension("partial");
+            std::fs::write(&partial, serde_json::to_vec(&kept)?)?;
+            std::fs::rename(&partial, &file)
+        })();
+        if let Err(e) = written {
+            tracing::warn!(file = %file.display(), error = %e, "could not keep the registry's answer");
+        }
     }
 
     /// A blob's bytes, from the cache or fetched once and cached, verified against its
@@ -178,7 +247,15 @@ impl RemoteRegistry {
             let body = response.bytes()?.to_vec();
             Ok::<_, reqwest::Error>(Fetched { status, etag, body })
         })
-        .with_context(|| format!("could not reach the registry at {url}"))
+        .with_context(|| {
+            let https = if url.starts_with("https://") {
+                " (https: its certificate must be signed by a CA of --registry-ca-file, or of \
+                 the system's roots without it)"
+            } else {
+                ""
+            };
+            format!("could not reach the registry at {url}{https}")
+        })
     }
 
     /// `response` when it is a 200; otherwise an error saying what the registry said.
@@ -204,6 +281,13 @@ impl RemoteRegistry {
             _ => anyhow::anyhow!(message),
         })
     }
+}
+
+/// A resolve's answer as kept in the cache directory.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct KeptAnswer {
+    etag: String,
+    version: ModelVersion,
 }
 
 /// One answer, read whole.

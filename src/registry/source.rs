@@ -21,11 +21,13 @@ pub enum ModelSource {
 
 impl ModelSource {
     /// The home at `home`, or the registry at `url` when one is given (with its bearer
-    /// token, read from `token_file`; fetched blobs cached under `state_dir`).
+    /// token, read from `token_file`; an `https://` registry's certificate checked against
+    /// `ca_file`, else the system's roots; fetched blobs cached under `state_dir`).
     pub fn new(
         home: PathBuf,
         url: Option<&str>,
         token_file: Option<&std::path::Path>,
+        ca_file: Option<&std::path::Path>,
         state_dir: &std::path::Path,
     ) -> anyhow::Result<ModelSource> {
         let Some(url) = url else {
@@ -42,7 +44,7 @@ impl ModelSource {
             .transpose()?;
         let cache = state_dir.join("registry-cache");
         Ok(ModelSource::Remote(Arc::new(RemoteRegistry::new(
-            url, token, &cache,
+            url, token, ca_file, &cache,
         )?)))
     }
 
@@ -81,11 +83,48 @@ impl ModelSource {
         }
     }
 
+    /// What `spec` resolves to, at a process's start: like [`ModelSource::resolve`], but
+    /// when a remote registry cannot be reached (no answer, or a 5xx; not a 404 or 401) and
+    /// its last answer is cached in the state directory, that answer, with a warning to
+    /// show. The caller's poll then follows the registry once it answers again.
+    pub fn resolve_at_start(&self, spec: &str) -> anyhow::Result<(ModelVersion, Option<String>)> {
+        let ModelSource::Remote(remote) = self else {
+            return Ok((self.resolve(spec)?, None));
+        };
+        match remote.resolve(spec) {
+            Ok(version) => Ok((version, None)),
+            Err(e) if e.downcast_ref::<crate::exit::UsageError>().is_some() => Err(e),
+            Err(e) => match remote.cached_resolve(spec) {
+                Some(version) => {
+                    let warning = format!(
+                        "starting from {spec} = version {} as last resolved (cached in the \
+                         state directory), since the registry cannot be reached; following it \
+                         once it answers: {e:#}",
+                        version.version
+                    );
+                    Ok((version, Some(warning)))
+                }
+                None => Err(e),
+            },
+        }
+    }
+
     /// The version `spec` resolves to and its profile.
     pub fn model_profile(&self, spec: &str) -> anyhow::Result<(ModelVersion, Profile)> {
         let version = self.resolve(spec)?;
         let profile = self.profile(&version)?;
         Ok((version, profile))
+    }
+
+    /// [`ModelSource::model_profile`] at a process's start: from the cache, with a warning,
+    /// when the registry cannot be reached ([`ModelSource::resolve_at_start`]).
+    pub fn model_profile_at_start(
+        &self,
+        spec: &str,
+    ) -> anyhow::Result<(ModelVersion, Profile, Option<String>)> {
+        let (version, warning) = self.resolve_at_start(spec)?;
+        let profile = self.profile(&version)?;
+        Ok((version, profile, warning))
     }
 }
 

@@ -164,3 +164,90 @@ fn the_image_probes_itself_in_exec_form() {
     assert_eq!(argv.last().unwrap(), "http://127.0.0.1:9090/readyz");
     assert!(dockerfile.contains("ENV MODELWATCH_STATE_DIR=/var/lib/modelwatch-state"));
 }
+
+/// The value following `flag` in a container's `args`.
+fn flag<'a>(container: &'a Value, flag: &str) -> Option<&'a str> {
+    let args = container["args"].as_sequence()?;
+    let at = args.iter().position(|a| a.as_str() == Some(flag))?;
+    args.get(at + 1)?.as_str()
+}
+
+/// The `Secret` behind the volume mounted at the directory holding `file`.
+fn secret_of(pod: &Value, container: &Value, file: &str) -> Option<String> {
+    let dir = std::path::Path::new(file).parent()?.to_str()?;
+    let mount = container["volumeMounts"]
+        .as_sequence()?
+        .iter()
+        .find(|m| m["mountPath"].as_str() == Some(dir))?;
+    let volume = pod["volumes"]
+        .as_sequence()?
+        .iter()
+        .find(|v| v["name"] == mount["name"])?;
+    Some(volume["secret"]["secretName"].as_str()?.to_string())
+}
+
+#[test]
+fn kubernetes_pods_read_the_one_registry_with_its_token() {
+    let text = read("compose/k8s/registry.yaml");
+    let objects: Vec<Value> = serde_yaml_ng::Deserializer::from_str(&text)
+        .map(|d| <Value as serde::Deserialize>::deserialize(d).unwrap())
+        .collect();
+    let find = |kind: &str| objects.iter().find(|o| o["kind"] == kind).unwrap();
+    let (registry, service) = (find("Deployment"), find("Service"));
+    let registry_pod = &registry["spec"]["template"]["spec"];
+    let server = &registry_pod["containers"][0];
+    let server_args: Vec<&str> = server["args"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(server_args[..2], ["registry", "serve"]);
+    let port = flag(server, "--listen")
+        .and_then(|l| l.rsplit_once(':'))
+        .unwrap()
+        .1;
+    // The URL the clients use: the registry's Service, on the port the server listens on.
+    let url = format!(
+        "http://{}:{}",
+        service["metadata"]["name"].as_str().unwrap(),
+        service["spec"]["ports"][0]["port"].as_u64().unwrap()
+    );
+    assert_eq!(
+        service["spec"]["ports"][0]["port"]
+            .as_u64()
+            .unwrap()
+            .to_string(),
+        port
+    );
+    let token = secret_of(registry_pod, server, flag(server, "--token-file").unwrap())
+        .expect("the registry's --token-file is in a Secret volume");
+
+    let k8s: Value = serde_yaml_ng::from_str(&read("compose/k8s/deployment.yaml")).unwrap();
+    let pod = &k8s["spec"]["template"]["spec"];
+    for container in pod["containers"].as_sequence().unwrap() {
+        let name = container["name"].as_str().unwrap();
+        assert_eq!(
+            flag(container, "--registry-url"),
+            Some(url.as_str()),
+            "{name}"
+        );
+        let file = flag(container, "--registry-token-file").expect(name);
+        assert_eq!(
+            secret_of(pod, container, file).as_ref(),
+            Some(&token),
+            "{name}"
+        );
+    }
+    // No model pod trains or keeps a registry of its own.
+    assert!(pod.get("initContainers").is_none_or(|inits| {
+        inits
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .all(|c| c["args"][0] == "healthcheck")
+    }));
+    for volume in pod["volumes"].as_sequence().unwrap() {
+        assert!(volume.get("persistentVolumeClaim").is_none(), "{volume:?}");
+    }
+}

@@ -1,5 +1,5 @@
 //! The deployment files rehearsed for real: the modelwatch containers of
-//! `compose/docker-compose.yml` and `compose/k8s/deployment.yaml` run as a container engine
+//! `compose/docker-compose.yml` (here) and `compose/k8s/` (`k8s_rehearsal`) run as a container engine
 //! would run them (`support::container`: the image's non-root user and entrypoint, each
 //! volume with its mode, a read-only root where the manifest asks for one), with the
 //! exact commands, arguments and environment read from the files themselves, so the files
@@ -17,8 +17,8 @@
 //! - The alert receiver (`alert-receiver:5001` in compose, a small Python server there) is
 //!   the test's own HTTP server on the same address.
 //!
-//! The compose and Kubernetes rehearsals use the files' fixed ports (8000, 8080, 9090, …),
-//! so they run one at a time.
+//! The compose and Kubernetes rehearsals (`k8s_rehearsal`) use the files' fixed ports
+//! (8000, 8080, 9090, …), so they run one at a time.
 
 use crate::support::container::{Container, Engine, Image, Mount, Running, quote};
 use crate::support::upstream::{Upstream, respond};
@@ -36,16 +36,16 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 /// The deployment files' fixed ports: one rehearsal at a time. An async lock, as the
 /// rehearsal awaits while holding it (and a failed rehearsal poisons nothing).
-static PORTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static PORTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn yaml(path: &str) -> Yaml {
+pub(crate) fn yaml(path: &str) -> Yaml {
     let text = std::fs::read_to_string(Path::new(ROOT).join(path)).unwrap();
     let mut value: Yaml = serde_yaml_ng::from_str(&text).unwrap();
     value.apply_merge().unwrap();
     value
 }
 
-fn strings(value: &Yaml) -> Vec<String> {
+pub(crate) fn strings(value: &Yaml) -> Vec<String> {
     value
         .as_sequence()
         .map(|s| {
@@ -128,7 +128,7 @@ fn compose_healthcheck(compose: &Yaml, name: &str) -> Vec<String> {
 
 /// Waits until `check` holds, polling; panics with `what`, the container's log and
 /// `context()` (what else helps to see why).
-fn wait_until(
+pub(crate) fn wait_until(
     what: &str,
     container: &mut Running,
     context: &dyn Fn() -> String,
@@ -189,7 +189,7 @@ fn pipe(mut from: std::net::TcpStream, mut to: std::net::TcpStream) {
     let _ = to.shutdown(std::net::Shutdown::Write);
 }
 
-fn http_get(url: &str) -> Option<(u16, String)> {
+pub(crate) fn http_get(url: &str) -> Option<(u16, String)> {
     let out = Command::new("curl")
         .args(["-s", "-m", "5", "-o", "-", "-w", "\n%{http_code}", url])
         .output()
@@ -199,7 +199,7 @@ fn http_get(url: &str) -> Option<(u16, String)> {
     Some((code.parse().ok()?, body.to_string()))
 }
 
-fn json(url: &str) -> Option<Value> {
+pub(crate) fn json(url: &str) -> Option<Value> {
     http_get(url).and_then(|(_, body)| serde_json::from_str(&body).ok())
 }
 
@@ -325,7 +325,7 @@ async fn alert_receiver() -> (Upstream, Arc<Mutex<Vec<Value>>>) {
     (server, received)
 }
 
-fn engine(dir: &Path, hosts: &[&str]) -> Engine {
+pub(crate) fn engine(dir: &Path, hosts: &[&str]) -> Engine {
     Engine {
         image: Image::from_dockerfile(Path::new(ROOT)),
         binary: PathBuf::from(env!("CARGO_BIN_EXE_modelwatch")),
@@ -336,7 +336,7 @@ fn engine(dir: &Path, hosts: &[&str]) -> Engine {
 
 /// Replays the credit dataset through the sidecar with `modelwatch replay`; returns its
 /// JSON summary.
-fn replay(target: &str, seconds: u32, drift: &[&str]) -> Value {
+pub(crate) fn replay(target: &str, seconds: u32, drift: &[&str]) -> Value {
     let mut command = Command::new(env!("CARGO_BIN_EXE_modelwatch"));
     command.args([
         "replay",
@@ -489,130 +489,4 @@ async fn the_compose_stack_starts_read_only_and_is_watched() {
             })
         },
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_kubernetes_pod_starts_read_only_and_serves() {
-    let _ports = PORTS.lock().await;
-    let dir = crate::live_drift::TempDir::new("k8s");
-    let manifest = yaml("compose/k8s/deployment.yaml");
-    let pod = &manifest["spec"]["template"]["spec"];
-    let engine = engine(&dir.0, &["otel-collector.observability"]);
-    let security = &pod["securityContext"];
-    let pod_user = security["runAsUser"].as_u64().map(|u| {
-        (
-            u as u32,
-            security["runAsGroup"].as_u64().unwrap_or(u) as u32,
-        )
-    });
-    assert!(
-        security["runAsNonRoot"].as_bool() == Some(true),
-        "the pod runs as non-root"
-    );
-    // Every volume of the pod: emptyDir only, a fresh directory each.
-    let volumes: Vec<(String, PathBuf)> = pod["volumes"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|v| {
-            let name = v["name"].as_str().unwrap();
-            assert!(
-                v.get("emptyDir").is_some(),
-                "volume {name}: only emptyDir is rehearsed"
-            );
-            (name.to_string(), engine.volume(name))
-        })
-        .collect();
-    let container = |spec: &Yaml| -> Container {
-        let mounts = spec["volumeMounts"]
-            .as_sequence()
-            .map(|m| {
-                m.iter()
-                    .map(|m| Mount {
-                        source: volumes
-                            .iter()
-                            .find(|(n, _)| n == m["name"].as_str().unwrap())
-                            .expect("a declared volume")
-                            .1
-                            .clone(),
-                        target: m["mountPath"].as_str().unwrap().to_string(),
-                        read_only: m["readOnly"].as_bool().unwrap_or(false),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let env = spec["env"]
-            .as_sequence()
-            .map(|e| {
-                e.iter()
-                    .map(|e| {
-                        (
-                            e["name"].as_str().unwrap().to_string(),
-                            e["value"].as_str().unwrap_or_default().to_string(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let user = spec["securityContext"]["runAsUser"]
-            .as_u64()
-            .map(|u| (u as u32, u as u32))
-            .or(pod_user);
-        Container {
-            name: spec["name"].as_str().unwrap().to_string(),
-            args: strings(&spec["args"]),
-            env,
-            mounts,
-            user,
-            read_only_root: spec["securityContext"]["readOnlyRootFilesystem"]
-                .as_bool()
-                .unwrap_or(false),
-        }
-    };
-    for init in pod["initContainers"].as_sequence().unwrap() {
-        let init = container(init);
-        let mut running = engine.start(&init);
-        let status = running
-            .wait(Duration::from_secs(600))
-            .expect("the init container finished");
-        assert!(status.success(), "{} failed:\n{}", init.name, running.log());
-    }
-    // The containers, ready by their readiness probes (httpGet on the pod's loopback).
-    let mut running = Vec::new();
-    for spec in pod["containers"].as_sequence().unwrap() {
-        let c = container(spec);
-        assert!(c.read_only_root, "{}: readOnlyRootFilesystem", c.name);
-        let probe = &spec["readinessProbe"]["httpGet"];
-        let port = match &probe["port"] {
-            Yaml::Number(n) => n.as_u64().unwrap(),
-            Yaml::String(name) => spec["ports"]
-                .as_sequence()
-                .unwrap()
-                .iter()
-                .find(|p| p["name"].as_str() == Some(name))
-                .and_then(|p| p["containerPort"].as_u64())
-                .expect("a named port"),
-            other => panic!("probe port {other:?}"),
-        };
-        let url = format!("http://127.0.0.1:{port}{}", probe["path"].as_str().unwrap());
-        let mut r = engine.start(&c);
-        wait_until(
-            &format!("{} ready ({url})", c.name),
-            &mut r,
-            &String::new,
-            || http_get(&url).is_some_and(|(code, _)| (200..300).contains(&code)),
-        );
-        running.push(r);
-    }
-    // Traffic enters at the sidecar's port, as the Service sends it.
-    let summary = replay("http://127.0.0.1:8080", 4, &[]);
-    assert_eq!(summary["errors"], 0, "{summary}");
-    let (_, metrics) = http_get("http://127.0.0.1:9090/metrics").unwrap();
-    assert!(
-        metrics.contains("modelwatch_requests_total"),
-        "the sidecar counts the traffic"
-    );
-    for r in &mut running {
-        assert!(r.exited().is_none(), "{} exited:\n{}", r.name, r.log());
-    }
 }

@@ -462,7 +462,7 @@ fn traffic_is_compared_with_the_version_that_answered() {
     let by_body = sidecar(&home, &hop.addr.to_string());
 
     let body = credit_request(&home);
-    for sidecar in [&by_header, &by_body] {
+    let send = |sidecar: &ProxyProcess| {
         let (status, head, reply) = http(
             &sidecar.listen.to_string(),
             "POST",
@@ -476,12 +476,19 @@ fn traffic_is_compared_with_the_version_that_answered() {
             std::ptr::eq(sidecar, &by_header),
             "{head}"
         );
-    }
+    };
     for (how, sidecar) in [("header", &by_header), ("body", &by_body)] {
+        // The canary keeps getting traffic while the test looks: a version the alias is
+        // not at is retired after an evaluation interval (300 ms) without any, so one
+        // request and a test thread paused longer than that (a loaded machine) would
+        // find the report empty and wait in vain.
         time_until(
             Instant::now(),
             &format!("version 2 named in the {how}"),
-            || compared(sidecar, "2", "2"),
+            || {
+                send(sidecar);
+                compared(sidecar, "2", "2")
+            },
         );
         // The alias has not moved: version 1 stays the current reference.
         assert!(

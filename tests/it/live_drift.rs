@@ -222,17 +222,18 @@ pub(crate) async fn send_rows(
     }
 }
 
+/// The sidecar's live drift report (`GET /api/v1/drift`).
+pub(crate) async fn drift_report(proxy: &ProxyProcess) -> Value {
+    let answer = get(&client::http1(), &proxy.admin_url("/api/v1/drift")).await;
+    serde_json::from_slice(&answer.body).unwrap()
+}
+
 /// Polls the report until `rows` feature rows are in the window and one more evaluation
 /// has run, then returns the set of drifted features.
 pub(crate) async fn drifted_features(proxy: &ProxyProcess, rows: u64) -> (BTreeSet<String>, Value) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let report: Value = serde_json::from_slice(
-            &get(&client::http1(), &proxy.admin_url("/api/v1/drift"))
-                .await
-                .body,
-        )
-        .unwrap();
+        let report = drift_report(proxy).await;
         let model = &report["models"][0];
         if model["window"]["rows"].as_u64() == Some(rows) {
             let features = model["features"].as_array().unwrap();

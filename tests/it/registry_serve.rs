@@ -3,7 +3,8 @@
 //! it back gets a bodiless `304` until the alias moves; a blob comes with its SHA-256 and
 //! hashes to it; unknown names are a 404 naming them; datasets are not handed out; with
 //! a token, a request without it gets 401. And the clients: `serve --registry-url` starts
-//! from it, and without a reachable registry (nothing cached) fails with a clear error.
+//! from it; restarted while it is down, from what it cached, with a warning; without a
+//! reachable registry and nothing cached, it fails with a clear error.
 
 use super::follow_alias::two_versions;
 use super::ml_support::*;
@@ -139,22 +140,26 @@ fn registry_serve_resolves_with_validators_hands_out_checksummed_blobs_and_says_
     assert_ne!(header(&head, "etag"), Some(etag.as_str()));
 
     // `serve --registry-url` serves what the registry says, with the token from a file.
+    let registry_url = format!("http://{}", registry.addr);
     let state = dir.path().join("serve-state");
     let empty_home = dir.path().join("no-home");
-    let remote = serve_with(
-        &empty_home,
-        &[
-            "serve",
-            "--model",
-            "credit@production",
-            "--registry-url",
-            &format!("http://{}", registry.addr),
-            "--registry-token-file",
-            token_file.to_str().unwrap(),
-            "--state-dir",
-            state.to_str().unwrap(),
-        ],
-    );
+    let serve_remote = || {
+        serve_with(
+            &empty_home,
+            &[
+                "serve",
+                "--model",
+                "credit@production",
+                "--registry-url",
+                &registry_url,
+                "--registry-token-file",
+                token_file.to_str().unwrap(),
+                "--state-dir",
+                state.to_str().unwrap(),
+            ],
+        )
+    };
+    let remote = serve_remote();
     let (_, head, _) = http(&remote.addr, "GET", "/v2/models/credit", "", "");
     assert!(head.contains("x-model-version: 2"), "{head}");
     // Its artifact was cached in the state directory, under its hash.
@@ -168,6 +173,19 @@ fn registry_serve_resolves_with_validators_hands_out_checksummed_blobs_and_says_
     );
     drop(remote);
     drop(registry);
+
+    // Restarted while the registry is down, with its state directory: it starts from the
+    // version it last resolved and the artifact it cached, and says so.
+    let cold = serve_remote();
+    let (_, head, _) = http(&cold.addr, "GET", "/v2/models/credit", "", "");
+    assert!(head.contains("x-model-version: 2"), "{head}");
+    let said = cold.log.lock().unwrap().clone();
+    assert!(
+        said.contains("warning: starting from credit@production = version 2 as last resolved")
+            && said.contains(&format!("could not reach the registry at {registry_url}")),
+        "{said}"
+    );
+    drop(cold);
 
     // No registry, nothing to start from: a clear error naming the URL.
     let started = Instant::now();
@@ -194,4 +212,87 @@ fn registry_serve_resolves_with_validators_hands_out_checksummed_blobs_and_says_
         "gave up on an unreachable registry after {:?}",
         started.elapsed()
     );
+}
+
+/// `--registry-url https://…`: a TLS front with a private CA made at test time
+/// (`support::tls_front`, rcgen) in front of the real `registry serve`. With the CA file
+/// the model server starts and follows the registry through it; without it the
+/// certificate is refused with an error that names the flag; a CA file for a plain
+/// http:// registry is a usage error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_reads_an_https_registry_trusting_its_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    super::follow_alias::register(dir.path(), &home, 1, "production");
+    let registry = serve_with(&home, &["registry", "serve", "--listen", "127.0.0.1:0"]);
+    let front =
+        crate::support::tls_front::TlsFront::start(&format!("http://{}", registry.addr)).await;
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &front.ca_pem).unwrap();
+    let state = dir.path().join("state");
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec![
+            "serve",
+            "--model",
+            "credit@production",
+            "--registry-url",
+            &front.url(),
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+        args.extend([
+            "--state-dir".to_string(),
+            state.to_str().unwrap().to_string(),
+        ]);
+        args.extend(extra.iter().map(|a| a.to_string()));
+        args
+    };
+
+    let trusted = tokio::task::block_in_place(|| {
+        let args = args(&["--registry-ca-file", ca.to_str().unwrap()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        serve_with(&dir.path().join("no-home"), &args)
+    });
+    let (status, head, _, _) =
+        tokio::task::block_in_place(|| get(&trusted.addr, "/v2/models/credit", &[]));
+    assert_eq!(status, 200);
+    assert_eq!(header(&head, "x-model-version"), Some("1"));
+    assert!(
+        !front.authorizations.lock().unwrap().is_empty(),
+        "the model came through the TLS front"
+    );
+    drop(trusted);
+
+    let refused = tokio::task::block_in_place(|| {
+        let args = args(&[]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        modelwatch(&dir.path().join("no-home"), &args)
+    });
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&front.url()), "{stderr}");
+    assert!(stderr.contains("--registry-ca-file"), "{stderr}");
+    assert!(stderr.to_lowercase().contains("certificate"), "{stderr}");
+
+    let plain = format!("http://{}", registry.addr);
+    let mismatched = tokio::task::block_in_place(|| {
+        modelwatch(
+            &dir.path().join("no-home"),
+            &[
+                "serve",
+                "--model",
+                "credit@production",
+                "--registry-url",
+                &plain,
+                "--registry-ca-file",
+                ca.to_str().unwrap(),
+                "--state-dir",
+                state.to_str().unwrap(),
+            ],
+        )
+    });
+    let stderr = text(&mismatched.stderr);
+    assert_eq!(mismatched.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("plain http://"), "{stderr}");
 }

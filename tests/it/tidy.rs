@@ -50,7 +50,7 @@ const LAYERS: &[&[&str]] = &[
         "provenance",
         "random",
     ],
-    &["bearer", "http_listener"],
+    &["bearer", "http_listener", "tls"],
     &["profile"],
     &["drift", "protocol"],
     &["config", "page"],

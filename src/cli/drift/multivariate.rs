@@ -35,6 +35,12 @@ pub fn reference_rows_file(home: &Path, reference: &str) -> anyhow::Result<PathB
              built from"
         ))
         .into()),
+        ReferenceKind::RequestsFile => Err(UsageError(format!(
+            "--multivariate reads the reference's feature rows from a CSV: store {reference} \
+             as a dataset first (`modelwatch dataset add NAME {reference}` keeps its feature \
+             table) and pass NAME"
+        ))
+        .into()),
     }
 }
 

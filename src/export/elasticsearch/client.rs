@@ -1,6 +1,6 @@
 //! The cluster's REST API: over `http://` through the official `elasticsearch` client, over
 //! `https://` on the hyper client the proxy already uses with our rustls settings
-//! ([`crate::export::tls`]); basic or API-key authentication on both.
+//! ([`crate::tls`]); basic or API-key authentication on both.
 //!
 //! Why two routes: the official client (9.1.0-alpha.1) builds its own reqwest client and
 //! takes no TLS configuration but a list of extra roots, added to roots compiled in (its
@@ -119,7 +119,7 @@ impl ClusterClient {
         base: &str,
         authorization: Option<HeaderValue>,
     ) -> anyhow::Result<Route> {
-        let tls = crate::export::tls::client_config(
+        let tls = crate::tls::client_config(
             config.ca_file.as_deref(),
             "export.elasticsearch.ca_file",
             None,

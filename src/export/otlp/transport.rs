@@ -88,9 +88,9 @@ fn http_client(transport: &Transport) -> anyhow::Result<reqwest::blocking::Clien
             Some((path, setting)) => (Some(path.as_path()), setting.as_str()),
             None => (None, "OTEL_EXPORTER_OTLP_CERTIFICATE"),
         };
-        crate::export::tls::client_config(ca_file, setting, identity)?
+        crate::tls::client_config(ca_file, setting, identity)?
     } else {
-        crate::export::tls::plaintext_only()?
+        crate::tls::plaintext_only()?
     };
     let timeout = transport.timeout;
     // A blocking client owns a runtime, which may not be created or dropped on a thread
@@ -121,8 +121,8 @@ fn client_files(transport: &Transport) -> Option<(&Named, &Named)> {
 fn identity(
     (cert, cert_setting): &Named,
     (key, key_setting): &Named,
-) -> anyhow::Result<crate::export::tls::ClientIdentity> {
-    crate::export::tls::read_client_identity((cert, cert_setting), (key, key_setting))
+) -> anyhow::Result<crate::tls::ClientIdentity> {
+    crate::tls::read_client_identity((cert, cert_setting), (key, key_setting))
 }
 
 /// Whether a client certificate and key are usable, for the settings check.
@@ -132,7 +132,7 @@ pub fn check_client_identity(cert: &Named, key: &Named) -> Result<(), String> {
 
 /// Whether a certificate file is usable, for the settings check.
 pub fn check_ca_file(path: &Path, setting: &str) -> Result<(), String> {
-    crate::export::tls::read_ca_file(path, setting)
+    crate::tls::read_ca_file(path, setting)
         .map(|_| ())
         .map_err(|e| e.to_string())
 }

@@ -152,6 +152,11 @@ impl Running {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Where its output goes.
+    pub fn log_file(&self) -> PathBuf {
+        self.log.clone()
+    }
+
     /// The exit status once the process has ended, waiting at most `timeout`.
     pub fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + timeout;
@@ -169,6 +174,25 @@ impl Running {
     /// Whether the process has ended (it should not have, for a server).
     pub fn exited(&mut self) -> Option<ExitStatus> {
         self.child.try_wait().unwrap()
+    }
+
+    /// The process's peak resident set so far (`VmHWM`), in bytes. `unshare`, `sh`,
+    /// `setpriv` and `env` each exec the next, so this is the entrypoint's own process,
+    /// and an exec starts a new high-water mark.
+    pub fn peak_rss(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    }
+
+    /// Sends SIGTERM, as the kubelet or `docker compose stop` does.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "could not signal {}", self.name);
     }
 }
 

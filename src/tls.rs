@@ -1,5 +1,5 @@
-//! TLS for the exporters' clients (Elasticsearch, OTLP over HTTP): rustls (ring) with the
-//! system's roots, or only the CA certificates of a configured file (a private CA, as
+//! TLS for modelwatch's clients (the exporters' Elasticsearch and OTLP over HTTP, the
+//! registry client of `--registry-url https://…`): rustls (ring) with the system's roots, or only the CA certificates of a configured file (a private CA, as
 //! self-managed clusters and collectors use). The server's name is checked against its
 //! certificate.
 

@@ -1,0 +1,82 @@
+//! Drift of LLM traffic: an OpenAI-compatible chat or text completion exchange becomes
+//! rows of its drift features ([`crate::protocol::openai::features`]), the request's as
+//! feature columns and its answer's as prediction columns, and is recorded like a tabular
+//! model's rows: same windows, gauges, report and alerts.
+//!
+//! The rows go to the model the request body names when `analysis.references` has a
+//! reference of that name (so one sidecar in front of a server with several models keeps
+//! them apart, and labels stay bounded by the configuration); otherwise to the proxy's
+//! model label and its reference, as any other traffic. Embeddings and the Responses API
+//! are not analysed yet.
+
+use super::LiveAnalysis;
+use super::worker::{Decoded, body};
+use crate::protocol::openai::features::{
+    answer_batch, answer_features, request_batch, request_features,
+};
+use crate::protocol::openai::{self, Endpoint};
+use crate::protocol::sse::is_event_stream;
+use crate::traffic::Exchange;
+use crate::traffic::identity::ModelLabels;
+use std::sync::Arc;
+
+/// Records the exchange's feature rows against its model's reference. `Err` is the
+/// `modelwatch_analysis_skipped_total` reason.
+pub fn analyse(
+    analysis: &LiveAnalysis,
+    exchange: &Exchange,
+    endpoint: Endpoint,
+    decoded: &mut Decoded,
+) -> Result<(), &'static str> {
+    match endpoint {
+        Endpoint::Chat | Endpoint::TextCompletion => {}
+        Endpoint::Embeddings => return Err("embeddings"),
+        Endpoint::Responses => return Err("responses_api"),
+    }
+    let request_body = body(&exchange.request.body)?;
+    let prompts = request_features(request_body).map_err(|e| e.reason().as_str())?;
+    let model = openai::decode_request(request_body)
+        .ok()
+        .and_then(|r| r.model);
+    let references = analysis.reference_set();
+    let (current, labels) = match model
+        .as_deref()
+        .and_then(|m| references.own(m).map(|r| (m, r)))
+    {
+        Some((model, reference)) => (
+            reference.clone(),
+            ModelLabels {
+                model: Arc::from(model),
+                version: exchange.labels.version.clone(),
+            },
+        ),
+        None => (
+            references
+                .for_model(&exchange.labels.model)
+                .ok_or("no_reference")?
+                .clone(),
+            exchange.labels.clone(),
+        ),
+    };
+    let request = request_batch(&prompts);
+    let answer = body(&exchange.response.body).and_then(|bytes| {
+        let streamed = (exchange.response.content_type.as_deref()).is_some_and(is_event_stream);
+        answer_features(bytes, streamed).map_err(|e| e.reason().as_str())
+    });
+    let response = match answer {
+        Ok(answer) => Some(answer_batch(&answer)),
+        Err(reason) => {
+            // The prompt's features are still worth counting; say why the answer's are not.
+            analysis.metrics.skipped.with_label_values(&[reason]).inc();
+            None
+        }
+    };
+    let (reference, labels) =
+        super::versions::attribute(&analysis.versions, current, &labels, None);
+    analysis.record(&labels, reference.clone(), &request, response.as_ref());
+    decoded.reference = Some(reference);
+    decoded.model_version = Some(labels.version.clone());
+    decoded.request = Some(request);
+    decoded.response = response;
+    Ok(())
+}

@@ -1,0 +1,153 @@
+//! A reference for LLM traffic: a JSONL file of OpenAI-compatible chat or text completion
+//! requests, each optionally with its answer, turned into a CSV table of the drift
+//! features the sidecar derives from live traffic ([`crate::protocol::openai::features`]).
+//!
+//! Each line is either a request body (`{"model": …, "messages": […]}` or
+//! `{"prompt": …}`), or a record `{"request": {…}, "response": …}` whose `response` is the
+//! answer's JSON object or, for a streamed answer, the `text/event-stream` body as a string.
+//! The table has the request columns, and the answer columns (as prediction columns) when
+//! at least one line carries an answer. Only the features are kept: no prompt text reaches
+//! the registry or the profile.
+
+use crate::exit::UsageError;
+use crate::profile::schema::{ColumnKind, ColumnRole, ColumnSchema, Schema};
+use crate::protocol::openai::features::{
+    ANSWER_COLUMNS, AnswerFeatures, NUMERIC_COLUMNS, PromptFeatures, REQUEST_COLUMNS,
+    answer_features, finish_reason_value, request_features,
+};
+use anyhow::Context;
+use serde_json::Value as Json;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+
+/// True for a file this module reads: its name ends in `.jsonl` or `.ndjson`.
+pub fn is_requests_file(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("jsonl") || e.eq_ignore_ascii_case("ndjson"))
+}
+
+/// The feature table of a requests file, written to a temporary CSV file.
+pub struct FeatureTable {
+    pub schema: Schema,
+    pub csv: tempfile::NamedTempFile,
+    pub rows: u64,
+}
+
+/// One line's rows: its prompts, and its answer if it has one.
+struct Line {
+    prompts: Vec<PromptFeatures>,
+    answer: Option<AnswerFeatures>,
+}
+
+/// Reads the requests file at `path` into its feature table. A line that is not a chat or
+/// completion request (or whose answer cannot be read) is an error naming the line.
+pub fn feature_table(path: &Path) -> anyhow::Result<FeatureTable> {
+    let shown = path.display();
+    let file = std::fs::File::open(path).with_context(|| format!("could not open {shown}"))?;
+    let mut exchanges = Vec::new();
+    for (i, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(|| format!("could not read {shown}"))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let exchange =
+            read_line(&line).map_err(|e| UsageError(format!("{shown} line {}: {e}", i + 1)))?;
+        exchanges.push(exchange);
+    }
+    if exchanges.is_empty() {
+        return Err(UsageError(format!(
+            "{shown} holds no requests: write one JSON request (or {{\"request\", \"response\"}} record) per line"
+        ))
+        .into());
+    }
+    let with_answers = exchanges.iter().any(|e| e.answer.is_some());
+    let schema = schema(with_answers);
+    let mut csv = tempfile::NamedTempFile::new().context("could not create a temporary file")?;
+    let rows = write_csv(&exchanges, &schema, csv.as_file_mut())
+        .context("could not write the feature table")?;
+    Ok(FeatureTable { schema, csv, rows })
+}
+
+fn read_line(line: &str) -> Result<Line, String> {
+    let json: Json = serde_json::from_str(line)
+        .map_err(|e| format!("not JSON ({e}): write one JSON object per line"))?;
+    let (request, response) = match json.get("request") {
+        Some(request) => (request, json.get("response")),
+        None => (&json, None),
+    };
+    let prompts = request_features(request.to_string().as_bytes()).map_err(|e| {
+        format!("{e}; each line is a chat (`messages`) or completion (`prompt`) request body, or {{\"request\": …, \"response\": …}}")
+    })?;
+    let answer = match response {
+        None | Some(Json::Null) => None,
+        Some(Json::String(stream)) => Some(answer_features(stream.as_bytes(), true)),
+        Some(whole) => Some(answer_features(whole.to_string().as_bytes(), false)),
+    }
+    .transpose()
+    .map_err(|e| {
+        format!("its response: {e}; give the answer's JSON object, or a streamed answer's event-stream text as a string")
+    })?;
+    Ok(Line { prompts, answer })
+}
+
+/// Request columns as features, answer columns as predictions; the kinds are fixed (a
+/// system prompt hash of eight digits is still a category).
+fn schema(with_answers: bool) -> Schema {
+    let column = |name: &str, role| ColumnSchema {
+        name: name.to_string(),
+        kind: if NUMERIC_COLUMNS.contains(&name) {
+            ColumnKind::Numeric
+        } else {
+            ColumnKind::Categorical
+        },
+        role,
+    };
+    let mut columns: Vec<ColumnSchema> = REQUEST_COLUMNS
+        .iter()
+        .map(|name| column(name, ColumnRole::Feature))
+        .collect();
+    if with_answers {
+        columns.extend(
+            ANSWER_COLUMNS
+                .iter()
+                .map(|name| column(name, ColumnRole::Prediction)),
+        );
+    }
+    Schema { columns }
+}
+
+/// One row per prompt; a line's answer goes on its first prompt's row.
+fn write_csv(exchanges: &[Line], schema: &Schema, out: &mut impl Write) -> anyhow::Result<u64> {
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record(schema.columns.iter().map(|c| c.name.as_str()))?;
+    let with_answers = schema.columns.len() > REQUEST_COLUMNS.len();
+    let mut rows = 0;
+    for exchange in exchanges {
+        for (i, p) in exchange.prompts.iter().enumerate() {
+            let number = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
+            let mut record = vec![
+                p.prompt_tokens.to_string(),
+                number(p.messages),
+                p.system_prompt.clone().unwrap_or_default(),
+                p.tool_use.unwrap_or_default().to_string(),
+                p.prompt_script.to_string(),
+            ];
+            if with_answers {
+                match exchange.answer.as_ref().filter(|_| i == 0) {
+                    Some(a) => {
+                        record.push(a.completion_tokens.to_string());
+                        record.push(finish_reason_value(a).to_string());
+                    }
+                    None => record.extend([String::new(), String::new()]),
+                }
+            }
+            writer.write_record(&record)?;
+            rows += 1;
+        }
+    }
+    writer.flush()?;
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests;
