@@ -17,6 +17,10 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+/// The registry home when neither `--home`, `MODELWATCH_HOME` nor the `home` key names one
+/// (relative to the working directory).
+pub const DEFAULT_HOME: &str = ".modelwatch";
+
 /// The whole configuration of a modelwatch process.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -38,6 +42,12 @@ pub struct Config {
     pub export: ExportConfig,
     pub admin: crate::config::admin::AdminConfig,
     pub quality: crate::config::quality::QualityConfig,
+    /// The standard `OTEL_*` variables of the environment `Config::load` was given (OTLP
+    /// endpoint, protocol, headers, resource, sampler): the OpenTelemetry SDK's own
+    /// configuration, kept as it was found for the OTLP exporter (`export::otlp`). Not a TOML
+    /// key: the OpenTelemetry specification names these variables.
+    #[serde(skip)]
+    pub otel_env: HashMap<String, String>,
 }
 
 /// Where events leave the process, besides `/metrics`.
@@ -252,9 +262,9 @@ pub struct Overrides(pub Vec<(&'static str, Option<String>)>);
 impl Config {
     /// The registry home: `modelwatch proxy` sets it from `--home` / `MODELWATCH_HOME`
     /// (as every command does); embedders from `MODELWATCH_HOME` in the environment map;
-    /// else `.modelwatch` in the working directory.
+    /// else [`DEFAULT_HOME`] in the working directory.
     pub fn home(&self) -> std::path::PathBuf {
-        self.home.clone().unwrap_or_else(|| ".modelwatch".into())
+        self.home.clone().unwrap_or_else(|| DEFAULT_HOME.into())
     }
 
     /// The state directory: `--state-dir`, `MODELWATCH_STATE_DIR`, `state_dir` in the TOML
@@ -322,7 +332,7 @@ impl Config {
             || "the environment or flags".to_string(),
             |p| format!("{} (or the environment or flags)", p.display()),
         );
-        builder
+        let mut config = builder
             .build()
             .and_then(|c| c.try_deserialize::<Config>())
             .map_err(|e| {
@@ -330,7 +340,13 @@ impl Config {
                     "invalid configuration in {where_from}: {e}; see `modelwatch proxy --help` \
                      for the keys and their types"
                 ))
-            })
+            })?;
+        config.otel_env = env
+            .iter()
+            .filter(|(k, _)| k.starts_with("OTEL_"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Ok(config)
     }
 
     /// Checks the values a running proxy depends on and reports every problem at once.

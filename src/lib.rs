@@ -44,6 +44,7 @@
 //! - [`exit`]: the process exit codes and the error kinds that map to them.
 //! - [`logging`] and [`shutdown`]: stderr diagnostics and the stop signal.
 //! - [`registry_server`]: the registry read over HTTP (`modelwatch registry serve`).
+//! - [`random`]: the one seeded random-number generator.
 //! - [`provenance`]: the version and git revision the binary was built from.
 //!
 //! `ARCHITECTURE.md` at the repository root has the bird's-eye view and the invariants.
@@ -64,6 +65,7 @@ pub mod protocol;
 pub mod provenance;
 pub mod proxy;
 pub mod quality;
+pub mod random;
 pub mod registry;
 pub mod registry_server;
 pub mod replay;

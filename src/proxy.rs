@@ -25,7 +25,6 @@ pub mod tap;
 use crate::config::Config;
 use crate::export::elasticsearch::sink::ElasticsearchSink;
 use anyhow::Context as _;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -76,8 +75,7 @@ impl Sidecar {
                 0
             },
         });
-        let env: HashMap<String, String> = std::env::vars().collect();
-        let otlp = crate::export::otlp::Otlp::start(&env, &registry)?;
+        let otlp = crate::export::otlp::Otlp::start(&config.otel_env, &registry)?;
         let forwarder = Arc::new(
             forward::Forwarder::new(&config, metrics.clone(), tap)?
                 .with_otlp(otlp.clone())

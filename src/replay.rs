@@ -10,8 +10,8 @@ pub mod drift_spec;
 pub mod wire;
 
 use crate::exit::UsageError;
-use crate::profile::reservoir::SplitMix64;
 use crate::profile::schema::{ColumnKind, Schema, SchemaOverrides};
+use crate::random::SeededRng;
 use anyhow::Context as _;
 use bytes::Bytes;
 use drift_spec::Injection;
@@ -89,11 +89,7 @@ impl Rows {
         }
         // Files are often sorted or grouped; a window of consecutive rows would then look
         // drifted by itself. A seeded shuffle sends a representative mix, the same every run.
-        let mut rng = SplitMix64::new(0x7265_706c_6179);
-        for i in (1..rows.len()).rev() {
-            let j = rng.below(i as u64 + 1) as usize;
-            rows.swap(i, j);
-        }
+        SeededRng::new(0x7265_706c_6179).shuffle(&mut rows);
         Ok(Rows {
             columns,
             numeric,
@@ -169,7 +165,7 @@ impl Replayer {
         let period = Duration::from_secs_f64(1.0 / phase.rate);
         let start = tokio::time::Instant::now();
         let deadline = start + phase.duration;
-        let mut rng = SplitMix64::new(0x5eed ^ self.next_row.load(Ordering::Relaxed));
+        let mut rng = SeededRng::new(0x5eed ^ self.next_row.load(Ordering::Relaxed));
         let mut in_flight = tokio::task::JoinSet::new();
         tokio::pin!(stop);
         let mut k: u32 = 0;
@@ -217,7 +213,7 @@ impl Replayer {
         while in_flight.join_next().await.is_some() {}
     }
 
-    fn next_body(&self, phase: &Phase, rng: &mut SplitMix64) -> Bytes {
+    fn next_body(&self, phase: &Phase, rng: &mut SeededRng) -> Bytes {
         let n = self.rows.rows.len() as u64;
         let first = self
             .next_row

@@ -2,9 +2,9 @@
 //! reference profile is built. Each turns into the library's plain value
 //! ([`HomeArgs::home`], [`SchemaOverrides`], [`ProfileOptions`]).
 
+use crate::config::DEFAULT_HOME;
 use crate::profile::ProfileOptions;
 use crate::profile::schema::SchemaOverrides;
-use crate::registry::home::DEFAULT_HOME;
 use std::path::PathBuf;
 
 /// The `--home` flag, shared by every job that uses the registry.

@@ -2,6 +2,7 @@
 //! its token and cache), then [`crate::serve::run`].
 
 use super::flags::HomeArgs;
+use crate::config::state::DEFAULT_STATE_DIR;
 use crate::registry::source::ModelSource;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,7 +43,7 @@ pub struct ServeArgs {
         long,
         value_name = "DIR",
         env = "MODELWATCH_STATE_DIR",
-        default_value = ".modelwatch-state"
+        default_value = DEFAULT_STATE_DIR
     )]
     pub state_dir: PathBuf,
 }

@@ -222,3 +222,28 @@ fn the_reference_poll_is_a_positive_duration_named_when_wrong() {
     let err = zero.validate_proxy().unwrap_err().0;
     assert!(err.contains("analysis.reference_poll"), "{err}");
 }
+
+#[test]
+fn the_otel_variables_of_the_given_environment_reach_the_config() {
+    // The sidecar reads its OpenTelemetry settings from here, not from the process
+    // environment: an embedder's map is the whole truth.
+    let c = Config::load(
+        None,
+        &env(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            ("OTEL_SERVICE_NAME", "credit-sidecar"),
+            ("MODELWATCH__PROXY__LISTEN", "127.0.0.1:2000"),
+            ("PATH", "/usr/bin"),
+        ]),
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        c.otel_env,
+        env(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            ("OTEL_SERVICE_NAME", "credit-sidecar"),
+        ])
+    );
+    assert_eq!(c.home(), Path::new(DEFAULT_HOME));
+}

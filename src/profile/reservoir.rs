@@ -8,33 +8,9 @@
 //!
 //! While fewer than `capacity` values have been seen, the reservoir holds all of them, in
 //! order; after that every value seen so far has the same probability of being held. The
-//! generator is SplitMix64 (Steele, Lea, Flood, "Fast splittable pseudorandom number
-//! generators", OOPSLA 2014): a few lines, good enough for sampling, and its output for a
-//! seed never changes between releases, so a profile built twice is identical.
+//! generator is the crate's [`SeededRng`], so a profile built twice is identical.
 
-/// SplitMix64: a 64-bit seeded generator.
-#[derive(Clone, Debug)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    pub fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A uniform integer in `0..bound` (Lemire's multiply-shift; the bias is below 2^-32
-    /// for the bounds a reservoir sees, irrelevant for sampling).
-    pub fn below(&mut self, bound: u64) -> u64 {
-        ((self.next_u64() as u128 * bound as u128) >> 64) as u64
-    }
-}
+use crate::random::SeededRng;
 
 /// A uniform sample of at most `capacity` values from a stream.
 #[derive(Clone, Debug)]
@@ -42,7 +18,7 @@ pub struct Reservoir<T> {
     capacity: usize,
     seen: u64,
     values: Vec<T>,
-    rng: SplitMix64,
+    rng: SeededRng,
 }
 
 impl<T> Reservoir<T> {
@@ -51,7 +27,7 @@ impl<T> Reservoir<T> {
             capacity,
             seen: 0,
             values: Vec::new(),
-            rng: SplitMix64::new(seed),
+            rng: SeededRng::new(seed),
         }
     }
 
@@ -101,8 +77,8 @@ impl<T> Reservoir<T> {
                 left_b -= 1;
             }
         }
-        shuffle(&mut self.values, rng);
-        shuffle(&mut other.values, rng);
+        rng.shuffle(&mut self.values);
+        rng.shuffle(&mut other.values);
         self.values.truncate(take_a);
         other.values.truncate(self.capacity - take_a);
         self.values.append(&mut other.values);
@@ -116,14 +92,6 @@ impl<T> Reservoir<T> {
 
     pub fn values(&self) -> &[T] {
         &self.values
-    }
-}
-
-/// Fisher–Yates shuffle.
-fn shuffle<T>(values: &mut [T], rng: &mut SplitMix64) {
-    for i in (1..values.len()).rev() {
-        let j = rng.below(i as u64 + 1) as usize;
-        values.swap(i, j);
     }
 }
 

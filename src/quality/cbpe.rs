@@ -27,8 +27,8 @@
 pub mod isotonic;
 pub mod live;
 
+use crate::random::SeededRng;
 use crate::train::metrics::roc_auc;
-use crate::train::split::{ChaCha8Rng, SeedableRng, shuffle};
 use isotonic::Isotonic;
 use serde::Serialize;
 
@@ -282,7 +282,7 @@ pub fn needs_calibration(scores: &[f64], actual: &[bool]) -> bool {
     if !auc.is_finite() || auc > 0.999 {
         return false;
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(42);
+    let mut rng = SeededRng::new(42);
     let mut by_class: [Vec<usize>; 2] = [Vec::new(), Vec::new()];
     for (i, &a) in actual.iter().enumerate() {
         by_class[usize::from(a)].push(i);
@@ -292,7 +292,7 @@ pub fn needs_calibration(scores: &[f64], actual: &[bool]) -> bool {
         let mut test = Vec::new();
         let mut train = Vec::new();
         for class in &mut by_class {
-            shuffle(class, &mut rng);
+            rng.shuffle(class);
             let k = ((class.len() as f64 * 0.1).round() as usize).clamp(1, class.len() - 1);
             test.extend_from_slice(&class[..k]);
             train.extend_from_slice(&class[k..]);

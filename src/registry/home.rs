@@ -100,9 +100,6 @@ fn needs_wal_files(err: &anyhow::Error) -> bool {
     })
 }
 
-/// The home directory when neither `--home`, `MODELWATCH_HOME` nor the `home` key names one.
-pub const DEFAULT_HOME: &str = ".modelwatch";
-
 /// An open home directory: the database connection and the blob store.
 pub struct Home {
     root: PathBuf,

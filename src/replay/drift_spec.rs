@@ -2,7 +2,7 @@
 //! (set to `rent` in 80 % of rows), `Job=missing:0.3` (blank in 30 % of rows).
 
 use crate::exit::UsageError;
-use crate::profile::reservoir::SplitMix64;
+use crate::random::SeededRng;
 use serde_json::Value;
 
 /// One change applied to one column of every replayed row.
@@ -90,7 +90,7 @@ impl Injection {
     }
 
     /// Applies the change to one cell.
-    pub fn apply(&self, cell: &mut Value, rng: &mut SplitMix64) {
+    pub fn apply(&self, cell: &mut Value, rng: &mut SeededRng) {
         match self {
             Injection::Scale { factor, .. } => {
                 if let Some(x) = cell.as_f64() {
@@ -173,7 +173,7 @@ mod tests {
 
     #[test]
     fn set_changes_about_the_share_asked() {
-        let mut rng = SplitMix64::new(7);
+        let mut rng = SeededRng::new(7);
         let inj = Injection::parse("Home=rent:0.8").unwrap();
         let changed = (0..10_000)
             .filter(|_| {

@@ -10,8 +10,8 @@ use super::metrics::{ClassificationMetrics, ConfusionMatrix, METRIC_NAMES};
 use super::model::{self, ModelArtifact};
 use super::preprocess::ColumnTransform;
 use super::split;
-use super::split::{ChaCha8Rng, SeedableRng, shuffle, unit};
 use super::table::{LabeledTable, RawValue};
+use crate::random::SeededRng;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -213,9 +213,9 @@ fn permutation_importance(
     for (j, feature) in artifact.features.iter().enumerate() {
         let mut drops = Vec::with_capacity(config.permutation_repeats);
         for r in 0..config.permutation_repeats {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_add((j * 1000 + r) as u64));
+            let mut rng = SeededRng::new(seed.wrapping_add((j * 1000 + r) as u64));
             let mut column: Vec<RawValue> = rows.iter().map(|row| row[j].clone()).collect();
-            shuffle(&mut column, &mut rng);
+            rng.shuffle(&mut column);
             let shuffled: Vec<Vec<RawValue>> = rows
                 .iter()
                 .zip(column)
@@ -246,13 +246,13 @@ fn robustness(
     baseline_auc: f64,
 ) -> Vec<RobustnessCheck> {
     let seed = artifact.training.config.seed;
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x726f_6275_7374);
+    let mut rng = SeededRng::new(seed ^ 0x726f_6275_7374);
     let missing: Vec<Vec<RawValue>> = rows
         .iter()
         .map(|row| {
             row.iter()
                 .map(|v| {
-                    if unit(&mut rng) < config.missing_rate {
+                    if rng.unit() < config.missing_rate {
                         RawValue::Missing
                     } else {
                         v.clone()
@@ -311,8 +311,8 @@ fn robustness(
 }
 
 /// One draw of N(0, 1) by the Box–Muller transform (two lines do not earn a crate).
-fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
-    let u1: f64 = 1.0 - unit(rng);
-    let u2: f64 = unit(rng);
+fn standard_normal(rng: &mut SeededRng) -> f64 {
+    let u1: f64 = 1.0 - rng.unit();
+    let u2: f64 = rng.unit();
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }

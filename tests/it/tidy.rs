@@ -42,7 +42,14 @@ fn every_module_has_a_doc_comment() {
 /// layers only, so arrows point down and no two modules lean on each other.
 /// ARCHITECTURE.md draws the same layers.
 const LAYERS: &[&[&str]] = &[
-    &["traffic", "exit", "logging", "shutdown", "provenance"],
+    &[
+        "traffic",
+        "exit",
+        "logging",
+        "shutdown",
+        "provenance",
+        "random",
+    ],
     &["bearer", "http_listener", "tls"],
     &["profile"],
     &["drift", "protocol"],

@@ -33,7 +33,7 @@
 //! α = 0.05, 2 expected; a larger calibration is still to do).
 
 use super::{MultivariateConfig, MultivariateError, MultivariateMethod, MultivariateResult};
-use crate::profile::reservoir::SplitMix64;
+use crate::random::SeededRng;
 use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
 use ndarray::{Array1, Array2, Axis};
@@ -60,7 +60,7 @@ pub fn domain_classifier(
     current: &Array2<f64>,
     config: &MultivariateConfig,
 ) -> Result<MultivariateResult, MultivariateError> {
-    let mut rng = SplitMix64::new(config.seed);
+    let mut rng = SeededRng::new(config.seed);
     let reference = subset(reference, config.classifier_rows, &mut rng);
     let current = subset(current, config.classifier_rows, &mut rng);
     let folds = config.folds.max(2);
@@ -197,7 +197,7 @@ fn pairs_that_changed(
 }
 
 /// At most `cap` rows of `x`, a seeded uniform choice when there are more.
-fn subset(x: &Array2<f64>, cap: usize, rng: &mut SplitMix64) -> Array2<f64> {
+fn subset(x: &Array2<f64>, cap: usize, rng: &mut SeededRng) -> Array2<f64> {
     if x.nrows() <= cap {
         return x.clone();
     }
@@ -209,7 +209,7 @@ fn subset(x: &Array2<f64>, cap: usize, rng: &mut SplitMix64) -> Array2<f64> {
 
 /// Fold of each row (reference rows first): each side shuffled, then dealt round-robin,
 /// so every fold holds both sides in their overall proportion.
-fn stratified_folds(n_ref: usize, n_cur: usize, folds: usize, rng: &mut SplitMix64) -> Vec<usize> {
+fn stratified_folds(n_ref: usize, n_cur: usize, folds: usize, rng: &mut SeededRng) -> Vec<usize> {
     let mut fold_of = vec![0; n_ref + n_cur];
     for (offset, n) in [(0, n_ref), (n_ref, n_cur)] {
         for (position, row) in shuffled(n, rng).into_iter().enumerate() {
@@ -220,11 +220,8 @@ fn stratified_folds(n_ref: usize, n_cur: usize, folds: usize, rng: &mut SplitMix
 }
 
 /// `0..n` in a seeded random order (Fisher–Yates).
-fn shuffled(n: usize, rng: &mut SplitMix64) -> Vec<usize> {
+fn shuffled(n: usize, rng: &mut SeededRng) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
-    for i in (1..n).rev() {
-        let j = rng.below(i as u64 + 1) as usize;
-        order.swap(i, j);
-    }
+    rng.shuffle(&mut order);
     order
 }

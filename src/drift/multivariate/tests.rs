@@ -5,10 +5,10 @@
 use super::domain_classifier::{chance_threshold, roc_auc};
 use super::reconstruction::chunk_bounds;
 use super::*;
-use crate::profile::reservoir::SplitMix64;
+use crate::random::SeededRng;
 
 /// A standard normal draw (Box–Muller) from the seeded generator.
-fn normal(rng: &mut SplitMix64) -> f64 {
+fn normal(rng: &mut SeededRng) -> f64 {
     let u1 = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
     let u2 = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
     (-2.0 * (1.0 - u1).ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
@@ -17,7 +17,7 @@ fn normal(rng: &mut SplitMix64) -> f64 {
 /// `n` rows of `d` standard normal features where features 0 and 1 have correlation `rho`
 /// (each marginal stays standard normal whatever `rho`).
 fn correlated(n: usize, d: usize, rho: f64, seed: u64) -> FeatureTable {
-    let mut rng = SplitMix64::new(seed);
+    let mut rng = SeededRng::new(seed);
     let mut columns = vec![Vec::with_capacity(n); d];
     for _ in 0..n {
         let a = normal(&mut rng);

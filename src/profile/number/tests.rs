@@ -1,9 +1,9 @@
 use super::*;
-use crate::profile::reservoir::SplitMix64;
+use crate::random::SeededRng;
 
 #[test]
 fn plain_decimals_parse_bit_for_bit_like_std() {
-    let mut rng = SplitMix64::new(7);
+    let mut rng = SeededRng::new(7);
     for _ in 0..200_000 {
         let len = 1 + rng.below(15) as usize;
         let mut s = String::new();
