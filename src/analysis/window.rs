@@ -15,7 +15,7 @@ use crate::config::{AnalysisConfig, WindowKind};
 use crate::drift::current::CurrentColumn;
 use crate::profile::Profile;
 use crate::profile::format::RowCell;
-use crate::profile::reservoir::SplitMix64;
+use crate::random::SeededRng;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -37,7 +37,7 @@ pub struct RowReservoir {
     capacity: usize,
     seen: u64,
     rows: Vec<SampledRow>,
-    rng: SplitMix64,
+    rng: SeededRng,
 }
 
 impl RowReservoir {
@@ -46,7 +46,7 @@ impl RowReservoir {
             capacity,
             seen: 0,
             rows: Vec::new(),
-            rng: SplitMix64::new(seed),
+            rng: SeededRng::new(seed),
         }
     }
 
@@ -126,7 +126,7 @@ impl Window {
             .iter()
             .map(|r| r.rows.len() as f64 / r.seen as f64)
             .fold(1.0, f64::min);
-        let mut rng = SplitMix64::new(self.seed);
+        let mut rng = SeededRng::new(self.seed);
         let mut out = Vec::new();
         for sample in samples {
             let take = ((sample.seen as f64 * share).round() as usize).min(sample.rows.len());

@@ -47,7 +47,7 @@ struct RowSampler {
     capacity: usize,
     seen: u64,
     rows: Vec<Vec<Option<RowCell>>>,
-    rng: super::reservoir::SplitMix64,
+    rng: crate::random::SeededRng,
 }
 
 impl RowSampler {
@@ -130,7 +130,7 @@ impl ProfileBuilder {
                 seen: 0,
                 rows: Vec::new(),
                 // Its own stream: the column reservoirs use seed + position.
-                rng: super::reservoir::SplitMix64::new(options.seed ^ 0x726f_7773),
+                rng: crate::random::SeededRng::new(options.seed ^ 0x726f_7773),
             },
         }
     }

@@ -209,7 +209,12 @@ fn subset(x: &Array2<f64>, cap: usize, rng: &mut SeededRng) -> Array2<f64> {
 
 /// Fold of each row (reference rows first): each side shuffled, then dealt round-robin,
 /// so every fold holds both sides in their overall proportion.
-fn stratified_folds(n_ref: usize, n_cur: usize, folds: usize, rng: &mut SeededRng) -> Vec<usize> {
+pub(super) fn stratified_folds(
+    n_ref: usize,
+    n_cur: usize,
+    folds: usize,
+    rng: &mut SeededRng,
+) -> Vec<usize> {
     let mut fold_of = vec![0; n_ref + n_cur];
     for (offset, n) in [(0, n_ref), (n_ref, n_cur)] {
         for (position, row) in shuffled(n, rng).into_iter().enumerate() {
