@@ -170,13 +170,18 @@ impl LiveAnalysis {
                 .spawn(move || evaluator_loop(a, interval, stop_rx))?,
         );
         if analysis_config.multivariate.enabled {
-            // After the evaluator, whose `stop` drops the job slot and so ends it.
-            let (jobs, thread) = multivariate::start(Arc::downgrade(&analysis))?;
+            // Not joined at shutdown: `stop` drops the job slot before the last evaluation,
+            // so no job is offered then, and queued jobs are skipped once stopping. A job
+            // already running cannot be interrupted (a classifier being fitted), and its
+            // verdict would land after the final report, never to be shown or shipped;
+            // waiting for it would only hold the exit for up to one evaluation (about a
+            // second in a release build, tens of seconds in a debug build). The thread
+            // ends with the process.
+            let (jobs, _detached) = multivariate::start(Arc::downgrade(&analysis))?;
             *analysis
                 .multivariate
                 .lock()
                 .expect("multivariate lock poisoned") = Some(jobs);
-            threads.push(thread);
         }
         if let Some(thread) = store_thread {
             // After the evaluator, whose `stop` closes the store's queue once the workers
@@ -455,17 +460,19 @@ impl LiveAnalysis {
             .clone()
     }
 
-    /// Evaluates once more (so the last window is in the report) and stops the evaluator
-    /// and the multivariate thread.
+    /// Stops the multivariate thread, evaluates once more (so the last window is in the
+    /// report) and stops the evaluator.
     pub fn stop(&self) {
         if let Some(quality) = &self.quality {
             quality.store.close();
         }
-        evaluate::evaluate_all(self);
+        // Before the last evaluation, so that it offers no multivariate job: the report
+        // keeps the last multivariate verdicts, and the exit waits for no classifier.
         self.multivariate
             .lock()
             .expect("multivariate lock poisoned")
             .take();
+        evaluate::evaluate_all(self);
         self.stop.lock().expect("stop lock poisoned").take();
     }
 }

@@ -33,7 +33,8 @@ pub struct Job {
 /// Where the evaluator hands jobs to the thread: room for one, never waited on.
 pub type Jobs = crossbeam_channel::Sender<Job>;
 
-/// Starts the thread; it ends once the sender is dropped ([`LiveAnalysis::stop`]).
+/// Starts the thread; it ends once the sender is dropped ([`LiveAnalysis::stop`]) or the
+/// analysis is stopping, and is not joined (see `LiveAnalysis::start`).
 pub fn start(
     analysis: std::sync::Weak<LiveAnalysis>,
 ) -> std::io::Result<(Jobs, std::thread::JoinHandle<()>)> {
@@ -46,6 +47,10 @@ pub fn start(
                 let Some(analysis) = analysis.upgrade() else {
                     return;
                 };
+                if analysis.stopping() {
+                    // Shutting down: a verdict now would come after the final report.
+                    return;
+                }
                 run(&analysis, job);
             }
         })?;
