@@ -115,14 +115,16 @@ pub(crate) struct LabelledSidecar {
     drift: String,
     /// (request id, version, predicted class) of each prediction.
     made: Vec<(String, String, String)>,
+    cells: Vec<Vec<Value>>,
     model: modelwatch::train::model::ModelArtifact,
     _server: Server,
     dir: tempfile::TempDir,
 }
 
 impl LabelledSidecar {
-    /// `stream`: the performance data stream, emptied first.
-    pub(crate) async fn start(tag: &str, stream: &str) -> LabelledSidecar {
+    /// `stream`: the performance data stream, emptied first; the first `first` predictions
+    /// are made, the rest with [`LabelledSidecar::predict_rest`].
+    pub(crate) async fn start(tag: &str, stream: &str, first: usize) -> LabelledSidecar {
         let es = opensearch_url();
         let (events, drift) = fresh_streams(tag).await;
         forget(stream).await;
@@ -161,16 +163,24 @@ impl LabelledSidecar {
         let model = artifact(&home, "credit@1");
         let (cells, _) = credit_rows(PREDICTIONS, &model);
         let made: Vec<(String, String, String)> =
-            cells.iter().map(|r| predict(&proxy, r)).collect();
+            cells[..first].iter().map(|r| predict(&proxy, r)).collect();
         LabelledSidecar {
             proxy,
             stream: stream.to_string(),
             events,
             drift,
             made,
+            cells,
             model,
             _server: server,
             dir,
+        }
+    }
+
+    /// Makes the predictions [`LabelledSidecar::start`] left.
+    pub(crate) fn predict_rest(&mut self) {
+        for row in &self.cells[self.made.len()..] {
+            self.made.push(predict(&self.proxy, row));
         }
     }
 
@@ -226,7 +236,7 @@ impl LabelledSidecar {
 #[tokio::test(flavor = "multi_thread")]
 async fn performance_documents_carry_the_reports_figures_typed() {
     let stream = format!("metrics-modelwatch.performance-t{}perf", std::process::id());
-    let sidecar = LabelledSidecar::start("perf", &stream).await;
+    let sidecar = LabelledSidecar::start("perf", &stream, PREDICTIONS).await;
     sidecar.send_labels();
     let report = sidecar.settled();
     let proxy = &sidecar.proxy;

@@ -17,6 +17,9 @@ use super::{PERFORMANCE_VIEW, assert_node_maps_the_fields, chart_totals, traffic
 use crate::export_elasticsearch::cluster;
 use crate::export_performance::{LabelledSidecar, credit1};
 
+/// Predictions before the first pause (half of those `LabelledSidecar` makes).
+const HALF: usize = 30;
+
 /// Each accessor's figure per series of a Lens chart: the highest over the time buckets
 /// (the lowest for a `min` column, the lower edge of a band).
 async fn chart_figures(
@@ -107,13 +110,31 @@ async fn performance_search_and_charts_show_the_documents_figures() {
     assert!(super::title_matches(view.title(), &stream));
     let time_field = view.attributes["timeFieldName"].as_str().unwrap();
 
-    let mut sidecar = LabelledSidecar::start("kibanaperf", &stream).await;
-    // An evaluation before the labels is stored, then one after them; then the sidecar
-    // stops (its last evaluation shipped) so the stream no longer changes under the
-    // queries.
+    // Evaluations of a half-full estimate window (a wider band), then of the full one, are
+    // stored before the labels, then some after them; then the sidecar stops (its last
+    // evaluation shipped) so the stream no longer changes under the queries.
+    let mut sidecar = LabelledSidecar::start("kibanaperf", &stream, HALF).await;
     assert!(
-        stored_count(&stream, json!({"term": {"modelwatch.rows": 0}})).await > 0,
-        "no document of an evaluation before the labels in {stream}"
+        stored_count(
+            &stream,
+            json!({"term": {"modelwatch.estimated.rows": HALF}})
+        )
+        .await
+            > 0,
+        "no document of an estimate on {HALF} predictions in {stream}"
+    );
+    sidecar.predict_rest();
+    assert!(
+        stored_count(
+            &stream,
+            json!({"bool": {"filter": [
+                {"term": {"modelwatch.rows": 0}},
+                {"term": {"modelwatch.estimated.rows": HALF * 2}},
+            ]}})
+        )
+        .await
+            > 0,
+        "no document of an evaluation of every prediction before the labels in {stream}"
     );
     sidecar.send_labels();
     let report = sidecar.settled();
@@ -160,8 +181,16 @@ async fn performance_search_and_charts_show_the_documents_figures() {
     assert_eq!(ids, with_labels, "{request}");
 
     // Realised vs estimated: each line reaches the documents' own extreme, and the
-    // realised line the figure /api/v1/performance reported.
+    // realised line the figure /api/v1/performance reported. The band of the half window
+    // is wider: the lowest lower edge and the highest upper edge are not the same
+    // evaluation's, so a chart taking the wrong extreme shows.
     let docs: Vec<&Value> = hits.iter().map(|h| &h["_source"]).collect();
+    let lower_edges: BTreeSet<u64> = docs
+        .iter()
+        .filter_map(|d| d.pointer("/modelwatch/estimated/metrics/accuracy/lower"))
+        .map(|v| v.as_f64().unwrap().to_bits())
+        .collect();
+    assert!(lower_edges.len() > 1, "one band only: {lower_edges:?}");
     let figures = chart_figures(
         &objects,
         "modelwatch-performance-accuracy",
