@@ -7,20 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-pub const CREDIT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/examples/credit/credit_data.csv"
-);
+use super::support::child_process::kill_and_reap;
+pub use super::support::cli::{CREDIT, modelwatch};
+
 pub const EXAMPLE_PIPELINE: &str =
     concat!(env!("CARGO_MANIFEST_DIR"), "/examples/credit/pipeline.toml");
-
-pub fn modelwatch(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_modelwatch"))
-        .args(args)
-        .env("MODELWATCH_HOME", home)
-        .output()
-        .expect("the modelwatch binary runs")
-}
 
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -83,8 +74,7 @@ pub struct Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        kill_and_reap(&mut self.child);
     }
 }
 

@@ -10,12 +10,12 @@
 use crate::live_drift::{
     TempDir, Wire, credit_profile, credit_rows, drifted, model_server, sample, send_rows,
 };
+use crate::support::child_process::kill_and_reap;
 use crate::support::client::{self, get};
 use crate::support::proxy_process::ProxyProcess;
-use crate::support::upstream::{Upstream, respond};
+use crate::support::upstream::{Upstream, free_loopback_port};
 use http::Request;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -28,17 +28,8 @@ pub(crate) struct Service(Child);
 
 impl Drop for Service {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        kill_and_reap(&mut self.0);
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start(binary: &str, args: &[String], log: &Path) -> Service {
@@ -104,20 +95,8 @@ impl Alerting {
     /// key of the job.
     pub async fn start(dir: &Path, admin: &str, scrape_extra: &str) -> Alerting {
         // The webhook receiver Alertmanager notifies.
-        let received: Arc<Mutex<Vec<Value>>> = Arc::default();
-        let sink = received.clone();
-        let webhook = Upstream::start(move |req: Request<Incoming>| {
-            let sink = sink.clone();
-            async move {
-                let body = req.into_body().collect().await.unwrap().to_bytes();
-                if let Ok(v) = serde_json::from_slice(&body) {
-                    sink.lock().unwrap().push(v);
-                }
-                respond(200, "{}")
-            }
-        })
-        .await;
-        let am_port = free_port();
+        let (webhook, received) = Upstream::collecting_json_on("127.0.0.1:0").await;
+        let am_port = free_loopback_port();
         std::fs::write(
             dir.join("alertmanager.yml"),
             format!(
@@ -150,7 +129,7 @@ impl Alerting {
             .collect::<Vec<_>>()
             .join("\n");
         std::fs::write(dir.join("rules.yml"), fast).unwrap();
-        let prom_port = free_port();
+        let prom_port = free_loopback_port();
         std::fs::write(
             dir.join("prometheus.yml"),
             format!(
