@@ -58,9 +58,11 @@ async fn send_until_blocked(
     for id in &sent {
         infer(proxy, id).await;
     }
-    wait_until(&format!("blocked{{reason={reason}}} = 1"), proxy, async || {
-        blocked(proxy, reason).await == 1.0
-    })
+    wait_until(
+        &format!("blocked{{reason={reason}}} = 1"),
+        proxy,
+        async || blocked(proxy, reason).await == 1.0,
+    )
     .await;
     wait_until(&format!("{refused} refused attempts"), proxy, async || {
         front.refused() >= refused
