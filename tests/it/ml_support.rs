@@ -41,6 +41,14 @@ pub fn pipeline_file(dir: &Path, file: &str, seed: u64, gates: &str) -> PathBuf 
     path
 }
 
+/// Runs `modelwatch registry register credit --artifact ARTIFACT EXTRA…` in `home`.
+pub fn register_credit(home: &Path, artifact: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["registry", "register", "credit", "--artifact"];
+    args.push(artifact.to_str().unwrap());
+    args.extend_from_slice(extra);
+    modelwatch(home, &args)
+}
+
 /// Registered versions of `credit`, as `registry list --json` shows them.
 pub fn versions(home: &Path) -> Vec<serde_json::Value> {
     json(&modelwatch(home, &["registry", "list", "credit", "--json"]))
@@ -207,16 +215,7 @@ pub fn home_with_artifacts(dir: &Path, n: u64) -> (PathBuf, Vec<PathBuf>) {
 /// Registers each artifact file as a version of `credit`, in order.
 pub fn register_all(home: &Path, files: &[PathBuf]) {
     for f in files {
-        let out = modelwatch(
-            home,
-            &[
-                "registry",
-                "register",
-                "credit",
-                "--artifact",
-                f.to_str().unwrap(),
-            ],
-        );
+        let out = register_credit(home, f, &[]);
         assert!(out.status.success(), "{}", text(&out.stderr));
     }
 }
