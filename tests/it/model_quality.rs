@@ -38,12 +38,10 @@ pub(crate) fn sidecar_with(
     upstream: &str,
     env: &[(&str, &str)],
 ) -> ProxyProcess {
-    ProxyProcess::start_with_args(
+    ProxyProcess::start_with_reference(
+        &format!("http://{upstream}"),
+        "credit@production",
         &[
-            "--upstream",
-            &format!("http://{upstream}"),
-            "--reference",
-            "credit@production",
             "--reference-poll",
             "200ms",
             "--state-dir",

@@ -266,13 +266,10 @@ async fn dashboards_evaluate_and_drift_alerts_reach_alertmanager() {
     let dir = TempDir::new("prometheus");
     let profile = credit_profile(&dir.0);
     let upstream = model_server(Wire::Oip).await;
-    let proxy = ProxyProcess::start_with_args(
-        &[
-            "--upstream",
-            &upstream.url(),
-            "--reference",
-            profile.to_str().unwrap(),
-        ],
+    let proxy = ProxyProcess::start_with_reference(
+        &upstream.url(),
+        profile.to_str().unwrap(),
+        &[],
         &[
             ("MODELWATCH__ANALYSIS__EVALUATION_INTERVAL", "500ms"),
             ("MODELWATCH__ANALYSIS__WINDOW_ROWS", "1000"),

@@ -26,6 +26,20 @@ impl ProxyProcess {
         Self::start_with_args(&["--upstream", upstream], env)
     }
 
+    /// Starts `modelwatch proxy --upstream UPSTREAM --reference REFERENCE MORE_ARGS…` (a
+    /// profile file or a registry spec such as `credit@production`) on `127.0.0.1:0` ports
+    /// with extra environment, and waits until it listens.
+    pub fn start_with_reference(
+        upstream: &str,
+        reference: &str,
+        more_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> ProxyProcess {
+        let mut args = vec!["--upstream", upstream, "--reference", reference];
+        args.extend_from_slice(more_args);
+        Self::start_with_args(&args, env)
+    }
+
     pub fn start_with_args(args: &[&str], env: &[(&str, &str)]) -> ProxyProcess {
         let mut command = Command::new(env!("CARGO_BIN_EXE_modelwatch"));
         command
