@@ -20,12 +20,13 @@
 //! The compose and Kubernetes rehearsals (`k8s_rehearsal`) use the files' fixed ports
 //! (8000, 8080, 9090, …), so they run one at a time.
 
+use crate::prometheus_live::{Service, shipped_rules_with_for_2s};
 use crate::support::container::{Container, Engine, Image, Mount, Running, quote};
 use crate::support::upstream::{Upstream, free_loopback_port};
 use serde_json::Value;
 use serde_yaml_ng::Value as Yaml;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -154,16 +155,6 @@ pub(crate) fn wait_until(
     }
 }
 
-/// A plain process (Prometheus, Alertmanager) killed when dropped.
-struct Service(Child);
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Forwards `127.0.0.1:port` to `target` (`host:port`), on a thread of its own.
 fn forward(port: u16, target: String) {
     let listener = std::net::TcpListener::bind(("127.0.0.1", port))
@@ -209,16 +200,7 @@ fn host_port(url: &str) -> String {
 /// Alertmanager (alerts/alertmanager.yml) in mount namespaces whose `/etc/hosts` knows the
 /// stack's names. Returns the Prometheus URL.
 fn start_prometheus_and_alertmanager(dir: &Path, hosts: &Path) -> (String, Service, Service) {
-    let rules = std::fs::read_to_string(Path::new(ROOT).join("alerts/modelwatch-rules.yml"))
-        .unwrap()
-        .lines()
-        .map(|l| match l.trim_start().strip_prefix("for: ") {
-            Some(_) => format!("{}for: 2s", &l[..l.len() - l.trim_start().len()]),
-            None => l.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    std::fs::write(dir.join("rules.yml"), rules).unwrap();
+    std::fs::write(dir.join("rules.yml"), shipped_rules_with_for_2s()).unwrap();
     let mut config = yaml("compose/prometheus.yml");
     config["global"]["scrape_interval"] = Yaml::from("1s");
     config["global"]["evaluation_interval"] = Yaml::from("1s");

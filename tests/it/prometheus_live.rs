@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A service process killed when dropped.
-pub(crate) struct Service(Child);
+pub(crate) struct Service(pub(crate) Child);
 
 impl Drop for Service {
     fn drop(&mut self) {
@@ -77,6 +77,22 @@ pub(crate) async fn wait_for<F: Fn(&Value) -> bool>(url: &str, what: &str, ok: F
     }
 }
 
+/// The shipped alert rules (`alerts/modelwatch-rules.yml`) with every `for:` made 2s, so
+/// that a test sees them fire within seconds.
+pub(crate) fn shipped_rules_with_for_2s() -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("alerts/modelwatch-rules.yml"),
+    )
+    .unwrap()
+    .lines()
+    .map(|l| match l.trim_start().strip_prefix("for: ") {
+        Some(_) => format!("{}for: 2s", &l[..l.len() - l.trim_start().len()]),
+        None => l.to_string(),
+    })
+    .collect::<Vec<_>>()
+    .join("\n")
+}
+
 /// Real Alertmanager notifying a webhook receiver of this test, and real Prometheus
 /// evaluating the shipped rules (every `for:` made 2s) on a scrape of one sidecar.
 pub(crate) struct Alerting {
@@ -116,19 +132,7 @@ impl Alerting {
             ],
             &dir.join("alertmanager.log"),
         );
-        let rules = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("alerts/modelwatch-rules.yml"),
-        )
-        .unwrap();
-        let fast: String = rules
-            .lines()
-            .map(|l| match l.trim_start().strip_prefix("for: ") {
-                Some(_) => format!("{}for: 2s", &l[..l.len() - l.trim_start().len()]),
-                None => l.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        std::fs::write(dir.join("rules.yml"), fast).unwrap();
+        std::fs::write(dir.join("rules.yml"), shipped_rules_with_for_2s()).unwrap();
         let prom_port = free_loopback_port();
         std::fs::write(
             dir.join("prometheus.yml"),
