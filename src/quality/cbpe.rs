@@ -1,5 +1,6 @@
 //! Estimated performance before labels: confidence-based performance estimation (CBPE)
-//! for binary classifiers, as NannyML 0.13.1 computes it.
+//! for binary classifiers, as NannyML 0.13.1 computes it; [`multiclass`] for three or
+//! more classes, on the same pieces.
 //!
 //! **Fit** on the reference: a model version's validation rows (score, true class,
 //! predicted class), which training keeps in the version's profile
