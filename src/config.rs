@@ -55,6 +55,8 @@ pub struct Config {
 #[serde(default, deny_unknown_fields)]
 pub struct ExportConfig {
     pub elasticsearch: crate::config::elasticsearch::ElasticsearchConfig,
+    /// The sidecar's own recording of OpenAI-compatible calls (`[export.recording]`).
+    pub recording: crate::config::recording::RecordingConfig,
 }
 
 /// The reverse proxy and its admin listener.
@@ -434,6 +436,9 @@ impl Config {
         }
         self.analysis.validate(&mut problems);
         self.export.elasticsearch.validate(&mut problems);
+        self.export
+            .recording
+            .validate(&self.export.elasticsearch.capture, &mut problems);
         self.admin.validate(&mut problems);
         self.quality.validate(&mut problems);
         self.analysis.multivariate.validate(&mut problems);
@@ -575,6 +580,7 @@ pub mod admin;
 pub mod elasticsearch;
 pub mod multivariate;
 pub mod quality;
+pub mod recording;
 pub mod state;
 
 #[cfg(test)]

@@ -41,6 +41,8 @@ pub struct Sidecar {
     forwarder: Arc<forward::Forwarder>,
     analysis: Option<crate::analysis::Started>,
     export: Option<ElasticsearchSink>,
+    /// The recording's writer thread (its handle lives in the forwarder's tap).
+    recording_writer: Option<std::thread::JoinHandle<()>>,
     otlp: Option<Arc<crate::export::otlp::Otlp>>,
     admin_access: Arc<admin::AdminAccess>,
 }
@@ -65,16 +67,24 @@ impl Sidecar {
                 ),
             });
         }
-        // Tapped when anything consumes exchanges: analysis, event export, or both.
-        let tap = (analysis.is_some() || export.is_some()).then(|| tap::Tap {
-            queue: analysis.as_ref().map(|started| started.queue.clone()),
-            export: export.as_ref().map(|sink| sink.queue.clone()),
-            max_body_bytes: if analysis.is_some() {
-                config.analysis.max_body_bytes
-            } else {
-                0
-            },
-        });
+        let recording = crate::export::recording::Recorder::start(
+            &config.export.recording,
+            &config.export.elasticsearch.capture,
+            config.analysis.max_body_bytes,
+            &registry,
+        )?;
+        // Tapped when anything consumes exchanges: analysis, event export, the recording.
+        let tap =
+            (analysis.is_some() || export.is_some() || recording.is_some()).then(|| tap::Tap {
+                queue: analysis.as_ref().map(|started| started.queue.clone()),
+                export: export.as_ref().map(|sink| sink.queue.clone()),
+                max_body_bytes: if analysis.is_some() {
+                    config.analysis.max_body_bytes
+                } else {
+                    0
+                },
+                recorder: recording.as_ref().map(|started| started.recorder.clone()),
+            });
         let otlp = crate::export::otlp::Otlp::start(&config.otel_env, &registry)?;
         let forwarder = Arc::new(
             forward::Forwarder::new(&config, metrics.clone(), tap)?
@@ -96,6 +106,7 @@ impl Sidecar {
             forwarder,
             analysis,
             export,
+            recording_writer: recording.map(|started| started.writer),
             otlp,
             admin_access,
         })
@@ -128,6 +139,7 @@ impl Sidecar {
             forwarder,
             analysis,
             export,
+            recording_writer,
             otlp,
             admin_access,
         } = self;
@@ -188,6 +200,14 @@ impl Sidecar {
             })
             .await
             .context("the analysis threads failed")?;
+        }
+        if let Some(writer) = recording_writer {
+            // The writer ends once the forwarder's tap (the last handle) is gone and what
+            // was queued is written.
+            tokio::task::spawn_blocking(move || writer.join())
+                .await
+                .context("the recording thread failed")?
+                .map_err(|_| anyhow::anyhow!("the recording thread panicked"))?;
         }
         if let Some(export) = export {
             // Bounded by export.elasticsearch.flush_timeout: the exporter never holds the

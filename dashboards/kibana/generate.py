@@ -299,6 +299,19 @@ ERROR_COLUMNS = [
     "http.request.id",
     "trace.id",
 ]
+# OpenAI-compatible calls: what the proxy measured of each (docs/events.md "LLM calls").
+LLM_COLUMNS = [
+    "modelwatch.llm.request_model",
+    "modelwatch.llm.operation",
+    "modelwatch.llm.stream",
+    "modelwatch.llm.finish_reasons",
+    "modelwatch.llm.tokens.input",
+    "modelwatch.llm.tokens.output",
+    "modelwatch.llm.tokens.source",
+    "modelwatch.llm.time_to_first_token_ms",
+    "event.duration",
+    "http.request.id",
+]
 DRIFT_COLUMNS = [
     "modelwatch.model",
     "modelwatch.model_version",
@@ -423,6 +436,49 @@ OBJECTS = [
         metric("percentile", "event.duration", "p95 duration", {"percentile": 95}),
         top_values("modelwatch.model_version", "string", 5, "value", "Model version"),
     ),
+    search(
+        "modelwatch-llm-calls",
+        "[modelwatch] LLM calls",
+        "OpenAI-compatible calls (chat, text completion, embeddings, responses) with what "
+        "the sidecar measured of each: model, tokens, time to first token, finish reasons, "
+        "newest first.",
+        INFERENCE,
+        "modelwatch.llm.operation:*",
+        LLM_COLUMNS,
+        [["@timestamp", "desc"]],
+    ),
+    lens_xy(
+        "modelwatch-llm-output-tokens",
+        "[modelwatch] LLM output tokens by model",
+        "Output tokens per interval (the server's usage, or counted from streamed chunks), "
+        "one series per model named in the request body.",
+        INFERENCE,
+        "bar_stacked",
+        metric("sum", "modelwatch.llm.tokens.output", "Output tokens"),
+        top_values("modelwatch.llm.request_model", "string", 10, "value", "Model"),
+    ),
+    lens_xy(
+        "modelwatch-llm-ttft",
+        "[modelwatch] LLM p95 time to first token by model",
+        "95th percentile of the time from request head in to the first output chunk out, "
+        "streamed calls only, in ms, one line per model named in the request body.",
+        INFERENCE,
+        "line",
+        metric("percentile", "modelwatch.llm.time_to_first_token_ms", "p95 TTFT (ms)",
+               {"percentile": 95}),
+        top_values("modelwatch.llm.request_model", "string", 10, "value", "Model"),
+    ),
+    lens_xy(
+        "modelwatch-llm-finish-reasons",
+        "[modelwatch] LLM finish reasons",
+        "Calls per interval by finish reason (stop, length, content_filter, tool_calls, "
+        "...; a call with several choices counts once per reason it has); a growing "
+        "length share means answers are cut at the token limit.",
+        INFERENCE,
+        "bar_stacked",
+        count("Calls"),
+        top_values("modelwatch.llm.finish_reasons", "string", 10, "value", "Finish reason"),
+    ),
     lens_xy(
         "modelwatch-drift-score",
         "[modelwatch] Drift score by feature over time",
@@ -490,10 +546,11 @@ OBJECTS = [
 OBJECTS.append(
     dashboard(
         "modelwatch-dashboard",
-        "[modelwatch] Inference requests, drift and model quality",
+        "[modelwatch] Inference requests, drift, model quality and LLM calls",
         "Traffic, latency and errors of the inference requests the modelwatch sidecar "
-        "exported, the drift snapshots of its live drift evaluations, and the performance "
-        "documents of its quality evaluations (quality.enabled).",
+        "exported, the drift snapshots of its live drift evaluations, the performance "
+        "documents of its quality evaluations (quality.enabled), and the tokens, time to "
+        "first token and finish reasons of OpenAI-compatible calls.",
         [
             ("lens", "modelwatch-requests-by-status", 0, 0, 24, 12),
             ("lens", "modelwatch-p95-duration", 24, 0, 24, 12),
@@ -507,6 +564,10 @@ OBJECTS.append(
             ("lens", "modelwatch-performance-accuracy", 0, 69, 32, 12),
             ("lens", "modelwatch-label-coverage", 32, 69, 16, 12),
             ("search", "modelwatch-labelled-performance", 0, 81, 48, 15),
+            ("lens", "modelwatch-llm-output-tokens", 0, 96, 16, 12),
+            ("lens", "modelwatch-llm-ttft", 16, 96, 16, 12),
+            ("lens", "modelwatch-llm-finish-reasons", 32, 96, 16, 12),
+            ("search", "modelwatch-llm-calls", 0, 108, 48, 15),
         ],
     )
 )

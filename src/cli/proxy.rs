@@ -144,6 +144,13 @@ pub struct ProxyArgs {
     /// /var/lib/modelwatch in the image]
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<String>,
+    /// Record OpenAI-compatible chat and text completion calls to this JSONL file, as
+    /// {"request", "response"} lines that `modelwatch dataset add` takes as an LLM
+    /// reference. The file keeps whole prompts and completions: off unless set. Sampled by
+    /// export.recording.sample_rate, capped at export.recording.max_bytes (docs/llm.md)
+    /// [key: export.recording.path]
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<String>,
 }
 
 impl ProxyArgs {
@@ -163,6 +170,7 @@ impl ProxyArgs {
             // else the default.
             ("home", Some(self.home.home.display().to_string())),
             ("analysis.reference_poll", self.reference_poll.clone()),
+            ("export.recording.path", self.record.clone()),
         ])
     }
 }

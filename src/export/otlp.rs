@@ -6,13 +6,16 @@
 //!   with the HTTP semantic conventions; the client span's context goes upstream as
 //!   `traceparent` (W3C Trace Context);
 //! - [`mirror`]: the Prometheus counters and gauges of the metrics contract, observed from
-//!   the registry at each OTLP export, so OTLP and `/metrics` always agree.
+//!   the registry at each OTLP export, so OTLP and `/metrics` always agree;
+//! - [`gen_ai_metrics`]: the LLM histograms under the generative-AI conventions' names
+//!   (`gen_ai.client.token.usage`, `gen_ai.server.time_to_first_token`, …).
 //!
 //! Nothing here waits on the collector: spans go to the SDK's batch processor (a bounded
 //! queue, full → dropped) and metrics are read by a periodic reader, both on their own
 //! threads. A dead or slow collector costs the proxy nothing but those threads' retries.
 //! When no signal is on, the proxy holds no [`Otlp`] and pays one `None` check per request.
 
+pub mod gen_ai_metrics;
 pub mod mirror;
 pub mod settings;
 pub mod spans;
@@ -46,6 +49,7 @@ pub struct Otlp {
 struct Instruments {
     request_duration: Histogram<f64>,
     upstream_duration: Histogram<f64>,
+    gen_ai: gen_ai_metrics::GenAiMetrics,
 }
 
 impl Otlp {
@@ -111,6 +115,7 @@ impl Otlp {
                     "modelwatch_upstream_duration",
                     "Time from forwarding the request to the upstream's response head.",
                 ),
+                gen_ai: gen_ai_metrics::GenAiMetrics::register(&meter),
             }
         });
         tracing::info!(

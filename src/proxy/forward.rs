@@ -216,8 +216,8 @@ impl Forwarder {
             .as_ref()
             .filter(|_| Tap::wants(&parts.method))
             .map(|tap| {
-                let (request_tap, slot) = tap.request();
                 let facts = RequestFacts::new(&finish.request_id, received_at, &parts);
+                let (request_tap, slot) = tap.request(&facts);
                 (tap, request_tap, slot, facts)
             });
         headers::to_upstream(&mut parts.headers, &finish.request_id, client);

@@ -11,6 +11,7 @@
 use crate::analysis::queue::AnalysisQueue;
 use crate::export::elasticsearch::event::{EventError, RequestRecord};
 use crate::export::elasticsearch::queue::ExportQueue;
+use crate::export::recording::Recorder;
 use crate::proxy::metrics::ClientErrorReason;
 use crate::traffic::BodyEnd;
 use crate::traffic::capture::{Capture, CapturedBody};
@@ -27,11 +28,13 @@ static INFERENCE_HEADER_LEN: http::HeaderName =
     http::HeaderName::from_static("inference-header-content-length");
 
 /// Where captured exchanges go, and how much of each body is kept (0 when only events are
-/// exported: they carry no bodies).
+/// exported: they carry no bodies; the recorder's limit for a call it records).
 pub struct Tap {
     pub queue: Option<Arc<AnalysisQueue>>,
     pub export: Option<Arc<ExportQueue>>,
     pub max_body_bytes: usize,
+    /// The sidecar's recording of LLM calls (`[export.recording]`).
+    pub recorder: Option<Arc<Recorder>>,
 }
 
 /// The request body's capture, once that body has ended.
@@ -48,6 +51,8 @@ pub struct RequestTap {
 pub struct ResponseTap {
     queue: Option<Arc<AnalysisQueue>>,
     export: Option<Arc<ExportQueue>>,
+    /// Set when this call is recorded.
+    recorder: Option<Arc<Recorder>>,
     capture: Capture,
     slot: Arc<RequestSlot>,
     request_id: String,
@@ -179,12 +184,28 @@ impl Tap {
         matches!(*method, http::Method::POST | http::Method::PUT)
     }
 
+    /// The recorder, when it records this call (the same answer on both sides: it
+    /// depends on the path and request id only).
+    fn recorder_for(&self, facts: &RequestFacts) -> Option<&Arc<Recorder>> {
+        self.recorder
+            .as_ref()
+            .filter(|r| r.wants(&facts.path, &facts.request_id))
+    }
+
+    /// How much of each body of this call is kept.
+    fn capture_limit(&self, facts: &RequestFacts) -> usize {
+        match self.recorder_for(facts) {
+            Some(recorder) => self.max_body_bytes.max(recorder.max_body_bytes),
+            None => self.max_body_bytes,
+        }
+    }
+
     /// The request side's tap and the slot the response side will read.
-    pub fn request(&self) -> (RequestTap, Arc<RequestSlot>) {
+    pub fn request(&self, facts: &RequestFacts) -> (RequestTap, Arc<RequestSlot>) {
         let slot = Arc::new(RequestSlot::default());
         (
             RequestTap {
-                capture: Capture::new(self.max_body_bytes),
+                capture: Capture::new(self.capture_limit(facts)),
                 slot: slot.clone(),
             },
             slot,
@@ -202,7 +223,8 @@ impl Tap {
         ResponseTap {
             queue: self.queue.clone(),
             export: self.export.clone(),
-            capture: Capture::new(self.max_body_bytes),
+            recorder: self.recorder_for(&facts).cloned(),
+            capture: Capture::new(self.capture_limit(&facts)),
             slot,
             request_id: facts.request_id,
             received_at: facts.received_at,
@@ -277,6 +299,9 @@ impl ResponseTap {
             traceparent: self.traceparent,
             llm,
         };
+        if let Some(recorder) = &self.recorder {
+            recorder.offer(&exchange);
+        }
         match (&self.queue, &self.export) {
             // The analysis worker exports the event once it has decoded the bodies
             // (protocol, rows, captured payload); if the analysis queue cannot take the

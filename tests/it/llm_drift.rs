@@ -1,8 +1,9 @@
 //! Drift of LLM text traffic, against the real llama.cpp server of `llm_serving.rs`: a
-//! reference recorded from the server (requests and answers, stored with `modelwatch
-//! dataset add` from a JSONL file), then live traffic through the sidecar that changes one
-//! thing at a time — longer prompts, another script, a new system prompt, longer answers —
-//! and flags the matching feature, and only that one.
+//! reference recorded by a sidecar itself (`--record`), whole and streamed calls, which
+//! `modelwatch dataset add` turns into the same feature table as the same calls written
+//! down by the client as a JSONL file; then live traffic through a second sidecar that
+//! changes one thing at a time — longer prompts, another script, a new system prompt,
+//! longer answers — and flags the matching feature, and only that one.
 //!
 //! Every phase draws the same prompt shapes as the reference except for its one change (the
 //! same word counts, words of four letters, a system prompt of the same estimated length),
@@ -12,10 +13,12 @@
 use crate::live_drift::{TempDir, drift_report};
 use crate::llm_serving::LlamaServer;
 use crate::support::client::{self, post};
-use crate::support::proxy_process::{ProxyProcess, run_to_end};
+use crate::support::proxy_process::ProxyProcess;
 use modelwatch::protocol::openai::features::REQUEST_COLUMNS;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Requests in the reference and in each phase (the window holds one phase).
@@ -61,15 +64,65 @@ fn reference_like(i: usize) -> Value {
     chat(SYSTEM_A, &prompt(i, &LATIN, 0), 1)
 }
 
+/// The `i`th call of a phase: every other one streamed (a stream's text gives the same
+/// features as the whole answer).
+fn call(phase: Phase, i: usize) -> Value {
+    let mut request = phase(i);
+    request["stream"] = json!(i % 2 == 1);
+    request
+}
+
+/// Sends one call; the answer as the client got it: its JSON, or a stream's event text.
 async fn send(url: &str, request: &Value) -> Value {
     let answer = post(&client::http1(), url, request.to_string()).await;
     assert_eq!(answer.status, 200, "{}", answer.text());
-    serde_json::from_slice(&answer.body).unwrap()
+    if request["stream"] == json!(true) {
+        assert!(answer.text().starts_with("data: "), "{}", answer.text());
+        Value::String(answer.text())
+    } else {
+        serde_json::from_slice(&answer.body).unwrap()
+    }
 }
 
 async fn send_phase(proxy: &ProxyProcess, phase: Phase) {
     for i in 0..N {
-        send(&proxy.url("/v1/chat/completions"), &phase(i)).await;
+        send(&proxy.url("/v1/chat/completions"), &call(phase, i)).await;
+    }
+}
+
+/// `modelwatch dataset add NAME FILE --json`: the stored version's facts.
+fn dataset_add(home: &Path, name: &str, file: &Path) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_modelwatch"))
+        .args(["dataset", "add", name, file.to_str().unwrap(), "--json"])
+        .args(["--home", home.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Waits until the recording holds `lines` lines (its writer is off the request path).
+async fn wait_for_lines(path: &Path, lines: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let written = std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .count();
+        assert!(
+            written <= lines,
+            "{written} lines recorded for {lines} calls"
+        );
+        if written == lines {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the recording holds {written} of {lines} calls"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -126,30 +179,45 @@ async fn shifted_prompts_flag_the_matching_features_and_only_those() {
     let home = dir.0.join("home");
     let home_arg = home.to_str().unwrap();
 
-    // The reference: requests sent straight to the server, recorded with their answers.
-    let mut lines = String::new();
-    for i in 0..N {
-        let request = reference_like(i);
-        let response = send(&server.url("/v1/chat/completions"), &request).await;
-        lines.push_str(&json!({"request": request, "response": response}).to_string());
-        lines.push('\n');
-    }
-    let requests = dir.0.join("reference.jsonl");
-    std::fs::write(&requests, lines).unwrap();
-    let (code, stderr) = run_to_end(
+    // The reference: calls through a recording sidecar (no reference of its own: recording
+    // needs none); the client writes down what it sent and got.
+    let recording = dir.0.join("recording.jsonl");
+    let recorder = ProxyProcess::start_with_args(
         &[
-            "dataset",
-            "add",
-            "chat",
-            requests.to_str().unwrap(),
-            "--home",
-            home_arg,
+            "--upstream",
+            &server.url(""),
+            "--record",
+            recording.to_str().unwrap(),
         ],
         &[],
     );
-    assert_eq!(code, 0, "{stderr}");
+    let mut sent = String::new();
+    for i in 0..N {
+        let request = call(reference_like, i);
+        let response = send(&recorder.url("/v1/chat/completions"), &request).await;
+        sent.push_str(&json!({"request": request, "response": response}).to_string());
+        sent.push('\n');
+    }
+    wait_for_lines(&recording, N).await;
+    let metrics = client::get(&client::http1(), &recorder.admin_url("/metrics"))
+        .await
+        .text();
+    let written = format!("modelwatch_recording_calls_total{{outcome=\"written\"}} {N}\n");
+    assert!(metrics.contains(&written), "{metrics}");
+    drop(recorder);
+    // The same feature table, byte for byte: a dataset version is its table's sha256.
+    let sent_file = dir.0.join("sent.jsonl");
+    std::fs::write(&sent_file, sent).unwrap();
+    let from_client = dataset_add(&home, "sent", &sent_file);
+    let from_recording = dataset_add(&home, "chat", &recording);
+    assert_eq!(from_recording["rows"], json!(N), "{from_recording:#}");
+    assert_eq!(
+        from_recording["sha256"], from_client["sha256"],
+        "recorded {from_recording:#}\nsent {from_client:#}"
+    );
 
-    // The sidecar compares model `tiny` (named in the request bodies) with dataset `chat`.
+    // The sidecar compares model `tiny` (named in the request bodies) with the recording (dataset
+    // `chat`).
     // Every reference answer is one token (max_tokens 1), so `auto` tests
     // `completion_tokens` by chi² over its few distinct values, where lengths the reference
     // never had are columns of the table like any other: the longer answers must drift it

@@ -2,21 +2,47 @@
 //! `gen_ai.*` attributes in a real OpenTelemetry Collector (`tests/services/otelcol.sh`) and
 //! its request event's `modelwatch.llm` fields in a real OpenSearch node, for a streamed and
 //! an unstreamed chat completion from the real llama.cpp server (`tests/services/llama.sh`).
-//! Every figure is compared with what the client itself received.
+//! Every figure is compared with what the client itself received, and so are the OTLP
+//! `gen_ai.*` metrics in the collector and the Kibana saved objects of the LLM fields
+//! (`kibana_objects/llm.rs`) on these events.
 
 use crate::export_capture::{capture_config, keyed_hash};
 use crate::export_drift::fresh_streams;
 use crate::export_elasticsearch::{cluster, forget, opensearch_url, search, wait_for_count};
+use crate::kibana_objects::llm::{LlmCalls, assert_llm_objects};
 use crate::live_drift::TempDir;
 use crate::llm_serving::{LlamaServer, chat, stream};
 use crate::otlp::{otel_env, service, string_attribute};
 use crate::support::client::{self, post};
-use crate::support::otel_collector::{Collector, attribute, int_attribute};
+use crate::support::otel_collector::{Collector, attribute, int_attribute, int_field};
 use crate::support::proxy_process::ProxyProcess;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
 /// OTLP/JSON span kind SERVER.
 const SERVER: u64 = 2;
+
+/// The data point of OTLP histogram `name` whose attributes include `want`; `None` while
+/// the collector has none.
+fn histogram_point<'a>(
+    metrics: &'a [Value],
+    name: &str,
+    want: &[(&str, &str)],
+) -> Option<&'a Value> {
+    let metric = metrics.iter().find(|m| m["name"] == name)?;
+    metric["histogram"]["dataPoints"]
+        .as_array()?
+        .iter()
+        .find(|p| {
+            want.iter()
+                .all(|(k, v)| attribute(p, k).and_then(Value::as_str) == Some(*v))
+        })
+}
+
+/// A histogram point's count and sum.
+fn count_and_sum(point: &Value) -> (u64, f64) {
+    (int_field(&point["count"]), point["sum"].as_f64().unwrap())
+}
 
 /// The server span of the call whose `gen_ai.request.stream` is `streamed`.
 fn llm_span(spans: &[Value], streamed: bool) -> Option<&Value> {
@@ -63,6 +89,15 @@ async fn an_llm_call_has_gen_ai_span_attributes_and_llm_event_fields_as_the_clie
     let streamed = stream(&chat_url, &chat(true)).await;
     let whole = post(&client::http1(), &chat_url, chat(false).to_string()).await;
     assert_eq!(whole.status, 200, "{}", whole.text());
+    let whole_id = whole.header("x-request-id").unwrap().to_string();
+    // A request that is no LLM call, which the LLM saved search must leave out.
+    let other = post(
+        &client::http1(),
+        &proxy.url("/extras/tokenize"),
+        json!({"input": "four words of text"}).to_string(),
+    )
+    .await;
+    let other_id = other.header("x-request-id").unwrap().to_string();
     let whole: Value = serde_json::from_slice(&whole.body).unwrap();
     let (prompt_tokens, completion_tokens) = (
         whole["usage"]["prompt_tokens"].as_i64().unwrap(),
@@ -141,8 +176,82 @@ async fn an_llm_call_has_gen_ai_span_attributes_and_llm_event_fields_as_the_clie
         None
     );
 
+    // Metrics: the conventions' histograms, one point per call and kind, with the same
+    // figures as the spans (and so as the client).
+    let call = [
+        ("gen_ai.operation.name", "chat"),
+        ("gen_ai.provider.name", "openai"),
+        ("gen_ai.request.model", "tiny"),
+        ("gen_ai.response.model", answering_model),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| -> Vec<(&str, &str)> {
+        call.iter().chain(extra).copied().collect()
+    };
+    let output_chunks = with(&[
+        ("gen_ai.token.type", "output"),
+        ("modelwatch.llm.token_source", "chunks"),
+    ]);
+    let output_usage = with(&[
+        ("gen_ai.token.type", "output"),
+        ("modelwatch.llm.token_source", "usage"),
+    ]);
+    let input_usage = with(&[
+        ("gen_ai.token.type", "input"),
+        ("modelwatch.llm.token_source", "usage"),
+    ]);
+    let metrics = collector.wait_for_metrics(&service, |metrics| {
+        histogram_point(metrics, "gen_ai.server.request.duration", &call)
+            .is_some_and(|p| count_and_sum(p).0 == 2)
+            && histogram_point(metrics, "gen_ai.client.token.usage", &input_usage).is_some()
+            && histogram_point(metrics, "gen_ai.server.time_to_first_token", &call).is_some()
+    });
+    let unit = |name: &str| {
+        metrics.iter().find(|m| m["name"] == name).unwrap()["unit"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(unit("gen_ai.client.token.usage"), "{token}");
+    for seconds in [
+        "gen_ai.server.request.duration",
+        "gen_ai.server.time_to_first_token",
+        "gen_ai.server.time_per_output_token",
+    ] {
+        assert_eq!(unit(seconds), "s", "{seconds}");
+    }
+    let tokens = |want: &[(&str, &str)]| {
+        count_and_sum(histogram_point(&metrics, "gen_ai.client.token.usage", want).unwrap())
+    };
+    assert_eq!(tokens(&output_chunks), (1, completion_tokens as f64));
+    assert_eq!(tokens(&output_usage), (1, completion_tokens as f64));
+    assert_eq!(tokens(&input_usage), (1, prompt_tokens as f64));
+    // The streamed call's input is unknown: no input point from chunks.
+    let input_chunks = with(&[
+        ("gen_ai.token.type", "input"),
+        ("modelwatch.llm.token_source", "chunks"),
+    ]);
+    assert!(histogram_point(&metrics, "gen_ai.client.token.usage", &input_chunks).is_none());
+    let (count, ttft) = count_and_sum(
+        histogram_point(&metrics, "gen_ai.server.time_to_first_token", &call).unwrap(),
+    );
+    assert_eq!(
+        (count, ttft),
+        (1, first_chunk),
+        "the span's time to first chunk"
+    );
+    let (count, per_token) = count_and_sum(
+        histogram_point(&metrics, "gen_ai.server.time_per_output_token", &call).unwrap(),
+    );
+    assert_eq!(count, 1, "one streamed call with several output chunks");
+    assert!(
+        per_token > 0.0
+            && per_token * (completion_tokens - 1) as f64
+                <= streamed.frames.last().unwrap().0.as_secs_f64(),
+        "time per output token {per_token} s"
+    );
+
     // Events: the same figures, the completion as the client got it, the prompt hashed.
-    wait_for_count(&proxy, "delivered", 2.0).await;
+    wait_for_count(&proxy, "delivered", 3.0).await;
     let hits = search(&events).await;
     let llm = |streamed_call: bool| -> Value {
         hits.iter()
@@ -172,6 +281,12 @@ async fn an_llm_call_has_gen_ai_span_attributes_and_llm_event_fields_as_the_clie
         "{w}"
     );
     let ttft_ms = s["time_to_first_token_ms"].as_f64().unwrap();
+    // The metric's time per output token is the event's mean gap.
+    let mean_gap_ms = s["inter_token_ms"]["mean"].as_f64().unwrap();
+    assert!(
+        (per_token * 1e3 - mean_gap_ms).abs() <= 1e-6 * mean_gap_ms,
+        "metric {per_token} s, event {mean_gap_ms} ms"
+    );
     assert!(ttft_ms > 0.0 && ttft_ms <= streamed.first_output.as_secs_f64() * 1e3);
     assert_eq!(s["inter_token_ms"]["count"], completion_tokens - 1, "{s}");
     let gaps = &s["inter_token_ms"];
@@ -189,6 +304,27 @@ async fn an_llm_call_has_gen_ai_span_attributes_and_llm_event_fields_as_the_clie
     );
     assert!(!hits.iter().any(|h| h.to_string().contains("hello there")));
     assert_eq!(s["text_truncated"], false);
+
+    // The Kibana objects of the LLM fields on these events: the saved search finds the two
+    // calls and not the other request, the charts add up to what the client got.
+    let request_ids: Vec<String> = hits
+        .iter()
+        .filter_map(|h| h.pointer("/_source/http/request/id")?.as_str())
+        .filter(|id| **id != other_id)
+        .map(str::to_string)
+        .collect();
+    assert_eq!(request_ids.len(), 2, "{hits:?}");
+    assert!(request_ids.contains(&whole_id), "{request_ids:?}");
+    assert_llm_objects(
+        &events,
+        &LlmCalls {
+            request_ids,
+            output_tokens: BTreeMap::from([("tiny".into(), 2.0 * completion_tokens as f64)]),
+            finish_reasons: BTreeMap::from([("length".into(), 2.0)]),
+            streamed: ("tiny".into(), ttft_ms),
+        },
+    )
+    .await;
 
     // The template typed the fields: a temperature of 0 is still a double, and the
     // completion is searchable text.

@@ -29,7 +29,7 @@ mod follow_alias;
 mod fuzz_corpus;
 mod healthcheck;
 mod k8s_rehearsal;
-mod kibana_objects;
+pub(crate) mod kibana_objects;
 mod live_drift;
 mod live_multivariate;
 mod live_payloads;

@@ -41,6 +41,15 @@ pub struct CapturedPayload {
     pub bytes: usize,
 }
 
+/// Whether a request id falls in a sample of `rate` (0 to 1): the first 8 bytes of the
+/// id's sha256 as a share of 2^64, the same on every resend and every sidecar. Shared by
+/// the capture policy and the recording (`export::recording`).
+pub fn sampled_by_id(rate: f64, request_id: &str) -> bool {
+    let digest = Sha256::digest(request_id.as_bytes());
+    let head = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
+    (head as f64) < rate * 2f64.powi(64)
+}
+
 /// How a column is treated.
 #[derive(Clone, Copy, PartialEq)]
 enum Treatment {
@@ -78,9 +87,7 @@ impl CapturePolicy {
     /// Whether this request id is in the sample: the first 8 bytes of its sha256 as a
     /// share of 2^64, so the choice is the same on every resend and every sidecar.
     pub fn sampled(&self, request_id: &str) -> bool {
-        let digest = Sha256::digest(request_id.as_bytes());
-        let head = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
-        (head as f64) < self.sample_rate * 2f64.powi(64)
+        sampled_by_id(self.sample_rate, request_id)
     }
 
     /// The keyed hash of one value: `hmac:` and 32 hex digits (128 bits of HMAC-SHA256).

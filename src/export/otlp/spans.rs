@@ -164,6 +164,9 @@ impl RequestTelemetry {
             instruments
                 .request_duration
                 .record(duration.as_secs_f64(), &label_attributes(labels));
+            if let Some(llm) = llm {
+                instruments.gen_ai.record(llm, status, duration);
+            }
         }
         let Some(server) = self.server else { return };
         let span = server.span();
