@@ -477,10 +477,13 @@ impl CurrentColumn {
     /// Records one value decoded from an inference payload (the live sidecar's path; the
     /// file path is [`CurrentColumn::push`]) and says what it was, for the caller's
     /// counters. Numbers in a categorical column become labels (`3`, `2.5`); text in a
-    /// numeric column is parsed like a CSV cell.
+    /// numeric column is parsed like a CSV cell. Text that spells a missing value in a CSV
+    /// ([`is_missing`]: `""`, `NA`, `null`, …) is missing here too, as it was when the
+    /// reference was profiled: otherwise a client that sends `""` where the reference file
+    /// had an empty cell would show a category the reference never saw.
     pub fn push_typed(&mut self, cell: TypedCell<'_>) -> Observed {
         self.rows += 1;
-        match (cell, self.kind) {
+        match (missing_text_as_missing(cell), self.kind) {
             (TypedCell::Missing, _) => {
                 self.missing += 1;
                 Observed::Missing
@@ -678,6 +681,14 @@ pub enum Observed {
     Category(Option<CategorySlot>),
 }
 
+/// [`TypedCell::Missing`] for text that spells a missing value ([`is_missing`]).
+fn missing_text_as_missing(cell: TypedCell<'_>) -> TypedCell<'_> {
+    match cell {
+        TypedCell::Text(t) if is_missing(t) => TypedCell::Missing,
+        other => other,
+    }
+}
+
 /// The label of a number used as a category: integers without a decimal point.
 pub fn number_label(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e15 {
@@ -692,7 +703,7 @@ pub fn number_label(x: f64) -> String {
 /// label otherwise), `None` for what it would count as missing or a type error.
 pub fn row_cell(cell: TypedCell<'_>, kind: ColumnKind) -> Option<crate::profile::format::RowCell> {
     use crate::profile::format::RowCell;
-    match (cell, kind) {
+    match (missing_text_as_missing(cell), kind) {
         (TypedCell::Number(x), ColumnKind::Numeric) => Some(x),
         (TypedCell::Text(t), ColumnKind::Numeric) => t.trim().parse::<f64>().ok(),
         (TypedCell::Number(x), ColumnKind::Categorical) if x.is_finite() => {

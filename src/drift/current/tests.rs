@@ -102,3 +102,40 @@ fn memo_size_shrinks_with_the_table_width() {
         );
     }
 }
+
+#[test]
+fn payload_text_that_spells_missing_counts_as_the_csv_cell_does() {
+    // A reference profiled from a CSV took "" and "NA" as missing; a JSON payload that sends
+    // them as strings must not show them as categories the reference never saw (or as type
+    // errors in a numeric column).
+    let profile = profile();
+    for (index, cells) in [
+        (0, ["", " NA ", "null", "12.5"]),
+        (1, ["", "N/A", "None", "red"]),
+    ] {
+        let column = &profile.columns[index];
+        let mut from_csv = CurrentColumn::new(index, column, 100, 1);
+        let mut from_payload = CurrentColumn::new(index, column, 100, 1);
+        for (line, cell) in cells.iter().enumerate() {
+            from_csv.push(cell.as_bytes(), line as u64);
+            from_payload.push_typed(TypedCell::Text(cell));
+        }
+        from_csv.settle_cells();
+        assert_eq!(
+            from_payload.summary(),
+            from_csv.summary(),
+            "{}",
+            column.name
+        );
+        assert_eq!(
+            (
+                from_payload.missing,
+                from_payload.unseen,
+                from_payload.type_errors
+            ),
+            (3, 0, 0)
+        );
+        let kind = column.kind;
+        assert_eq!(row_cell(TypedCell::Text(" NA "), kind), None);
+    }
+}
