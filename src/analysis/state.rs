@@ -28,6 +28,20 @@ struct ColumnHandles {
     out_of_range: Option<IntCounter>,
     unseen: Option<IntCounter>,
     type_errors: Option<IntCounter>,
+    /// What one exchange's rows add to the counters above, added to them once per
+    /// exchange ([`ColumnHandles::flush`]): an exchange of 9 rows × 14 features otherwise
+    /// makes 126 atomic increments, most of them to the same few bins.
+    pending: Tally,
+}
+
+/// Counts not yet added to a column's counters (indexes as `ColumnHandles::bins`).
+#[derive(Default)]
+struct Tally {
+    bins: Vec<u64>,
+    missing: u64,
+    out_of_range: u64,
+    unseen: u64,
+    type_errors: u64,
 }
 
 /// One monitored side (features or predictions) of a model version.
@@ -318,12 +332,20 @@ impl Side {
                     kept.push(row_cell(cell, column_profile.kind));
                 }
                 let observed = sub.columns[j].push_typed(cell);
-                count(&self.handles[j], column_profile, observed, max_categories);
+                count(
+                    &mut self.handles[j],
+                    column_profile,
+                    observed,
+                    max_categories,
+                );
             }
             if let (Some(slot), Some(kept), Some(sample)) = (slot, kept, &mut sub.row_sample) {
                 sample.put(slot, kept);
             }
             sub.end_row();
+        }
+        for handles in &mut self.handles {
+            handles.flush();
         }
     }
 
@@ -389,12 +411,17 @@ fn column_handles(
                 metrics.feature_bins.with_label_values(&values)
             }
         })
-        .collect();
+        .collect::<Vec<_>>();
     let quality = |vec: &prometheus::IntCounterVec| {
         (!predictions).then(|| vec.with_label_values(&[model, version, name]))
     };
+    let pending = Tally {
+        bins: vec![0; bins.len()],
+        ..Tally::default()
+    };
     ColumnHandles {
         bins,
+        pending,
         missing: quality(&metrics.missing),
         out_of_range: column
             .numeric
@@ -454,42 +481,64 @@ fn bin_ratios(column: &ColumnProfile, max_categories: usize) -> Vec<f64> {
     ratios
 }
 
+#[cfg(test)]
+mod tests;
+
 fn count(
-    handles: &ColumnHandles,
+    handles: &mut ColumnHandles,
     column: &ColumnProfile,
     observed: Observed,
     max_categories: usize,
 ) {
-    let bump = |c: &Option<IntCounter>| {
-        if let Some(c) = c {
-            c.inc();
-        }
-    };
+    let tally = &mut handles.pending;
     match observed {
-        Observed::Missing => bump(&handles.missing),
-        Observed::TypeError | Observed::NonFinite => bump(&handles.type_errors),
+        Observed::Missing => tally.missing += 1,
+        Observed::TypeError | Observed::NonFinite => tally.type_errors += 1,
         Observed::Number {
             value,
             out_of_range,
         } => {
             if out_of_range {
-                bump(&handles.out_of_range);
+                tally.out_of_range += 1;
             }
             if let Some(n) = &column.numeric {
-                handles.bins[n.bin_of(value)].inc();
+                tally.bins[n.bin_of(value)] += 1;
             }
         }
         Observed::Category(slot) => {
-            let last = handles.bins.len() - 1;
+            let last = tally.bins.len() - 1;
             let index = match slot {
                 Some(CategorySlot::Named(i)) if i < max_categories => i,
                 Some(_) => last - 1,
                 None => {
-                    bump(&handles.unseen);
+                    tally.unseen += 1;
                     last
                 }
             };
-            handles.bins[index].inc();
+            tally.bins[index] += 1;
+        }
+    }
+}
+
+impl ColumnHandles {
+    /// Adds the pending counts to the counters, each counter touched at most once.
+    fn flush(&mut self) {
+        let tally = &mut self.pending;
+        for (counter, n) in self.bins.iter().zip(&mut tally.bins) {
+            if *n > 0 {
+                counter.inc_by(std::mem::take(n));
+            }
+        }
+        for (counter, n) in [
+            (&self.missing, &mut tally.missing),
+            (&self.out_of_range, &mut tally.out_of_range),
+            (&self.unseen, &mut tally.unseen),
+            (&self.type_errors, &mut tally.type_errors),
+        ] {
+            let n = std::mem::take(n);
+            if let Some(counter) = counter.as_ref().filter(|_| n > 0) {
+                counter.inc_by(n);
+            }
         }
     }
 }

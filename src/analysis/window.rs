@@ -225,4 +225,4 @@ impl SubWindow {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

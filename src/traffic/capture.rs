@@ -1,16 +1,20 @@
 //! A bounded copy of a body as it streams past, for analysis after the exchange.
 //!
-//! Frames are `Bytes`, so keeping one is a reference-count increment, not a copy. Past the
-//! limit the capture gives up and frees what it held: the body is still forwarded in full,
-//! it is just not analysed (`skipped{reason="body_too_large"}`).
+//! Frames are copied into the capture's own buffer rather than kept by reference: a frame
+//! is a slice of hyper's read buffer, and while any slice of it lives hyper cannot reuse
+//! that buffer and allocates a fresh one (8 KiB or more) for the next read, on the client
+//! connection for the request and on the upstream connection for the response. Copying a
+//! body of a kilobyte costs less than that allocation, and what a queued exchange holds is
+//! then exactly the bytes the analysis queue counts, not the read buffers behind them.
+//! Past the limit the capture gives up and frees what it held: the body is still
+//! forwarded in full, it is just not analysed (`skipped{reason="body_too_large"}`).
 
 use bytes::{Bytes, BytesMut};
 
 /// The body bytes seen so far, up to a limit.
 #[derive(Debug)]
 pub struct Capture {
-    chunks: Vec<Bytes>,
-    len: usize,
+    kept: BytesMut,
     limit: usize,
     overflowed: bool,
 }
@@ -29,26 +33,23 @@ pub enum CapturedBody {
 impl Capture {
     pub fn new(limit: usize) -> Self {
         Self {
-            chunks: Vec::new(),
-            len: 0,
+            kept: BytesMut::new(),
             limit,
             overflowed: false,
         }
     }
 
-    /// Keeps `data` unless the limit is passed.
+    /// Copies `data` unless the limit is passed.
     pub fn push(&mut self, data: &Bytes) {
         if self.overflowed {
             return;
         }
-        if self.len + data.len() > self.limit {
+        if self.kept.len() + data.len() > self.limit {
             self.overflowed = true;
-            self.chunks = Vec::new();
-            self.len = 0;
+            self.kept = BytesMut::new();
             return;
         }
-        self.len += data.len();
-        self.chunks.push(data.clone());
+        self.kept.extend_from_slice(data);
     }
 
     /// The captured body; `complete` says whether the stream reached its end.
@@ -57,14 +58,8 @@ impl Capture {
             CapturedBody::TooLarge
         } else if !complete {
             CapturedBody::Incomplete
-        } else if self.chunks.len() == 1 {
-            CapturedBody::Complete(self.chunks.into_iter().next().expect("one chunk"))
         } else {
-            let mut joined = BytesMut::with_capacity(self.len);
-            for chunk in &self.chunks {
-                joined.extend_from_slice(chunk);
-            }
-            CapturedBody::Complete(joined.freeze())
+            CapturedBody::Complete(self.kept.freeze())
         }
     }
 }

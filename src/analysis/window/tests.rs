@@ -4,7 +4,8 @@ use crate::profile::format::RowCell;
 use crate::profile::schema::{ColumnKind, ColumnRole, ColumnSchema, Schema};
 use crate::profile::{ProfileBuilder, ProfileOptions};
 
-fn profile() -> Profile {
+/// A numeric feature `x` seen from 0 to 99 (also the state tests' reference).
+pub(in crate::analysis) fn profile() -> Profile {
     let schema = Schema {
         columns: vec![ColumnSchema {
             name: "x".into(),
