@@ -196,7 +196,18 @@ fn completion_prompts(prompt: &Json) -> Result<Vec<PromptFeatures>, DecodeError>
         prompt_only(estimate_tokens(text), script.majority())
     };
     let ids = |ids: &[Json]| prompt_only(ids.len() as u64, NO_SCRIPT);
-    match prompt {
+    each_input(prompt, "prompt", text, ids)
+}
+
+/// Each input of a completion's `prompt` or an embedding's `input` (`field`): a string,
+/// a list of strings, a list of token ids (one input), or a list of such lists.
+pub(super) fn each_input<T>(
+    value: &Json,
+    field: &str,
+    text: impl Fn(&str) -> T,
+    ids: impl Fn(&[Json]) -> T,
+) -> Result<Vec<T>, DecodeError> {
+    match value {
         Json::String(s) => Ok(vec![text(s)]),
         Json::Array(items) if items.iter().all(Json::is_number) => Ok(vec![ids(items)]),
         Json::Array(items) => items
@@ -206,13 +217,13 @@ fn completion_prompts(prompt: &Json) -> Result<Vec<PromptFeatures>, DecodeError>
                 Json::Array(inner) => Ok(ids(inner)),
                 _ => fail(
                     DecodeReason::InvalidField,
-                    "`prompt` lists something other than strings or token lists",
+                    format!("`{field}` lists something other than strings or token lists"),
                 ),
             })
             .collect(),
         _ => fail(
             DecodeReason::InvalidField,
-            "`prompt` is neither a string nor a list",
+            format!("`{field}` is neither a string nor a list"),
         ),
     }
 }
