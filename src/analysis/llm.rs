@@ -1,4 +1,5 @@
-//! Drift of LLM traffic: an OpenAI-compatible chat or text completion exchange becomes
+//! Drift of LLM traffic: an OpenAI-compatible chat, text completion or Responses API
+//! exchange becomes
 //! rows of its drift features ([`crate::protocol::openai::features`]), the request's as
 //! feature columns and its answer's as prediction columns, and is recorded like a tabular
 //! model's rows: same windows, gauges, report and alerts.
@@ -11,7 +12,7 @@
 //! An embeddings exchange gives one row per returned vector
 //! ([`crate::protocol::openai::embeddings`]: the input's length, the vector's norm and a
 //! fixed projection of it), all feature columns: the vectors are what the reference's
-//! row sample and the multivariate methods compare. The Responses API is not analysed yet.
+//! row sample and the multivariate methods compare.
 
 use super::LiveAnalysis;
 use super::worker::{Decoded, body};
@@ -19,7 +20,7 @@ use crate::protocol::Batch;
 use crate::protocol::openai::features::{
     answer_batch, answer_features, request_batch, request_features,
 };
-use crate::protocol::openai::{self, Endpoint, embeddings};
+use crate::protocol::openai::{self, Endpoint, embeddings, responses};
 use crate::protocol::sse::is_event_stream;
 use crate::traffic::Exchange;
 use crate::traffic::identity::ModelLabels;
@@ -37,9 +38,10 @@ pub fn analyse(
     decoded: &mut Decoded,
 ) -> Result<(), &'static str> {
     let (request, response) = match endpoint {
-        Endpoint::Chat | Endpoint::TextCompletion => text_rows(exchange)?,
+        Endpoint::Chat | Endpoint::TextCompletion | Endpoint::Responses => {
+            text_rows(exchange, endpoint)?
+        }
         Endpoint::Embeddings => (embedding_rows(exchange)?, Ok(None)),
-        Endpoint::Responses => return Err("responses_api"),
     };
     let request_body = body(&exchange.request.body).ok();
     let model = request_body
@@ -80,14 +82,18 @@ pub fn analyse(
     Ok(())
 }
 
-/// A chat or text completion's request rows, and its answer's row or why it cannot be
-/// read.
-fn text_rows(exchange: &Exchange) -> Result<(Batch, AnswerRow), &'static str> {
+/// A chat, text completion or Responses API call's request rows, and its answer's row or
+/// why it cannot be read.
+fn text_rows(exchange: &Exchange, endpoint: Endpoint) -> Result<(Batch, AnswerRow), &'static str> {
     let request_body = body(&exchange.request.body)?;
     let prompts = request_features(request_body).map_err(|e| e.reason().as_str())?;
     let answer = body(&exchange.response.body).and_then(|bytes| {
         let streamed = (exchange.response.content_type.as_deref()).is_some_and(is_event_stream);
-        answer_features(bytes, streamed).map_err(|e| e.reason().as_str())
+        let features = match endpoint {
+            Endpoint::Responses => responses::answer_features(bytes, streamed),
+            _ => answer_features(bytes, streamed),
+        };
+        features.map_err(|e| e.reason().as_str())
     });
     Ok((
         request_batch(&prompts),

@@ -3,8 +3,8 @@
 //! answers, turned into a CSV table of the drift features the sidecar derives from live
 //! traffic ([`crate::protocol::openai::features`], [`crate::protocol::openai::embeddings`]).
 //!
-//! Each line is either a request body (`{"model": …, "messages": […]}` or
-//! `{"prompt": …}`), or a record `{"request": {…}, "response": …}` whose `response` is the
+//! Each line is either a request body (`{"model": …, "messages": […]}`, `{"prompt": …}`,
+//! or a Responses API request `{"input": …, "instructions": …}`), or a record `{"request": {…}, "response": …}` whose `response` is the
 //! answer's JSON object or, for a streamed answer, the `text/event-stream` body as a string.
 //! The table has the request columns, and the answer columns (as prediction columns) when
 //! at least one line carries an answer.
@@ -21,6 +21,7 @@ use crate::protocol::openai::features::{
     ANSWER_COLUMNS, AnswerFeatures, NUMERIC_COLUMNS, PromptFeatures, REQUEST_COLUMNS,
     answer_features, finish_reason_value, request_features,
 };
+use crate::protocol::openai::responses;
 use anyhow::Context;
 use serde_json::Value as Json;
 use std::io::{BufRead, BufReader, Write};
@@ -137,12 +138,21 @@ fn read_line(json: &Json) -> Result<Line, String> {
         None => (json, None),
     };
     let prompts = request_features(request.to_string().as_bytes()).map_err(|e| {
-        format!("{e}; each line is a chat (`messages`) or completion (`prompt`) request body, or {{\"request\": …, \"response\": …}}")
+        format!("{e}; each line is a chat (`messages`), completion (`prompt`) or Responses API (`input`) request body, or {{\"request\": …, \"response\": …}}")
     })?;
+    // A request with `input` (and no `messages` or `prompt`) is the Responses API's.
+    let is_responses = ["messages", "prompt"]
+        .iter()
+        .all(|field| request.get(field).is_none())
+        && request.get("input").is_some();
+    let answer_of = |body: &[u8], streamed| match is_responses {
+        true => responses::answer_features(body, streamed),
+        false => answer_features(body, streamed),
+    };
     let answer = match response {
         None | Some(Json::Null) => None,
-        Some(Json::String(stream)) => Some(answer_features(stream.as_bytes(), true)),
-        Some(whole) => Some(answer_features(whole.to_string().as_bytes(), false)),
+        Some(Json::String(stream)) => Some(answer_of(stream.as_bytes(), true)),
+        Some(whole) => Some(answer_of(whole.to_string().as_bytes(), false)),
     }
     .transpose()
     .map_err(|e| {

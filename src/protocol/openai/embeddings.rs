@@ -82,11 +82,14 @@ struct RawEmbedding {
 }
 
 /// `encoding_format: "float"` gives numbers; `"base64"` (the default of OpenAI's own
-/// Python client) the little-endian `f32`s base64-encoded.
+/// Python client) the little-endian `f32`s base64-encoded. llama-cpp-python answers with
+/// one vector per token when the model pools none (a chat model started with
+/// `--embedding true`).
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum RawVector {
     Floats(Vec<f64>),
+    PerToken(Vec<Vec<f64>>),
     Base64(String),
 }
 
@@ -118,11 +121,36 @@ pub fn vectors(body: &[u8]) -> Result<Vec<Vec<f64>>, DecodeError> {
     raw.data.sort_by_key(|e| e.index);
     raw.data
         .into_iter()
-        .map(|e| match e.embedding {
-            RawVector::Floats(values) => Ok(values),
-            RawVector::Base64(text) => decode_base64(&text),
+        .map(|e| {
+            let vector = match e.embedding {
+                RawVector::Floats(values) => values,
+                RawVector::PerToken(tokens) => mean_of(&tokens)?,
+                RawVector::Base64(text) => decode_base64(&text)?,
+            };
+            if vector.is_empty() {
+                return fail(DecodeReason::Empty, "an `embedding` is empty");
+            }
+            Ok(vector)
         })
         .collect()
+}
+
+/// Per-token vectors become their mean: the pooling llama.cpp itself applies with
+/// `--pooling mean`, so such a server's answers are monitored like a pooled model's.
+fn mean_of(tokens: &[Vec<f64>]) -> Result<Vec<f64>, DecodeError> {
+    let Some(first) = tokens.first() else {
+        return fail(DecodeReason::Empty, "an `embedding` has no token vectors");
+    };
+    if tokens.iter().any(|t| t.len() != first.len()) {
+        return fail(
+            DecodeReason::ShapeMismatch,
+            "an `embedding`'s token vectors differ in length",
+        );
+    }
+    let n = tokens.len() as f64;
+    Ok((0..first.len())
+        .map(|j| tokens.iter().map(|t| t[j]).sum::<f64>() / n)
+        .collect())
 }
 
 fn decode_base64(text: &str) -> Result<Vec<f64>, DecodeError> {

@@ -94,7 +94,7 @@ fn a_bad_line_is_a_usage_error_naming_the_line_and_the_fix() {
         format!("{err:#}")
     };
     let ok = r#"{"prompt":"x"}"#;
-    let err = bad(&format!("{ok}\n{{\"input\":\"x\"}}\n"));
+    let err = bad(&format!("{ok}\n{{\"model\":\"m\"}}\n"));
     assert!(err.contains("bad.jsonl line 2:"), "{err}");
     assert!(err.contains("`messages`"), "{err}");
     let err = bad(&format!("{ok}\nnot json\n"));
@@ -245,4 +245,26 @@ fn embeddings_lines_stand_alone_and_pair_with_their_inputs() {
         bad.contains("line 1: its response") && bad.contains("base64"),
         "{bad}"
     );
+}
+
+#[test]
+fn a_responses_api_record_reads_its_answer_as_a_response() {
+    // Shapes from the OpenAI API reference: `instructions` and `input`, and a response
+    // object cut at `max_output_tokens`.
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "responses.jsonl",
+        concat!(
+            r#"{"request":{"model":"gpt-4.1","instructions":"Be brief.","input":"hello there"},"response":{"object":"response","status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},"output":[{"type":"message","role":"assistant","content":[{"type":"output_text","text":"ok then"}]}]}}"#,
+            "\n",
+        ),
+    );
+    let table = feature_table(&path).unwrap();
+    let csv = std::fs::read_to_string(table.csv.path()).unwrap();
+    let row = csv.lines().nth(1).unwrap();
+    let system = row.split(',').nth(2).unwrap();
+    // The same row a chat with that system message gives: 8 tokens, 2 messages.
+    assert_eq!(row, format!("8,2,{system},off,Latin,2,length"));
+    assert_ne!(system, "absent");
 }

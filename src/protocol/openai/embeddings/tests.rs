@@ -46,12 +46,30 @@ fn vectors_come_in_index_order_as_floats_or_base64() {
         format!(r#"{{"object": "list", "data": [{{"index": 0, "embedding": "{encoded}"}}]}}"#);
     assert_eq!(vectors(answer.as_bytes()).unwrap(), [vec![1.5, -2.0, 0.25]]);
 
+    // llama-cpp-python's answer for a model without pooling: one vector per token, here
+    // taken as their mean.
+    let per_token = br#"{"object": "list", "data": [{"object": "embedding", "index": 0,
+        "embedding": [[1.0, 2.0], [3.0, -2.0]]}]}"#;
+    assert_eq!(vectors(per_token).unwrap(), [vec![2.0, 0.0]]);
+
     let reason = |body: &[u8]| vectors(body).unwrap_err().reason();
+    assert_eq!(
+        reason(br#"{"data": [{"embedding": [[1.0], [1.0, 2.0]]}]}"#),
+        DecodeReason::ShapeMismatch
+    );
+    assert_eq!(
+        reason(br#"{"data": [{"embedding": [[]]}]}"#),
+        DecodeReason::Empty
+    );
     assert_eq!(
         reason(br#"{"error": {"message": "no"}}"#),
         DecodeReason::UpstreamError
     );
     assert_eq!(reason(br#"{"data": []}"#), DecodeReason::Empty);
+    assert_eq!(
+        reason(br#"{"data": [{"embedding": []}]}"#),
+        DecodeReason::Empty
+    );
     assert_eq!(
         reason(br#"{"data": [{"embedding": "AAA"}]}"#),
         DecodeReason::InvalidField
