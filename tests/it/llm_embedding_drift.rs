@@ -10,7 +10,8 @@
 //! (`src/protocol/openai/embeddings.rs`). Flat and base64 vectors are unit-tested on
 //! payloads from the OpenAI reference.
 
-use crate::live_drift::{TempDir, drift_report};
+use crate::live_drift::TempDir;
+use crate::live_multivariate::report_after;
 use crate::llm_serving::LlamaServer;
 use crate::support::client::{self, get, post};
 use crate::support::metrics_text::{parse, value};
@@ -18,7 +19,7 @@ use crate::support::proxy_process::ProxyProcess;
 use modelwatch::protocol::openai::embeddings::{INPUT_TOKENS, column_names};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Inputs in the reference and in each phase (the window holds one phase).
 const N: usize = 40;
@@ -43,52 +44,6 @@ async fn embed(url: &str, request: &Value) -> Value {
     let answer = post(&client::http1(), url, request.to_string()).await;
     assert_eq!(answer.status, 200, "{}", answer.text());
     serde_json::from_slice(&answer.body).unwrap()
-}
-
-/// Waits until the workers have recorded `total` rows for model `tiny`, then returns the
-/// first report whose multivariate results are of rows taken a second later (so of the
-/// whole phase).
-async fn report_after(proxy: &ProxyProcess, total: u64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let labels = [("model", "tiny"), ("model_version", "unknown")];
-    loop {
-        let text = get(&client::http1(), &proxy.admin_url("/metrics"))
-            .await
-            .text();
-        if value(&parse(&text), "modelwatch_rows_total", &labels) == Some(total as f64) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never recorded {total} rows: {text}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    // A second of margin: the rows' time is compared at second precision.
-    let since =
-        humantime::format_rfc3339_seconds(std::time::SystemTime::now() + Duration::from_secs(1))
-            .to_string();
-    loop {
-        let report = drift_report(proxy).await;
-        let model = report["models"]
-            .as_array()
-            .and_then(|models| models.iter().find(|m| m["model"] == "tiny"))
-            .cloned()
-            .unwrap_or(Value::Null);
-        if model["window"]["rows"] == json!(N)
-            && model["multivariate_evaluated_at"].as_str().unwrap_or("") > since.as_str()
-            && model["multivariate"]
-                .as_array()
-                .is_some_and(|m| m.len() == 2)
-        {
-            return model;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no report with {N} rows and multivariate results after {since}: {report:#}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 fn flagged(model: &Value) -> BTreeSet<String> {
@@ -155,7 +110,7 @@ async fn embeddings_of_a_new_input_population_drift_and_the_same_inputs_do_not()
     for i in 0..N {
         embed(&proxy.url("/v1/embeddings"), &input(i, &LATIN)).await;
     }
-    let model = report_after(&proxy, N as u64).await;
+    let model = report_after(&proxy, "tiny", N as u64, N as u64).await;
     let names: Vec<&str> = model["features"]
         .as_array()
         .unwrap()
@@ -174,7 +129,7 @@ async fn embeddings_of_a_new_input_population_drift_and_the_same_inputs_do_not()
     for i in 0..N {
         embed(&proxy.url("/v1/embeddings"), &input(i, &CYRILLIC)).await;
     }
-    let model = report_after(&proxy, 2 * N as u64).await;
+    let model = report_after(&proxy, "tiny", N as u64, 2 * N as u64).await;
     assert!(
         multivariate_drifted(&model, "domain_classifier"),
         "{model:#}"

@@ -22,8 +22,8 @@
 //! NeurIPS 2019) found such projections as good as PCA for detecting shifts.
 //!
 //! Component `i` is `Σ_j s_ij·x_j / √COMPONENTS` with signs `s_ij = ±1` drawn from
-//! [`SeededRng`] seeded with [`PROJECTION_SEED`]` + i`, bit `j mod 64` of its `(j div 64)`th
-//! draw (1 is +1). A row's signs do not depend on the vector's dimension, and the scale
+//! [`SeededRng`] seeded with `PROJECTION_SEED + i` ([`PROJECTION_SEED`]), bit `j mod 64`
+//! of its `(j div 64)`th draw (1 is +1). A row's signs do not depend on the vector's dimension, and the scale
 //! keeps the norm on average. Changing the seed, the scale or [`COMPONENTS`] changes the
 //! columns of every stored reference: they are part of the format.
 
