@@ -290,10 +290,19 @@ fn embeddings(runs: usize) {
                 .filter(|r| r.drifted)
                 .map(|r| r.method.as_str())
                 .collect();
-            if named.is_empty() { "none".into() } else { named.join(", ") }
+            if named.is_empty() {
+                "none".into()
+            } else {
+                named.join(", ")
+            }
         };
         for (label, reference, same, shifted) in [
-            ("raw", raw_table(&reference), raw_table(&same), raw_table(&shifted)),
+            (
+                "raw",
+                raw_table(&reference),
+                raw_table(&same),
+                raw_table(&shifted),
+            ),
             (
                 "projected",
                 projected_table(&reference, 1),
