@@ -209,7 +209,7 @@ fn live(runs: usize) {
 /// noise; latent factor 5's mean moved by `shift` (in its standard deviations).
 fn embedding_vectors(n: usize, d: usize, shift: f64, seed: u64) -> Vec<Vec<f64>> {
     let mut basis_rng = StdRng::seed_from_u64(7);
-    let mut gaussian = |rng: &mut StdRng, len: usize| -> Vec<f64> {
+    let gaussian = |rng: &mut StdRng, len: usize| -> Vec<f64> {
         (0..len).map(|_| StandardNormal.sample(rng)).collect()
     };
     let mean = gaussian(&mut basis_rng, d);
