@@ -7,21 +7,36 @@
 //! model's: a UUID v7 request id (what the proxy generates), outputs `label` (text) and
 //! `probability` (a float). Joins are timed in batches of 1,000 items (one
 //! `POST /api/v1/feedback`), ids shuffled so lookups land all over the index.
+//!
+//! Rates are medians over the timed pieces (write batches of 1,024, join batches of
+//! 1,000) with the slowest and fastest beside them: on a shared machine the mean carries
+//! whatever else ran; the median is the store's own cost.
 
 use modelwatch::config::quality::QualityConfig;
 use modelwatch::quality::QualityMetrics;
-use modelwatch::quality::feedback::{At, FeedbackItem, Labels};
+use modelwatch::quality::feedback::{At, FeedbackItem, Labels, Outcome};
 use modelwatch::quality::store::{Prediction, PredictionStore, now_ms};
 use std::sync::Arc;
 use std::time::Instant;
 
 fn rss_bytes() -> u64 {
+    status_kib("VmRSS:") * 1024
+}
+
+/// (median, min, max) of per-piece rates.
+fn spread(mut rates: Vec<f64>) -> (f64, f64, f64) {
+    rates.sort_by(f64::total_cmp);
+    let median = rates[rates.len() / 2];
+    (median, rates[0], rates[rates.len() - 1])
+}
+
+fn status_kib(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
+        .unwrap_or(0)
 }
 
 fn main() {
@@ -46,6 +61,8 @@ fn main() {
     let mut ids = Vec::with_capacity(n / stride + 1);
     let started = Instant::now();
     let mut batch = Vec::with_capacity(1024);
+    let mut write_rates = Vec::with_capacity(n / 1024 + 1);
+    let mut batch_started = Instant::now();
     for i in 0..n {
         let id = uuid::Uuid::now_v7().to_string();
         if i % stride == 0 {
@@ -67,6 +84,8 @@ fn main() {
         if batch.len() == 1024 {
             store.write(&batch).unwrap();
             batch.clear();
+            write_rates.push(1024.0 / batch_started.elapsed().as_secs_f64());
+            batch_started = Instant::now();
         }
     }
     store.write(&batch).unwrap();
@@ -74,8 +93,10 @@ fn main() {
     let bytes = store.live_bytes().unwrap();
     let file = std::fs::metadata(store.path()).unwrap().len();
     println!("predictions stored          {n}");
+    let (median, slowest, fastest) = spread(write_rates);
     println!(
-        "write rate                  {:.0} predictions/s",
+        "write rate                  median {median:.0} predictions/s per batch of 1,024 \
+         (slowest {slowest:.0}, fastest {fastest:.0}; overall {:.0})",
         n as f64 / write_secs
     );
     println!(
@@ -91,30 +112,46 @@ fn main() {
         rng_state ^= rng_state << 17;
         rng_state
     };
+    // Shuffled without repeats: every item is a first label for a stored prediction, so
+    // each one is a real join (a repeat would be a cheaper `duplicate`).
+    for i in (1..ids.len()).rev() {
+        ids.swap(i, (next() % (i as u64 + 1)) as usize);
+    }
     let batches = 100.min(ids.len() / 1000);
     let mut joined = 0usize;
+    let mut join_rates = Vec::with_capacity(batches);
     let started = Instant::now();
-    for _ in 0..batches {
-        let items: Vec<FeedbackItem> = (0..1000)
-            .map(|_| FeedbackItem {
+    for b in 0..batches {
+        let items: Vec<FeedbackItem> = ids[b * 1000..(b + 1) * 1000]
+            .iter()
+            .map(|id| FeedbackItem {
                 at: At::Line(1),
-                request_id: ids[(next() % ids.len() as u64) as usize].clone(),
+                request_id: id.clone(),
                 row: 0,
                 labels: Labels::One(serde_json::json!("good")),
                 timestamp_ms: None,
             })
             .collect();
-        joined += store.join(&items, now_ms()).unwrap().len();
+        let batch_started = Instant::now();
+        let verdicts = store.join(&items, now_ms()).unwrap();
+        join_rates.push(verdicts.len() as f64 / batch_started.elapsed().as_secs_f64());
+        joined += verdicts
+            .iter()
+            .filter(|v| v.outcome == Outcome::Joined)
+            .count();
     }
     let join_secs = started.elapsed().as_secs_f64();
+    let (median, slowest, fastest) = spread(join_rates);
     println!(
-        "feedback items joined       {:.0} items/s ({joined} items in batches of 1,000)",
+        "feedback items joined       median {median:.0} items/s per batch of 1,000 \
+         (slowest {slowest:.0}, fastest {fastest:.0}; overall {:.0}; {joined} items)",
         joined as f64 / join_secs
     );
     drop(ids);
     println!(
-        "RSS                         {} MiB (before filling {} MiB)",
+        "RSS                         {} MiB (before filling {} MiB, peak {} MiB)",
         rss_bytes() / (1 << 20),
-        rss_before / (1 << 20)
+        rss_before / (1 << 20),
+        status_kib("VmHWM:") / 1024
     );
 }

@@ -7,6 +7,7 @@
 //! omission). Percentiles are exact, from an HdrHistogram.
 
 pub mod drift_spec;
+pub mod labels;
 pub mod wire;
 
 use crate::exit::UsageError;
@@ -20,12 +21,14 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use labels::{Answered, BoundFlip, LabelTally, Targets};
 use serde::Serialize;
 use serde_json::Value;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::mpsc;
 use wire::Wire;
 
 /// The rows of a CSV, typed, ready to send.
@@ -33,12 +36,23 @@ pub struct Rows {
     pub columns: Vec<String>,
     pub numeric: Vec<bool>,
     pub rows: Vec<Vec<Value>>,
+    /// The target column, kept out of the requests, when one was named.
+    pub targets: Option<Targets>,
 }
 
 impl Rows {
     /// Reads `path`, leaving out the `drop` columns. Numeric columns become numbers, empty
     /// cells nulls.
     pub fn load(path: &Path, drop: &[String]) -> anyhow::Result<Rows> {
+        Rows::load_with_target(path, drop, None)
+    }
+
+    /// [`Rows::load`], with the `target` column (the label) kept aside, not sent.
+    pub fn load_with_target(
+        path: &Path,
+        drop: &[String],
+        target: Option<&str>,
+    ) -> anyhow::Result<Rows> {
         let open = || {
             csv::Reader::from_path(path)
                 .with_context(|| format!("could not open the dataset {}", path.display()))
@@ -54,8 +68,26 @@ impl Rows {
                 .into());
             }
         }
+        let target_at =
+            match target {
+                None => None,
+                Some(t) => Some(schema.columns.iter().position(|c| c.name == t).ok_or_else(
+                    || {
+                        UsageError(format!(
+                            "--target-column {t}: {} has no such column; its columns are {}",
+                            path.display(),
+                            schema
+                                .columns
+                                .iter()
+                                .map(|c| c.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ))
+                    },
+                )?),
+            };
         let keep: Vec<usize> = (0..schema.columns.len())
-            .filter(|&i| !drop.contains(&schema.columns[i].name))
+            .filter(|&i| !drop.contains(&schema.columns[i].name) && Some(i) != target_at)
             .collect();
         let columns = keep
             .iter()
@@ -66,8 +98,12 @@ impl Rows {
             .map(|&i| schema.columns[i].kind == ColumnKind::Numeric)
             .collect();
         let mut rows = Vec::new();
+        let mut targets = Vec::new();
         for record in open()?.records() {
             let record = record.with_context(|| format!("could not read {}", path.display()))?;
+            if let Some(t) = target_at {
+                targets.push(label_value(record.get(t).unwrap_or_default()));
+            }
             rows.push(
                 keep.iter()
                     .zip(&numeric)
@@ -90,10 +126,24 @@ impl Rows {
         // Files are often sorted or grouped; a window of consecutive rows would then look
         // drifted by itself. A seeded shuffle sends a representative mix, the same every run.
         SeededRng::new(0x7265_706c_6179).shuffle(&mut rows);
+        let targets = target_at.map(|t| {
+            // The same permutation (it depends on the length only) keeps each row's target.
+            SeededRng::new(0x7265_706c_6179).shuffle(&mut targets);
+            let mut classes = targets.clone();
+            classes.retain(|v| !v.is_null());
+            classes.sort_by_key(Value::to_string);
+            classes.dedup();
+            Targets {
+                column: schema.columns[t].name.clone(),
+                values: targets,
+                classes,
+            }
+        });
         Ok(Rows {
             columns,
             numeric,
             rows,
+            targets,
         })
     }
 
@@ -120,12 +170,29 @@ impl Rows {
     }
 }
 
+/// A label as the feedback API takes it: an integer, a number or a string, as the cell
+/// reads; empty cells are nulls (sent as such, counted `invalid` by the sidecar).
+fn label_value(cell: &str) -> Value {
+    let cell = cell.trim();
+    if crate::profile::schema::is_missing(cell) {
+        Value::Null
+    } else if let Ok(i) = cell.parse::<i64>() {
+        Value::from(i)
+    } else if let Ok(x) = cell.parse::<f64>() {
+        Value::from(x)
+    } else {
+        Value::from(cell)
+    }
+}
+
 /// What to send for how long.
 pub struct Phase {
     pub rate: f64,
     pub duration: Duration,
     pub batch: usize,
     pub injections: Vec<(usize, Injection)>,
+    /// Label corruption in this phase (labels are sent only with [`Replayer::with_labels`]).
+    pub flip: Option<BoundFlip>,
 }
 
 /// Sends rows to one server.
@@ -135,6 +202,7 @@ pub struct Replayer {
     wire: Wire,
     rows: Rows,
     next_row: AtomicU64,
+    labels: Option<(mpsc::UnboundedSender<Answered>, Duration, LabelTally)>,
 }
 
 impl Replayer {
@@ -152,7 +220,27 @@ impl Replayer {
             wire,
             rows,
             next_row: AtomicU64::new(0),
+            labels: None,
         })
+    }
+
+    /// Sends each answered row's target to `feed` too; run the returned sender beside
+    /// [`Replayer::run`] and drop the replayer when done, so the sender sends the rest.
+    pub fn with_labels(
+        mut self,
+        feed: labels::LabelFeed,
+        tally: &LabelTally,
+    ) -> anyhow::Result<(Replayer, labels::LabelSender)> {
+        if self.rows.targets.is_none() {
+            return Err(UsageError(
+                "--labels-url needs --target-column: the dataset column holding the label".into(),
+            )
+            .into());
+        }
+        let delay = feed.delay;
+        let (sender, tx) = labels::LabelSender::new(feed, tally.clone())?;
+        self.labels = Some((tx, delay, tally.clone()));
+        Ok((self, sender))
     }
 
     /// Sends at `phase.rate` for `phase.duration`, or until `stop` completes.
@@ -180,17 +268,33 @@ impl Replayer {
             }
             // Finished requests are collected as we go, so the set stays small.
             while in_flight.try_join_next().is_some() {}
-            let body = self.next_body(phase, &mut rng);
+            let (body, labels) = self.next_body(phase, &mut rng);
             let request = http::Request::post(self.url.clone())
                 .header("content-type", "application/json")
                 .body(Full::new(body))
                 .expect("a valid request");
             let (client, stats) = (self.client.clone(), stats.clone());
+            let feed = self
+                .labels
+                .as_ref()
+                .map(|(tx, delay, _)| (tx.clone(), *delay));
             let due = due.into_std();
             in_flight.spawn(async move {
                 let outcome = match client.request(request).await {
                     Ok(response) => {
                         let status = response.status();
+                        if let Some((tx, delay)) = feed.filter(|_| status.is_success()) {
+                            let request_id = response
+                                .headers()
+                                .get("x-request-id")
+                                .and_then(|v| v.to_str().ok())
+                                .map(str::to_string);
+                            let _ = tx.send(Answered {
+                                request_id,
+                                labels,
+                                due: tokio::time::Instant::now() + delay,
+                            });
+                        }
                         let body = response.into_body().collect().await;
                         match (status.is_success(), body) {
                             (true, Ok(_)) => Ok(()),
@@ -213,25 +317,40 @@ impl Replayer {
         while in_flight.join_next().await.is_some() {}
     }
 
-    fn next_body(&self, phase: &Phase, rng: &mut SeededRng) -> Bytes {
+    /// The next request's body, and its rows' labels (flipped where `phase.flip` says)
+    /// when labels are sent.
+    fn next_body(&self, phase: &Phase, rng: &mut SeededRng) -> (Bytes, Vec<Value>) {
         let n = self.rows.rows.len() as u64;
         let first = self
             .next_row
             .fetch_add(phase.batch as u64, Ordering::Relaxed);
+        let mut labels = Vec::new();
         let batch: Vec<Vec<Value>> = (0..phase.batch as u64)
             .map(|i| {
-                let mut row = self.rows.rows[((first + i) % n) as usize].clone();
+                let at = ((first + i) % n) as usize;
+                let mut row = self.rows.rows[at].clone();
                 for (column, injection) in &phase.injections {
                     injection.apply(&mut row[*column], rng);
+                }
+                if let (Some((_, _, tally)), Some(targets)) = (&self.labels, &self.rows.targets) {
+                    let truth = &targets.values[at];
+                    let flip = phase.flip.as_ref().is_some_and(|f| f.applies(&row, rng));
+                    tally.count_flipped(u64::from(flip));
+                    labels.push(if flip {
+                        targets.flipped(truth)
+                    } else {
+                        truth.clone()
+                    });
                 }
                 row
             })
             .collect();
-        Bytes::from(
+        let body = Bytes::from(
             self.wire
                 .body(&self.rows.columns, &self.rows.numeric, &batch)
                 .to_string(),
-        )
+        );
+        (body, labels)
     }
 }
 

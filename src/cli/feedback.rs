@@ -74,17 +74,7 @@ fn content_type(file: &Path) -> Result<&'static str, UsageError> {
 
 fn send(args: SendArgs) -> anyhow::Result<()> {
     let base = args.url.trim_end_matches('/');
-    let uri: http::Uri = format!("{base}/api/v1/feedback")
-        .parse()
-        .ok()
-        .filter(|u: &http::Uri| u.scheme_str() == Some("http") && u.host().is_some())
-        .ok_or_else(|| {
-            UsageError(format!(
-                "--url {:?} is not an http:// URL: give the sidecar's admin address, e.g. \
-                 http://127.0.0.1:9090",
-                args.url
-            ))
-        })?;
+    let uri = crate::replay::labels::feedback_uri(&args.url, "--url")?;
     let content_type = content_type(&args.file)?;
     let body = std::fs::read(&args.file).map_err(|err| {
         UsageError(format!(

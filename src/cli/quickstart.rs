@@ -1,13 +1,18 @@
 //! `modelwatch quickstart`: the whole system on one machine, from a fresh clone, with no
 //! external services. It versions the credit dataset, trains, validates, registers and
 //! promotes a model (the pipeline), serves it, puts the sidecar in front, replays clean
-//! traffic and then drifted traffic, and shows drift being caught.
+//! traffic and then drifted traffic, and shows drift being caught; the rows' labels follow
+//! a little later as feedback (renters' outcomes flipped in the drifted half), so it shows
+//! the performance estimate, then the realised figures, then the quality alerts' state.
 //!
 //! `serve` and `proxy` run as child processes of this one (the same binary), so what the
 //! quickstart shows is exactly what a deployment runs; they are stopped when it ends, on
 //! Ctrl-C too.
 
+mod quality;
+
 use super::flags::HomeArgs;
+use crate::replay::labels::{Flip, LabelFeed, LabelTally};
 use crate::replay::wire::Wire;
 use crate::replay::{Phase, Replayer, Rows, Stats};
 use anyhow::{Context as _, bail};
@@ -22,8 +27,11 @@ use std::time::{Duration, Instant};
 /// Trains and promotes the credit model (examples/credit/pipeline.toml), serves it, starts
 /// the sidecar in front of it with the model's reference profile, replays clean traffic
 /// for half of --duration and traffic with Income × 1.5 and 80 % of homes `rent` for the
-/// other half, and prints requests, latency and the drift table as it goes. Exits 0 after
-/// --duration or on Ctrl-C, stopping everything it started.
+/// other half, and prints requests, latency and the drift table as it goes. Each row's
+/// label (Status) follows as feedback a tenth of --duration later, with renters' outcomes
+/// flipped in the second half (a concept shift): the performance estimate, the realised
+/// accuracy and the quality alerts' conditions are shown too. Exits 0 after --duration or
+/// on Ctrl-C, stopping everything it started.
 #[derive(Debug, clap::Args)]
 pub struct QuickstartArgs {
     #[command(flatten)]
@@ -54,6 +62,10 @@ pub struct QuickstartArgs {
 
 /// What is injected in the second half.
 pub const INJECTED: [&str; 2] = ["Income*1.5", "Home=rent:0.8"];
+/// Whose labels are flipped in the second half.
+pub const FLIPPED: &str = "Home=rent";
+/// The dataset column sent as labels.
+const TARGET: &str = "Status";
 
 /// A child process stopped when dropped.
 struct ChildGuard(Child, &'static str);
@@ -116,6 +128,7 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         .context("the model server did not say where it listens")?
         .trim()
         .to_string();
+    let state = home.join("state");
     let (proxy, proxy_line) = spawn(
         Command::new(&exe)
             .args([
@@ -130,10 +143,14 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
                 "credit@production",
                 "--model-name",
                 "credit",
+                "--state-dir",
             ])
+            .arg(&state)
             .env("MODELWATCH_HOME", &home)
             .env("MODELWATCH__ANALYSIS__EVALUATION_INTERVAL", "2s")
-            .env("MODELWATCH__ANALYSIS__WINDOW_ROWS", "2000"),
+            .env("MODELWATCH__ANALYSIS__WINDOW_ROWS", "2000")
+            .env("MODELWATCH__QUALITY__ENABLED", "true")
+            .env("MODELWATCH__QUALITY__WINDOW_ROWS", "2000"),
         "modelwatch proxy started",
         "sidecar",
     )?;
@@ -156,26 +173,47 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         .parent()
         .unwrap_or(std::path::Path::new("."))
         .join("credit_data.csv");
-    let rows = Rows::load(&data, &["Status".to_string()])?;
+    let rows = Rows::load_with_target(&data, &[], Some(TARGET))?;
     let drifted = rows.injections(&INJECTED.map(String::from))?;
-    let replayer = Replayer::new(&format!("http://{listen}"), Wire::Oip, "credit", rows)?;
+    let flip = rows
+        .targets
+        .as_ref()
+        .context("the credit data has a Status column")?
+        .bind(&Flip::parse(FLIPPED)?, &rows.columns)?;
+    // Labels come a tenth of the run after their predictions; the traffic stops that much
+    // earlier, so the last labels are in before the end and the run lasts --duration.
+    let delay = args.duration / 10;
+    let tally = LabelTally::default();
+    let (replayer, labels) = Replayer::new(&format!("http://{listen}"), Wire::Oip, "credit", rows)?
+        .with_labels(
+            LabelFeed {
+                admin: format!("http://{admin}"),
+                token: None,
+                delay,
+                batch: 100,
+            },
+            &tally,
+        )?;
     let stats = Stats::default();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let half = args.duration / 2;
+    let half = (args.duration - delay) / 2;
     let screen = Screen::new(&listen, &admin, &model_url);
     let interrupted = runtime.block_on(async {
         let stop = crate::shutdown::signal();
         tokio::pin!(stop);
-        for (step, injections) in [
+        let labels = tokio::spawn(labels.run());
+        for (step, injections, flip) in [
             (
-                "3/4 clean traffic (rows from the reference data)",
+                "3/4 clean traffic (rows from the reference data); labels follow",
                 Vec::new(),
+                None,
             ),
             (
-                "4/4 drifted traffic (Income × 1.5, 80 % of homes `rent`)",
+                "4/4 drifted traffic (Income × 1.5, 80 % of homes `rent`); renters' labels flipped",
                 drifted,
+                Some(flip),
             ),
         ] {
             say(step);
@@ -184,6 +222,7 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
                 duration: half,
                 batch: 10,
                 injections,
+                flip,
             };
             let mut done = false;
             let send = replayer.run(&phase, &stats, std::future::pending());
@@ -197,12 +236,30 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
                 }
             }
         }
-        // One more evaluation, so the last rows are in the final table.
+        // The last labels, then one more evaluation, so they are in the final figures.
+        drop(replayer);
+        let step = "labels of the last requests";
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        tokio::pin!(labels);
+        loop {
+            tokio::select! {
+                _ = &mut labels => break,
+                _ = tick.tick() => screen.show(step, &stats, &admin).await,
+                _ = &mut stop => return true,
+            }
+        }
         tokio::time::sleep(Duration::from_millis(2500)).await;
         false
     });
-    let report = runtime.block_on(drift_report(&admin));
-    screen.finish(&stats, report.as_ref(), interrupted);
+    let report = runtime.block_on(admin_json(&admin, "/api/v1/drift"));
+    let performance = runtime.block_on(admin_json(&admin, "/api/v1/performance"));
+    screen.finish(
+        &stats,
+        report.as_ref(),
+        performance.as_ref(),
+        &tally,
+        interrupted,
+    );
     Ok(())
 }
 
@@ -252,10 +309,11 @@ fn spawn(
     }
 }
 
-async fn drift_report(admin: &str) -> Option<Value> {
+/// A JSON report of the sidecar's admin API (`/api/v1/drift`, `/api/v1/performance`).
+async fn admin_json(admin: &str, path: &str) -> Option<Value> {
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Full<bytes::Bytes>>();
-    let uri: http::Uri = format!("http://{admin}/api/v1/drift").parse().ok()?;
+    let uri: http::Uri = format!("http://{admin}{path}").parse().ok()?;
     let response = client.get(uri).await.ok()?;
     use http_body_util::BodyExt;
     let body = response.into_body().collect().await.ok()?.to_bytes();
@@ -284,7 +342,9 @@ impl Screen {
 
     async fn show(&self, step: &str, stats: &Stats, admin: &str) {
         let summary = stats.summary();
-        let report = drift_report(admin).await;
+        let report = admin_json(admin, "/api/v1/drift").await;
+        let accuracy =
+            quality::Accuracy::of(admin_json(admin, "/api/v1/performance").await.as_ref());
         let mut out = std::io::stdout().lock();
         if self.terminal {
             let _ = write!(out, "\x1b[2J\x1b[H");
@@ -296,22 +356,33 @@ impl Screen {
             );
             let _ = writeln!(out, "{}\n", summary.line());
             let _ = writeln!(out, "{}", drift_table(report.as_ref()));
+            if let Some(a) = &accuracy {
+                let _ = writeln!(out, "{}", a.table());
+            }
         } else {
             let drifted = drifted_features(report.as_ref());
             let _ = writeln!(
                 out,
-                "t={:.0}s requests={} errors={} p50={:.2}ms p99={:.2}ms drifted=[{}]",
+                "t={:.0}s requests={} errors={} p50={:.2}ms p99={:.2}ms drifted=[{}]{}",
                 self.started.elapsed().as_secs_f64(),
                 summary.sent,
                 summary.errors,
                 summary.p50_ms,
                 summary.p99_ms,
-                drifted.join(",")
+                drifted.join(","),
+                accuracy.map(|a| a.fields()).unwrap_or_default()
             );
         }
     }
 
-    fn finish(&self, stats: &Stats, report: Option<&Value>, interrupted: bool) {
+    fn finish(
+        &self,
+        stats: &Stats,
+        report: Option<&Value>,
+        performance: Option<&Value>,
+        labels: &LabelTally,
+        interrupted: bool,
+    ) {
         let summary = stats.summary();
         let mut out = std::io::stdout().lock();
         let _ = writeln!(
@@ -331,10 +402,14 @@ impl Screen {
                 drifted.join(", ")
             }
         );
+        let _ = writeln!(out, "injected: {}\n", INJECTED.join(", "));
+        if let Some(a) = quality::Accuracy::of(performance) {
+            let _ = writeln!(out, "{}", a.table());
+        }
         let _ = writeln!(
             out,
-            "injected: {}\n\n{}",
-            INJECTED.join(", "),
+            "{}\nflipped in the second half: labels of {FLIPPED} (concept shift)\n\n{}",
+            labels.summary().line(),
             self.addresses()
         );
     }
@@ -345,7 +420,8 @@ impl Screen {
              sidecar        http://{listen}  (send inference requests here)\n\
              metrics        http://{admin}/metrics  (scrape target for Prometheus:\n\
              \x20              static_configs: [{{targets: [\"{admin}\"]}}]; Grafana dashboards in dashboards/grafana)\n\
-             drift report   http://{admin}/api/v1/drift",
+             drift report   http://{admin}/api/v1/drift\n\
+             performance    http://{admin}/api/v1/performance  (labels: POST /api/v1/feedback)",
             model = self.model.trim_start_matches("http://"),
             listen = self.listen,
             admin = self.admin,

@@ -75,7 +75,7 @@ pub struct Profile {
     /// drift.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub row_sample: Option<RowSample>,
-    /// A binary classifier's validation rows (score, true and predicted class), kept so
+    /// A classifier's validation rows (scores, true and predicted class), kept so
     /// that performance can be estimated before labels arrive (CBPE); absent in profiles
     /// of plain datasets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -112,6 +112,25 @@ pub struct LabelledPredictions {
     pub scores: Vec<f64>,
     pub actual: Vec<bool>,
     pub predicted: Vec<bool>,
+    /// A classifier of three or more classes: its rows here (the binary fields above are
+    /// then empty). Added within format v1: profiles without it load as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multiclass: Option<MulticlassPredictions>,
+}
+
+/// Validation rows of a classifier of three or more classes: one score per class, the
+/// true and the predicted class (indices into `classes`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MulticlassPredictions {
+    /// The classes, as the model's first output names them.
+    pub classes: Vec<String>,
+    /// The response output holding each class's probability, in `classes` order (for
+    /// example `probabilities:0` … for a `[rows, classes]` tensor).
+    pub score_outputs: Vec<String>,
+    /// Per class (in `classes` order), every row's probability of that class.
+    pub scores: Vec<Vec<f64>>,
+    pub actual: Vec<u32>,
+    pub predicted: Vec<u32>,
 }
 
 /// The profile of one column.

@@ -1,5 +1,6 @@
 //! Estimated performance before labels: confidence-based performance estimation (CBPE)
-//! for binary classifiers, as NannyML 0.13.1 computes it.
+//! for binary classifiers, as NannyML 0.13.1 computes it; [`multiclass`] for three or
+//! more classes, on the same pieces.
 //!
 //! **Fit** on the reference: a model version's validation rows (score, true class,
 //! predicted class), which training keeps in the version's profile
@@ -26,6 +27,7 @@
 
 pub mod isotonic;
 pub mod live;
+pub mod multiclass;
 
 use crate::random::SeededRng;
 use crate::train::metrics::roc_auc;
@@ -50,6 +52,18 @@ pub struct Estimate {
     /// `value` ± [`SAMPLING_ERROR_RANGE`] sampling errors, within [0, 1].
     pub lower: f64,
     pub upper: f64,
+}
+
+impl Estimate {
+    /// An estimate with its band: ± [`SAMPLING_ERROR_RANGE`] sampling errors, within [0, 1].
+    fn new(value: f64, sampling_error: f64) -> Estimate {
+        Estimate {
+            value,
+            sampling_error,
+            lower: (value - SAMPLING_ERROR_RANGE * sampling_error).max(0.0),
+            upper: (value + SAMPLING_ERROR_RANGE * sampling_error).min(1.0),
+        }
+    }
 }
 
 /// The standard deviation of per-row contributions and the share of rows contributing.
@@ -83,6 +97,30 @@ fn std(values: impl Iterator<Item = f64> + Clone) -> f64 {
     (values.map(|v| (v - mean) * (v - mean)).sum::<f64>() / n as f64).sqrt()
 }
 
+/// Refuses a reference of too few rows, or with a score that is not a probability.
+fn check_reference<'a>(
+    rows: usize,
+    scores: impl IntoIterator<Item = &'a f64>,
+) -> Result<(), String> {
+    if rows < MIN_REFERENCE_ROWS {
+        return Err(format!(
+            "{rows} reference rows; CBPE needs at least {MIN_REFERENCE_ROWS}"
+        ));
+    }
+    if let Some(s) = scores
+        .into_iter()
+        .find(|s| !s.is_finite() || !(0.0..=1.0).contains(*s))
+    {
+        return Err(format!("a reference score is {s}, not a probability"));
+    }
+    Ok(())
+}
+
+/// The std of `ones` rows contributing `factor` and `zeros` rows contributing 0.
+fn ones_zeros(ones: usize, zeros: usize, factor: f64) -> f64 {
+    std((0..ones + zeros).map(move |i| if i < ones { factor } else { 0.0 }))
+}
+
 fn bit(b: bool) -> f64 {
     f64::from(u8::from(b))
 }
@@ -95,17 +133,7 @@ impl Cbpe {
         if actual.len() != n || predicted.len() != n {
             return Err("scores, true and predicted classes differ in length".into());
         }
-        if n < MIN_REFERENCE_ROWS {
-            return Err(format!(
-                "{n} reference rows; CBPE needs at least {MIN_REFERENCE_ROWS}"
-            ));
-        }
-        if let Some(s) = scores
-            .iter()
-            .find(|s| !s.is_finite() || !(0.0..=1.0).contains(*s))
-        {
-            return Err(format!("a reference score is {s}, not a probability"));
-        }
+        check_reference(n, scores)?;
         let positives = actual.iter().filter(|&&a| a).count();
         if positives == 0 || positives == n {
             return Err("the reference holds one class only".into());
@@ -122,9 +150,6 @@ impl Cbpe {
             share: 1.0,
         };
         // Precision: true positives count 1, false positives 0, over predicted positives.
-        let ones_zeros = |ones: usize, zeros: usize, factor: f64| {
-            std((0..ones + zeros).map(move |i| if i < ones { factor } else { 0.0 }))
-        };
         let precision = Component {
             std: ones_zeros(tp, fp, 1.0),
             share: (tp + fp) as f64 / n as f64,
@@ -189,22 +214,16 @@ impl Cbpe {
             ratio(tp, tp + fp),
             ratio(tp, tp + fn_),
             ratio(tp, tp + 0.5 * (fp + fn_)),
-            estimated_roc_auc(rows, &calibrated),
+            estimated_roc_auc(&rows.iter().map(|r| r.0).collect::<Vec<_>>(), &calibrated),
         ];
         Some(std::array::from_fn(|i| {
-            let value = values[i];
             let c = &self.components[i];
             let sampling_error = if i == 0 {
                 c.std / (n as f64).sqrt()
             } else {
                 c.sampling_error(n)
             };
-            Estimate {
-                value,
-                sampling_error,
-                lower: (value - SAMPLING_ERROR_RANGE * sampling_error).max(0.0),
-                upper: (value + SAMPLING_ERROR_RANGE * sampling_error).min(1.0),
-            }
+            Estimate::new(values[i], sampling_error)
         }))
     }
 }
@@ -240,15 +259,15 @@ fn auroc_component(scores: &[f64], actual: &[bool]) -> Component {
     }
 }
 
-/// NannyML's estimated ROC AUC: rows in decreasing score order, expected true and false
-/// positives accumulated from the calibrated probabilities (rounded to 5 decimals as
-/// NannyML does), and the trapezoidal area under the resulting curve.
-fn estimated_roc_auc(rows: &[(f64, bool)], calibrated: &[f64]) -> f64 {
-    let mut order: Vec<usize> = (0..rows.len()).collect();
-    order.sort_by(|&a, &b| rows[b].0.total_cmp(&rows[a].0));
+/// NannyML's estimated ROC AUC: rows in decreasing (uncalibrated) score order, expected
+/// true and false positives accumulated from the calibrated probabilities (rounded to 5
+/// decimals as NannyML does), and the trapezoidal area under the resulting curve.
+fn estimated_roc_auc(scores: &[f64], calibrated: &[f64]) -> f64 {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     let round5 = |v: f64| (v * 1e5).round_ties_even() / 1e5;
-    let mut tps = Vec::with_capacity(rows.len() + 1);
-    let mut fps = Vec::with_capacity(rows.len() + 1);
+    let mut tps = Vec::with_capacity(scores.len() + 1);
+    let mut fps = Vec::with_capacity(scores.len() + 1);
     tps.push(0.0);
     fps.push(0.0);
     let mut cumulative = 0.0;

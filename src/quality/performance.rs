@@ -14,6 +14,7 @@
 //! A regressor (see [`Task::of_profile`]) gets MAE, RMSE, MAPE and R² ([`regression`]) of
 //! its first output, a number, against the numeric label.
 
+pub mod document;
 pub mod regression;
 
 use super::store::Joined;
@@ -58,18 +59,62 @@ pub struct VersionPerformance {
 /// The `/api/v1/performance` report.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct PerformanceReport {
-    /// RFC 3339 time of the evaluation.
+    /// RFC 3339 time of the evaluation (milliseconds).
     pub evaluated_at: String,
+    /// What every version's figures were computed on.
+    pub window: ReportWindow,
     pub models: Vec<VersionPerformance>,
 }
 
+/// The window of an evaluation: realised figures read the latest `max_rows` labels
+/// received from `start` to `end`, the estimate the latest `max_rows` predictions made
+/// then (`quality.window`, `quality.window_rows`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ReportWindow {
+    /// RFC 3339, milliseconds.
+    pub start: String,
+    pub end: String,
+    pub max_rows: usize,
+}
+
 /// A JSON scalar as the class text it stands for (`"bad"`, `1`, `true`).
+///
+/// A class that is a number is identified by its value, whichever way it is written:
+/// `1`, `1.0` and `"1"` (text that is exactly a JSON number) are all class `"1"`, so a
+/// model answering floats (as numpy-backed servers do) joins labels sent as integers or
+/// text. An integral value prints as an integer, any other number as serde_json prints
+/// it. Text that is not a JSON number stays as it is (`"01"`, a zero-padded code, is not
+/// `1`), and so do booleans (`true` is not `1`).
 pub(super) fn class_of(value: &Value) -> Option<String> {
     match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) => Some(match number_text(s) {
+            Some(n) => number_class(&n),
+            None => s.clone(),
+        }),
+        Value::Number(n) => Some(number_class(n)),
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
+    }
+}
+
+/// Text that is exactly a JSON number literal (no sign `+`, no leading zeros, no spaces).
+fn number_text(s: &str) -> Option<serde_json::Number> {
+    // serde_json skips surrounding whitespace; a class with spaces is text.
+    if s.trim() != s {
+        return None;
+    }
+    serde_json::from_str(s).ok()
+}
+
+/// A number's class text: exact for integers, integral floats as integers (below 2^53,
+/// where every integer is exact), others as serde_json writes them.
+fn number_class(n: &serde_json::Number) -> String {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    match n.as_f64() {
+        Some(f) if !n.is_i64() && !n.is_u64() && f.fract() == 0.0 && f.abs() < EXACT => {
+            (f as i64).to_string()
+        }
+        _ => n.to_string(),
     }
 }
 

@@ -18,15 +18,10 @@ const TOKEN: &str = "3f9c1e0b7a5d4c2e8f6a1b3c5d7e9f01";
 async fn start(dir: &TempDir, env: &[(&str, &str)]) -> (ProxyProcess, Upstream) {
     let profile = credit_profile(&dir.0);
     let upstream = Upstream::start(|_req| async { respond(200, "{}") }).await;
-    let proxy = ProxyProcess::start_with_args(
-        &[
-            "--upstream",
-            &upstream.url(),
-            "--reference",
-            profile.to_str().unwrap(),
-            "--model-name",
-            "credit",
-        ],
+    let proxy = ProxyProcess::start_with_reference(
+        &upstream.url(),
+        profile.to_str().unwrap(),
+        &["--model-name", "credit"],
         env,
     );
     (proxy, upstream)

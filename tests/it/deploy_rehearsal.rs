@@ -20,16 +20,13 @@
 //! The compose and Kubernetes rehearsals (`k8s_rehearsal`) use the files' fixed ports
 //! (8000, 8080, 9090, …), so they run one at a time.
 
+use crate::prometheus_live::{Service, shipped_rules_with_for_2s};
 use crate::support::container::{Container, Engine, Image, Mount, Running, quote};
-use crate::support::upstream::{Upstream, respond};
-use http::Request;
-use http_body_util::BodyExt;
-use hyper::body::Incoming;
+use crate::support::upstream::{Upstream, free_loopback_port};
 use serde_json::Value;
 use serde_yaml_ng::Value as Yaml;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -158,16 +155,6 @@ pub(crate) fn wait_until(
     }
 }
 
-/// A plain process (Prometheus, Alertmanager) killed when dropped.
-struct Service(Child);
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Forwards `127.0.0.1:port` to `target` (`host:port`), on a thread of its own.
 fn forward(port: u16, target: String) {
     let listener = std::net::TcpListener::bind(("127.0.0.1", port))
@@ -213,16 +200,7 @@ fn host_port(url: &str) -> String {
 /// Alertmanager (alerts/alertmanager.yml) in mount namespaces whose `/etc/hosts` knows the
 /// stack's names. Returns the Prometheus URL.
 fn start_prometheus_and_alertmanager(dir: &Path, hosts: &Path) -> (String, Service, Service) {
-    let rules = std::fs::read_to_string(Path::new(ROOT).join("alerts/modelwatch-rules.yml"))
-        .unwrap()
-        .lines()
-        .map(|l| match l.trim_start().strip_prefix("for: ") {
-            Some(_) => format!("{}for: 2s", &l[..l.len() - l.trim_start().len()]),
-            None => l.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    std::fs::write(dir.join("rules.yml"), rules).unwrap();
+    std::fs::write(dir.join("rules.yml"), shipped_rules_with_for_2s()).unwrap();
     let mut config = yaml("compose/prometheus.yml");
     config["global"]["scrape_interval"] = Yaml::from("1s");
     config["global"]["evaluation_interval"] = Yaml::from("1s");
@@ -237,11 +215,7 @@ fn start_prometheus_and_alertmanager(dir: &Path, hosts: &Path) -> (String, Servi
         serde_yaml_ng::to_string(&config).unwrap(),
     )
     .unwrap();
-    let prom_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let prom_port = free_loopback_port();
     // Binds the rules where the compose file mounts them, and the hosts file.
     let in_namespace = |binary: &str, args: Vec<String>, extra: &str, log: &str| {
         let script = format!(
@@ -305,24 +279,6 @@ fn start_prometheus_and_alertmanager(dir: &Path, hosts: &Path) -> (String, Servi
         prometheus,
         alertmanager,
     )
-}
-
-/// The notifications Alertmanager sends to `alert-receiver:5001`.
-async fn alert_receiver() -> (Upstream, Arc<Mutex<Vec<Value>>>) {
-    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let sink = received.clone();
-    let server = Upstream::start_on("127.0.0.1:5001", move |req: Request<Incoming>| {
-        let sink = sink.clone();
-        async move {
-            let body = req.into_body().collect().await.unwrap().to_bytes();
-            if let Ok(v) = serde_json::from_slice(&body) {
-                sink.lock().unwrap().push(v);
-            }
-            respond(200, "{}")
-        }
-    })
-    .await;
-    (server, received)
 }
 
 pub(crate) fn engine(dir: &Path, hosts: &[&str]) -> Engine {
@@ -390,7 +346,8 @@ async fn the_compose_stack_starts_read_only_and_is_watched() {
     );
     forward(9200, host_port(&opensearch));
     forward(4318, host_port(&collector));
-    let (_receiver, notifications) = alert_receiver().await;
+    // The notifications Alertmanager sends to `alert-receiver:5001`.
+    let (_receiver, notifications) = Upstream::collecting_json_on("127.0.0.1:5001").await;
 
     // modelwatch-init: the pipeline writes the registry into the shared volume.
     let init = compose_container(&engine, &compose, "modelwatch-init");

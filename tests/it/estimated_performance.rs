@@ -19,11 +19,11 @@ use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
 
-const PATIENCE: Duration = Duration::from_secs(60);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(60);
 /// Predictions in each phase, and the estimate's window.
-const PHASE: usize = 200;
+pub(crate) const PHASE: usize = 200;
 
-fn sidecar(home: &Path, state: &Path, upstream: &str) -> ProxyProcess {
+pub(crate) fn sidecar(home: &Path, state: &Path, upstream: &str) -> ProxyProcess {
     ProxyProcess::start_with_args(
         &[
             "--upstream",
@@ -42,7 +42,7 @@ fn sidecar(home: &Path, state: &Path, upstream: &str) -> ProxyProcess {
     )
 }
 
-fn performance(sidecar: &ProxyProcess) -> Value {
+pub(crate) fn performance(sidecar: &ProxyProcess) -> Value {
     let (status, _, body) = http(
         &sidecar.admin.to_string(),
         "GET",
@@ -54,7 +54,7 @@ fn performance(sidecar: &ProxyProcess) -> Value {
     serde_json::from_str(&body).unwrap()
 }
 
-fn credit1(report: &Value) -> Value {
+pub(crate) fn credit1(report: &Value) -> Value {
     report["models"]
         .as_array()
         .unwrap()
@@ -87,11 +87,75 @@ fn settled(sidecar: &ProxyProcess, stored: usize) -> Value {
     performance(sidecar)
 }
 
-fn estimate(version: &Value, metric: &str) -> (f64, f64, f64) {
+pub(crate) fn estimate(version: &Value, metric: &str) -> (f64, f64, f64) {
     let e = &version["estimated"]["metrics"][metric];
     assert!(e.is_object(), "no estimated {metric} in {version:#}");
     let f = |k: &str| e[k].as_f64().unwrap();
     (f("lower"), f("value"), f("upper"))
+}
+
+/// The covariate shift: credit rows (features as the model takes them), the data's true
+/// outcomes, and `PHASE` rows after the first `PHASE` whose score is near the model's
+/// threshold (applicants it is unsure about; P(y | x) is the data's own).
+pub(crate) struct Shift {
+    pub cells: Vec<Vec<Value>>,
+    pub truth: Vec<String>,
+    pub unsure: Vec<usize>,
+}
+
+impl Shift {
+    pub fn of(model: &modelwatch::train::model::ModelArtifact) -> Shift {
+        let (cells, raw) = credit_rows(usize::MAX, model);
+        let (scores, _) = model.score(&raw).unwrap();
+        let truth: Vec<String> = csv::Reader::from_path(CREDIT)
+            .unwrap()
+            .records()
+            .map(|r| r.unwrap()[0].to_string())
+            .collect();
+        let unsure: Vec<usize> = (PHASE..cells.len())
+            .filter(|&i| (scores[i] - model.threshold).abs() < 0.1)
+            .take(PHASE)
+            .collect();
+        assert_eq!(
+            unsure.len(),
+            PHASE,
+            "the credit data has enough unsure applicants"
+        );
+        Shift {
+            cells,
+            truth,
+            unsure,
+        }
+    }
+
+    /// Sends the true labels of the unsure rows predicted under `ids` with
+    /// `modelwatch feedback send` (through `file`), waits until they joined, and returns
+    /// credit@1's report with them: (realised accuracy, estimated band, the report).
+    pub fn label(
+        &self,
+        sidecar: &ProxyProcess,
+        ids: &[String],
+        file: &Path,
+    ) -> (f64, (f64, f64), Value) {
+        let mut labels = String::from("request_id,label\n");
+        for (id, &i) in ids.iter().zip(&self.unsure) {
+            labels.push_str(&format!("{id},{}\n", self.truth[i]));
+        }
+        std::fs::write(file, labels).unwrap();
+        let out = super::model_quality::send(file, sidecar, None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let mut realised = Value::Null;
+        assert!(
+            eventually(PATIENCE, || {
+                realised = credit1(&performance(sidecar));
+                realised["rows"] == PHASE
+            }),
+            "the labels join: {realised:#}"
+        );
+        let accuracy = realised["metrics"]["accuracy"].as_f64().unwrap();
+        let (lower, _, upper) = estimate(&realised, "accuracy");
+        (accuracy, (lower, upper), realised)
+    }
 }
 
 #[test]
@@ -104,13 +168,8 @@ fn the_estimate_drops_with_a_covariate_shift_before_labels_and_labels_confirm_it
     let proxy = sidecar(&home, &state, &server.addr);
 
     let model = artifact(&home, "credit@1");
-    let (cells, raw) = credit_rows(usize::MAX, &model);
-    let (scores, _) = model.score(&raw).unwrap();
-    let truth: Vec<String> = csv::Reader::from_path(CREDIT)
-        .unwrap()
-        .records()
-        .map(|r| r.unwrap()[0].to_string())
-        .collect();
+    let shift = Shift::of(&model);
+    let cells = &shift.cells;
     // Phase 1: the first applicants of the data set, as they come.
     for row in &cells[..PHASE] {
         predict(&proxy, row);
@@ -125,16 +184,8 @@ fn the_estimate_drops_with_a_covariate_shift_before_labels_and_labels_confirm_it
     let (first_lower, first_value, _) = estimate(&first, "accuracy");
 
     // Phase 2: the covariate shift, applicants whose score is near the threshold.
-    let unsure: Vec<usize> = (PHASE..cells.len())
-        .filter(|&i| (scores[i] - model.threshold).abs() < 0.1)
-        .take(PHASE)
-        .collect();
-    assert_eq!(
-        unsure.len(),
-        PHASE,
-        "the credit data has enough unsure applicants"
-    );
-    let ids: Vec<String> = unsure
+    let ids: Vec<String> = shift
+        .unsure
         .iter()
         .map(|&i| predict(&proxy, &cells[i]).0)
         .collect();
@@ -172,28 +223,8 @@ fn the_estimate_drops_with_a_covariate_shift_before_labels_and_labels_confirm_it
 
     // The labels of the shifted predictions arrive: the realised accuracy confirms the
     // drop, inside the estimate's band.
-    let mut labels = String::from("request_id,label\n");
-    for (id, &i) in ids.iter().zip(&unsure) {
-        labels.push_str(&format!("{id},{}\n", truth[i]));
-    }
-    let file = dir.path().join("labels.csv");
-    std::fs::write(&file, labels).unwrap();
-    let url = format!("http://{}", proxy.admin);
-    let out = modelwatch(
-        Path::new("/nonexistent-home"),
-        &["feedback", "send", file.to_str().unwrap(), "--url", &url],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let mut realised = Value::Null;
-    assert!(
-        eventually(PATIENCE, || {
-            realised = credit1(&performance(&proxy));
-            realised["rows"] == PHASE
-        }),
-        "the labels join: {realised:#}"
-    );
-    let accuracy = realised["metrics"]["accuracy"].as_f64().unwrap();
-    let (lower, _, upper) = estimate(&realised, "accuracy");
+    let (accuracy, (lower, upper), realised) =
+        shift.label(&proxy, &ids, &dir.path().join("labels.csv"));
     assert!(
         accuracy < first_lower && (lower..=upper).contains(&accuracy),
         "realised accuracy {accuracy} confirms the estimate ({lower}..{upper}) and the drop \

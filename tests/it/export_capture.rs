@@ -77,15 +77,10 @@ async fn captured_payloads_are_sampled_redacted_and_capped() {
     )
     .unwrap();
     let upstream = model_server(Wire::Oip).await;
-    let proxy = ProxyProcess::start_with_args(
-        &[
-            "--upstream",
-            &upstream.url(),
-            "--reference",
-            profile.to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-        ],
+    let proxy = ProxyProcess::start_with_reference(
+        &upstream.url(),
+        profile.to_str().unwrap(),
+        &["--config", config.to_str().unwrap()],
         &[("MODELWATCH_STATE_DIR", dir.0.to_str().unwrap())],
     );
     let (features, rows) = credit_rows();

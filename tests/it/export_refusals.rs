@@ -46,6 +46,31 @@ async fn wait_until<F: AsyncFnMut() -> bool>(what: &str, proxy: &ProxyProcess, m
     }
 }
 
+/// Sends ten requests (ids tagged `reason`) and waits until the export is blocked for
+/// `reason` and the front has refused `refused` requests in all; returns the ids.
+async fn send_until_blocked(
+    proxy: &ProxyProcess,
+    front: &FaultFront,
+    reason: &str,
+    refused: usize,
+) -> Vec<String> {
+    let sent = ids(reason, 0..10);
+    for id in &sent {
+        infer(proxy, id).await;
+    }
+    wait_until(
+        &format!("blocked{{reason={reason}}} = 1"),
+        proxy,
+        async || blocked(proxy, reason).await == 1.0,
+    )
+    .await;
+    wait_until(&format!("{refused} refused attempts"), proxy, async || {
+        front.refused() >= refused
+    })
+    .await;
+    sent
+}
+
 /// Every id stored exactly once, and nothing else.
 async fn assert_stored_once(stream: &str, ids: &[String]) {
     let stored = stored_ids(&opensearch_url(), stream).await;
@@ -104,19 +129,8 @@ async fn refused_credentials_block_the_export_and_every_event_arrives_once_after
         proxy,
         _upstream,
     } = Rig::start("blocked", Fault::Refuse(401), &[]).await;
-    let first = ids("unauthorized", 0..10);
-    for id in &first {
-        infer(&proxy, id).await;
-    }
-    wait_until("blocked{reason=unauthorized} = 1", &proxy, async || {
-        blocked(&proxy, "unauthorized").await == 1.0
-    })
-    .await;
     // Tried again with backoff, and still waiting.
-    wait_until("three refused attempts", &proxy, async || {
-        front.refused() >= 3
-    })
-    .await;
+    let first = send_until_blocked(&proxy, &front, "unauthorized", 3).await;
     assert_eq!(export_count(&proxy, "dead_letter").await, 0.0);
     assert_eq!(export_count(&proxy, "delivered").await, 0.0);
     assert!(export_count(&proxy, "retried").await > 0.0);
@@ -133,19 +147,8 @@ async fn refused_credentials_block_the_export_and_every_event_arrives_once_after
 
     // Mid-run, the privilege is taken away.
     front.set(Fault::Refuse(403));
-    let refused_before = front.refused();
-    let second = ids("forbidden", 0..10);
-    for id in &second {
-        infer(&proxy, id).await;
-    }
-    wait_until("blocked{reason=forbidden} = 1", &proxy, async || {
-        blocked(&proxy, "forbidden").await == 1.0
-    })
-    .await;
-    wait_until("two more refused attempts", &proxy, async || {
-        front.refused() >= refused_before + 2
-    })
-    .await;
+    let two_more = front.refused() + 2;
+    let second = send_until_blocked(&proxy, &front, "forbidden", two_more).await;
     assert_eq!(blocked(&proxy, "unauthorized").await, 0.0);
     assert_eq!(export_count(&proxy, "dead_letter").await, 0.0);
 

@@ -66,15 +66,10 @@ fn sidecar_with(home: &Path, upstream: &str, env: &[(&str, &str)]) -> ProxyProce
         ("MODELWATCH_HOME", home.to_str().unwrap()),
         ("MODELWATCH__ANALYSIS__EVALUATION_INTERVAL", "300ms"),
     ]);
-    ProxyProcess::start_with_args(
-        &[
-            "--upstream",
-            &format!("http://{upstream}"),
-            "--reference",
-            "credit@production",
-            "--reference-poll",
-            POLL,
-        ],
+    ProxyProcess::start_with_reference(
+        &format!("http://{upstream}"),
+        "credit@production",
+        &["--reference-poll", POLL],
         &env,
     )
 }

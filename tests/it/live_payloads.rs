@@ -74,13 +74,10 @@ async fn bad_payloads_reach_the_model_untouched_and_are_counted() {
         }
     })
     .await;
-    let proxy = ProxyProcess::start_with_args(
-        &[
-            "--upstream",
-            &upstream.url(),
-            "--reference",
-            profile.to_str().unwrap(),
-        ],
+    let proxy = ProxyProcess::start_with_reference(
+        &upstream.url(),
+        profile.to_str().unwrap(),
+        &[],
         &[("MODELWATCH__ANALYSIS__MAX_BODY_BYTES", "4096")],
     );
     let cases: Vec<(&str, &str, Vec<u8>)> = vec![
@@ -244,15 +241,10 @@ async fn references_reload_without_a_restart_and_a_broken_one_is_refused() {
     std::fs::write(&reference, &first_bytes).unwrap();
 
     let upstream = model_server(Wire::Oip).await;
-    let proxy = ProxyProcess::start_with_args(
-        &[
-            "--upstream",
-            &upstream.url(),
-            "--reference",
-            reference.to_str().unwrap(),
-            "--model-name",
-            "credit",
-        ],
+    let proxy = ProxyProcess::start_with_reference(
+        &upstream.url(),
+        reference.to_str().unwrap(),
+        &["--model-name", "credit"],
         &[
             ("MODELWATCH__ANALYSIS__EVALUATION_INTERVAL", "200ms"),
             // The first evaluation of each reference is checked: let it report drift

@@ -140,31 +140,12 @@ fn train_validate_register_promote_archive_step_by_step() {
 
     // Register with the report: its metrics are recorded; a report of another artifact is refused.
     let report_file = report_dir.join("report.json");
-    let wrong = modelwatch(
-        &home,
-        &[
-            "registry",
-            "register",
-            "credit",
-            "--artifact",
-            c.to_str().unwrap(),
-            "--report",
-            report_file.to_str().unwrap(),
-        ],
-    );
+    let wrong = register_credit(&home, &c, &["--report", report_file.to_str().unwrap()]);
     assert_eq!(wrong.status.code(), Some(2), "{}", text(&wrong.stderr));
-    let v = json(&modelwatch(
+    let v = json(&register_credit(
         &home,
-        &[
-            "registry",
-            "register",
-            "credit",
-            "--artifact",
-            a.to_str().unwrap(),
-            "--report",
-            report_file.to_str().unwrap(),
-            "--json",
-        ],
+        &a,
+        &["--report", report_file.to_str().unwrap(), "--json"],
     ));
     assert_eq!(
         (v["version"].as_u64(), v["created"].as_bool()),
@@ -175,32 +156,12 @@ fn train_validate_register_promote_archive_step_by_step() {
     assert!(
         v["code_version"].is_string() && v["author"].is_string() && v["created_at"].is_string()
     );
-    let again = json(&modelwatch(
-        &home,
-        &[
-            "registry",
-            "register",
-            "credit",
-            "--artifact",
-            b.to_str().unwrap(),
-            "--json",
-        ],
-    ));
+    let again = json(&register_credit(&home, &b, &["--json"]));
     assert_eq!(
         (again["version"].as_u64(), again["created"].as_bool()),
         (Some(1), Some(false))
     );
-    let v2 = json(&modelwatch(
-        &home,
-        &[
-            "registry",
-            "register",
-            "credit",
-            "--artifact",
-            c.to_str().unwrap(),
-            "--json",
-        ],
-    ));
+    let v2 = json(&register_credit(&home, &c, &["--json"]));
     assert_eq!(v2["version"], 2);
 
     // Validate a registered version against production with a regression gate.

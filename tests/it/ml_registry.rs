@@ -113,16 +113,7 @@ fn register_killed_when(home: &Path, file: &Path, reached: impl Fn() -> bool) ->
 fn a_process_killed_mid_registration_leaves_a_working_registry() {
     let dir = tempfile::tempdir().unwrap();
     let (home, files) = home_with_artifacts(dir.path(), 4);
-    let first = modelwatch(
-        &home,
-        &[
-            "registry",
-            "register",
-            "credit",
-            "--artifact",
-            files[0].to_str().unwrap(),
-        ],
-    );
+    let first = register_credit(&home, &files[0], &[]);
     assert!(first.status.success(), "{}", text(&first.stderr));
     let h = Home::open(&home).unwrap();
     let sha = |f: &Path| jobs::read_artifact(f).unwrap().sha256();
@@ -187,17 +178,7 @@ fn a_process_killed_mid_registration_leaves_a_working_registry() {
 fn a_tampered_artifact_is_refused_by_its_hash() {
     let dir = tempfile::tempdir().unwrap();
     let (home, files) = home_with_artifacts(dir.path(), 1);
-    let out = modelwatch(
-        &home,
-        &[
-            "registry",
-            "register",
-            "credit",
-            "--artifact",
-            files[0].to_str().unwrap(),
-            "--json",
-        ],
-    );
+    let out = register_credit(&home, &files[0], &["--json"]);
     let v = json(&out);
     let promote = modelwatch(
         &home,

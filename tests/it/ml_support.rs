@@ -7,20 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-pub const CREDIT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/examples/credit/credit_data.csv"
-);
+use super::support::child_process::kill_and_reap;
+pub use super::support::cli::{CREDIT, modelwatch};
+
 pub const EXAMPLE_PIPELINE: &str =
     concat!(env!("CARGO_MANIFEST_DIR"), "/examples/credit/pipeline.toml");
-
-pub fn modelwatch(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_modelwatch"))
-        .args(args)
-        .env("MODELWATCH_HOME", home)
-        .output()
-        .expect("the modelwatch binary runs")
-}
 
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -48,6 +39,14 @@ pub fn pipeline_file(dir: &Path, file: &str, seed: u64, gates: &str) -> PathBuf 
     )
     .unwrap();
     path
+}
+
+/// Runs `modelwatch registry register credit --artifact ARTIFACT EXTRA…` in `home`.
+pub fn register_credit(home: &Path, artifact: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["registry", "register", "credit", "--artifact"];
+    args.push(artifact.to_str().unwrap());
+    args.extend_from_slice(extra);
+    modelwatch(home, &args)
 }
 
 /// Registered versions of `credit`, as `registry list --json` shows them.
@@ -83,8 +82,7 @@ pub struct Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        kill_and_reap(&mut self.child);
     }
 }
 
@@ -217,16 +215,7 @@ pub fn home_with_artifacts(dir: &Path, n: u64) -> (PathBuf, Vec<PathBuf>) {
 /// Registers each artifact file as a version of `credit`, in order.
 pub fn register_all(home: &Path, files: &[PathBuf]) {
     for f in files {
-        let out = modelwatch(
-            home,
-            &[
-                "registry",
-                "register",
-                "credit",
-                "--artifact",
-                f.to_str().unwrap(),
-            ],
-        );
+        let out = register_credit(home, f, &[]);
         assert!(out.status.success(), "{}", text(&out.stderr));
     }
 }

@@ -38,12 +38,10 @@ pub(crate) fn sidecar_with(
     upstream: &str,
     env: &[(&str, &str)],
 ) -> ProxyProcess {
-    ProxyProcess::start_with_args(
+    ProxyProcess::start_with_reference(
+        &format!("http://{upstream}"),
+        "credit@production",
         &[
-            "--upstream",
-            &format!("http://{upstream}"),
-            "--reference",
-            "credit@production",
             "--reference-poll",
             "200ms",
             "--state-dir",
@@ -172,6 +170,36 @@ impl Setup {
     }
 }
 
+/// Promotes `credit@VERSION` to `production` and waits until `serve`, which follows the
+/// alias, answers with that version.
+pub(crate) fn promote_until_served(home: &Path, server: &Server, version: u32) {
+    let spec = format!("credit@{version}");
+    let out = modelwatch(
+        home,
+        &["registry", "promote", &spec, "--alias", "production"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(eventually(PATIENCE, || {
+        let (_, head, _) = http(&server.addr, "GET", "/v2/models/credit", "", "");
+        head.contains(&format!("x-model-version: {version}"))
+    }));
+}
+
+/// Stops the sidecar with SIGTERM (it must exit) and starts it again on the same home,
+/// state directory and token, in front of the same server.
+pub(crate) fn restart_sidecar(
+    mut proxy: ProxyProcess,
+    home: &Path,
+    state: &Path,
+    token_file: &Path,
+    server: &Server,
+) -> ProxyProcess {
+    proxy.terminate();
+    assert!(proxy.wait(PATIENCE).is_some());
+    drop(proxy);
+    sidecar(home, state, token_file, &server.addr)
+}
+
 #[test]
 fn labels_join_their_own_version_once_across_a_restart() {
     let Setup {
@@ -180,22 +208,14 @@ fn labels_join_their_own_version_once_across_a_restart() {
         state,
         token_file,
         server,
-        mut proxy,
+        proxy,
     } = Setup::start();
 
     let classes = artifact(&home, "credit@1").classes;
     let (rows, _) = credit_rows(80, &artifact(&home, "credit@1"));
     let mut made: Vec<(String, String, String)> =
         rows[..40].iter().map(|r| predict(&proxy, r)).collect();
-    let out = modelwatch(
-        &home,
-        &["registry", "promote", "credit@2", "--alias", "production"],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(eventually(PATIENCE, || {
-        let (_, head, _) = http(&server.addr, "GET", "/v2/models/credit", "", "");
-        head.contains("x-model-version: 2")
-    }));
+    promote_until_served(&home, &server, 2);
     made.extend(rows[40..].iter().map(|r| predict(&proxy, r)));
     let per_version = |ids: &[(String, String, String)]| {
         let mut n = BTreeMap::<String, f64>::new();
@@ -306,9 +326,7 @@ fn labels_join_their_own_version_once_across_a_restart() {
 
     // A restart: the store is on disk, so the rest still joins, and the first half is
     // now a duplicate.
-    proxy.terminate();
-    assert!(proxy.wait(PATIENCE).is_some());
-    let proxy = sidecar(&home, &state, &token_file, &server.addr);
+    let proxy = restart_sidecar(proxy, &home, &state, &token_file, &server);
     let mut ndjson = String::new();
     for (i, (id, _, _)) in second.iter().chain(&first[..10]).enumerate() {
         // The repeated ones say the opposite: the first label must stay.

@@ -17,7 +17,9 @@
 
 use super::ml_pipeline::credit_rows;
 use super::ml_support::*;
-use super::model_quality::{PATIENCE, Setup, metric, outcomes, send, sidecar};
+use super::model_quality::{
+    PATIENCE, Setup, metric, outcomes, promote_until_served, restart_sidecar, send,
+};
 use super::support::metrics_text::parse;
 use super::support::proxy_process::ProxyProcess;
 use rand::SeedableRng;
@@ -108,7 +110,7 @@ fn labels_join_once_to_their_version_under_load_across_a_restart() {
         state,
         token_file,
         server,
-        mut proxy,
+        proxy,
     } = Setup::start();
 
     let (rows, _) = credit_rows(1, &artifact(&home, "credit@1"));
@@ -119,15 +121,7 @@ fn labels_join_once_to_their_version_under_load_across_a_restart() {
     std::fs::write(&body, request.to_string()).unwrap();
 
     let mut succeeded = load(&proxy, &body, per_version);
-    let out = modelwatch(
-        &home,
-        &["registry", "promote", "credit@2", "--alias", "production"],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(eventually(PATIENCE, || {
-        let (_, head, _) = http(&server.addr, "GET", "/v2/models/credit", "", "");
-        head.contains("x-model-version: 2")
-    }));
+    promote_until_served(&home, &server, 2);
     succeeded += load(&proxy, &body, per_version);
 
     // Every answered request is stored, or counted where it was given up (a full
@@ -184,9 +178,7 @@ fn labels_join_once_to_their_version_under_load_across_a_restart() {
     };
     batch(&proxy, "first.csv", first);
     let before = outcomes(&proxy);
-    proxy.terminate();
-    assert!(proxy.wait(PATIENCE).is_some());
-    let proxy = sidecar(&home, &state, &token_file, &server.addr);
+    let proxy = restart_sidecar(proxy, &home, &state, &token_file, &server);
     let mut rest: Vec<String> = second.to_vec();
     rest.extend(repeats.iter().map(|id| format!("{id},good")));
     rest.shuffle(&mut rng);

@@ -514,15 +514,8 @@ async fn otlp_metrics_carry_the_same_values_as_the_metrics_endpoint() {
     let upstream = model_server(Wire::KServeV1).await;
     let mut env = otel_env(&service, &collector.http, "http/protobuf");
     env.push(("MODELWATCH__MODEL__NAME", "credit"));
-    let proxy = ProxyProcess::start_with_args(
-        &[
-            "--upstream",
-            &upstream.url(),
-            "--reference",
-            profile.to_str().unwrap(),
-        ],
-        &env,
-    );
+    let proxy =
+        ProxyProcess::start_with_reference(&upstream.url(), profile.to_str().unwrap(), &[], &env);
     let (features, rows) = credit_rows();
     // 5 requests of 20 rows.
     send_rows(&proxy, Wire::KServeV1, &features, &rows[..100]).await;

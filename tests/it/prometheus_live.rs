@@ -10,12 +10,12 @@
 use crate::live_drift::{
     TempDir, Wire, credit_profile, credit_rows, drifted, model_server, sample, send_rows,
 };
+use crate::support::child_process::kill_and_reap;
 use crate::support::client::{self, get};
 use crate::support::proxy_process::ProxyProcess;
-use crate::support::upstream::{Upstream, respond};
+use crate::support::upstream::{Upstream, free_loopback_port};
 use http::Request;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -24,21 +24,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A service process killed when dropped.
-pub(crate) struct Service(Child);
+pub(crate) struct Service(pub(crate) Child);
 
 impl Drop for Service {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        kill_and_reap(&mut self.0);
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start(binary: &str, args: &[String], log: &Path) -> Service {
@@ -86,6 +77,22 @@ pub(crate) async fn wait_for<F: Fn(&Value) -> bool>(url: &str, what: &str, ok: F
     }
 }
 
+/// The shipped alert rules (`alerts/modelwatch-rules.yml`) with every `for:` made 2s, so
+/// that a test sees them fire within seconds.
+pub(crate) fn shipped_rules_with_for_2s() -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("alerts/modelwatch-rules.yml"),
+    )
+    .unwrap()
+    .lines()
+    .map(|l| match l.trim_start().strip_prefix("for: ") {
+        Some(_) => format!("{}for: 2s", &l[..l.len() - l.trim_start().len()]),
+        None => l.to_string(),
+    })
+    .collect::<Vec<_>>()
+    .join("\n")
+}
+
 /// Real Alertmanager notifying a webhook receiver of this test, and real Prometheus
 /// evaluating the shipped rules (every `for:` made 2s) on a scrape of one sidecar.
 pub(crate) struct Alerting {
@@ -104,20 +111,8 @@ impl Alerting {
     /// key of the job.
     pub async fn start(dir: &Path, admin: &str, scrape_extra: &str) -> Alerting {
         // The webhook receiver Alertmanager notifies.
-        let received: Arc<Mutex<Vec<Value>>> = Arc::default();
-        let sink = received.clone();
-        let webhook = Upstream::start(move |req: Request<Incoming>| {
-            let sink = sink.clone();
-            async move {
-                let body = req.into_body().collect().await.unwrap().to_bytes();
-                if let Ok(v) = serde_json::from_slice(&body) {
-                    sink.lock().unwrap().push(v);
-                }
-                respond(200, "{}")
-            }
-        })
-        .await;
-        let am_port = free_port();
+        let (webhook, received) = Upstream::collecting_json_on("127.0.0.1:0").await;
+        let am_port = free_loopback_port();
         std::fs::write(
             dir.join("alertmanager.yml"),
             format!(
@@ -137,20 +132,8 @@ impl Alerting {
             ],
             &dir.join("alertmanager.log"),
         );
-        let rules = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("alerts/modelwatch-rules.yml"),
-        )
-        .unwrap();
-        let fast: String = rules
-            .lines()
-            .map(|l| match l.trim_start().strip_prefix("for: ") {
-                Some(_) => format!("{}for: 2s", &l[..l.len() - l.trim_start().len()]),
-                None => l.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        std::fs::write(dir.join("rules.yml"), fast).unwrap();
-        let prom_port = free_port();
+        std::fs::write(dir.join("rules.yml"), shipped_rules_with_for_2s()).unwrap();
+        let prom_port = free_loopback_port();
         std::fs::write(
             dir.join("prometheus.yml"),
             format!(
@@ -287,13 +270,10 @@ async fn dashboards_evaluate_and_drift_alerts_reach_alertmanager() {
     let dir = TempDir::new("prometheus");
     let profile = credit_profile(&dir.0);
     let upstream = model_server(Wire::Oip).await;
-    let proxy = ProxyProcess::start_with_args(
-        &[
-            "--upstream",
-            &upstream.url(),
-            "--reference",
-            profile.to_str().unwrap(),
-        ],
+    let proxy = ProxyProcess::start_with_reference(
+        &upstream.url(),
+        profile.to_str().unwrap(),
+        &[],
         &[
             ("MODELWATCH__ANALYSIS__EVALUATION_INTERVAL", "500ms"),
             ("MODELWATCH__ANALYSIS__WINDOW_ROWS", "1000"),

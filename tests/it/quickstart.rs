@@ -1,5 +1,7 @@
 //! The quickstart from a clean home: the whole system runs, the injected features and only
-//! those are reported as drifted, it exits 0 and leaves no process behind.
+//! those are reported as drifted, the labels follow (the estimate first, then the realised
+//! accuracy, which the flipped labels drop below the alert's margin), it exits 0 and leaves
+//! no process behind.
 
 use std::process::{Command, Stdio};
 
@@ -43,6 +45,48 @@ fn the_quickstart_catches_exactly_the_injected_drift_and_cleans_up() {
     );
     assert!(stdout.contains("errors 0"), "{stdout}");
     assert!(stdout.contains("/api/v1/drift"), "{stdout}");
+    // Model quality: the progress shows the estimate and the realised accuracy as labels
+    // arrive (which refresh first sees labels depends on the machine's speed, so no order
+    // is asserted); every label joins its prediction; the renters' flipped labels drop
+    // the realised accuracy enough for ModelwatchPerformanceDrop, while the estimate,
+    // blind to a change in P(y | x), stays near the validation figure.
+    let progress = |field: &str| {
+        stdout
+            .lines()
+            .any(|l| l.starts_with("t=") && l.contains(field))
+    };
+    assert!(
+        progress(" est_accuracy=") && progress(" accuracy="),
+        "the progress shows the estimate and the realised accuracy:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("accuracy  estimated 0.") && stdout.contains("realised 0."),
+        "{stdout}"
+    );
+    let requests: u64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("requests "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("the summary counts requests");
+    let labels = stdout
+        .lines()
+        .find(|l| l.starts_with("labels "))
+        .expect("the summary counts labels");
+    assert!(
+        labels.starts_with(&format!("labels {} ", requests * 10))
+            && labels.ends_with(&format!("joined {}", requests * 10)),
+        "every row's label is sent and joins: {labels}\n{stdout}"
+    );
+    assert!(
+        stdout.contains("ModelwatchPerformanceDrop           condition met"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ModelwatchEstimatedPerformanceDrop  no"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("/api/v1/performance"), "{stdout}");
     // The model server and the sidecar it started are gone.
     let line = stderr
         .lines()

@@ -1,8 +1,10 @@
 //! What the integration tests share: real upstream HTTP servers on loopback, a running
-//! `modelwatch proxy` process, an HTTP client, a Prometheus text parser, the output of the
-//! real OpenTelemetry Collector, a TLS front, and a front that refuses requests as a
-//! cluster would.
+//! `modelwatch proxy` process, what to do with any child process (SIGTERM, a bounded wait
+//! for its exit), an HTTP client, a Prometheus text parser, the output of the real
+//! OpenTelemetry Collector, a TLS front, and a front that refuses requests as a cluster
+//! would.
 
+pub mod child_process;
 pub mod cli;
 pub mod client;
 pub mod container;

@@ -42,6 +42,7 @@ build_stamp="$project/target/launcher.built"
 
 say() { echo "opensearch.sh: $*" >&2; }
 die() { say "$*"; exit 1; }
+source "$here/background_service.sh"
 
 java_bin() {
     if [[ -n "${JAVA_HOME:-}" ]]; then echo "$JAVA_HOME/bin/java"; else echo java; fi
@@ -66,17 +67,9 @@ needs_build() {
     return 1
 }
 
-build() {
-    needs_build || return 0
-    # Two nodes started at once from a fresh checkout (say a test's private node beside the
-    # shared one) must not compile into the same directory together.
-    mkdir -p "$project/target"
-    exec 9> "$project/target/build.lock"
-    flock 9
-    if ! needs_build; then
-        exec 9>&-  # built by the other one meanwhile; the node must not inherit the lock
-        return 0
-    fi
+build() { locked_build needs_build build_steps "$project/target"; }
+
+build_steps() {
     command -v mvn > /dev/null || die "mvn not found: install Maven (apt-get install maven)"
     say "building the launcher in $project (on an empty ~/.m2: ~70 MB from Maven Central)"
     local started=$SECONDS
@@ -94,20 +87,10 @@ build() {
         || die "javac failed on the launcher in $project/src/main/java"
     touch "$build_stamp"
     say "launcher built in $((SECONDS - started)) s"
-    exec 9>&-
 }
 
-# The pid in the pid file, if that process is alive and really is our node (a pid file can
-# outlive its process, and the kernel reuses pids).
-running_pid() {
-    [[ -f "$state/pid" ]] || return 1
-    local pid
-    pid="$(cat "$state/pid")"
-    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    [[ -r "/proc/$pid/cmdline" ]] || return 1
-    tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q "$main_class" || return 1
-    echo "$pid"
-}
+# The node's pid, if it runs.
+running_pid() { pid_of_running "$main_class"; }
 
 url() { echo "http://127.0.0.1:$(cat "$state/port")"; }
 
@@ -208,17 +191,7 @@ cmd_stop() {
     done
     local pid
     if pid="$(running_pid)"; then
-        kill -TERM "$pid" 2> /dev/null || true
-        local waited=0
-        while kill -0 "$pid" 2> /dev/null; do
-            if (( waited >= stop_timeout * 10 )); then
-                say "pid $pid ignored SIGTERM for ${stop_timeout} s: SIGKILL"
-                kill -KILL "$pid" 2> /dev/null || true
-                break
-            fi
-            sleep 0.1
-            waited=$((waited + 1))
-        done
+        terminate_then_kill "$pid" "$stop_timeout"
         # The node is not this shell's child (another invocation started it): poll, not wait.
         while kill -0 "$pid" 2> /dev/null; do sleep 0.1; done
         say "stopped pid $pid"

@@ -39,6 +39,7 @@ build_stamp="$project/target/built"
 
 say() { echo "otelcol.sh: $*" >&2; }
 die() { say "$*"; exit 1; }
+source "$here/background_service.sh"
 
 needs_build() {
     [[ -x "$binary" && -f "$build_stamp" ]] || return 0
@@ -49,16 +50,9 @@ needs_build() {
     return 1
 }
 
-build() {
-    needs_build || return 0
-    mkdir -p "$project/target"
-    # Two starts at once from a fresh checkout must not build into the same directory.
-    exec 9> "$project/target/build.lock"
-    flock 9
-    if ! needs_build; then
-        exec 9>&-
-        return 0
-    fi
+build() { locked_build needs_build build_steps "$project/target"; }
+
+build_steps() {
     command -v go > /dev/null || die "go not found: install Go 1.26+ (https://go.dev/dl)"
     say "building the collector in $project/target (first time: ~2-3 min of Go modules)"
     local started=$SECONDS
@@ -73,17 +67,9 @@ build() {
         || die "go build of the collector failed (see above)"
     touch "$build_stamp"
     say "collector built in $((SECONDS - started)) s"
-    exec 9>&-
 }
 
-running_pid() {
-    [[ -f "$state/pid" ]] || return 1
-    local pid
-    pid="$(cat "$state/pid")"
-    [[ "$pid" =~ ^[0-9]+$ && -r "/proc/$pid/cmdline" ]] || return 1
-    tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q "mw-otelcol" || return 1
-    echo "$pid"
-}
+running_pid() { pid_of_running mw-otelcol; }
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -225,13 +211,7 @@ EOF
 cmd_stop() {
     local pid
     if pid="$(running_pid)"; then
-        kill -TERM "$pid" 2> /dev/null || true
-        local waited=0
-        while kill -0 "$pid" 2> /dev/null && (( waited < 100 )); do
-            sleep 0.1
-            waited=$((waited + 1))
-        done
-        kill -KILL "$pid" 2> /dev/null || true
+        terminate_then_kill "$pid" 10
     fi
     rm -rf "$state/pid" "$state/env" "$state/out"
 }

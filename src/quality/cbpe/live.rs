@@ -9,10 +9,15 @@
 //!
 //! A stored prediction gives CBPE its score (the probability output, found as the realised
 //! metrics find it) and its predicted class (the first output, compared with the
-//! reference's positive class). Rows without a numeric score are left out and counted.
+//! reference's positive class). A classifier of three or more classes (its reference has
+//! `multiclass` rows) gets [`MulticlassCbpe`]: each class's score is the output the
+//! reference names for it (`score_outputs`), the predicted class the first output. Rows
+//! without a numeric score (or, multiclass, with a class the reference does not know) are
+//! left out and counted.
 
+use super::multiclass::MulticlassCbpe;
 use super::{Cbpe, Estimate, METRICS};
-use crate::profile::format::LabelledPredictions;
+use crate::profile::format::{LabelledPredictions, MulticlassPredictions};
 use crate::quality::performance::{
     PerformanceReport, VersionPerformance, class_of, probability_output,
 };
@@ -54,7 +59,53 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
-type Fitted = (String, Result<Arc<Cbpe>, String>);
+/// CBPE fitted on a version's reference.
+pub enum Fit {
+    Binary(Cbpe),
+    Multiclass(MulticlassCbpe),
+}
+
+impl Fit {
+    /// Whether any scores get calibrated.
+    fn calibrated(&self) -> bool {
+        match self {
+            Fit::Binary(cbpe) => cbpe.calibrator.is_some(),
+            Fit::Multiclass(cbpe) => cbpe.calibrators.iter().any(Option::is_some),
+        }
+    }
+
+    fn of(labelled: &LabelledPredictions) -> Result<Fit, String> {
+        let Some(m) = &labelled.multiclass else {
+            return Cbpe::fit(&labelled.scores, &labelled.actual, &labelled.predicted)
+                .map(Fit::Binary);
+        };
+        if m.score_outputs.len() != m.classes.len() {
+            return Err(format!(
+                "{} score outputs for {} classes in the reference's multiclass rows",
+                m.score_outputs.len(),
+                m.classes.len()
+            ));
+        }
+        let index = |v: &[u32]| v.iter().map(|&c| c as usize).collect::<Vec<_>>();
+        MulticlassCbpe::fit(
+            &canonical(&m.classes),
+            &m.scores,
+            &index(&m.actual),
+            &index(&m.predicted),
+        )
+        .map(Fit::Multiclass)
+    }
+}
+
+/// Class names as the live side compares them ([`class_of`]: `"1.0"` is class `1`).
+fn canonical(classes: &[String]) -> Vec<String> {
+    classes
+        .iter()
+        .map(|c| class_of(&Value::String(c.clone())).unwrap_or_else(|| c.clone()))
+        .collect()
+}
+
+type Fitted = (String, Result<Arc<Fit>, String>);
 
 /// Fitted CBPE per (model, version), kept across evaluations.
 #[derive(Default)]
@@ -68,7 +119,7 @@ impl Estimator {
         &self,
         reference: &VersionReference,
         labelled: &LabelledPredictions,
-    ) -> Result<Arc<Cbpe>, String> {
+    ) -> Result<Arc<Fit>, String> {
         let key = (reference.model.to_string(), reference.version.to_string());
         let mut fitted = self.fitted.lock().expect("CBPE fits poisoned");
         if let Some((id, fit)) = fitted.get(&key)
@@ -76,13 +127,14 @@ impl Estimator {
         {
             return fit.clone();
         }
-        let fit = Cbpe::fit(&labelled.scores, &labelled.actual, &labelled.predicted).map(Arc::new);
+        let fit = Fit::of(labelled).map(Arc::new);
         match &fit {
-            Ok(cbpe) => tracing::info!(
+            Ok(fit) => tracing::info!(
                 model = reference.model,
                 version = reference.version,
-                rows = labelled.scores.len(),
-                calibrated = cbpe.calibrator.is_some(),
+                rows = labelled.scores.len()
+                    + labelled.multiclass.as_ref().map_or(0, |m| m.actual.len()),
+                calibrated = fit.calibrated(),
                 "fitted the performance estimate (CBPE) on the reference's validation rows"
             ),
             Err(reason) => tracing::warn!(
@@ -114,8 +166,8 @@ impl Estimator {
         rows: usize,
     ) -> Option<EstimatedPerformance> {
         let labelled = reference.labelled?;
-        let cbpe = match self.fit(reference, labelled) {
-            Ok(cbpe) => cbpe,
+        let fit = match self.fit(reference, labelled) {
+            Ok(fit) => fit,
             Err(reason) => {
                 return Some(EstimatedPerformance {
                     unavailable: Some(reason),
@@ -131,19 +183,84 @@ impl Estimator {
                 return None;
             }
         };
-        let scored: Vec<(f64, bool)> = recent
-            .iter()
-            .filter_map(|(outputs, values)| scored(outputs, values, &labelled.positive_class))
-            .collect();
-        let estimates = cbpe.estimate(&scored)?;
+        let (estimates, rows) = match (&*fit, &labelled.multiclass) {
+            (Fit::Multiclass(cbpe), Some(m)) => {
+                let (scores, predicted) = multiclass_rows(cbpe, m, &recent);
+                (cbpe.estimate(&scores, &predicted), predicted.len())
+            }
+            (Fit::Binary(cbpe), _) => {
+                // The profile's positive class is text ("1" from a CSV); the model may
+                // answer 1.0.
+                let positive = class_of(&Value::String(labelled.positive_class.clone()))
+                    .unwrap_or_else(|| labelled.positive_class.clone());
+                let scored: Vec<(f64, bool)> = recent
+                    .iter()
+                    .filter_map(|(outputs, values)| scored(outputs, values, &positive))
+                    .collect();
+                (cbpe.estimate(&scored), scored.len())
+            }
+            (Fit::Multiclass(_), None) => return None,
+        };
         Some(EstimatedPerformance {
-            rows: scored.len(),
-            unscored: recent.len() - scored.len(),
-            calibrated: cbpe.calibrator.is_some(),
-            metrics: METRICS.into_iter().zip(estimates).collect(),
+            rows,
+            unscored: recent.len() - rows,
+            calibrated: fit.calibrated(),
+            metrics: METRICS.into_iter().zip(estimates?).collect(),
             unavailable: None,
         })
     }
+}
+
+/// Stored predictions as multiclass CBPE reads them: per class of `cbpe.classes`, each
+/// row's score, and each row's predicted class index. Rows without every score, or
+/// predicting a class the reference does not know, are left out.
+fn multiclass_rows(
+    cbpe: &MulticlassCbpe,
+    reference: &MulticlassPredictions,
+    recent: &[(Arc<[String]>, Vec<Value>)],
+) -> (Vec<Vec<f64>>, Vec<usize>) {
+    // The fit sorted the classes: find each one's score output by name.
+    let known = canonical(&reference.classes);
+    let score_output: Vec<&str> = cbpe
+        .classes
+        .iter()
+        .map(|c| {
+            let at = known.iter().position(|k| k == c).expect("fitted on these");
+            reference.score_outputs[at].as_str()
+        })
+        .collect();
+    let mut scores = vec![Vec::new(); cbpe.classes.len()];
+    let mut predicted = Vec::new();
+    let mut row = Vec::with_capacity(score_output.len());
+    for (outputs, values) in recent {
+        let Some(class) = values.first().and_then(class_of) else {
+            continue;
+        };
+        let Some(index) = cbpe.classes.iter().position(|c| *c == class) else {
+            continue;
+        };
+        row.clear();
+        for name in &score_output {
+            let score = outputs
+                .iter()
+                .position(|o| o == name)
+                .and_then(|i| values.get(i))
+                .and_then(Value::as_f64)
+                .filter(|s| s.is_finite());
+            match score {
+                Some(s) => row.push(s),
+                None => break,
+            }
+        }
+        if row.len() != score_output.len() {
+            continue;
+        }
+        for (column, &s) in scores.iter_mut().zip(&row) {
+            column.push(s);
+        }
+        predicted.push(index);
+    }
+    (scores, predicted)
 }
 
 /// A stored prediction as CBPE reads it: (score, predicted positive).
@@ -173,7 +290,7 @@ impl EstimateMetrics {
         let metrics = EstimateMetrics {
             value: gauge(
                 "modelwatch_performance_estimated",
-                "Performance of a binary classifier estimated before labels (CBPE, from its \
+                "Performance of a classifier estimated before labels (CBPE, from its \
                  calibrated scores) on its latest predictions, by metric.",
             )?,
             lower: gauge(

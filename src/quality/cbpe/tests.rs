@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 const TOLERANCE: f64 = 1e-9;
 
-fn fixture(name: &str) -> PathBuf {
+pub(super) fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/quality/cbpe")
         .join(name)
@@ -45,7 +45,7 @@ fn expected() -> Value {
     serde_json::from_str(&std::fs::read_to_string(fixture("nannyml.json")).unwrap()).unwrap()
 }
 
-fn close(what: &str, ours: f64, theirs: f64) {
+pub(super) fn close(what: &str, ours: f64, theirs: f64) {
     assert!(
         (ours - theirs).abs() <= TOLERANCE,
         "{what}: ours {ours}, NannyML {theirs} (difference {:e})",
@@ -91,20 +91,25 @@ fn every_chunk_matches_nannyml() {
                 .map(|r| (r.0, r.1))
                 .collect();
             let ours = cbpe.estimate(&rows).unwrap();
-            for (metric, estimate) in METRICS.iter().zip(&ours) {
-                let theirs = &chunk[*metric];
-                let at = |field: &str| theirs[field].as_f64().unwrap();
-                let what = |field: &str| format!("{period} chunk {c} {metric} {field}");
-                close(&what("estimated"), estimate.value, at("estimated"));
-                close(
-                    &what("sampling error"),
-                    estimate.sampling_error,
-                    at("sampling_error"),
-                );
-                close(&what("lower"), estimate.lower, at("lower"));
-                close(&what("upper"), estimate.upper, at("upper"));
-            }
+            assert_chunk_matches(&format!("{period} chunk {c}"), chunk, &ours);
         }
+    }
+}
+
+/// Each metric's estimate, sampling error and band against one chunk of a fixture.
+pub(super) fn assert_chunk_matches(chunk_name: &str, chunk: &Value, ours: &[Estimate; 5]) {
+    for (metric, estimate) in METRICS.iter().zip(ours) {
+        let theirs = &chunk[*metric];
+        let at = |field: &str| theirs[field].as_f64().unwrap();
+        let what = |field: &str| format!("{chunk_name} {metric} {field}");
+        close(&what("estimated"), estimate.value, at("estimated"));
+        close(
+            &what("sampling error"),
+            estimate.sampling_error,
+            at("sampling_error"),
+        );
+        close(&what("lower"), estimate.lower, at("lower"));
+        close(&what("upper"), estimate.upper, at("upper"));
     }
 }
 

@@ -3,12 +3,16 @@ use serde_json::json;
 use std::sync::Arc;
 
 fn row(predicted: &str, probability: f64, truth: &str) -> Joined {
+    row_of(json!(predicted), probability, json!(truth))
+}
+
+fn row_of(predicted: Value, probability: f64, truth: Value) -> Joined {
     Joined {
         model: "credit".into(),
         version: "1".into(),
         outputs: Arc::from(vec!["label".to_string(), "probability".to_string()]),
-        values: vec![json!(predicted), json!(probability)],
-        label: serde_json::Map::from_iter([("label".to_string(), json!(truth))]),
+        values: vec![predicted, json!(probability)],
+        label: serde_json::Map::from_iter([("label".to_string(), truth)]),
         at_ms: 0,
         labelled_ms: 0,
     }
@@ -42,6 +46,41 @@ fn a_binary_classifier_gets_the_training_metrics_of_its_labelled_rows() {
         / 6.0;
     assert!((p.metrics["log_loss"] - expected_log_loss).abs() < 1e-12);
     assert_eq!(p.class_counts["bad"], 3);
+}
+
+#[test]
+fn a_numeric_class_is_the_same_class_however_it_is_written() {
+    // The model answers its class as a float (numpy-backed servers do: 1.0); labels come
+    // as 1 (CSV feedback, JSON) or "1" (JSON text). All three are class 1.
+    let rows = [
+        row_of(json!(1.0), 0.9, json!(1)),
+        row_of(json!(1.0), 0.8, json!("1")),
+        row_of(json!(0.0), 0.3, json!(0)),
+        row_of(json!(0.0), 0.2, json!("0.0")),
+        row_of(json!(1.0), 0.6, json!(0)),
+    ];
+    let p = evaluate("m", "1", Task::Classifier, &rows);
+    assert_eq!(p.metrics["accuracy"], 4.0 / 5.0);
+    assert_eq!(p.positive_class.as_deref(), Some("1"));
+    assert_eq!(p.metrics["recall"], 1.0);
+    assert_eq!(
+        p.class_counts,
+        BTreeMap::from([("0".to_string(), 3), ("1".to_string(), 2)])
+    );
+    // What stays apart: other numbers, text that is not a JSON number (a zero-padded
+    // code), booleans (true is not 1).
+    for (value, class) in [
+        (json!(1.5), "1.5"),
+        (json!(-2.0), "-2"),
+        (json!("1e0"), "1"),
+        (json!("01"), "01"),
+        (json!(" 1"), " 1"),
+        (json!(true), "true"),
+        (json!(u64::MAX), "18446744073709551615"),
+        (json!(1e300), "1e+300"),
+    ] {
+        assert_eq!(class_of(&value).as_deref(), Some(class), "{value}");
+    }
 }
 
 #[test]

@@ -11,7 +11,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use super::child_process::{kill_and_reap, send_sigterm, wait_for_exit};
 
 /// What the final stage of `compose/Dockerfile` says about the runtime image.
 #[derive(Clone, Debug)]
@@ -159,16 +161,7 @@ impl Running {
 
     /// The exit status once the process has ended, waiting at most `timeout`.
     pub fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return Some(status);
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_for_exit(&mut self.child, timeout)
     }
 
     /// Whether the process has ended (it should not have, for a server).
@@ -188,18 +181,13 @@ impl Running {
 
     /// Sends SIGTERM, as the kubelet or `docker compose stop` does.
     pub fn terminate(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success(), "could not signal {}", self.name);
+        assert!(send_sigterm(&self.child), "could not signal {}", self.name);
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        kill_and_reap(&mut self.child);
     }
 }
 

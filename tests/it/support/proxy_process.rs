@@ -6,6 +6,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::child_process::{kill_and_reap, send_sigterm, wait_for_exit};
+
 /// `proxy` flags for loopback ports chosen by the kernel (the start line says which).
 pub const LOOPBACK_PORTS: [&str; 4] = ["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"];
 
@@ -22,6 +24,20 @@ impl ProxyProcess {
     /// `MODELWATCH__*` environment settings, and waits until it listens.
     pub fn start(upstream: &str, env: &[(&str, &str)]) -> ProxyProcess {
         Self::start_with_args(&["--upstream", upstream], env)
+    }
+
+    /// Starts `modelwatch proxy --upstream UPSTREAM --reference REFERENCE MORE_ARGS…` (a
+    /// profile file or a registry spec such as `credit@production`) on `127.0.0.1:0` ports
+    /// with extra environment, and waits until it listens.
+    pub fn start_with_reference(
+        upstream: &str,
+        reference: &str,
+        more_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> ProxyProcess {
+        let mut args = vec!["--upstream", upstream, "--reference", reference];
+        args.extend_from_slice(more_args);
+        Self::start_with_args(&args, env)
     }
 
     pub fn start_with_args(args: &[&str], env: &[(&str, &str)]) -> ProxyProcess {
@@ -90,25 +106,12 @@ impl ProxyProcess {
 
     /// Sends SIGTERM.
     pub fn terminate(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        assert!(send_sigterm(&self.child), "could not signal the proxy");
     }
 
     /// Waits for the process to exit, at most `timeout`.
     pub fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return Some(status);
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_exit(&mut self.child, timeout)
     }
 
     /// Everything the process wrote to stderr so far.
@@ -119,8 +122,7 @@ impl ProxyProcess {
 
 impl Drop for ProxyProcess {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        kill_and_reap(&mut self.child);
     }
 }
 

@@ -9,12 +9,13 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
+use serde_json::Value;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 
 pub type Body = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
@@ -97,9 +98,37 @@ impl Upstream {
         .await
     }
 
+    /// A webhook receiver on `address` (`127.0.0.1:0` for any port): keeps every JSON
+    /// body posted to it, in arrival order, and answers `200 {}`.
+    pub async fn collecting_json_on(address: &str) -> (Upstream, Arc<Mutex<Vec<Value>>>) {
+        let received: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let sink = received.clone();
+        let server = Self::start_on(address, move |req: Request<Incoming>| {
+            let sink = sink.clone();
+            async move {
+                let body = req.into_body().collect().await.unwrap().to_bytes();
+                if let Ok(v) = serde_json::from_slice(&body) {
+                    sink.lock().unwrap().push(v);
+                }
+                respond(200, "{}")
+            }
+        })
+        .await;
+        (server, received)
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
+}
+
+/// A loopback port free right now (the kernel picks it; a process started next binds it).
+pub fn free_loopback_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Drop for Upstream {

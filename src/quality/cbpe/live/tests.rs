@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::config::quality::QualityConfig;
+use crate::profile::format::MulticlassPredictions;
 use crate::quality::QualityMetrics;
 use crate::quality::store::{Prediction, now_ms};
 use serde_json::json;
@@ -126,4 +127,76 @@ fn a_reference_that_cannot_be_fitted_says_why_and_a_new_one_is_fitted_again() {
     // The alias moved to a profile with a usable reference: fitted, not the old refusal.
     let fitted = with(&reference(), "new");
     assert_eq!((fitted.unavailable, fitted.rows), (None, 1));
+}
+
+/// Three classes given out of sorted order ("b", "c", "a") with their scores in the
+/// outputs `proba:1`, `proba:2`, `proba:0`: 300 rows, each scoring its true class 0.6
+/// and the others 0.2, predicted right (a perfect ranking, left uncalibrated).
+fn multiclass_reference() -> LabelledPredictions {
+    let n = 300;
+    let truth: Vec<u32> = (0..n).map(|i| i % 3).collect();
+    LabelledPredictions {
+        multiclass: Some(MulticlassPredictions {
+            classes: ["b", "c", "a"].map(String::from).to_vec(),
+            score_outputs: ["proba:1", "proba:2", "proba:0"].map(String::from).to_vec(),
+            scores: (0..3)
+                .map(|k| {
+                    truth
+                        .iter()
+                        .map(|&t| if t == k { 0.6 } else { 0.2 })
+                        .collect()
+                })
+                .collect(),
+            actual: truth.clone(),
+            predicted: truth,
+        }),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_multiclass_version_is_estimated_from_each_class_s_score_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    let outputs: Arc<[String]> = ["label", "proba:0", "proba:1", "proba:2"]
+        .map(String::from)
+        .into();
+    let row = |i: usize, values: Vec<Value>| Prediction {
+        outputs: outputs.clone(),
+        ..prediction(i, "3", values)
+    };
+    // Six rows predicting "a" with a = 0.6 (b, c 0.2), one class the reference does not
+    // know, one without its `proba:2`.
+    let mut batch: Vec<Prediction> = (0..6)
+        .map(|i| row(i, vec![json!("a"), json!(0.6), json!(0.2), json!(0.2)]))
+        .collect();
+    batch.push(row(6, vec![json!("z"), json!(0.6), json!(0.2), json!(0.2)]));
+    batch.push(row(
+        7,
+        vec![json!("a"), json!(0.6), json!(0.2), Value::Null],
+    ));
+    store.write(&batch).unwrap();
+    let labelled = multiclass_reference();
+    let references = [VersionReference {
+        model: "credit",
+        version: "3",
+        reference_id: "p3",
+        labelled: Some(&labelled),
+    }];
+    let metrics = EstimateMetrics::register(&prometheus::Registry::new()).unwrap();
+    let mut report = PerformanceReport::default();
+    Estimator::default().evaluate_all(&store, &references, (0, 100), &metrics, &mut report);
+    let e = report.models[0].estimated.as_ref().unwrap();
+    assert_eq!(e.unavailable, None);
+    assert_eq!((e.rows, e.unscored, e.calibrated), (6, 2, false));
+    // Each row is right with its predicted class's probability, 0.6.
+    let accuracy = &e.metrics["accuracy"];
+    assert!((accuracy.value - 0.6).abs() < 1e-12, "{accuracy:?}");
+    assert_eq!(
+        metrics
+            .value
+            .with_label_values(&["credit", "3", "accuracy"])
+            .get(),
+        accuracy.value
+    );
 }
