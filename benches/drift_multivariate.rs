@@ -17,6 +17,12 @@
 //! for comparison), the classifier at `classifier_rows` a side (2,000 by default, 1,000
 //! for comparison).
 //!
+//! With `--embeddings` (only that): the live evaluation on embedding vectors of 384, 768
+//! and 1,536 dimensions, as raw columns and as the 34 columns the sidecar makes of them
+//! (`src/protocol/openai/embeddings.rs`: input tokens, norm, 32 projected components):
+//! CPU per evaluation, fit once, the projection per vector, and which method flags a
+//! modest shift (docs/llm.md "Embedding drift").
+//!
 //! With `--calibrate K`: the live defaults' false alarms and power, at 14 features. K
 //! windows of 500 rows against the 5,000-row reference: undrifted, and with a share f of
 //! their rows from a modest change (the correlated pair's ρ from 0.8 to 0.4, every
@@ -82,6 +88,10 @@ fn main() {
         .position(|a| a == "--runs")
         .and_then(|i| args.get(i + 1))
         .map_or(5, |v| v.parse().expect("--runs N"));
+    if args.iter().any(|a| a == "--embeddings") {
+        embeddings(runs);
+        return;
+    }
     let config = MultivariateConfig::default();
     println!(
         "| features | rows a side | fit (ms) | reconstruction (ms) | domain classifier (ms) | both (ms) |"
@@ -191,5 +201,138 @@ fn live(runs: usize) {
             });
             println!("| {d} | {window} | {classifier_rows} | {fit:.1} | {evaluation:.1} |");
         }
+    }
+}
+
+/// `n` unit vectors of dimension `d` like sentence embeddings: a common mean direction, 24
+/// latent factors of decaying spread along fixed random directions, a little isotropic
+/// noise; latent factor 5's mean moved by `shift` (in its standard deviations).
+fn embedding_vectors(n: usize, d: usize, shift: f64, seed: u64) -> Vec<Vec<f64>> {
+    let mut basis_rng = StdRng::seed_from_u64(7);
+    let gaussian = |rng: &mut StdRng, len: usize| -> Vec<f64> {
+        (0..len).map(|_| StandardNormal.sample(rng)).collect()
+    };
+    let mean = gaussian(&mut basis_rng, d);
+    let factors: Vec<Vec<f64>> = (0..24).map(|_| gaussian(&mut basis_rng, d)).collect();
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| {
+            let mut x: Vec<f64> = gaussian(&mut rng, d).iter().map(|e| 0.3 * e).collect();
+            for (j, m) in mean.iter().enumerate() {
+                x[j] += 0.5 * m;
+            }
+            for (k, u) in factors.iter().enumerate() {
+                let sd = 1.0 / ((k + 1) as f64).sqrt();
+                let z: f64 = StandardNormal.sample(&mut rng);
+                let z = sd * (z + if k == 5 { shift } else { 0.0 });
+                for (xj, uj) in x.iter_mut().zip(u) {
+                    *xj += z * uj;
+                }
+            }
+            let norm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+            x.iter().map(|v| v / norm).collect()
+        })
+        .collect()
+}
+
+fn raw_table(vectors: &[Vec<f64>]) -> FeatureTable {
+    let d = vectors[0].len();
+    FeatureTable {
+        names: (0..d).map(|j| format!("e{j}")).collect(),
+        columns: (0..d)
+            .map(|j| FeatureValues::Numeric(vectors.iter().map(|v| v[j]).collect()))
+            .collect(),
+    }
+}
+
+/// The sidecar's columns of the vectors (input tokens drawn alike on both sides).
+fn projected_table(vectors: &[Vec<f64>], seed: u64) -> FeatureTable {
+    use modelwatch::protocol::openai::embeddings::{column_names, rows};
+    let mut rng = StdRng::seed_from_u64(seed);
+    let tokens: Vec<u64> = vectors
+        .iter()
+        .map(|_| {
+            let z: f64 = StandardNormal.sample(&mut rng);
+            5 + (z.abs() * 10.0) as u64
+        })
+        .collect();
+    let rows = rows(Some(&tokens), vectors);
+    let mut columns = vec![
+        rows.iter()
+            .map(|r| r.input_tokens.unwrap() as f64)
+            .collect::<Vec<_>>(),
+        rows.iter().map(|r| r.norm).collect(),
+    ];
+    for i in 0..rows[0].components.len() {
+        columns.push(rows.iter().map(|r| r.components[i]).collect());
+    }
+    FeatureTable {
+        names: column_names(),
+        columns: columns.into_iter().map(FeatureValues::Numeric).collect(),
+    }
+}
+
+fn embeddings(runs: usize) {
+    use modelwatch::protocol::openai::embeddings::project;
+    let config = MultivariateConfig::default();
+    println!(
+        "| dimensions | columns | fit once (ms) | evaluation (ms) | flags at shift 0 | flags at shift 0.5 |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for d in [384, 768, 1536] {
+        let reference = embedding_vectors(5_000, d, 0.0, 1);
+        let same = embedding_vectors(500, d, 0.0, 2);
+        let shifted = embedding_vectors(500, d, 0.5, 3);
+        let flags = |fitted: &FittedReference, window: &FeatureTable| -> String {
+            let results = fitted.evaluate(window, &config).unwrap();
+            let named: Vec<&str> = results
+                .iter()
+                .filter(|r| r.drifted)
+                .map(|r| r.method.as_str())
+                .collect();
+            if named.is_empty() {
+                "none".into()
+            } else {
+                named.join(", ")
+            }
+        };
+        for (label, reference, same, shifted) in [
+            (
+                "raw",
+                raw_table(&reference),
+                raw_table(&same),
+                raw_table(&shifted),
+            ),
+            (
+                "projected",
+                projected_table(&reference, 1),
+                projected_table(&same, 2),
+                projected_table(&shifted, 3),
+            ),
+        ] {
+            // The raw fit is slow: one run of it is enough to show its order.
+            let fit_runs = if label == "raw" { 1 } else { runs };
+            let fit = median_ms(fit_runs, || {
+                FittedReference::fit(&reference, &config).unwrap();
+            });
+            let fitted = FittedReference::fit(&reference, &config).unwrap();
+            let evaluation = median_ms(fit_runs, || {
+                fitted.evaluate(&shifted, &config).unwrap();
+            });
+            println!(
+                "| {d} | {label} ({}) | {fit:.0} | {evaluation:.0} | {} | {} |",
+                reference.names.len(),
+                flags(&fitted, &same),
+                flags(&fitted, &shifted)
+            );
+        }
+        let vectors = embedding_vectors(1_000, d, 0.0, 4);
+        let per_vector = median_ms(runs, || {
+            for v in &vectors {
+                std::hint::black_box(project(v));
+            }
+        }) * 1_000.0
+            / vectors.len() as f64;
+        println!("| {d} | projection of one vector: {per_vector:.1} µs | | | | |");
     }
 }

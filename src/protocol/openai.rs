@@ -9,6 +9,7 @@
 //! the format, nothing copied); anything else in the bodies is ignored, so servers that add
 //! fields (llama.cpp's `timings`, vLLM's `prompt_logprobs`) decode alike.
 
+pub mod embeddings;
 pub mod features;
 pub mod text;
 

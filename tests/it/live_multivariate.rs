@@ -42,11 +42,17 @@ fn metrics(text: &str) -> Vec<crate::support::metrics_text::Sample> {
     parse(text)
 }
 
-/// Waits until the workers have recorded `total` rows, then returns the first report
-/// whose multivariate results are of rows taken in a later second (so of all of them).
-async fn report_after(proxy: &ProxyProcess, rows: u64, total: u64) -> Value {
+/// Waits until the workers have recorded `total` rows of `model`, then returns the first
+/// report of it whose multivariate results are of rows taken in a later second (so of
+/// all of them), with `rows` in its window.
+pub(crate) async fn report_after(
+    proxy: &ProxyProcess,
+    model: &str,
+    rows: u64,
+    total: u64,
+) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
-    let labels = [("model", "mv"), ("model_version", "unknown")];
+    let labels = [("model", model), ("model_version", "unknown")];
     loop {
         let text = get(&client::http1(), &proxy.admin_url("/metrics"))
             .await
@@ -66,14 +72,17 @@ async fn report_after(proxy: &ProxyProcess, rows: u64, total: u64) -> Value {
             .to_string();
     loop {
         let report = drift_report(proxy).await;
-        let model = &report["models"][0];
-        if model["window"]["rows"].as_u64() == Some(rows)
-            && model["multivariate_evaluated_at"].as_str().unwrap_or("") > since.as_str()
-            && model["multivariate"]
+        let found = report["models"]
+            .as_array()
+            .and_then(|models| models.iter().find(|m| m["model"] == model));
+        if let Some(found) = found
+            && found["window"]["rows"].as_u64() == Some(rows)
+            && found["multivariate_evaluated_at"].as_str().unwrap_or("") > since.as_str()
+            && found["multivariate"]
                 .as_array()
                 .is_some_and(|m| m.len() == 2)
         {
-            return model.clone();
+            return found.clone();
         }
         assert!(
             Instant::now() < deadline,
@@ -117,7 +126,7 @@ async fn a_live_correlation_flip_passes_every_column_test_and_fails_both_multiva
     // Rows from the reference's distribution: nothing drifts.
     let (features, same) = rows("same.csv");
     send_rows(&proxy, Wire::Generic, &features, &same).await;
-    let model = report_after(&proxy, 500, 500).await;
+    let model = report_after(&proxy, "mv", 500, 500).await;
     assert_eq!(model["window"]["multivariate_rows"], 500, "{model}");
     for name in ["domain_classifier", "reconstruction_error"] {
         assert_eq!(method(&model, name)["drifted"], false, "{model}");
@@ -126,7 +135,7 @@ async fn a_live_correlation_flip_passes_every_column_test_and_fails_both_multiva
     // The flip: every column passes, both methods flag it.
     let (_, flipped) = rows("flipped.csv");
     send_rows(&proxy, Wire::Generic, &features, &flipped).await;
-    let model = report_after(&proxy, 500, 1000).await;
+    let model = report_after(&proxy, "mv", 500, 1000).await;
     let columns = model["features"].as_array().unwrap();
     assert_eq!(columns.len(), 4, "{model}");
     for column in columns {

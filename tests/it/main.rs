@@ -35,6 +35,7 @@ mod live_multivariate;
 mod live_payloads;
 mod live_persistence;
 mod llm_drift;
+mod llm_embedding_drift;
 mod llm_serving;
 mod llm_telemetry;
 mod metric_contract;

@@ -79,6 +79,10 @@ pub struct AnswerFeatures {
 struct RawRequest {
     messages: Option<Vec<RawMessage>>,
     prompt: Option<Json>,
+    /// The Responses API's input: a string, or a list of items.
+    input: Option<Json>,
+    /// The Responses API's system message.
+    instructions: Option<String>,
     tools: Option<Vec<IgnoredAny>>,
     functions: Option<Vec<IgnoredAny>>,
     tool_choice: Option<Json>,
@@ -91,6 +95,53 @@ struct RawMessage {
     role: String,
     content: Option<Json>,
     tool_calls: Option<Vec<RawToolCall>>,
+}
+
+/// An item of a Responses API `input`: a message (`role`, `content`), a function call the
+/// model made (`type: function_call`, `arguments`) or its result
+/// (`type: function_call_output`, `output`); other items (reasoning, references) count as
+/// messages without text.
+#[derive(Deserialize)]
+struct RawInputItem {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    role: Option<String>,
+    content: Option<Json>,
+    arguments: Option<String>,
+    output: Option<Json>,
+}
+
+impl RawInputItem {
+    /// The item as the chat message it stands for.
+    fn into_message(self) -> RawMessage {
+        let call = |arguments| RawToolCall {
+            function: Some(RawFunction {
+                arguments: Some(arguments),
+            }),
+        };
+        match (self.kind.as_deref(), self.role) {
+            (_, Some(role)) => RawMessage {
+                role,
+                content: self.content,
+                tool_calls: None,
+            },
+            (Some("function_call"), None) => RawMessage {
+                role: "assistant".into(),
+                content: None,
+                tool_calls: self.arguments.map(|a| vec![call(a)]),
+            },
+            (Some("function_call_output"), None) => RawMessage {
+                role: "tool".into(),
+                content: self.output,
+                tool_calls: None,
+            },
+            _ => RawMessage {
+                role: String::new(),
+                content: None,
+                tool_calls: None,
+            },
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -109,13 +160,55 @@ pub fn request_features(body: &[u8]) -> Result<Vec<PromptFeatures>, DecodeError>
     if let Some(messages) = &raw.messages {
         return Ok(vec![chat_features(raw_tools(&raw), messages)]);
     }
-    match raw.prompt {
-        Some(prompt) => completion_prompts(&prompt),
-        None => fail(
+    match (&raw.prompt, &raw.input) {
+        (Some(prompt), _) => completion_prompts(prompt),
+        (None, Some(_)) => Ok(vec![responses_features(raw)?]),
+        (None, None) => fail(
             DecodeReason::WrongProtocol,
-            "neither `messages` (chat) nor `prompt` (completion) is in the request",
+            "neither `messages` (chat), `prompt` (completion) nor `input` (Responses API) is in the request",
         ),
     }
+}
+
+/// A Responses API request as the chat request it stands for: `instructions` is the
+/// system message (so the same system prompt hashes alike through either API, and counts
+/// as one message as a chat's does), then `input`: a string is one user message, a list
+/// gives one message per item.
+fn responses_features(mut raw: RawRequest) -> Result<PromptFeatures, DecodeError> {
+    let tool_use = raw_tools(&raw);
+    let mut messages: Vec<RawMessage> = raw
+        .instructions
+        .take()
+        .map(|text| RawMessage {
+            role: "system".into(),
+            content: Some(Json::String(text)),
+            tool_calls: None,
+        })
+        .into_iter()
+        .collect();
+    match raw.input.take() {
+        Some(Json::String(text)) => messages.push(RawMessage {
+            role: "user".into(),
+            content: Some(Json::String(text)),
+            tool_calls: None,
+        }),
+        Some(items @ Json::Array(_)) => {
+            let items: Vec<RawInputItem> = serde_json::from_value(items).or_else(|e| {
+                fail(
+                    DecodeReason::InvalidField,
+                    format!("`input` lists something other than items: {e}"),
+                )
+            })?;
+            messages.extend(items.into_iter().map(RawInputItem::into_message));
+        }
+        _ => {
+            return fail(
+                DecodeReason::InvalidField,
+                "`input` is neither a string nor a list of items",
+            );
+        }
+    }
+    Ok(chat_features(tool_use, &messages))
 }
 
 fn raw_tools(raw: &RawRequest) -> &'static str {
@@ -196,7 +289,18 @@ fn completion_prompts(prompt: &Json) -> Result<Vec<PromptFeatures>, DecodeError>
         prompt_only(estimate_tokens(text), script.majority())
     };
     let ids = |ids: &[Json]| prompt_only(ids.len() as u64, NO_SCRIPT);
-    match prompt {
+    each_input(prompt, "prompt", text, ids)
+}
+
+/// Each input of a completion's `prompt` or an embedding's `input` (`field`): a string,
+/// a list of strings, a list of token ids (one input), or a list of such lists.
+pub(super) fn each_input<T>(
+    value: &Json,
+    field: &str,
+    text: impl Fn(&str) -> T,
+    ids: impl Fn(&[Json]) -> T,
+) -> Result<Vec<T>, DecodeError> {
+    match value {
         Json::String(s) => Ok(vec![text(s)]),
         Json::Array(items) if items.iter().all(Json::is_number) => Ok(vec![ids(items)]),
         Json::Array(items) => items
@@ -206,13 +310,13 @@ fn completion_prompts(prompt: &Json) -> Result<Vec<PromptFeatures>, DecodeError>
                 Json::Array(inner) => Ok(ids(inner)),
                 _ => fail(
                     DecodeReason::InvalidField,
-                    "`prompt` lists something other than strings or token lists",
+                    format!("`{field}` lists something other than strings or token lists"),
                 ),
             })
             .collect(),
         _ => fail(
             DecodeReason::InvalidField,
-            "`prompt` is neither a string nor a list",
+            format!("`{field}` is neither a string nor a list"),
         ),
     }
 }
@@ -247,11 +351,12 @@ struct RawChoice {
 /// Gathers the first choice over a whole answer or a stream's chunks. Its text is joined
 /// before it is measured, so a streamed answer gives what the same answer whole gives.
 #[derive(Default)]
-struct FirstChoice {
-    content: String,
-    arguments: String,
-    finish_reason: Option<FinishReason>,
-    seen: bool,
+pub(super) struct FirstChoice {
+    pub(super) content: String,
+    pub(super) arguments: String,
+    pub(super) finish_reason: Option<FinishReason>,
+    /// The answer had a choice 0 (a response object, for the Responses API).
+    pub(super) seen: bool,
 }
 
 impl FirstChoice {
@@ -276,9 +381,28 @@ impl FirstChoice {
         }
     }
 
-    fn tokens(&self) -> u64 {
-        estimate_tokens(&self.content) + estimate_tokens(&self.arguments)
+    /// The features of what was gathered; an answer without a choice 0 is `Empty`.
+    pub(super) fn features(&self) -> Result<AnswerFeatures, DecodeError> {
+        if !self.seen {
+            return fail(DecodeReason::Empty, "the answer has no choice 0");
+        }
+        Ok(AnswerFeatures {
+            completion_tokens: estimate_tokens(&self.content) + estimate_tokens(&self.arguments),
+            finish_reason: self.finish_reason,
+        })
     }
+}
+
+/// Calls `each` with the `data` of every event of a captured `text/event-stream` body but
+/// the closing `[DONE]`.
+pub(super) fn each_event(body: &[u8], each: &mut impl FnMut(&[u8])) {
+    // The whole captured stream is at hand: any event size the capture allowed is fine.
+    let mut parser = SseParser::new(body.len().max(1));
+    parser.push(body, &mut |event| {
+        if event.data != STREAM_DONE {
+            each(event.data.as_bytes());
+        }
+    });
 }
 
 /// The features of an answer: a whole JSON body, or (`streamed`) the bytes of a
@@ -288,13 +412,8 @@ pub fn answer_features(body: &[u8], streamed: bool) -> Result<AnswerFeatures, De
     let mut first = FirstChoice::default();
     if streamed {
         let mut error = false;
-        // The whole captured stream is at hand: any event size the capture allowed is fine.
-        let mut parser = SseParser::new(body.len().max(1));
-        parser.push(body, &mut |event| {
-            if event.data == STREAM_DONE {
-                return;
-            }
-            if let Ok(answer) = from_json::<RawAnswer>(event.data.as_bytes()) {
+        each_event(body, &mut |data| {
+            if let Ok(answer) = from_json::<RawAnswer>(data) {
                 error |= answer.error.is_some();
                 first.add(answer);
             }
@@ -315,13 +434,7 @@ pub fn answer_features(body: &[u8], streamed: bool) -> Result<AnswerFeatures, De
         }
         first.add(answer);
     }
-    if !first.seen {
-        return fail(DecodeReason::Empty, "the answer has no choice 0");
-    }
-    Ok(AnswerFeatures {
-        completion_tokens: first.tokens(),
-        finish_reason: first.finish_reason,
-    })
+    first.features()
 }
 
 /// The request rows as a batch of [`REQUEST_COLUMNS`].

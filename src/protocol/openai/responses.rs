@@ -17,8 +17,9 @@
 //! `stop` (`tool_calls` when it called a function), an incomplete one `length` (hit
 //! `max_output_tokens`) or `content_filter`.
 
+use super::features::{AnswerFeatures, FirstChoice, each_event};
 use super::{AnswerSummary, FinishReason, Usage, from_json};
-use crate::protocol::error::DecodeError;
+use crate::protocol::error::{DecodeError, DecodeReason, fail};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
@@ -53,6 +54,8 @@ struct RawItem {
     kind: Option<String>,
     #[serde(default)]
     content: Vec<RawPart>,
+    /// A `function_call` item's arguments (JSON text).
+    arguments: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -161,6 +164,63 @@ pub fn decode(body: &[u8]) -> Result<AnswerSummary, DecodeError> {
         },
         _ => AnswerSummary::default(),
     })
+}
+
+/// The drift features of a Responses API answer ([`super::features`]'s answer columns):
+/// a whole response object, or (`streamed`) the bytes of its `text/event-stream`. The
+/// output is the `output_text` of every message item and the arguments of every function
+/// call (a response has no choices: its output is the one answer); the finish reason is
+/// mapped from `status` as for the metrics. A failed response or an `error` event is the
+/// `upstream_error` failure; a body that is no response, `empty`.
+pub fn answer_features(body: &[u8], streamed: bool) -> Result<AnswerFeatures, DecodeError> {
+    let mut first = FirstChoice::default();
+    let mut failed = false;
+    // What the response says at its end (the last streamed event carries it whole).
+    let end = |first: &mut FirstChoice, response: &RawResponse| {
+        first.seen |= response.status.is_some() || !response.output.is_empty();
+        first.finish_reason = response.finish_reason();
+        response.error.is_some() || response.status.as_deref() == Some("failed")
+    };
+    if streamed {
+        each_event(body, &mut |data| {
+            let Ok(event) = from_json::<RawEvent>(data) else {
+                return;
+            };
+            let delta = event.delta.as_ref().and_then(serde_json::Value::as_str);
+            match (event.kind.as_deref(), delta) {
+                (Some("response.output_text.delta"), Some(text)) => {
+                    first.seen = true;
+                    first.content.push_str(text)
+                }
+                (Some("response.function_call_arguments.delta"), Some(text)) => {
+                    first.seen = true;
+                    first.arguments.push_str(text)
+                }
+                (Some("error"), _) => failed = true,
+                (Some("response.completed" | "response.incomplete" | "response.failed"), _) => {
+                    if let Some(response) = &event.response {
+                        failed |= end(&mut first, response);
+                    }
+                }
+                _ => {}
+            }
+        });
+    } else {
+        let response: RawResponse = from_json(body)?;
+        for item in &response.output {
+            first.content.push_str(&item.text());
+            if item.is_call() {
+                first
+                    .arguments
+                    .push_str(item.arguments.as_deref().unwrap_or_default());
+            }
+        }
+        failed = end(&mut first, &response);
+    }
+    if failed {
+        return fail(DecodeReason::UpstreamError, "the response failed");
+    }
+    first.features()
 }
 
 #[cfg(test)]

@@ -94,7 +94,7 @@ fn a_bad_line_is_a_usage_error_naming_the_line_and_the_fix() {
         format!("{err:#}")
     };
     let ok = r#"{"prompt":"x"}"#;
-    let err = bad(&format!("{ok}\n{{\"input\":\"x\"}}\n"));
+    let err = bad(&format!("{ok}\n{{\"model\":\"m\"}}\n"));
     assert!(err.contains("bad.jsonl line 2:"), "{err}");
     assert!(err.contains("`messages`"), "{err}");
     let err = bad(&format!("{ok}\nnot json\n"));
@@ -149,4 +149,122 @@ fn a_requests_file_is_a_reference_and_a_dataset_with_the_same_profile() {
     assert!(format!("{err}").contains("drop --target"), "{err}");
     let err = home.add_dataset("chat", &path, &flags).unwrap_err();
     assert!(format!("{err}").contains("drop --target"), "{err}");
+}
+
+/// Two embeddings records (the answer's shape from the OpenAI API reference): one input,
+/// then two inputs answered out of order.
+const EMBEDDINGS: &str = concat!(
+    r#"{"request":{"model":"e","input":"hello world"},"response":{"object":"list","data":[{"object":"embedding","index":0,"embedding":[3.0,4.0]}],"model":"e","usage":{"prompt_tokens":2,"total_tokens":2}}}"#,
+    "\n",
+    r#"{"request":{"model":"e","input":["a","bb cc"]},"response":{"object":"list","data":[{"index":1,"embedding":[0.0,2.0]},{"index":0,"embedding":[1.0,0.0]}]}}"#,
+    "\n",
+);
+
+#[test]
+fn an_embeddings_file_becomes_one_row_per_vector() {
+    use crate::protocol::openai::embeddings::{COMPONENTS, column_names, project};
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "embeddings.jsonl", EMBEDDINGS);
+    let table = feature_table(&path).unwrap();
+    assert_eq!(table.rows, 3);
+    let names: Vec<String> = table
+        .schema
+        .columns
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    assert_eq!(names, column_names());
+    assert!(
+        table
+            .schema
+            .columns
+            .iter()
+            .all(|c| c.kind == ColumnKind::Numeric && c.role == ColumnRole::Feature)
+    );
+    let csv = std::fs::read_to_string(table.csv.path()).unwrap();
+    let cells: Vec<Vec<f64>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|c| c.parse().unwrap()).collect())
+        .collect();
+    // "hello world" 2 + 2 tokens, norm 5; "a" 1 token paired with index 0's vector.
+    assert_eq!(cells[0][..2], [4.0, 5.0]);
+    assert_eq!(cells[0][2..], project(&[3.0, 4.0]));
+    assert_eq!(cells[1][..2], [1.0, 1.0]);
+    assert_eq!(cells[2][..2], [2.0, 2.0]);
+    assert_eq!(cells[2][2..], project(&[0.0, 2.0]));
+    assert_eq!(cells[2].len(), 2 + COMPONENTS);
+
+    // `dataset profile` and `--reference` read it directly, like a chat file.
+    assert_eq!(
+        classify(path.to_str().unwrap()),
+        ReferenceKind::RequestsFile
+    );
+    let profile = load_profile(
+        dir.path(),
+        path.to_str().unwrap(),
+        &SchemaOverrides::default(),
+        &ProfileOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(profile.columns.len(), 2 + COMPONENTS);
+    assert_eq!(profile.row_sample.as_ref().unwrap().rows.len(), 3);
+}
+
+#[test]
+fn embeddings_lines_stand_alone_and_pair_with_their_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let error = |name: &str, text: &str| {
+        let path = write(dir.path(), name, text);
+        match feature_table(&path) {
+            Ok(_) => panic!("{name} was read"),
+            Err(e) => format!("{e:#}"),
+        }
+    };
+    let chat = r#"{"messages":[{"role":"user","content":"x"}]}"#;
+    let mixed = error("mixed.jsonl", &format!("{EMBEDDINGS}{chat}\n"));
+    assert!(
+        mixed.contains("mixed.jsonl line 3") && mixed.contains("own file"),
+        "{mixed}"
+    );
+    let mixed = error("mixed2.jsonl", &format!("{chat}\n{EMBEDDINGS}"));
+    assert!(mixed.contains("line 2"), "{mixed}");
+    let unpaired = error(
+        "unpaired.jsonl",
+        r#"{"request":{"input":["a","b"]},"response":{"data":[{"index":0,"embedding":[1.0]}]}}"#,
+    );
+    assert!(
+        unpaired.contains("2 inputs but its response 1 vectors"),
+        "{unpaired}"
+    );
+    let bad = error(
+        "bad.jsonl",
+        r#"{"request":{"input":"a"},"response":{"data":[{"index":0,"embedding":"%%"}]}}"#,
+    );
+    assert!(
+        bad.contains("line 1: its response") && bad.contains("base64"),
+        "{bad}"
+    );
+}
+
+#[test]
+fn a_responses_api_record_reads_its_answer_as_a_response() {
+    // Shapes from the OpenAI API reference: `instructions` and `input`, and a response
+    // object cut at `max_output_tokens`.
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "responses.jsonl",
+        concat!(
+            r#"{"request":{"model":"gpt-4.1","instructions":"Be brief.","input":"hello there"},"response":{"object":"response","status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},"output":[{"type":"message","role":"assistant","content":[{"type":"output_text","text":"ok then"}]}]}}"#,
+            "\n",
+        ),
+    );
+    let table = feature_table(&path).unwrap();
+    let csv = std::fs::read_to_string(table.csv.path()).unwrap();
+    let row = csv.lines().nth(1).unwrap();
+    let system = row.split(',').nth(2).unwrap();
+    // The same row a chat with that system message gives: 8 tokens, 2 messages.
+    assert_eq!(row, format!("8,2,{system},off,Latin,2,length"));
+    assert_ne!(system, "absent");
 }

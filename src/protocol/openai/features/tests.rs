@@ -138,7 +138,10 @@ fn completion_prompts_give_a_row_each_without_chat_columns() {
 #[test]
 fn requests_that_are_not_chat_or_completions_are_refused_with_a_reason() {
     let reason = |body: &[u8]| request_features(body).unwrap_err().reason();
-    assert_eq!(reason(br#"{"input":"x"}"#), DecodeReason::WrongProtocol);
+    assert_eq!(reason(br#"{"model":"m"}"#), DecodeReason::WrongProtocol);
+    // `input` is the Responses API's: a string or a list of items.
+    assert_eq!(reason(br#"{"input":5}"#), DecodeReason::InvalidField);
+    assert_eq!(reason(br#"{"input":[5]}"#), DecodeReason::InvalidField);
     assert_eq!(reason(br#"{"prompt":{"a":1}}"#), DecodeReason::InvalidField);
     assert_eq!(reason(br#"{"messages":"#), DecodeReason::Truncated);
     assert_eq!(reason(b""), DecodeReason::Empty);
