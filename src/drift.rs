@@ -28,7 +28,7 @@
 //!   for exact numeric PSI and Jensen–Shannon; [`counts`] either kind of counting.
 //! - [`jensen_shannon`]: Jensen–Shannon distance between two distributions.
 //! - [`categorical`]: chi-squared (goodness of fit and homogeneity with rare-category
-//!   merging), two-proportion z-test, unseen-category split.
+//!   merging), two-proportion z-test.
 //! - [`histogram`]: the reference beside the current data, bin by bin, for charts.
 //! - [`auto`]: Evidently's `auto` method choice and the dataset drift share.
 //! - [`column`](mod@column): one call per column that applies a method and returns a [`DriftResult`].

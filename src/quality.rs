@@ -279,9 +279,17 @@ impl Quality {
     ) {
         let now = store::now_ms();
         let since = now - self.config.window.as_millis() as i64;
+        let rfc3339 = |ms: i64| {
+            let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+            humantime::format_rfc3339_millis(at).to_string()
+        };
         let mut report = PerformanceReport {
-            evaluated_at: humantime::format_rfc3339_millis(std::time::SystemTime::now())
-                .to_string(),
+            evaluated_at: rfc3339(now),
+            window: performance::ReportWindow {
+                start: rfc3339(since),
+                end: rfc3339(now),
+                max_rows: self.config.window_rows,
+            },
             models: Vec::new(),
         };
         let m = &self.metrics;

@@ -30,6 +30,7 @@ TYPE_MIGRATION_VERSION = {
 
 INFERENCE = "modelwatch-inference"
 DRIFT = "modelwatch-drift"
+PERFORMANCE = "modelwatch-performance"
 
 # Slow requests: a request whose head-in to last-byte-out time is above this. event.duration
 # is in nanoseconds (ECS), so 500 ms is 500000000.
@@ -177,15 +178,25 @@ def count(label):
 
 def lens_xy(object_id, title, description, view, series_type, metric_column, split_column):
     """One layer: time on x, one metric, one series per top value of `split_column`."""
+    return lens_xy_metrics(object_id, title, description, view, series_type,
+                           [("value", metric_column)], split_column)
+
+
+def lens_xy_metrics(object_id, title, description, view, series_type, metric_columns,
+                    split_column):
+    """One layer: time on x, the metrics `metric_columns` ((column id, column), the first
+    orders the split), one series per metric and top value of `split_column`."""
     layer = "layer1"
-    columns = {"time": date_histogram(), "split": split_column, "value": metric_column}
+    columns = {"time": date_histogram(), "split": split_column}
+    columns.update(metric_columns)
+    accessors = [column_id for column_id, _ in metric_columns]
     state = {
         "datasourceStates": {
             "formBased": {
                 "layers": {
                     layer: {
                         "columns": columns,
-                        "columnOrder": ["split", "time", "value"],
+                        "columnOrder": ["split", "time"] + accessors,
                         "incompleteColumns": {},
                     }
                 }
@@ -203,7 +214,7 @@ def lens_xy(object_id, title, description, view, series_type, metric_column, spl
                     "seriesType": series_type,
                     "xAccessor": "time",
                     "splitAccessor": "split",
-                    "accessors": ["value"],
+                    "accessors": accessors,
                 }
             ],
         },
@@ -301,6 +312,25 @@ DRIFT_COLUMNS = [
     "modelwatch.window_rows",
 ]
 
+# One row per model version and quality evaluation, the figures side by side.
+PERFORMANCE_COLUMNS = [
+    "modelwatch.model",
+    "modelwatch.model_version",
+    "modelwatch.rows",
+    "modelwatch.label_coverage",
+    "modelwatch.metrics.accuracy",
+    "modelwatch.estimated.metrics.accuracy.value",
+    "modelwatch.estimated.metrics.accuracy.lower",
+    "modelwatch.estimated.metrics.accuracy.upper",
+    "modelwatch.reference.accuracy",
+    "modelwatch.metrics.roc_auc",
+    "modelwatch.estimated.metrics.roc_auc.value",
+    "modelwatch.reference.roc_auc",
+]
+# The realised-vs-estimated chart's metric; the same chart for another metric is a copy
+# with this name replaced in the five fields.
+CHART_METRIC = "accuracy"
+
 OBJECTS = [
     data_view(
         INFERENCE,
@@ -315,6 +345,12 @@ OBJECTS = [
         },
     ),
     data_view(DRIFT, "metrics-modelwatch.drift-*", "modelwatch drift snapshots", {}),
+    data_view(
+        PERFORMANCE,
+        "metrics-modelwatch.performance-*",
+        "modelwatch performance",
+        {"modelwatch.label_coverage": {"id": "percent", "params": {"pattern": "0.[0]%"}}},
+    ),
     search(
         "modelwatch-server-errors",
         "[modelwatch] Server errors (5xx)",
@@ -344,6 +380,17 @@ OBJECTS = [
         DRIFT,
         "modelwatch.drifted:true",
         DRIFT_COLUMNS,
+        [["@timestamp", "desc"]],
+    ),
+    search(
+        "modelwatch-labelled-performance",
+        "[modelwatch] Performance with labels",
+        "Quality evaluations whose window holds labels (modelwatch.rows > 0): realised "
+        "figures beside the estimate before labels, its band and the registry's reference, "
+        "one row per model version and evaluation.",
+        PERFORMANCE,
+        "modelwatch.rows:>0",
+        PERFORMANCE_COLUMNS,
         [["@timestamp", "desc"]],
     ),
     search(
@@ -396,6 +443,38 @@ OBJECTS = [
         metric("max", "modelwatch.drift_share", "Drift share"),
         top_values("modelwatch.model_version", "string", 5, "value", "Model version"),
     ),
+    lens_xy_metrics(
+        "modelwatch-performance-accuracy",
+        f"[modelwatch] Realised vs estimated {CHART_METRIC} by model version",
+        f"Per model version and interval: realised {CHART_METRIC} from joined labels, the "
+        "estimate before labels (CBPE) with the lower and upper edge of its band, and the "
+        "validation figure from the registry. The estimate leads, the realised figure "
+        "confirms once labels arrive; CBPE cannot see a concept shift.",
+        PERFORMANCE,
+        "line",
+        [
+            ("realised", metric("max", f"modelwatch.metrics.{CHART_METRIC}", "Realised")),
+            ("estimated", metric("max", f"modelwatch.estimated.metrics.{CHART_METRIC}.value",
+                                 "Estimated")),
+            ("lower", metric("min", f"modelwatch.estimated.metrics.{CHART_METRIC}.lower",
+                             "Estimate band, lower")),
+            ("upper", metric("max", f"modelwatch.estimated.metrics.{CHART_METRIC}.upper",
+                             "Estimate band, upper")),
+            ("reference", metric("max", f"modelwatch.reference.{CHART_METRIC}", "Reference")),
+        ],
+        top_values("modelwatch.model_version", "string", 5, "estimated", "Model version"),
+    ),
+    lens_xy(
+        "modelwatch-label-coverage",
+        "[modelwatch] Label coverage by model version",
+        "Share of each version's predictions within quality.window that have a label "
+        "(the highest of each interval's evaluations); falling to zero means the label "
+        "feed stopped.",
+        PERFORMANCE,
+        "line",
+        metric("max", "modelwatch.label_coverage", "Label coverage"),
+        top_values("modelwatch.model_version", "string", 5, "value", "Model version"),
+    ),
     lens_xy(
         "modelwatch-missing-rate",
         "[modelwatch] Missing values by feature",
@@ -411,9 +490,10 @@ OBJECTS = [
 OBJECTS.append(
     dashboard(
         "modelwatch-dashboard",
-        "[modelwatch] Inference requests and drift",
+        "[modelwatch] Inference requests, drift and model quality",
         "Traffic, latency and errors of the inference requests the modelwatch sidecar "
-        "exported, and the drift snapshots of its live drift evaluations.",
+        "exported, the drift snapshots of its live drift evaluations, and the performance "
+        "documents of its quality evaluations (quality.enabled).",
         [
             ("lens", "modelwatch-requests-by-status", 0, 0, 24, 12),
             ("lens", "modelwatch-p95-duration", 24, 0, 24, 12),
@@ -424,6 +504,9 @@ OBJECTS.append(
             ("search", "modelwatch-slow-requests", 24, 24, 24, 15),
             ("search", "modelwatch-drifted-features", 0, 39, 48, 15),
             ("search", "modelwatch-model-version", 0, 54, 48, 15),
+            ("lens", "modelwatch-performance-accuracy", 0, 69, 32, 12),
+            ("lens", "modelwatch-label-coverage", 32, 69, 16, 12),
+            ("search", "modelwatch-labelled-performance", 0, 81, 48, 15),
         ],
     )
 )

@@ -1,6 +1,7 @@
 //! The evaluator: on a timer, every model version's window is merged and tested against
 //! its reference; the drift gauges and the JSON report are replaced in one go, and the
-//! evaluation is queued as drift snapshots when the Elasticsearch export is on.
+//! evaluation is queued as drift snapshots (and, with `quality.enabled`, performance
+//! documents) when the Elasticsearch export is on.
 
 use super::LiveAnalysis;
 use super::state::{ModelVersionState, SCORE_HISTORY};
@@ -52,6 +53,13 @@ pub fn evaluate_all(analysis: &LiveAnalysis) {
             let loaded = analysis.versions.get(reference, version)?;
             (loaded.version == version).then(|| loaded.facts.clone())
         });
+        if let Some(export) = analysis.export.get() {
+            export
+                .queue
+                .offer_performance(crate::quality::performance::document::documents(
+                    &quality.report(),
+                ));
+        }
     }
     let current = analysis.reference_set();
     let evaluated_at = SystemTime::now();

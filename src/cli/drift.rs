@@ -71,7 +71,7 @@ pub struct DriftArgs {
     /// Also test the joint distribution: a domain classifier (cross-validated ROC AUC of
     /// reference vs current rows) and PCA reconstruction error (NannyML's), which see
     /// changes no per-column test can, such as a correlation that flips sign. Needs the
-    /// reference's rows: a CSV file or a dataset, not a profile JSON.
+    /// reference's rows: a CSV file, a dataset, or a profile's row sample.
     #[arg(long)]
     pub multivariate: bool,
     /// Rows of each file --multivariate uses at most (a seeded uniform sample above it):
@@ -155,15 +155,21 @@ pub fn run(args: DriftArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The report's `multivariate` section: both methods on row samples of both files.
+/// The report's `multivariate` section: both methods on row samples of both sides.
 fn multivariate_section(
     profile: &Profile,
     args: &DriftArgs,
 ) -> anyhow::Result<Vec<drift::multivariate::MultivariateResult>> {
-    let reference_file = multivariate::reference_rows_file(&args.home.home, &args.reference)?;
     let features = multivariate::feature_names(profile);
     let cap = args.multivariate_rows as usize;
-    let reference = multivariate::read_table(&reference_file, profile, &features, cap)?;
+    let reference = match multivariate::reference_rows(&args.home.home, &args.reference)? {
+        multivariate::ReferenceRows::File(file) => {
+            multivariate::read_table(&file, profile, &features, cap)?
+        }
+        multivariate::ReferenceRows::ProfileSample => {
+            multivariate::profile_table(&args.reference, profile, &features, cap)?
+        }
+    };
     let current = multivariate::read_table(&args.current, profile, &features, cap)?;
     drift::multivariate::multivariate_drift(
         &reference,

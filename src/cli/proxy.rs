@@ -65,6 +65,7 @@ use std::path::PathBuf;
 ///   api_key = "…"                     # or username + password
 ///   data_stream = "logs-modelwatch.inference-default"
 ///   drift_data_stream = "metrics-modelwatch.drift-default"  # one doc per column and evaluation
+///   performance_data_stream = "metrics-modelwatch.performance-default"  # quality.enabled
 ///   batch_events = 500                # or batch_age = "1s", whichever comes first
 ///   spool_bytes = 1073741824          # on-disk spool (STATE_DIR/spool/elasticsearch)
 ///   fsync_interval = "1s"             # what a power loss can take from the spool

@@ -33,6 +33,9 @@ pub struct ElasticsearchConfig {
     pub data_stream: String,
     /// Data stream of the drift snapshots, `metrics-<dataset>-<namespace>`.
     pub drift_data_stream: String,
+    /// Data stream of the performance documents (one per model version and quality
+    /// evaluation), `metrics-<dataset>-<namespace>`.
+    pub performance_data_stream: String,
     /// Install the index template (and, on Elasticsearch, the ILM policy) at start.
     pub install_templates: bool,
     /// Basic authentication; both or neither.
@@ -68,6 +71,7 @@ impl Default for ElasticsearchConfig {
             fsync_interval: Duration::from_secs(1),
             data_stream: "logs-modelwatch.inference-default".into(),
             drift_data_stream: "metrics-modelwatch.drift-default".into(),
+            performance_data_stream: "metrics-modelwatch.performance-default".into(),
             install_templates: true,
             username: None,
             password: None,
@@ -168,12 +172,25 @@ impl ElasticsearchConfig {
                 self.drift_data_stream
             ));
         }
-        if self.drift_data_stream == self.data_stream {
-            problems.push(
-                "export.elasticsearch.drift_data_stream equals data_stream: drift snapshots \
-                 and request events need data streams of their own"
-                    .into(),
-            );
+        if let Err(why) = check_data_stream(&self.performance_data_stream, "metrics") {
+            problems.push(format!(
+                "export.elasticsearch.performance_data_stream = {:?} {why}: use \
+                 metrics-<dataset>-<namespace>, e.g. metrics-modelwatch.performance-default",
+                self.performance_data_stream
+            ));
+        }
+        let streams = [
+            ("data_stream", &self.data_stream),
+            ("drift_data_stream", &self.drift_data_stream),
+            ("performance_data_stream", &self.performance_data_stream),
+        ];
+        for (i, (key, stream)) in streams.iter().enumerate() {
+            for (other, _) in streams[..i].iter().filter(|(_, s)| s == stream) {
+                problems.push(format!(
+                    "export.elasticsearch.{key} equals {other}: request events, drift \
+                     snapshots and performance documents need data streams of their own"
+                ));
+            }
         }
         if self.username.is_some() != self.password.is_some() {
             problems.push(

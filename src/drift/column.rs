@@ -47,13 +47,13 @@ pub enum DriftError {
     },
 }
 
-/// The drift of a categorical column, with the rows the test could not use.
+/// The drift of a categorical column, with its rows in categories the reference never saw.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CategoricalColumnDrift {
     /// The test result.
     pub result: DriftResult,
-    /// Current rows in categories the reference never saw. The chi² test excludes them
-    /// (see [`super::categorical`]); callers report them as the unseen-category rate.
+    /// Current rows in categories the reference never saw, reported as the
+    /// unseen-category rate. They are in the test too (see [`super::categorical`]).
     pub unseen_current: u64,
 }
 

@@ -5,9 +5,7 @@
 use proptest::prelude::*;
 
 use super::auto::{AutoInput, choose_method, dataset_drift};
-use super::categorical::{
-    chi2_homogeneity, evidently_chi2, merge_rare_categories, split_unseen, z_test,
-};
+use super::categorical::{chi2_homogeneity, evidently_chi2, merge_rare_categories, z_test};
 use super::column::{
     ColumnDriftConfig, DriftError, categorical_column_drift, numeric_column_drift,
 };
@@ -161,31 +159,42 @@ fn psi_bands_and_thresholds() {
 }
 
 #[test]
-fn unseen_categories_are_split_out_never_infinite() {
+fn unseen_categories_are_tested_and_never_infinite() {
+    let chi2 = ColumnDriftConfig {
+        method: Some(Method::Chi2),
+        threshold: None,
+    };
+    // A category the reference never had takes a quarter of the window: drift, with a
+    // finite statistic (Evidently's goodness of fit divides by its expected count of 0).
     let reference = [50, 0, 40];
     let current = [30, 25, 30];
-    let seen = split_unseen(&reference, &current);
-    assert_eq!(seen.reference, vec![50, 40]);
-    assert_eq!(seen.current, vec![30, 30]);
-    assert_eq!(seen.unseen_current, 25);
-    // Evidently's goodness of fit: expected 0 for the unseen category, infinite statistic.
     let ev = evidently_chi2(&reference, &current).unwrap();
     assert!(ev.statistic.is_infinite() && ev.p_value == 0.0);
     let (test, unseen) = chi2_homogeneity(&reference, &current);
     let test = test.unwrap();
-    assert!(test.statistic.is_finite() && test.p_value > 0.05);
-    assert_eq!(unseen, 25);
-    let drift = categorical_column_drift(
-        &reference,
-        &current,
-        &ColumnDriftConfig {
-            method: Some(Method::Chi2),
-            threshold: None,
-        },
-    )
-    .unwrap();
+    assert!(
+        test.statistic.is_finite() && test.p_value < 1e-6,
+        "{test:?}"
+    );
+    assert_eq!((test.dof, unseen), (2, 25));
+    let drift = categorical_column_drift(&reference, &current, &chi2).unwrap();
     assert_eq!(drift.unseen_current, 25);
-    assert!(!drift.result.drifted);
+    assert!(drift.result.drifted);
+
+    // Every window value is new: a column constant in the reference (1) that varies live.
+    let drift = categorical_column_drift(&[300, 0, 0, 0], &[0, 40, 35, 25], &chi2).unwrap();
+    assert_eq!(drift.unseen_current, 100);
+    assert!(
+        drift.result.drifted && drift.result.score < 1e-12,
+        "{drift:?}"
+    );
+
+    // Two rows of a new category among 400 are sampling noise: they merge with the other
+    // rare cells and the column does not drift.
+    let (test, unseen) = chi2_homogeneity(&[200, 195, 3, 0], &[99, 98, 1, 2]);
+    assert_eq!(unseen, 2);
+    let test = test.unwrap();
+    assert!(test.p_value > 0.5, "{test:?}");
 }
 
 #[test]

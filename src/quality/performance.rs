@@ -14,6 +14,7 @@
 //! A regressor (see [`Task::of_profile`]) gets MAE, RMSE, MAPE and R² ([`regression`]) of
 //! its first output, a number, against the numeric label.
 
+pub mod document;
 pub mod regression;
 
 use super::store::Joined;
@@ -58,9 +59,22 @@ pub struct VersionPerformance {
 /// The `/api/v1/performance` report.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct PerformanceReport {
-    /// RFC 3339 time of the evaluation.
+    /// RFC 3339 time of the evaluation (milliseconds).
     pub evaluated_at: String,
+    /// What every version's figures were computed on.
+    pub window: ReportWindow,
     pub models: Vec<VersionPerformance>,
+}
+
+/// The window of an evaluation: realised figures read the latest `max_rows` labels
+/// received from `start` to `end`, the estimate the latest `max_rows` predictions made
+/// then (`quality.window`, `quality.window_rows`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ReportWindow {
+    /// RFC 3339, milliseconds.
+    pub start: String,
+    pub end: String,
+    pub max_rows: usize,
 }
 
 /// A JSON scalar as the class text it stands for (`"bad"`, `1`, `true`).

@@ -38,7 +38,7 @@ const GRAFANA_UNITS: &[&str] = &[
 /// Functions a counter (or a histogram's counters) may be wrapped in.
 const COUNTER_FUNCTIONS: &[&str] = &["rate", "increase"];
 
-/// The dashboards issues 6 and 19 ask for, by uid, with the series each must show.
+/// The dashboards issues 6, 15 and 19 ask for, by uid, with the series each must show.
 const REQUIRED: &[(&str, &[&str])] = &[
     (
         "modelwatch-overview",
@@ -78,6 +78,21 @@ const REQUIRED: &[(&str, &[&str])] = &[
             "modelwatch_export_spool_bytes",
             "process_cpu_seconds_total",
             "process_resident_memory_bytes",
+        ],
+    ),
+    // Issue 15: model quality.
+    (
+        "modelwatch-quality",
+        &[
+            "modelwatch_performance",
+            "modelwatch_performance_estimated",
+            "modelwatch_performance_estimated_lower",
+            "modelwatch_performance_estimated_upper",
+            "modelwatch_performance_reference",
+            "modelwatch_performance_rows",
+            "modelwatch_label_coverage",
+            "modelwatch_label_delay_seconds_bucket",
+            "modelwatch_feedback_total",
         ],
     ),
     // Issue 19: LLM serving.

@@ -120,8 +120,15 @@ fn the_domain_classifier_matches_scikit_learn_on_the_same_folds() {
 }
 
 fn drift_json(current: &str, extra: &[&str]) -> (Value, std::process::Output) {
+    drift_json_against(&fixture("reference.csv"), current, extra)
+}
+
+fn drift_json_against(
+    reference: &Path,
+    current: &str,
+    extra: &[&str],
+) -> (Value, std::process::Output) {
     let home = tempfile::tempdir().unwrap();
-    let reference = fixture("reference.csv");
     let current = fixture(current);
     let args = [
         &[
@@ -213,37 +220,43 @@ fn the_same_distribution_is_no_multivariate_drift() {
 }
 
 #[test]
-fn multivariate_with_a_profile_reference_is_a_usage_error() {
+fn a_profile_reference_gives_its_row_sample_and_one_without_rows_is_refused() {
     let home = tempfile::tempdir().unwrap();
-    let profile = home.path().join("reference.json");
     let reference = fixture("reference.csv");
-    let out = modelwatch(
-        home.path(),
-        &[
-            "dataset",
-            "profile",
-            reference.to_str().unwrap(),
-            "--output",
-            profile.to_str().unwrap(),
-        ],
-    );
+    let profile = |name: &str, extra: &[&str]| {
+        let path = home.path().join(name);
+        let args = [
+            &[
+                "dataset",
+                "profile",
+                reference.to_str().unwrap(),
+                "--output",
+                path.to_str().unwrap(),
+            ][..],
+            extra,
+        ]
+        .concat();
+        let out = modelwatch(home.path(), &args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        path
+    };
+
+    // The default row sample (5,000) holds all 1,000 reference rows: the profile gives the
+    // verdicts, scores and thresholds the CSV gives.
+    let (from_csv, out) = drift_json("flipped.csv", &[]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let current = fixture("same.csv");
-    let out = modelwatch(
-        home.path(),
-        &[
-            "drift",
-            "--reference",
-            profile.to_str().unwrap(),
-            "--current",
-            current.to_str().unwrap(),
-            "--multivariate",
-        ],
-    );
+    let (from_profile, out) = drift_json_against(&profile("all.json", &[]), "flipped.csv", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(from_profile["multivariate"], from_csv["multivariate"]);
+    for method in ["domain_classifier", "reconstruction_error"] {
+        assert_eq!(multivariate(&from_profile, method)["drifted"], true);
+    }
+
+    // A profile without rows is refused, with the way out.
+    let none = profile("none.json", &["--row-sample-size", "0"]);
+    let (_, out) = drift_json_against(&none, "same.csv", &[]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("--multivariate needs the reference's rows"),
-        "{}",
-        stderr(&out)
-    );
+    for hint in ["keeps none", "modelwatch dataset profile", "NAME[@VERSION]"] {
+        assert!(stderr(&out).contains(hint), "{hint}: {}", stderr(&out));
+    }
 }

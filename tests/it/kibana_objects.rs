@@ -1,10 +1,11 @@
 //! The Kibana saved objects in `dashboards/kibana/modelwatch.ndjson`: every reference
 //! resolves and every nested JSON parses; every field they use exists, with a type that
 //! serves the use, in the index templates modelwatch installs (taken from the Rust code that
-//! builds them, `index_template` and `drift_template`); and with real request events and
-//! drift snapshots from the real `modelwatch proxy` in the real OpenSearch node, each saved
-//! search returns exactly the expected documents and each Lens chart aggregates to the
-//! expected figures (drift: `drift.rs`).
+//! builds them, `index_template`, `drift_template` and `performance_template`); and with
+//! real request events, drift snapshots and performance documents from the real
+//! `modelwatch proxy` in the real OpenSearch node, each saved search returns exactly the
+//! expected documents and each Lens chart aggregates to the expected figures (drift:
+//! `drift.rs`, performance: `performance.rs`).
 //!
 //! Kibana itself cannot run here (no registry ships it), so what Kibana would send is built
 //! from the objects in `query_dsl` and sent to the node; the comments there say what is
@@ -12,6 +13,7 @@
 
 mod drift;
 mod fields;
+mod performance;
 mod query_dsl;
 mod saved_objects;
 mod structure;
@@ -20,7 +22,9 @@ mod traffic;
 use std::collections::{BTreeMap, BTreeSet};
 
 use modelwatch::config::elasticsearch::ElasticsearchConfig;
-use modelwatch::export::elasticsearch::templates::{Engine, drift_template, index_template};
+use modelwatch::export::elasticsearch::templates::{
+    Engine, drift_template, index_template, performance_template,
+};
 use serde_json::Value;
 
 use crate::export_elasticsearch::{forget, opensearch_url, start_proxy_with};
@@ -31,6 +35,8 @@ use saved_objects::{SavedObject, by_id, load};
 const INFERENCE_VIEW: &str = "modelwatch-inference";
 /// The data view of drift snapshots.
 const DRIFT_VIEW: &str = "modelwatch-drift";
+/// The data view of performance documents.
+const PERFORMANCE_VIEW: &str = "modelwatch-performance";
 
 /// The mapped types of the data a data view reads: the template the sidecar installs on
 /// OpenSearch (the test node).
@@ -43,6 +49,7 @@ fn template_fields_on(view: &str, engine: Engine) -> BTreeMap<String, String> {
     let template = match view {
         INFERENCE_VIEW => index_template(&config.data_stream, engine),
         DRIFT_VIEW => drift_template(&config.drift_data_stream, engine),
+        PERFORMANCE_VIEW => performance_template(&config.performance_data_stream, engine),
         other => panic!("no template known for data view {other}"),
     };
     flatten_mapping(&template["template"]["mappings"]["properties"])
@@ -56,6 +63,7 @@ fn every_field_exists_in_the_installed_template_with_a_compatible_type() {
     for (view_id, default_stream) in [
         (INFERENCE_VIEW, &config.data_stream),
         (DRIFT_VIEW, &config.drift_data_stream),
+        (PERFORMANCE_VIEW, &config.performance_data_stream),
     ] {
         // The data view finds what the sidecar writes by default.
         let view = by_id(&objects, "index-pattern", view_id);

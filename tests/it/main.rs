@@ -21,6 +21,7 @@ mod export_drift;
 mod export_elasticsearch;
 mod export_event_fields;
 mod export_outage;
+mod export_performance;
 mod export_refusals;
 mod export_tls;
 mod follow_alias;

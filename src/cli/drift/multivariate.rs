@@ -3,11 +3,11 @@
 //! memory and CPU are bounded whatever the file sizes) and runs
 //! [`crate::drift::multivariate`] on them.
 //!
-//! The per-column statistics work from the reference *profile*, which keeps per-column
-//! samples but not rows; the joint distribution needs rows, so the reference must be a CSV
-//! file or a stored dataset, not a profile JSON.
+//! The joint distribution needs whole rows. A CSV file or a stored dataset gives them; a
+//! profile JSON gives the row sample it keeps (`row_sample`, the rows the live sidecar
+//! uses), and a profile made without one is refused with the way out.
 
-use crate::drift::multivariate::{FeatureTable, FeatureValues};
+use crate::drift::multivariate::{FeatureTable, FeatureValues, table_of_sample};
 use crate::exit::UsageError;
 use crate::profile::reservoir::Reservoir;
 use crate::profile::schema::is_missing;
@@ -20,21 +20,24 @@ use std::path::{Path, PathBuf};
 /// Seed of the row samples: the same files give the same report.
 const ROW_SEED: u64 = 0x6d75_6c74_6976_6172;
 
-/// The CSV file behind `reference`, which multivariate drift reads row by row.
-pub fn reference_rows_file(home: &Path, reference: &str) -> anyhow::Result<PathBuf> {
+/// Where the reference's rows come from.
+pub enum ReferenceRows {
+    /// A CSV file, read row by row.
+    File(PathBuf),
+    /// The row sample the reference profile keeps.
+    ProfileSample,
+}
+
+/// Where `reference` keeps the rows multivariate drift reads.
+pub fn reference_rows(home: &Path, reference: &str) -> anyhow::Result<ReferenceRows> {
     match classify(reference) {
-        ReferenceKind::CsvFile => Ok(PathBuf::from(reference)),
+        ReferenceKind::CsvFile => Ok(ReferenceRows::File(PathBuf::from(reference))),
         ReferenceKind::Dataset => {
             let home = Home::open(home)?;
             let dataset = home.resolve_dataset(reference)?;
-            home.dataset_file(&dataset)
+            Ok(ReferenceRows::File(home.dataset_file(&dataset)?))
         }
-        ReferenceKind::ProfileFile => Err(UsageError(format!(
-            "--multivariate needs the reference's rows, and {reference} is a profile (it keeps \
-             per-column samples only): pass the CSV file or the dataset NAME[@VERSION] it was \
-             built from"
-        ))
-        .into()),
+        ReferenceKind::ProfileFile => Ok(ReferenceRows::ProfileSample),
         ReferenceKind::RequestsFile => Err(UsageError(format!(
             "--multivariate reads the reference's feature rows from a CSV: store {reference} \
              as a dataset first (`modelwatch dataset add NAME {reference}` keeps its feature \
@@ -42,6 +45,45 @@ pub fn reference_rows_file(home: &Path, reference: &str) -> anyhow::Result<PathB
         ))
         .into()),
     }
+}
+
+/// The reference profile's row sample as a table of `features`, cut to a seeded uniform
+/// sample of `cap` rows when it holds more.
+pub fn profile_table(
+    reference: &str,
+    profile: &Profile,
+    features: &[String],
+    cap: usize,
+) -> anyhow::Result<FeatureTable> {
+    let Some(sample) = profile.row_sample.as_ref() else {
+        return Err(UsageError(format!(
+            "--multivariate needs the reference's rows, and the profile {reference} keeps none \
+             (made before profiles kept a row sample, or with --row-sample-size 0): rebuild it \
+             with `modelwatch dataset profile`, or pass the CSV file or the dataset \
+             NAME[@VERSION] it was built from"
+        ))
+        .into());
+    };
+    let table = table_of_sample(profile, features).ok_or_else(|| {
+        let missing: Vec<&str> = features
+            .iter()
+            .filter(|f| !sample.columns.contains(f))
+            .map(String::as_str)
+            .collect();
+        UsageError(format!(
+            "the row sample of the profile {reference} lacks the features {}: rebuild it with \
+             `modelwatch dataset profile`",
+            missing.join(", ")
+        ))
+    })?;
+    if table.rows() <= cap {
+        return Ok(table);
+    }
+    let mut picked = Reservoir::new(cap, ROW_SEED);
+    (0..table.rows()).for_each(|i| picked.push(i));
+    let mut picked = picked.into_values();
+    picked.sort_unstable();
+    Ok(table.select_rows(&picked))
 }
 
 /// The profile's features (numeric, categorical or boolean), in profile order.

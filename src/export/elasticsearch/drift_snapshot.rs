@@ -9,7 +9,7 @@
 //! time), so a resent snapshot is stored once. Fields: `docs/events.md`, "Drift
 //! snapshots".
 
-use super::event::ECS_VERSION;
+use super::event::{RenderedDocument, metric_envelope};
 use crate::drift::model_report::ModelReport;
 use crate::drift::multivariate::MultivariateResult;
 use crate::drift::report::ColumnReport;
@@ -21,13 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub const DATASET: &str = "modelwatch.drift";
 
 /// One column's drift at one evaluation, rendered and ready to ship.
-#[derive(Clone, Debug)]
-pub struct DriftSnapshot {
-    pub id: String,
-    pub document: Value,
-    /// Bytes it holds while queued (its JSON length plus the struct).
-    pub footprint: usize,
-}
+pub type DriftSnapshot = RenderedDocument;
 
 /// The snapshots of one model version's evaluation at `evaluated_at`: one per column the
 /// report holds (features first, then predictions), then one per multivariate method.
@@ -62,15 +56,7 @@ pub fn snapshots(report: &ModelReport, evaluated_at: SystemTime) -> Vec<DriftSna
     });
     columns
         .chain(multivariate)
-        .map(|(id, document)| {
-            let footprint =
-                std::mem::size_of::<DriftSnapshot>() + id.len() + document.to_string().len();
-            DriftSnapshot {
-                id,
-                document,
-                footprint,
-            }
-        })
+        .map(|(id, document)| RenderedDocument::new(id, document))
         .collect()
 }
 
@@ -111,13 +97,7 @@ fn multivariate_document(
 }
 
 fn envelope(timestamp: &str, modelwatch: Value) -> Value {
-    json!({
-        "@timestamp": timestamp,
-        "ecs": {"version": ECS_VERSION},
-        "event": {"kind": "metric", "dataset": DATASET},
-        "service": {"name": "modelwatch"},
-        "modelwatch": modelwatch,
-    })
+    metric_envelope(timestamp, DATASET, modelwatch)
 }
 
 fn document(

@@ -2,10 +2,11 @@
 //! [`ExportRecord`] the export queue carries (a request event or a drift snapshot).
 //!
 //! The proxy queues a [`RequestRecord`] (a few strings and numbers, no bodies); the
-//! shipper turns it into the JSON document off the hot path. Fields: `docs/events.md`.
+//! shipper turns it into the JSON document off the hot path. Drift snapshots and
+//! performance documents are rendered by the evaluator ([`RenderedDocument`]). Fields:
+//! `docs/events.md`.
 
 use super::capture::CapturedPayload;
-use super::drift_snapshot::DriftSnapshot;
 use crate::config::elasticsearch::ElasticsearchConfig;
 use crate::traffic::BodyEnd;
 use crate::traffic::exchange::Exchange;
@@ -18,8 +19,41 @@ pub const ECS_VERSION: &str = "8.11.0";
 /// `event.dataset`, also the dataset part of the default data stream.
 pub const DATASET: &str = "modelwatch.inference";
 
-/// One item of the export queue. Both kinds share the queue, its byte budget and the
-/// shipper, so one `_bulk` request can carry both data streams.
+/// A document rendered when it is queued (a drift snapshot, a performance document), with
+/// its deterministic `_id`.
+#[derive(Clone, Debug)]
+pub struct RenderedDocument {
+    pub id: String,
+    pub document: Value,
+    /// Bytes it holds while queued (its JSON length plus the struct).
+    pub footprint: usize,
+}
+
+impl RenderedDocument {
+    pub fn new(id: String, document: Value) -> Self {
+        let footprint = std::mem::size_of::<Self>() + id.len() + document.to_string().len();
+        Self {
+            id,
+            document,
+            footprint,
+        }
+    }
+}
+
+/// An ECS metric document of `dataset` at `timestamp` (drift snapshots, performance
+/// documents): what they share around their `modelwatch` object.
+pub fn metric_envelope(timestamp: &str, dataset: &str, modelwatch: Value) -> Value {
+    json!({
+        "@timestamp": timestamp,
+        "ecs": {"version": ECS_VERSION},
+        "event": {"kind": "metric", "dataset": dataset},
+        "service": {"name": "modelwatch"},
+        "modelwatch": modelwatch,
+    })
+}
+
+/// One item of the export queue. Every kind shares the queue, its byte budget and the
+/// shipper, so one `_bulk` request can carry every data stream.
 #[derive(Clone, Debug)]
 // Request records are nearly every item: boxing them would cost an allocation per event to
 // save bytes only on the rare drift snapshot.
@@ -28,7 +62,9 @@ pub enum ExportRecord {
     /// A proxied request, rendered into its document by the shipper.
     Request(RequestRecord),
     /// A drift snapshot, rendered already by the evaluator thread.
-    Drift(DriftSnapshot),
+    Drift(RenderedDocument),
+    /// A model version's performance at one evaluation, rendered by the evaluator thread.
+    Performance(RenderedDocument),
 }
 
 /// Which data stream a document goes to. Stored with a document wherever it waits (the
@@ -39,6 +75,8 @@ pub enum DocumentKind {
     Request,
     /// `export.elasticsearch.drift_data_stream`.
     Drift,
+    /// `export.elasticsearch.performance_data_stream`.
+    Performance,
 }
 
 impl DocumentKind {
@@ -47,6 +85,7 @@ impl DocumentKind {
         match self {
             DocumentKind::Request => &config.data_stream,
             DocumentKind::Drift => &config.drift_data_stream,
+            DocumentKind::Performance => &config.performance_data_stream,
         }
     }
 
@@ -55,6 +94,7 @@ impl DocumentKind {
         match self {
             DocumentKind::Request => 0,
             DocumentKind::Drift => 1,
+            DocumentKind::Performance => 2,
         }
     }
 
@@ -62,6 +102,7 @@ impl DocumentKind {
         match byte {
             0 => Some(DocumentKind::Request),
             1 => Some(DocumentKind::Drift),
+            2 => Some(DocumentKind::Performance),
             _ => None,
         }
     }
@@ -73,14 +114,16 @@ impl ExportRecord {
         match self {
             ExportRecord::Request(_) => DocumentKind::Request,
             ExportRecord::Drift(_) => DocumentKind::Drift,
+            ExportRecord::Performance(_) => DocumentKind::Performance,
         }
     }
 
-    /// The document `_id`: the request event's own id, or the snapshot's deterministic id.
+    /// The document `_id`: the request event's own id, or the rendered document's
+    /// deterministic id.
     pub fn id(&self) -> &str {
         match self {
             ExportRecord::Request(r) => &r.event_id,
-            ExportRecord::Drift(d) => &d.id,
+            ExportRecord::Drift(d) | ExportRecord::Performance(d) => &d.id,
         }
     }
 
@@ -88,7 +131,7 @@ impl ExportRecord {
     pub fn footprint(&self) -> usize {
         match self {
             ExportRecord::Request(r) => r.footprint(),
-            ExportRecord::Drift(d) => d.footprint,
+            ExportRecord::Drift(d) | ExportRecord::Performance(d) => d.footprint,
         }
     }
 
@@ -96,7 +139,7 @@ impl ExportRecord {
     pub fn document(&self) -> Value {
         match self {
             ExportRecord::Request(r) => r.document(),
-            ExportRecord::Drift(d) => d.document.clone(),
+            ExportRecord::Drift(d) | ExportRecord::Performance(d) => d.document.clone(),
         }
     }
 }

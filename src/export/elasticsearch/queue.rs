@@ -7,8 +7,7 @@
 //! and its budget ([`ExportQueue::offer_drift`]). It is a std channel because its reader is
 //! a plain thread (file I/O blocks) that also wakes on a timer to fsync.
 
-use super::drift_snapshot::DriftSnapshot;
-use super::event::{ExportRecord, RequestRecord};
+use super::event::{ExportRecord, RenderedDocument, RequestRecord};
 use crate::traffic::exchange::Exchange;
 use prometheus::{IntCounterVec, Opts, Registry};
 use std::sync::Arc;
@@ -151,9 +150,16 @@ impl ExportQueue {
 
     /// Queues one evaluation's drift snapshots without waiting; each that does not fit is
     /// dropped and counted like a request event.
-    pub fn offer_drift(&self, snapshots: Vec<DriftSnapshot>) {
+    pub fn offer_drift(&self, snapshots: Vec<RenderedDocument>) {
         for snapshot in snapshots {
             self.push(ExportRecord::Drift(snapshot));
+        }
+    }
+
+    /// Queues one evaluation's performance documents, like [`Self::offer_drift`].
+    pub fn offer_performance(&self, documents: Vec<RenderedDocument>) {
+        for document in documents {
+            self.push(ExportRecord::Performance(document));
         }
     }
 

@@ -1,5 +1,5 @@
-//! The shipper: a background task that reads the spool oldest-first (request events and
-//! drift snapshots), batches by count and age, installs the templates once, ships `_bulk`
+//! The shipper: a background task that reads the spool oldest-first (request events, drift
+//! snapshots, performance documents), batches by count and age, installs the templates once, ships `_bulk`
 //! requests and handles every item's outcome.
 //!
 //! Events reach the spool through the proxy's non-blocking [`ExportQueue`] and the
@@ -492,7 +492,7 @@ impl Shipper {
     }
 
     /// Detects the engine and installs the lifecycle policy (ILM, or ISM when OpenSearch
-    /// has it) and both templates.
+    /// has it) and the three templates.
     async fn install_templates(&self) -> anyhow::Result<()> {
         let root = self.client.send(Method::GET, "/", None).await?;
         if !root.status.is_success() {
@@ -506,11 +506,16 @@ impl Shipper {
         let engine = Engine::from_root(&serde_json::from_slice(&root.body)?);
         let requests = &self.config.data_stream;
         let drift = &self.config.drift_data_stream;
+        let performance = &self.config.performance_data_stream;
         // First, so the first backing index is created under its policy.
-        lifecycle::install(&self.client, engine, &[requests, drift]).await?;
+        lifecycle::install(&self.client, engine, &[requests, drift, performance]).await?;
         for (stream, template) in [
             (requests, templates::index_template(requests, engine)),
             (drift, templates::drift_template(drift, engine)),
+            (
+                performance,
+                templates::performance_template(performance, engine),
+            ),
         ] {
             self.client
                 .put_json(

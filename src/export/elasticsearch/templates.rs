@@ -1,5 +1,5 @@
-//! The index templates (request events, drift snapshots) installed at start, chosen by the
-//! engine.
+//! The index templates (request events, drift snapshots, performance documents) installed
+//! at start, chosen by the engine.
 //!
 //! On Elasticsearch the template names the ILM policy; OpenSearch refuses that setting
 //! (400), and ISM attaches its policy from the policy's own `ism_template` instead
@@ -40,6 +40,29 @@ pub fn index_template(data_stream: &str, engine: Engine) -> Value {
 pub fn drift_template(data_stream: &str, engine: Engine) -> Value {
     template(data_stream, drift_mappings(), engine)
 }
+
+/// The performance documents' index template (priority 501, above the built-in
+/// `metrics-*-*`).
+pub fn performance_template(data_stream: &str, engine: Engine) -> Value {
+    template(data_stream, performance_mappings(), engine)
+}
+
+/// The metric names a performance document may carry (DESIGN.md fixes them; realised
+/// performance and the estimate use no others): each is mapped under `metrics`,
+/// `reference` and `estimated.metrics`. A name outside this list is left out of the
+/// document rather than mapped by guess.
+pub const PERFORMANCE_METRICS: &[&str] = &[
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+    "log_loss",
+    "mae",
+    "rmse",
+    "mape",
+    "r2",
+];
 
 fn template(data_stream: &str, mappings: Value, engine: Engine) -> Value {
     let mut template = json!({
@@ -151,6 +174,49 @@ fn drift_mappings() -> Value {
                 "missing_rate": double, "out_of_range_rate": double,
                 "unseen_rate": double, "type_error_rate": double,
                 "note": {"type": "text"},
+            }},
+        }
+    })
+}
+
+/// Every field of a performance document typed explicitly: a figure that happens to be
+/// `0.0` or `1.0` in the first document must not become a `long` (Elasticsearch) or a
+/// `float` (OpenSearch), and a count must not become a `float`.
+fn performance_mappings() -> Value {
+    let keyword = json!({"type": "keyword"});
+    let long = json!({"type": "long"});
+    let double = json!({"type": "double"});
+    let date = json!({"type": "date"});
+    let per_metric = |mapping: &Value| {
+        let fields: serde_json::Map<String, Value> = PERFORMANCE_METRICS
+            .iter()
+            .map(|name| (name.to_string(), mapping.clone()))
+            .collect();
+        json!({"properties": fields})
+    };
+    let estimate = json!({"properties": {
+        "value": double, "sampling_error": double, "lower": double, "upper": double,
+    }});
+    json!({
+        "dynamic": true,
+        "properties": {
+            "@timestamp": date,
+            "ecs": {"properties": {"version": keyword}},
+            "event": {"properties": {"kind": keyword, "dataset": keyword}},
+            "service": {"properties": {"name": keyword}},
+            "modelwatch": {"properties": {
+                "model": keyword, "model_version": keyword, "task": keyword,
+                "positive_class": keyword,
+                "rows": long, "predictions": long, "labelled": long,
+                "label_coverage": double,
+                "window": {"properties": {"start": date, "end": date, "max_rows": long}},
+                "metrics": per_metric(&double),
+                "reference": per_metric(&double),
+                "estimated": {"properties": {
+                    "rows": long, "unscored": long, "calibrated": {"type": "boolean"},
+                    "unavailable": {"type": "text"},
+                    "metrics": per_metric(&estimate),
+                }},
             }},
         }
     })

@@ -273,7 +273,7 @@ async fn the_export_queue_is_bounded_in_bytes_and_counts_what_it_drops() {
     let ids: Vec<String> = std::iter::from_fn(|| receiver.try_recv())
         .map(|r| match r {
             ExportRecord::Request(r) => r.request_id,
-            ExportRecord::Drift(d) => d.id,
+            ExportRecord::Drift(d) | ExportRecord::Performance(d) => d.id,
         })
         .collect();
     assert_eq!(ids, ["r-1", "r-2", "r-5"]);
@@ -392,7 +392,11 @@ fn drift_snapshots_go_to_their_own_stream_with_typed_fields() {
     );
     assert_eq!(drift.id(), docs[0].id);
     use super::event::DocumentKind;
-    for kind in [DocumentKind::Request, DocumentKind::Drift] {
+    for kind in [
+        DocumentKind::Request,
+        DocumentKind::Drift,
+        DocumentKind::Performance,
+    ] {
         assert_eq!(DocumentKind::from_byte(kind.as_byte()), Some(kind));
     }
     assert_eq!(DocumentKind::from_byte(7), None);
@@ -489,6 +493,33 @@ fn the_drift_data_stream_is_checked() {
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(problems[0].contains("export.elasticsearch.drift_data_stream"));
     assert!(problems[0].contains("metrics-<dataset>-<namespace>"));
+}
+
+#[test]
+fn the_performance_data_stream_is_checked_and_kept_apart() {
+    let config = ElasticsearchConfig {
+        performance_data_stream: "logs-modelwatch.performance-default".into(),
+        ..Default::default()
+    };
+    let mut problems = Vec::new();
+    config.validate(&mut problems);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("export.elasticsearch.performance_data_stream"));
+    assert!(problems[0].contains("metrics-<dataset>-<namespace>"));
+
+    let shared = ElasticsearchConfig {
+        performance_data_stream: "metrics-modelwatch.drift-default".into(),
+        ..Default::default()
+    };
+    let mut problems = Vec::new();
+    shared.validate(&mut problems);
+    assert_eq!(
+        problems,
+        [
+            "export.elasticsearch.performance_data_stream equals drift_data_stream: request \
+          events, drift snapshots and performance documents need data streams of their own"
+        ]
+    );
 }
 
 #[test]
