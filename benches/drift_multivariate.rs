@@ -23,11 +23,22 @@
 //! CPU per evaluation, fit once, the projection per vector, and which method flags a
 //! modest shift (docs/llm.md "Embedding drift").
 //!
-//! With `--calibrate K`: the live defaults' false alarms and power, at 14 features. K
-//! windows of 500 rows against the 5,000-row reference: undrifted, and with a share f of
-//! their rows from a modest change (the correlated pair's ρ from 0.8 to 0.4, every
-//! marginal unchanged): the share of windows each method flags, per f.
+//! With `--calibrate K` (`--features D`, default 50; `--runs 0` skips the cost tables): the
+//! live defaults' false alarms and power. K undrifted 500-row windows spread over 10
+//! references of 5,000 rows: the classifier's `z = (score − 1/2) / null sd` (mean and sd,
+//! 0 and 1 if its null is right) and the share flagged at α = 0.05 and 0.01 with Wilson
+//! 95% intervals, the reconstruction error's share; then windows with a share f of their
+//! rows from a modest change (the correlated pair's ρ from 0.8 to 0.4, every marginal
+//! unchanged): the share of windows each method flags, per f.
+//!
+//! With `--simulate HOURS` (`--episodes E`, default 5): live evaluation as the sidecar
+//! runs it, a 10,000-row window in 10 sub-windows, each keeping a reservoir of 50 rows,
+//! 10 rows/s, an evaluation every 15 s on the 500-row sample: alarms per day of each
+//! method under persistence 1/1 and 3/5 (onsets, with a Poisson 95% interval), then the
+//! time until each reports the ρ 0.8 → 0.4 change in every new row.
 
+use modelwatch::drift::alarms::{AlarmHistory, Persistence};
+use modelwatch::drift::multivariate::MultivariateResult;
 use modelwatch::drift::multivariate::encoding::Encoder;
 use modelwatch::drift::multivariate::reconstruction::ReconstructionModel;
 use modelwatch::drift::multivariate::{
@@ -37,6 +48,7 @@ use modelwatch::drift::multivariate::{
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, StandardNormal};
+use statrs::distribution::{ContinuousCDF, Normal};
 
 fn table(n: usize, d: usize, rho: f64, seed: u64) -> FeatureTable {
     let mut rng = StdRng::seed_from_u64(seed);
@@ -77,22 +89,55 @@ fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
     times[times.len() / 2]
 }
 
+/// The value after `name`, or `default`.
+fn arg(args: &[String], name: &str, default: usize) -> usize {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map_or(default, |v| v.parse().expect("a whole number"))
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if !args.iter().any(|a| a == "--bench") {
         println!("drift_multivariate: run with `cargo bench --bench drift_multivariate`");
         return;
     }
-    let runs = args
-        .iter()
-        .position(|a| a == "--runs")
-        .and_then(|i| args.get(i + 1))
-        .map_or(5, |v| v.parse().expect("--runs N"));
+    let runs = arg(&args, "--runs", 5);
     if args.iter().any(|a| a == "--embeddings") {
         embeddings(runs);
         return;
     }
     let config = MultivariateConfig::default();
+    if runs > 0 {
+        cost(runs, &config);
+        live(runs);
+    }
+    if let Some(k) = args
+        .iter()
+        .position(|a| a == "--calibrate")
+        .and_then(|i| args.get(i + 1))
+    {
+        calibrate(
+            k.parse().expect("--calibrate K"),
+            arg(&args, "--features", 50),
+        );
+    }
+    if let Some(hours) = args
+        .iter()
+        .position(|a| a == "--simulate")
+        .and_then(|i| args.get(i + 1))
+    {
+        simulate_live(
+            hours.parse().expect("--simulate HOURS"),
+            arg(&args, "--features", 50),
+            arg(&args, "--episodes", 5),
+        );
+    }
+}
+
+/// CPU per evaluation of each method, offline, at 1,000 and 10,000 rows a side.
+fn cost(runs: usize, config: &MultivariateConfig) {
     println!(
         "| features | rows a side | fit (ms) | reconstruction (ms) | domain classifier (ms) | both (ms) |"
     );
@@ -113,23 +158,15 @@ fn main() {
             });
             let current_x = encoder.encode(&current);
             let classifier = median_ms(runs, || {
-                domain_classifier::domain_classifier(&reference_x, &current_x, &config).unwrap();
+                domain_classifier::domain_classifier(&reference_x, &current_x, config).unwrap();
             });
             let both = median_ms(runs, || {
-                multivariate_drift(&reference, &current, &config).unwrap();
+                multivariate_drift(&reference, &current, config).unwrap();
             });
             println!(
                 "| {d} | {n} | {fit:.1} | {reconstruction:.1} | {classifier:.1} | {both:.1} |"
             );
         }
-    }
-    live(runs);
-    if let Some(k) = args
-        .iter()
-        .position(|a| a == "--calibrate")
-        .and_then(|i| args.get(i + 1))
-    {
-        calibrate(k.parse().expect("--calibrate K"));
     }
 }
 
@@ -146,32 +183,97 @@ fn mixed(n: usize, d: usize, f: f64, rho_after: f64, seed: u64) -> FeatureTable 
     head
 }
 
-/// Share of windows each method flags, undrifted and at each share of changed rows.
-fn calibrate(k: usize) {
-    let d = 14;
+/// The Wilson 95% interval of `x` successes in `n` trials, as percentages.
+fn wilson(x: usize, n: usize) -> (f64, f64) {
+    let (z, n_f) = (1.959_964, n as f64);
+    let p = x as f64 / n_f;
+    let centre = (p + z * z / (2.0 * n_f)) / (1.0 + z * z / n_f);
+    let half = z / (1.0 + z * z / n_f) * (p * (1.0 - p) / n_f + z * z / (4.0 * n_f * n_f)).sqrt();
+    (
+        100.0 * (centre - half).max(0.0),
+        100.0 * (centre + half).min(1.0),
+    )
+}
+
+/// How far above chance the classifier's score is, in null standard deviations (its
+/// threshold is `1/2 + z_{1−α}·sd`): one run gives the verdict at every α.
+fn classifier_z(r: &MultivariateResult, alpha: f64) -> f64 {
+    let z_alpha = Normal::standard().inverse_cdf(1.0 - alpha);
+    (r.score - 0.5) / ((r.threshold - 0.5) / z_alpha)
+}
+
+/// False alarms of each method on undrifted windows (K windows spread over 10 references,
+/// since a live reference is fixed for months and its own draw matters), at several α for
+/// the classifier; then the share of windows flagged with a share f of changed rows.
+fn calibrate(k: usize, d: usize) {
     let config = MultivariateConfig::default();
-    let fitted = FittedReference::fit(&table(5_000, d, 0.8, 1), &config).unwrap();
+    let references = 10;
+    let per_reference = k.div_ceil(references);
+    let alphas = [0.05, 0.01];
+    let mut z_all = Vec::new();
+    let mut reconstruction = 0;
+    let mut per_reference_alarms = Vec::new();
+    for r in 0..references {
+        let fitted =
+            FittedReference::fit(&table(5_000, d, 0.8, 7_000 + r as u64), &config).unwrap();
+        let mut alarms = 0;
+        for w in 0..per_reference {
+            let window = table(500, d, 0.8, 100_000 + (r * per_reference + w) as u64);
+            let results = fitted.evaluate(&window, &config).unwrap();
+            let z = classifier_z(&results[0], config.alpha);
+            alarms += usize::from(z > Normal::standard().inverse_cdf(0.95));
+            z_all.push(z);
+            reconstruction += usize::from(results[1].drifted);
+        }
+        per_reference_alarms.push(alarms);
+    }
+    let n = z_all.len();
+    let mean = z_all.iter().sum::<f64>() / n as f64;
+    let sd = (z_all.iter().map(|z| (z - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
     println!();
     println!(
-        "| changed rows in the window | windows | domain classifier flags | reconstruction error flags | either |"
+        "# undrifted: {n} windows of 500 rows, {d} features, {references} references of 5,000 \
+         rows; classifier z = (AUC − 1/2) / null sd: mean {mean:.3}, sd {sd:.3} (exact null: 0, 1)"
     );
+    println!("| method | α | windows flagged | rate | 95% interval |");
     println!("|---|---|---|---|---|");
-    for f in [0.0, 0.25, 0.5, 0.75, 1.0] {
-        let (mut classifier, mut reconstruction, mut either) = (0, 0, 0);
-        for w in 0..k {
+    for alpha in alphas {
+        let cut = Normal::standard().inverse_cdf(1.0 - alpha);
+        let x = z_all.iter().filter(|&&z| z > cut).count();
+        let (lo, hi) = wilson(x, n);
+        println!(
+            "| domain_classifier | {alpha} | {x}/{n} | {:.1}% | {lo:.1}–{hi:.1}% |",
+            100.0 * x as f64 / n as f64
+        );
+    }
+    let (lo, hi) = wilson(reconstruction, n);
+    println!(
+        "| reconstruction_error | band ±3 sd | {reconstruction}/{n} | {:.1}% | {lo:.1}–{hi:.1}% |",
+        100.0 * reconstruction as f64 / n as f64
+    );
+    println!(
+        "# classifier alarms at α = 0.05 per reference (of {per_reference}): {per_reference_alarms:?}"
+    );
+
+    println!();
+    println!(
+        "| changed rows in the window (ρ 0.8 → 0.4) | windows | domain classifier flags (α = {}) | reconstruction error flags |",
+        config.alpha
+    );
+    println!("|---|---|---|---|");
+    let fitted = FittedReference::fit(&table(5_000, d, 0.8, 1), &config).unwrap();
+    let windows = (k / 4).max(10);
+    for f in [0.25, 0.5, 1.0] {
+        let (mut classifier, mut reconstruction) = (0, 0);
+        for w in 0..windows {
             let window = mixed(500, d, f, 0.4, 1_000 + w as u64);
             let results = fitted.evaluate(&window, &config).unwrap();
             classifier += usize::from(results[0].drifted);
             reconstruction += usize::from(results[1].drifted);
-            either += usize::from(results.iter().any(|r| r.drifted));
         }
-        let share = |x: usize| x as f64 / k as f64;
         println!(
-            "| {:.0}% | {k} | {:.3} | {:.3} | {:.3} |",
-            f * 100.0,
-            share(classifier),
-            share(reconstruction),
-            share(either)
+            "| {:.0}% | {windows} | {classifier}/{windows} | {reconstruction}/{windows} |",
+            f * 100.0
         );
     }
 }
@@ -335,4 +437,235 @@ fn embeddings(runs: usize) {
             / vectors.len() as f64;
         println!("| {d} | projection of one vector: {per_vector:.1} µs | | | | |");
     }
+}
+
+/// Rows a second, sub-windows and rows per sub-window of the simulated live window (the
+/// defaults: a `rows` window of 10,000 rows in 10), and its row sample's size
+/// (`analysis.multivariate.window_rows`).
+const RATE: usize = 10;
+const SUBS: usize = 10;
+const SUB_ROWS: usize = 1_000;
+const SAMPLE_ROWS: usize = 500;
+const INTERVAL_S: usize = 15;
+/// A detection episode without a report after this long counts as missed.
+const GIVE_UP_EVALUATIONS: usize = 160;
+
+/// The live window's row sample as `Window::sampled_rows` keeps it: a reservoir of
+/// `SAMPLE_ROWS / SUBS` rows per sub-window, the newest sub-window still filling.
+struct LiveWindow {
+    subs: std::collections::VecDeque<(usize, Vec<Vec<f64>>)>,
+    rng: StdRng,
+    d: usize,
+}
+
+impl LiveWindow {
+    fn new(d: usize, seed: u64) -> LiveWindow {
+        LiveWindow {
+            subs: std::collections::VecDeque::from([(0, Vec::new())]),
+            rng: StdRng::seed_from_u64(seed),
+            d,
+        }
+    }
+
+    /// One row whose first two features have correlation `rho`.
+    fn push(&mut self, rho: f64) {
+        let a: f64 = StandardNormal.sample(&mut self.rng);
+        let e: f64 = StandardNormal.sample(&mut self.rng);
+        let mut row = vec![a, rho * a + (1.0 - rho * rho).sqrt() * e];
+        row.extend((2..self.d).map(|_| -> f64 { StandardNormal.sample(&mut self.rng) }));
+        if self.subs.back().is_some_and(|s| s.0 == SUB_ROWS) {
+            self.subs.push_back((0, Vec::new()));
+            if self.subs.len() > SUBS {
+                self.subs.pop_front();
+            }
+        }
+        let keep = SAMPLE_ROWS / SUBS;
+        let (seen, rows) = self.subs.back_mut().expect("a sub-window");
+        *seen += 1;
+        // Reservoir sampling (algorithm R).
+        if rows.len() < keep {
+            rows.push(row);
+        } else {
+            let j = rand::RngExt::random_range(&mut self.rng, 0..*seen);
+            if j < keep {
+                rows[j] = row;
+            }
+        }
+    }
+
+    /// The sample an evaluation sees: from each sub-window in proportion to its rows.
+    fn sample(&self) -> FeatureTable {
+        let share = self
+            .subs
+            .iter()
+            .filter(|s| s.0 > 0)
+            .map(|s| s.1.len() as f64 / s.0 as f64)
+            .fold(1.0, f64::min);
+        let mut columns = vec![Vec::new(); self.d];
+        for (seen, rows) in &self.subs {
+            let take = ((*seen as f64 * share).round() as usize).min(rows.len());
+            for row in &rows[..take] {
+                for (c, &v) in columns.iter_mut().zip(row) {
+                    c.push(v);
+                }
+            }
+        }
+        FeatureTable {
+            names: (0..self.d).map(|j| format!("x{j}")).collect(),
+            columns: columns.into_iter().map(FeatureValues::Numeric).collect(),
+        }
+    }
+
+    /// The rows of one evaluation interval.
+    fn interval(&mut self, rho: f64) {
+        for _ in 0..RATE * INTERVAL_S {
+            self.push(rho);
+        }
+    }
+
+    fn fill(&mut self) {
+        for _ in 0..SUBS * SUB_ROWS {
+            self.push(0.8);
+        }
+    }
+}
+
+/// Persistence rules compared (`analysis.persistence`; 3/5 is the default).
+const RULES: [&str; 2] = ["1/1", "3/5"];
+
+/// Per method and rule: the alarm history, and whether it is reported drifted now.
+struct LiveAlarms {
+    histories: Vec<AlarmHistory>,
+    reported: Vec<bool>,
+}
+
+impl LiveAlarms {
+    fn new() -> LiveAlarms {
+        LiveAlarms {
+            histories: vec![AlarmHistory::default(); 2 * RULES.len()],
+            reported: vec![false; 2 * RULES.len()],
+        }
+    }
+
+    /// Feeds one evaluation; returns the (method, rule) slots that turned drifted now.
+    fn feed(&mut self, results: &[MultivariateResult]) -> Vec<usize> {
+        let mut onsets = Vec::new();
+        for (m, result) in results.iter().enumerate() {
+            for (r, rule) in RULES.iter().enumerate() {
+                let slot = m * RULES.len() + r;
+                let rule = Persistence::parse(rule).expect("valid");
+                let now = self.histories[slot].record(result.drifted, rule);
+                if now && !self.reported[slot] {
+                    onsets.push(slot);
+                }
+                self.reported[slot] = now;
+            }
+        }
+        onsets
+    }
+}
+
+/// Simulated hours of live evaluation under no drift (alarms per day of each method and
+/// persistence rule), then detection episodes of a modest change (the correlated pair's
+/// ρ from 0.8 to 0.4 in every new row, every marginal unchanged).
+fn simulate_live(hours: usize, d: usize, episodes: usize) {
+    let config = MultivariateConfig::default();
+    let fitted = FittedReference::fit(&table(5_000, d, 0.8, 1), &config).unwrap();
+    let evaluations = hours * 3_600 / INTERVAL_S;
+    let mut window = LiveWindow::new(d, 20_261_205);
+    window.fill();
+    let mut alarms = LiveAlarms::new();
+    let mut onsets = vec![0usize; 2 * RULES.len()];
+    let mut flagged = [0usize; 2];
+    let start = thread_cpu_ms();
+    for _ in 0..evaluations {
+        window.interval(0.8);
+        let results = fitted.evaluate(&window.sample(), &config).unwrap();
+        for (m, r) in results.iter().enumerate() {
+            flagged[m] += usize::from(r.drifted);
+        }
+        for slot in alarms.feed(&results) {
+            onsets[slot] += 1;
+        }
+    }
+    let cpu_per_evaluation = (thread_cpu_ms() - start) / evaluations.max(1) as f64;
+
+    let mut detection = vec![Vec::new(); 2 * RULES.len()];
+    for episode in 0..episodes {
+        let mut window = LiveWindow::new(d, 77 + episode as u64);
+        window.fill();
+        let mut alarms = LiveAlarms::new();
+        for _ in 0..5 {
+            window.interval(0.8);
+            alarms.feed(&fitted.evaluate(&window.sample(), &config).unwrap());
+        }
+        let mut found: Vec<Option<usize>> = vec![None; 2 * RULES.len()];
+        let mut evaluation = 0;
+        while evaluation < GIVE_UP_EVALUATIONS && found.iter().any(Option::is_none) {
+            window.interval(0.4);
+            evaluation += 1;
+            let results = fitted.evaluate(&window.sample(), &config).unwrap();
+            alarms.feed(&results);
+            for (slot, f) in found.iter_mut().enumerate() {
+                if f.is_none() && alarms.reported[slot] {
+                    *f = Some(evaluation * INTERVAL_S);
+                }
+            }
+        }
+        for (slot, f) in found.into_iter().enumerate() {
+            detection[slot].push(f);
+        }
+    }
+
+    let days = hours as f64 / 24.0;
+    println!();
+    println!(
+        "# live: {d} features, reference 5,000 rows, window {} rows in {SUBS} sub-windows, \
+         sample {SAMPLE_ROWS} rows, every {INTERVAL_S} s, {RATE} rows/s; {hours} h undrifted \
+         ({evaluations} evaluations, {cpu_per_evaluation:.0} ms CPU each); detection: ρ 0.8 → 0.4 \
+         from one evaluation on, {episodes} episodes, given up after {} min",
+        SUBS * SUB_ROWS,
+        GIVE_UP_EVALUATIONS * INTERVAL_S / 60
+    );
+    println!(
+        "| method | evaluations flagged | persistence | alarms / day (95% interval) | median time to detection | missed |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for (m, method) in ["domain_classifier", "reconstruction_error"]
+        .iter()
+        .enumerate()
+    {
+        for (r, rule) in RULES.iter().enumerate() {
+            let slot = m * RULES.len() + r;
+            let (lo, hi) = poisson_interval(onsets[slot]);
+            let mut times: Vec<usize> = detection[slot].iter().flatten().copied().collect();
+            times.sort_unstable();
+            let median = times
+                .get(times.len().saturating_sub(1) / 2)
+                .map_or("–".to_string(), |t| format!("{t} s"));
+            println!(
+                "| {method} | {}/{evaluations} | {rule} | {:.1} ({:.1}–{:.1}) | {median} | {}/{episodes} |",
+                flagged[m],
+                onsets[slot] as f64 / days,
+                lo / days,
+                hi / days,
+                detection[slot].iter().filter(|t| t.is_none()).count()
+            );
+        }
+    }
+}
+
+/// The exact 95% interval of a Poisson count (Garwood), from the χ² quantiles.
+fn poisson_interval(x: usize) -> (f64, f64) {
+    use statrs::distribution::ChiSquared;
+    let lo = if x == 0 {
+        0.0
+    } else {
+        ChiSquared::new(2.0 * x as f64).unwrap().inverse_cdf(0.025) / 2.0
+    };
+    let hi = ChiSquared::new(2.0 * (x as f64 + 1.0))
+        .unwrap()
+        .inverse_cdf(0.975)
+        / 2.0;
+    (lo, hi)
 }

@@ -15,8 +15,8 @@
 //!   mean distance between each row and its reconstruction, drift when the current error
 //!   leaves the band (mean ± 3 std) of the reference's own chunks.
 //! - [`domain_classifier`]: a classifier trained to tell reference rows from current rows,
-//!   cross-validated ROC AUC, drift when the AUC exceeds what chance allows for these
-//!   sample sizes.
+//!   the mean ROC AUC of forward-chained folds, drift when it exceeds what chance allows
+//!   for these sample sizes.
 //!
 //! What each can and cannot see is in `docs/multivariate-drift.md`.
 
@@ -59,7 +59,8 @@ impl MultivariateMethod {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MultivariateResult {
     pub method: MultivariateMethod,
-    /// The cross-validated ROC AUC, or the mean reconstruction error of the current rows.
+    /// The mean ROC AUC of the forward-chained folds, or the mean reconstruction error of
+    /// the current rows.
     pub score: f64,
     /// The value `score` must exceed to drift (the upper end of the band for
     /// `reconstruction_error`).
