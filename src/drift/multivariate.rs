@@ -205,7 +205,7 @@ impl FittedReference {
         let encoder = encoding::Encoder::fit(reference)?;
         let encoded = encoder.encode(reference);
         let reconstruction =
-            reconstruction::ReconstructionModel::fit(&encoded, config.reference_chunks)?;
+            reconstruction::ReconstructionModel::fit_held_out(&encoded, config.reference_chunks)?;
         Ok(FittedReference {
             names: reference.names.clone(),
             encoder,

@@ -90,6 +90,29 @@ fn undrifted_splits_alarm_at_most_at_the_nominal_rate() {
 }
 
 #[test]
+fn fifty_undrifted_features_stay_inside_the_held_out_band() {
+    // The live caps: a 5,000-row reference, 500-row windows, 50 weakly correlated features.
+    // NannyML's in-sample band sits below every new window's error (the PCA's overfit);
+    // the held-out band does not. Both windows are fresh draws of the reference's law.
+    let reference = correlated(5_000, 50, 0.8, 7);
+    let encoder = encoding::Encoder::fit(&reference).unwrap();
+    let x = encoder.encode(&reference);
+    let in_sample = reconstruction::ReconstructionModel::fit(&x, 10).unwrap();
+    let held_out = reconstruction::ReconstructionModel::fit_held_out(&x, 10).unwrap();
+    let mut flagged = (0, 0);
+    for seed in 0..8 {
+        let window = encoder.encode(&correlated(500, 50, 0.8, 1_000 + seed));
+        flagged.0 += usize::from(in_sample.evaluate(&window).unwrap().drifted);
+        flagged.1 += usize::from(held_out.evaluate(&window).unwrap().drifted);
+    }
+    assert_eq!(flagged.0, 8, "NannyML's band: expected every window above it");
+    assert!(flagged.1 <= 1, "{} of 8 undrifted windows flagged", flagged.1);
+    // The held-out band still sees the flip.
+    let flip = encoder.encode(&correlated(500, 50, -0.8, 99));
+    assert!(held_out.evaluate(&flip).unwrap().drifted);
+}
+
+#[test]
 fn auc_counts_pairs_and_ties() {
     assert_eq!(roc_auc(&[0.1, 0.2], &[0.3, 0.4]), 1.0);
     assert_eq!(roc_auc(&[0.3, 0.4], &[0.1, 0.2]), 0.0);
