@@ -105,8 +105,15 @@ fn fifty_undrifted_features_stay_inside_the_held_out_band() {
         flagged.0 += usize::from(in_sample.evaluate(&window).unwrap().drifted);
         flagged.1 += usize::from(held_out.evaluate(&window).unwrap().drifted);
     }
-    assert_eq!(flagged.0, 8, "NannyML's band: expected every window above it");
-    assert!(flagged.1 <= 1, "{} of 8 undrifted windows flagged", flagged.1);
+    assert_eq!(
+        flagged.0, 8,
+        "NannyML's band: expected every window above it"
+    );
+    assert!(
+        flagged.1 <= 1,
+        "{} of 8 undrifted windows flagged",
+        flagged.1
+    );
     // The held-out band still sees the flip.
     let flip = encoder.encode(&correlated(500, 50, -0.8, 99));
     assert!(held_out.evaluate(&flip).unwrap().drifted);
