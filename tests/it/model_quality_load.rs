@@ -22,8 +22,7 @@ use super::model_quality::{
 };
 use super::support::metrics_text::parse;
 use super::support::proxy_process::ProxyProcess;
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
+use modelwatch::random::SeededRng;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
@@ -162,13 +161,13 @@ fn labels_join_once_to_their_version_under_load_across_a_restart() {
 
     // The labels: every prediction's, shuffled; a tenth repeated with the opposite label;
     // 200 for ids nobody made. Half before the restart, half after.
-    let mut rng = rand::rngs::StdRng::seed_from_u64(1000);
+    let mut rng = SeededRng::new(1000);
     let mut ids: Vec<&String> = made.keys().collect();
-    ids.shuffle(&mut rng);
+    rng.shuffle(&mut ids);
     let repeats: Vec<&String> = ids[..ids.len() / 10].to_vec();
     let mut items: Vec<String> = ids.iter().map(|id| format!("{id},bad")).collect();
     items.extend((0..200).map(|i| format!("never-made-{i},good")));
-    items.shuffle(&mut rng);
+    rng.shuffle(&mut items);
     let (first, second) = items.split_at(items.len() / 2);
     let batch = |proxy: &ProxyProcess, name: &str, lines: &[String]| {
         let file = dir.path().join(name);
@@ -181,7 +180,7 @@ fn labels_join_once_to_their_version_under_load_across_a_restart() {
     let proxy = restart_sidecar(proxy, &home, &state, &token_file, &server);
     let mut rest: Vec<String> = second.to_vec();
     rest.extend(repeats.iter().map(|id| format!("{id},good")));
-    rest.shuffle(&mut rng);
+    rng.shuffle(&mut rest);
     batch(&proxy, "second.csv", &rest);
     let after = outcomes(&proxy);
 

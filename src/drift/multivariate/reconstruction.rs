@@ -150,8 +150,11 @@ impl ReconstructionModel {
             threshold: self.upper,
             lower_threshold: Some(self.lower),
             evaluation_drifted: None,
-            // NannyML alerts unless lower < value < upper.
-            drifted: score >= self.upper || score <= self.lower,
+            // Outside the band. NannyML alerts unless lower < value < upper, so a score on
+            // an edge is drift there; that matters only when the band has collapsed (a
+            // reference whose rows PCA reconstructs exactly, such as constant features:
+            // band [0, 0], and every window, the same rows included, scored 0 and drifted).
+            drifted: score > self.upper || score < self.lower,
         })
     }
 }

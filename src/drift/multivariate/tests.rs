@@ -120,6 +120,25 @@ fn fifty_undrifted_features_stay_inside_the_held_out_band() {
 }
 
 #[test]
+fn a_constant_reference_is_no_drift_against_itself() {
+    // Constant features standardise to 0: every row is reconstructed exactly and the band
+    // collapses to [0, 0]. The same rows again must not drift.
+    let table = FeatureTable {
+        names: vec!["a".into(), "b".into()],
+        columns: vec![
+            FeatureValues::Numeric(vec![3.0; 400]),
+            FeatureValues::Categorical(vec![Some("x".into()); 400]),
+        ],
+    };
+    let encoder = encoding::Encoder::fit(&table).unwrap();
+    let x = encoder.encode(&table);
+    let model = reconstruction::ReconstructionModel::fit_held_out(&x, 10).unwrap();
+    assert_eq!((model.lower, model.upper), (0.0, 0.0), "{model:?}");
+    let r = model.evaluate(&x).unwrap();
+    assert!(!r.drifted, "{r:?}");
+}
+
+#[test]
 fn auc_counts_pairs_and_ties() {
     assert_eq!(roc_auc(&[0.1, 0.2], &[0.3, 0.4]), 1.0);
     assert_eq!(roc_auc(&[0.3, 0.4], &[0.1, 0.2]), 0.0);
