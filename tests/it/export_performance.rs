@@ -12,7 +12,7 @@ use super::export_elasticsearch::{cluster, forget, opensearch_url};
 use super::follow_alias::register;
 use super::ml_pipeline::credit_rows;
 use super::ml_support::*;
-use super::model_quality::predict;
+use super::model_quality::{metric, predict};
 use super::support::proxy_process::ProxyProcess;
 use modelwatch::export::elasticsearch::templates::{Engine, performance_template};
 use serde_json::{Value, json};
@@ -184,9 +184,20 @@ impl LabelledSidecar {
         }
     }
 
-    /// Sends labels for the first 40 predictions, every third one wrong.
+    /// Sends labels for the first 40 predictions, every third one wrong, once the sidecar
+    /// has stored every prediction made: it stores them off the request path, and a label
+    /// that overtakes its prediction is answered `unknown_request`.
     pub(crate) fn send_labels(&self) {
         let (model, dir, proxy) = (&self.model, self.dir.path(), &self.proxy);
+        assert!(
+            eventually(PATIENCE, || metric(
+                proxy,
+                "modelwatch_prediction_store_writes_total",
+                &[("outcome", "stored")]
+            ) == self.made.len() as f64),
+            "the sidecar stores every prediction:\n{}",
+            proxy.log()
+        );
         let mut labels = String::from("request_id,label\n");
         for (i, (id, _, predicted)) in self.made[..LABELS].iter().enumerate() {
             let wrong = if *predicted == model.classes.positive {
