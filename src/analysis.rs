@@ -33,6 +33,9 @@ pub mod versions;
 pub mod window;
 pub mod worker;
 
+#[cfg(test)]
+mod tests;
+
 use crate::config::{AnalysisConfig, Config};
 use crate::drift::model_report::LiveReport;
 use crate::drift::report::MethodChoice;
@@ -206,7 +209,8 @@ impl LiveAnalysis {
         }))
     }
 
-    fn install(&self, references: ReferenceSet) {
+    fn install(&self, mut references: ReferenceSet) {
+        references.installed_at = std::time::SystemTime::now();
         *self.references.write().expect("references lock poisoned") = Arc::new(references);
         // States are rebuilt against the new references on their next exchange; the old
         // ones leave no series behind.
@@ -291,6 +295,7 @@ impl LiveAnalysis {
             for (old, new) in moves {
                 next.replace(old, new);
             }
+            next.installed_at = std::time::SystemTime::now();
             *references = Arc::new(next);
         }
         for (old, new) in moves {
@@ -354,21 +359,23 @@ impl LiveAnalysis {
             // Its series go before the new state registers the same labels.
             existing.retire(&self.metrics);
         }
-        let state = Arc::new(Mutex::new(ModelVersionState::new(
-            reference,
-            labels.clone(),
-            &self.config,
-            &self.metrics,
-        )));
+        let mut fresh =
+            ModelVersionState::new(reference, labels.clone(), &self.config, &self.metrics);
+        fresh.since = self.reference_set().installed_at;
+        let state = Arc::new(Mutex::new(fresh));
         states.insert(key, state.clone());
         state
     }
 
-    /// Adds an exchange's rows to its model version's state.
+    /// Adds an exchange's rows to its model version's state, unless the exchange arrived
+    /// (`received_at`) before that state's references were put in use: a worker that lags
+    /// behind a reload or a promotion must not count rows served under the old reference
+    /// in the new window (`modelwatch_analysis_skipped_total{reason="reference_changed"}`).
     pub fn record(
         &self,
         labels: &ModelLabels,
         reference: Arc<LoadedReference>,
+        received_at: std::time::SystemTime,
         request: &crate::protocol::Batch,
         response: Option<&crate::protocol::Batch>,
     ) {
@@ -377,6 +384,13 @@ impl LiveAnalysis {
             let mut state = state.lock().expect("model state poisoned");
             // The evaluator may retire it between the lookup and the lock: look again.
             if !state.is_retired() {
+                if received_at < state.since {
+                    self.metrics
+                        .skipped
+                        .with_label_values(&["reference_changed"])
+                        .inc();
+                    return;
+                }
                 state.record(request, response, std::time::Instant::now());
                 return;
             }

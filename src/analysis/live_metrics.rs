@@ -13,6 +13,7 @@ use prometheus::{GaugeVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 pub fn skip_reasons() -> impl Iterator<Item = &'static str> {
     [
         "no_reference",
+        "reference_changed",
         "body_too_large",
         "incomplete_body",
         "not_success",

@@ -74,7 +74,13 @@ pub fn analyse(
     });
     let (reference, labels) =
         super::versions::attribute(&analysis.versions, current, &labels, None);
-    analysis.record(&labels, reference.clone(), &request, response.as_ref());
+    analysis.record(
+        &labels,
+        reference.clone(),
+        exchange.received_at,
+        &request,
+        response.as_ref(),
+    );
     decoded.reference = Some(reference);
     decoded.model_version = Some(labels.version.clone());
     decoded.request = Some(request);

@@ -18,6 +18,7 @@ use anyhow::Context as _;
 use sha2::Digest as _;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
 
 /// A loaded reference.
 #[derive(Debug)]
@@ -44,10 +45,23 @@ pub struct LoadedReference {
 }
 
 /// The references of every configured model.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ReferenceSet {
     /// By model name; the key `None` applies to any model without its own entry.
     by_model: HashMap<Option<String>, Arc<LoadedReference>>,
+    /// When the set was put in use (loaded, reloaded, or an alias moved). Windows begin
+    /// here: an exchange that arrived before it was served while another reference (or
+    /// version) was in force, and its rows are not counted against this one.
+    pub installed_at: SystemTime,
+}
+
+impl Default for ReferenceSet {
+    fn default() -> Self {
+        ReferenceSet {
+            by_model: HashMap::new(),
+            installed_at: SystemTime::UNIX_EPOCH,
+        }
+    }
 }
 
 impl ReferenceSet {
@@ -73,7 +87,10 @@ impl ReferenceSet {
                 Arc::new(load_one(spec, home, source, analysis.max_features)?),
             );
         }
-        Ok(ReferenceSet { by_model })
+        Ok(ReferenceSet {
+            by_model,
+            installed_at: SystemTime::now(),
+        })
     }
 
     /// The reference for `model`: its own, else the default one.

@@ -76,6 +76,9 @@ pub struct ModelVersionState {
     pub multivariate: Vec<crate::drift::multivariate::MultivariateResult>,
     pub multivariate_rows: u64,
     pub multivariate_at: Option<String>,
+    /// When the references this state was made under were put in use: rows of exchanges
+    /// that arrived earlier belong to no window of it.
+    pub since: std::time::SystemTime,
     rows: IntCounter,
     /// Rows arrived since the evaluator last looked: a version that stops getting traffic
     /// after the alias moved on is retired.
@@ -126,6 +129,7 @@ impl ModelVersionState {
             multivariate: Vec::new(),
             multivariate_rows: 0,
             multivariate_at: None,
+            since: std::time::SystemTime::UNIX_EPOCH,
             reference,
             labels,
             features,

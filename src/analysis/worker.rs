@@ -164,7 +164,13 @@ fn analyse(
         super::versions::attribute(&analysis.versions, current, &exchange.labels, answered);
     decoded.reference = Some(reference.clone());
     decoded.model_version = Some(labels.version.clone());
-    analysis.record(&labels, reference, &request, response.as_ref());
+    analysis.record(
+        &labels,
+        reference,
+        exchange.received_at,
+        &request,
+        response.as_ref(),
+    );
     if let (Some(quality), Some(response)) = (&analysis.quality, &response) {
         keep_predictions(&quality.store, exchange, &labels, response);
     }

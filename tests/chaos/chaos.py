@@ -723,11 +723,17 @@ def reload(rig):
 
     reloader = threading.Thread(target=keep_reloading, daemon=True)
     reloader.start()
-    loaded = run_load(scale, sidecar.url, rig.body)
+    # Load in rounds until several reloads happened under it: a slow machine reloads
+    # (profile read, bins rebuilt) fewer times per round, and the promise is about reloads.
+    load_sent = load_failed = rounds = 0
+    while rounds == 0 or (len(answers) < 3 and rounds < 10):
+        loaded = run_load(scale, sidecar.url, rig.body)
+        load_sent, load_failed = load_sent + loaded.sent, load_failed + loaded.failed
+        rounds += 1
     stop.set()
     reloader.join()
-    promise(loaded.failed == 0, "reload", f"{loaded.sent} requests during {len(answers)} "
-            f"reloads, {loaded.failed} failed")
+    promise(load_failed == 0, "reload", f"{load_sent} requests during {len(answers)} "
+            f"reloads, {load_failed} failed")
     promise(len(answers) > 1 and all(a[0] == 200 for a in answers), "reload",
             f"every reload accepted ({sorted(set(a[0] for a in answers))})")
     # One more reload with nothing in flight, then a known number of rows: the window
@@ -745,8 +751,8 @@ def reload(rig):
             f"the window after the last reload holds only the {sent * 4} rows sent since "
             f"({rows}), compared with the reference the reload installed (version {version}; "
             f"the reload said {expected}, the one before {previous})")
-    TABLE.append(("reload", f"{len(answers)} reloads", f"{loaded.sent} requests, "
-                  f"{loaded.failed} failed; window after the last reload {rows} rows"))
+    TABLE.append(("reload", f"{len(answers)} reloads", f"{load_sent} requests, "
+                  f"{load_failed} failed; window after the last reload {rows} rows"))
     sidecar.stop()
 
 
