@@ -187,6 +187,8 @@ pub struct VersionFacts {
     pub task: Task,
     /// Validation metrics by name (those [`performance::is_metric_name`] knows).
     pub reference: BTreeMap<String, f64>,
+    /// A classifier of three or more classes: its classes and their probability outputs.
+    pub classes: Option<performance::ClassOutputs>,
 }
 
 impl VersionFacts {
@@ -208,6 +210,7 @@ impl VersionFacts {
         VersionFacts {
             task: Task::of_profile(profile),
             reference,
+            classes: performance::ClassOutputs::of_profile(profile),
         }
     }
 }
@@ -320,7 +323,8 @@ impl Quality {
                     continue;
                 }
             };
-            let mut p = performance::evaluate(&model, &version, facts.task, &rows);
+            let mut p =
+                performance::evaluate(&model, &version, facts.task, facts.classes.as_ref(), &rows);
             p.predictions = counts.predicted;
             p.labelled = counts.labelled;
             p.label_coverage = counts.coverage();
@@ -421,3 +425,6 @@ impl Quality {
         Ok(Ok(answer))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -11,10 +11,16 @@
 //! positive at or above its threshold, so that row is predicted positive whenever any row
 //! is).
 //!
+//! A classifier of three or more classes (its reference profile's multiclass rows say so,
+//! or more than two classes are in the window) gets accuracy and the macro averages of
+//! [`multiclass`]: precision, recall, F1 and, from its per-class probability outputs,
+//! one-vs-rest ROC AUC, under the names its CBPE estimate uses.
+//!
 //! A regressor (see [`Task::of_profile`]) gets MAE, RMSE, MAPE and R² ([`regression`]) of
 //! its first output, a number, against the numeric label.
 
 pub mod document;
+pub mod multiclass;
 pub mod regression;
 
 use super::store::Joined;
@@ -36,7 +42,9 @@ pub struct VersionPerformance {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub positive_class: Option<String>,
     /// Metric name → value (`accuracy`, `precision`, `recall`, `f1`, `roc_auc`,
-    /// `log_loss`; `mae`, `rmse`, `mape`, `r2` for a regressor); a metric that cannot be computed on the window is absent.
+    /// `log_loss`; `mae`, `rmse`, `mape`, `r2` for a regressor); a metric that cannot be
+    /// computed on the window is absent. For three or more classes, `precision`, `recall`,
+    /// `f1` and `roc_auc` are macro averages and there is no `log_loss`.
     pub metrics: BTreeMap<&'static str, f64>,
     /// Predictions the version made within `quality.window`, and how many have a label.
     pub predictions: u64,
@@ -163,8 +171,63 @@ impl Task {
     }
 }
 
-/// The realised performance of one version's labelled predictions.
-pub fn evaluate(model: &str, version: &str, task: Task, rows: &[Joined]) -> VersionPerformance {
+/// A classifier of three or more classes as its reference profile describes it
+/// (`labelled_predictions.multiclass`): its classes, named as [`class_of`] names them, and
+/// the output holding each one's probability (`probabilities:0` …), in the same order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClassOutputs {
+    pub classes: Vec<String>,
+    pub score_outputs: Vec<String>,
+}
+
+impl ClassOutputs {
+    /// `None` for a profile without multiclass validation rows.
+    pub fn of_profile(profile: &Profile) -> Option<ClassOutputs> {
+        let m = profile.labelled_predictions.as_ref()?.multiclass.as_ref()?;
+        // A malformed reference (CBPE refuses it too) says nothing usable.
+        if m.score_outputs.len() != m.classes.len() {
+            return None;
+        }
+        let classes = m
+            .classes
+            .iter()
+            .map(|c| class_of(&Value::String(c.clone())).unwrap_or_else(|| c.clone()))
+            .collect();
+        Some(ClassOutputs {
+            classes,
+            score_outputs: m.score_outputs.clone(),
+        })
+    }
+
+    /// Each class's probability in a stored prediction, in `classes` order; `None` when
+    /// one is missing or not a finite number.
+    fn scores(&self, outputs: &[String], values: &[Value]) -> Option<Vec<f64>> {
+        self.score_outputs
+            .iter()
+            .map(|name| {
+                let at = outputs.iter().position(|o| o == name)?;
+                values.get(at)?.as_f64().filter(|s| s.is_finite())
+            })
+            .collect()
+    }
+}
+
+/// The realised performance of one version's labelled predictions. `model_classes` is
+/// what the version's reference says of its classes, if it has three or more.
+///
+/// A classifier gets macro averages ([`multiclass`]) when its reference says it has three
+/// or more classes, or when the window holds more than two (true or predicted); otherwise
+/// the binary metrics of its positive class, which needs its probability output. A
+/// two-class model without one gets accuracy only: which class is positive (what its
+/// validation `precision` was computed for) is unknown, and macro averages under the same
+/// names would be compared with positive-class reference figures.
+pub fn evaluate(
+    model: &str,
+    version: &str,
+    task: Task,
+    model_classes: Option<&ClassOutputs>,
+    rows: &[Joined],
+) -> VersionPerformance {
     let mut out = VersionPerformance {
         model: model.into(),
         model_version: version.into(),
@@ -175,8 +238,8 @@ pub fn evaluate(model: &str, version: &str, task: Task, rows: &[Joined]) -> Vers
         evaluate_regressor(&mut out, rows);
         return out;
     }
-    // (true class, predicted class, probability if any), for rows whose label is for the
-    // first output (the class).
+    // (true class, predicted class, probability if any, the row), for rows whose label is
+    // for the first output (the class).
     let mut usable = Vec::with_capacity(rows.len());
     for row in rows {
         let Some(first) = row.outputs.first() else {
@@ -191,26 +254,39 @@ pub fn evaluate(model: &str, version: &str, task: Task, rows: &[Joined]) -> Vers
         let probability = probability_output(&row.outputs, &row.values)
             .and_then(|i| row.values.get(i))
             .and_then(Value::as_f64);
-        usable.push((truth, predicted, probability));
+        usable.push((truth, predicted, probability, row));
     }
     out.rows = usable.len();
     if usable.is_empty() {
         return out;
     }
-    for (truth, _, _) in &usable {
+    for (truth, _, _, _) in &usable {
         *out.class_counts.entry(truth.clone()).or_default() += 1;
     }
-    let correct = usable.iter().filter(|(t, p, _)| t == p).count();
+    let correct = usable.iter().filter(|(t, p, _, _)| t == p).count();
     out.metrics
         .insert("accuracy", correct as f64 / usable.len() as f64);
-    let with_probability: Vec<(&String, &String, f64)> = usable
-        .iter()
-        .filter_map(|(t, p, prob)| prob.map(|prob| (t, p, prob)))
-        .collect();
-    let mut classes: Vec<&String> = usable.iter().flat_map(|(t, p, _)| [t, p]).collect();
+    let mut classes: Vec<&String> = usable.iter().flat_map(|(t, p, _, _)| [t, p]).collect();
     classes.sort();
     classes.dedup();
-    if with_probability.len() != usable.len() || classes.len() > 2 {
+    if model_classes.is_some() || classes.len() > 2 {
+        let truth: Vec<&str> = usable.iter().map(|(t, _, _, _)| t.as_str()).collect();
+        let predicted: Vec<&str> = usable.iter().map(|(_, p, _, _)| p.as_str()).collect();
+        let [precision, recall, f1] = multiclass::macro_precision_recall_f1(&truth, &predicted);
+        out.metrics.insert("precision", precision);
+        out.metrics.insert("recall", recall);
+        out.metrics.insert("f1", f1);
+        let rows: Vec<&Joined> = usable.iter().map(|(_, _, _, row)| *row).collect();
+        if let Some(auc) = model_classes.and_then(|m| roc_auc_ovr(m, &truth, &rows)) {
+            out.metrics.insert("roc_auc", auc);
+        }
+        return out;
+    }
+    let with_probability: Vec<(&String, &String, f64)> = usable
+        .iter()
+        .filter_map(|(t, p, prob, _)| prob.map(|prob| (t, p, prob)))
+        .collect();
+    if with_probability.len() != usable.len() {
         return out;
     }
     let positive = with_probability
@@ -239,6 +315,23 @@ pub fn evaluate(model: &str, version: &str, task: Task, rows: &[Joined]) -> Vers
         .insert("log_loss", metrics::log_loss(&labels, &scores));
     out.positive_class = Some(positive);
     out
+}
+
+/// The one-vs-rest macro ROC AUC of rows with these true classes, from each class's
+/// probability output; `None` when a true class is not one of the model's, a row lacks a
+/// probability, or a class's AUC is not computable (it never occurs in the window).
+fn roc_auc_ovr(m: &ClassOutputs, truth: &[&str], rows: &[&Joined]) -> Option<f64> {
+    let truth: Vec<usize> = truth
+        .iter()
+        .map(|t| m.classes.iter().position(|c| c == t))
+        .collect::<Option<_>>()?;
+    let mut scores = vec![Vec::with_capacity(rows.len()); m.classes.len()];
+    for row in rows {
+        for (column, s) in scores.iter_mut().zip(m.scores(&row.outputs, &row.values)?) {
+            column.push(s);
+        }
+    }
+    Some(multiclass::roc_auc_ovr(&truth, &scores)).filter(|auc| auc.is_finite())
 }
 
 /// A regressor's metrics, on rows whose first output and its label are both numbers.

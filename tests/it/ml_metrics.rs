@@ -1,9 +1,10 @@
 //! Classification and regression metrics against scikit-learn 1.9.1 on committed fixtures
 //! (`tests/fixtures/metrics/generate.py` writes `metrics.json`; CI re-runs it in the pinned
 //! environment with `tests/fixtures/drift/check.sh ../metrics`): the functions themselves,
-//! and realised performance on labelled predictions as the sidecar stores them.
+//! and realised performance on labelled predictions as the sidecar stores them (binary,
+//! multiclass macro averages, regression).
 
-use modelwatch::quality::performance::{self, Task, regression};
+use modelwatch::quality::performance::{self, ClassOutputs, Task, multiclass, regression};
 use modelwatch::quality::store::Joined;
 use modelwatch::train::metrics::{self, ClassificationMetrics, ConfusionMatrix};
 use serde_json::{Value, json};
@@ -163,7 +164,7 @@ fn realised_classifier_performance_on_joined_rows_matches_scikit_learn() {
                 )
             })
             .collect();
-        let p = performance::evaluate("m", "1", Task::Classifier, &rows);
+        let p = performance::evaluate("m", "1", Task::Classifier, None, &rows);
         assert_eq!(p.rows, labels.len(), "{name}");
         assert_eq!(p.positive_class.as_deref(), Some("bad"), "{name}");
         for metric in metrics::METRIC_NAMES {
@@ -172,6 +173,83 @@ fn realised_classifier_performance_on_joined_rows_matches_scikit_learn() {
         checked += 1;
     }
     assert!(checked >= 6, "only {checked} cases checked");
+}
+
+/// A JSON class (text or number) as realised performance names it.
+fn class_name(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[test]
+fn multiclass_macro_averages_match_scikit_learn_within_1e_9() {
+    let cases = fixture_file()["multiclass"].as_array().unwrap().clone();
+    assert!(cases.len() >= 6);
+    let mut auc_checked = 0;
+    for c in &cases {
+        let name = c["name"].as_str().unwrap();
+        let values = |key: &str| c[key].as_array().unwrap().clone();
+        let (classes, truth, predicted) = (values("classes"), values("truth"), values("predicted"));
+        let probabilities: Vec<Vec<f64>> = values("probabilities").iter().map(floats).collect();
+        let names = |v: &[Value]| v.iter().map(class_name).collect::<Vec<_>>();
+        let (class_names, truth_names) = (names(&classes), names(&truth));
+        let expected = |metric: &str| c[metric].as_f64();
+
+        // The functions, on class names.
+        let [precision, recall, f1] =
+            multiclass::macro_precision_recall_f1(&truth_names, &names(&predicted));
+        close("precision", name, precision, expected("precision").unwrap());
+        close("recall", name, recall, expected("recall").unwrap());
+        close("f1", name, f1, expected("f1").unwrap());
+        let truth_index: Vec<usize> = truth_names
+            .iter()
+            .map(|t| class_names.iter().position(|c| c == t).unwrap())
+            .collect();
+        let columns: Vec<Vec<f64>> = (0..classes.len())
+            .map(|k| probabilities.iter().map(|row| row[k]).collect())
+            .collect();
+        let auc = multiclass::roc_auc_ovr(&truth_index, &columns);
+        match expected("roc_auc") {
+            Some(sklearn) => close("roc_auc", name, auc, sklearn),
+            None => assert!(auc.is_nan(), "{name}: roc_auc {auc}, scikit-learn says NaN"),
+        }
+
+        // Realised performance on the rows as the sidecar stores them: the class (text or
+        // number, as the model answered) and one probability output per class; the labels
+        // as sent.
+        let outputs: Vec<String> = std::iter::once("label".to_string())
+            .chain((0..classes.len()).map(|k| format!("probabilities:{k}")))
+            .collect();
+        let outputs: Vec<&str> = outputs.iter().map(String::as_str).collect();
+        let rows: Vec<Joined> = (0..truth.len())
+            .map(|i| {
+                let mut row_values = vec![predicted[i].clone()];
+                row_values.extend(probabilities[i].iter().map(|p| json!(p)));
+                joined(&outputs, row_values, truth[i].clone())
+            })
+            .collect();
+        let model_classes = ClassOutputs {
+            classes: class_names.clone(),
+            score_outputs: outputs[1..].iter().map(|o| o.to_string()).collect(),
+        };
+        let p = performance::evaluate("m", "1", Task::Classifier, Some(&model_classes), &rows);
+        assert_eq!(p.rows, truth.len(), "{name}");
+        for metric in ["accuracy", "precision", "recall", "f1"] {
+            close(metric, name, p.metrics[metric], expected(metric).unwrap());
+        }
+        match expected("roc_auc") {
+            Some(sklearn) => {
+                close("roc_auc (realised)", name, p.metrics["roc_auc"], sklearn);
+                auc_checked += 1;
+            }
+            None => assert!(!p.metrics.contains_key("roc_auc"), "{name}: roc_auc"),
+        }
+        assert!(!p.metrics.contains_key("log_loss"), "{name}");
+        assert_eq!(p.positive_class, None, "{name}");
+    }
+    assert!(auc_checked >= 4, "only {auc_checked} ROC AUCs checked");
 }
 
 #[test]
@@ -214,7 +292,7 @@ fn regression_metrics_match_scikit_learn_within_1e_9() {
             .zip(&predicted)
             .map(|(y, p)| joined(&["predict"], vec![json!(p)], json!(y)))
             .collect();
-        let p = performance::evaluate("m", "1", Task::Regressor, &rows);
+        let p = performance::evaluate("m", "1", Task::Regressor, None, &rows);
         assert_eq!(p.rows, truth.len(), "{name}");
         for metric in ["mae", "rmse"] {
             close(metric, name, p.metrics[metric], c[metric].as_f64().unwrap());

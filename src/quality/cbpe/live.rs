@@ -376,4 +376,4 @@ impl Estimator {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -132,7 +132,7 @@ fn a_reference_that_cannot_be_fitted_says_why_and_a_new_one_is_fitted_again() {
 /// Three classes given out of sorted order ("b", "c", "a") with their scores in the
 /// outputs `proba:1`, `proba:2`, `proba:0`: 300 rows, each scoring its true class 0.6
 /// and the others 0.2, predicted right (a perfect ranking, left uncalibrated).
-fn multiclass_reference() -> LabelledPredictions {
+pub(crate) fn multiclass_reference() -> LabelledPredictions {
     let n = 300;
     let truth: Vec<u32> = (0..n).map(|i| i % 3).collect();
     LabelledPredictions {
