@@ -172,8 +172,9 @@ impl Task {
 }
 
 /// A classifier of three or more classes as its reference profile describes it
-/// (`labelled_predictions.multiclass`): its classes, named as [`class_of`] names them, and
-/// the output holding each one's probability (`probabilities:0` …), in the same order.
+/// (`labelled_predictions.multiclass`): its classes, named as realised performance names
+/// classes (`1.0` is class `1`), and the output holding each one's probability
+/// (`probabilities:0` …), in the same order.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ClassOutputs {
     pub classes: Vec<String>,
