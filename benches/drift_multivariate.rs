@@ -33,9 +33,12 @@
 //!
 //! With `--simulate HOURS` (`--episodes E`, default 5): live evaluation as the sidecar
 //! runs it, a 10,000-row window in 10 sub-windows, each keeping a reservoir of 50 rows,
-//! 10 rows/s, an evaluation every 15 s on the 500-row sample: alarms per day of each
-//! method under persistence 1/1 and 3/5 (onsets, with a Poisson 95% interval), then the
-//! time until each reports the ρ 0.8 → 0.4 change in every new row.
+//! 10 rows/s, an evaluation every 15 s on the 500-row sample drawn as
+//! `Window::sampled_rows` draws it: first E episodes of the ρ 0.8 → 0.4 change in every
+//! new row (the time until each method is reported drifted under persistence 1/1 and
+//! 3/5), then HOURS of undrifted traffic, with the alarm table (evaluations flagged,
+//! report onsets and 30-minute alerts per day with Poisson 95% intervals) printed after
+//! every simulated hour, so a run cut short still gives the rate over the hours it ran.
 
 use modelwatch::drift::alarms::{AlarmHistory, Persistence};
 use modelwatch::drift::multivariate::MultivariateResult;
@@ -456,6 +459,9 @@ struct LiveWindow {
     subs: std::collections::VecDeque<(usize, Vec<Vec<f64>>)>,
     rng: StdRng,
     d: usize,
+    /// The seed `Window::sampled_rows` shuffles with: it changes when a sub-window opens,
+    /// so between rotations consecutive evaluations take the same rows of full sub-windows.
+    seed: u64,
 }
 
 impl LiveWindow {
@@ -464,6 +470,7 @@ impl LiveWindow {
             subs: std::collections::VecDeque::from([(0, Vec::new())]),
             rng: StdRng::seed_from_u64(seed),
             d,
+            seed,
         }
     }
 
@@ -475,6 +482,7 @@ impl LiveWindow {
         row.extend((2..self.d).map(|_| -> f64 { StandardNormal.sample(&mut self.rng) }));
         if self.subs.back().is_some_and(|s| s.0 == SUB_ROWS) {
             self.subs.push_back((0, Vec::new()));
+            self.seed = self.seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
             if self.subs.len() > SUBS {
                 self.subs.pop_front();
             }
@@ -502,9 +510,17 @@ impl LiveWindow {
             .map(|s| s.1.len() as f64 / s.0 as f64)
             .fold(1.0, f64::min);
         let mut columns = vec![Vec::new(); self.d];
+        let mut shuffle = modelwatch::random::SeededRng::new(self.seed);
         for (seen, rows) in &self.subs {
             let take = ((*seen as f64 * share).round() as usize).min(rows.len());
-            for row in &rows[..take] {
+            // A partial Fisher–Yates, as the sidecar draws: reservoir slots are not in
+            // random order (a filling sub-window's first slots hold its oldest rows).
+            let mut order: Vec<usize> = (0..rows.len()).collect();
+            for i in 0..take {
+                let j = i + shuffle.below((order.len() - i) as u64) as usize;
+                order.swap(i, j);
+            }
+            for row in order[..take].iter().map(|&i| &rows[i]) {
                 for (c, &v) in columns.iter_mut().zip(row) {
                     c.push(v);
                 }
@@ -532,65 +548,135 @@ impl LiveWindow {
 
 /// Persistence rules compared (`analysis.persistence`; 3/5 is the default).
 const RULES: [&str; 2] = ["1/1", "3/5"];
+const METHODS: [&str; 2] = ["domain_classifier", "reconstruction_error"];
+/// Evaluations in the alert's hold (`ModelwatchMultivariateDrift`, `for: 30m`): an alert
+/// fires once a method has been reported drifted this many evaluations in a row.
+const ALERT_HOLD_EVALUATIONS: usize = 30 * 60 / INTERVAL_S;
 
-/// Per method and rule: the alarm history, and whether it is reported drifted now.
+/// Per method and rule (slot `method * RULES.len() + rule`): the alarm history, whether
+/// it is reported drifted now, and for how many evaluations in a row it has been.
 struct LiveAlarms {
     histories: Vec<AlarmHistory>,
     reported: Vec<bool>,
+    run: Vec<usize>,
+}
+
+/// What one evaluation changed: the slots that turned reported-drifted, and those whose
+/// report has just lasted the alert's hold.
+struct Changes {
+    onsets: Vec<usize>,
+    alerts: Vec<usize>,
 }
 
 impl LiveAlarms {
     fn new() -> LiveAlarms {
+        let slots = METHODS.len() * RULES.len();
         LiveAlarms {
-            histories: vec![AlarmHistory::default(); 2 * RULES.len()],
-            reported: vec![false; 2 * RULES.len()],
+            histories: vec![AlarmHistory::default(); slots],
+            reported: vec![false; slots],
+            run: vec![0; slots],
         }
     }
 
-    /// Feeds one evaluation; returns the (method, rule) slots that turned drifted now.
-    fn feed(&mut self, results: &[MultivariateResult]) -> Vec<usize> {
-        let mut onsets = Vec::new();
+    /// Feeds one evaluation, as `analysis::multivariate::run` records it.
+    fn feed(&mut self, results: &[MultivariateResult]) -> Changes {
+        let mut changes = Changes {
+            onsets: Vec::new(),
+            alerts: Vec::new(),
+        };
         for (m, result) in results.iter().enumerate() {
             for (r, rule) in RULES.iter().enumerate() {
                 let slot = m * RULES.len() + r;
                 let rule = Persistence::parse(rule).expect("valid");
                 let now = self.histories[slot].record(result.drifted, rule);
                 if now && !self.reported[slot] {
-                    onsets.push(slot);
+                    changes.onsets.push(slot);
+                }
+                self.run[slot] = if now { self.run[slot] + 1 } else { 0 };
+                if self.run[slot] == ALERT_HOLD_EVALUATIONS {
+                    changes.alerts.push(slot);
                 }
                 self.reported[slot] = now;
             }
         }
-        onsets
+        changes
     }
 }
 
-/// Simulated hours of live evaluation under no drift (alarms per day of each method and
-/// persistence rule), then detection episodes of a modest change (the correlated pair's
-/// ρ from 0.8 to 0.4 in every new row, every marginal unchanged).
+/// Counts over the undrifted hours so far.
+#[derive(Default)]
+struct Undrifted {
+    evaluations: usize,
+    flagged: [usize; 2],
+    reported: Vec<usize>,
+    onsets: Vec<usize>,
+    alerts: Vec<usize>,
+    cpu_ms: f64,
+}
+
+impl Undrifted {
+    /// The alarm table after `self.evaluations` evaluations: per method and rule, the
+    /// evaluations reported drifted, report onsets and alerts per simulated day with
+    /// exact Poisson 95% intervals over the time simulated.
+    fn print(&self) {
+        let days = (self.evaluations * INTERVAL_S) as f64 / 86_400.0;
+        let rate = |x: usize| {
+            let (lo, hi) = poisson_interval(x);
+            format!(
+                "{x} → {:.1} ({:.1}–{:.1})",
+                x as f64 / days,
+                lo / days,
+                hi / days
+            )
+        };
+        println!(
+            "| method | evaluations flagged | persistence | evaluations reported drifted | \
+             report onsets → per day (95% interval) | alerts (30 min hold) → per day (95% interval) |"
+        );
+        println!("|---|---|---|---|---|---|");
+        for (m, method) in METHODS.iter().enumerate() {
+            for (r, rule) in RULES.iter().enumerate() {
+                let slot = m * RULES.len() + r;
+                println!(
+                    "| {method} | {}/{} | {rule} | {} | {} | {} |",
+                    self.flagged[m],
+                    self.evaluations,
+                    self.reported[slot],
+                    rate(self.onsets[slot]),
+                    rate(self.alerts[slot])
+                );
+            }
+        }
+    }
+}
+
+/// Detection episodes of a modest change (the correlated pair's ρ from 0.8 to 0.4 in
+/// every new row, every marginal unchanged), then simulated hours of live evaluation under
+/// no drift (alarms per day of each method and persistence rule). The episodes come first
+/// and the alarm table is printed after every simulated hour, so a run cut short still
+/// gives both (the rates over the hours it ran).
 fn simulate_live(hours: usize, d: usize, episodes: usize) {
     let config = MultivariateConfig::default();
     let fitted = FittedReference::fit(&table(5_000, d, 0.8, 1), &config).unwrap();
-    let evaluations = hours * 3_600 / INTERVAL_S;
-    let mut window = LiveWindow::new(d, 20_261_205);
-    window.fill();
-    let mut alarms = LiveAlarms::new();
-    let mut onsets = vec![0usize; 2 * RULES.len()];
-    let mut flagged = [0usize; 2];
-    let start = thread_cpu_ms();
-    for _ in 0..evaluations {
-        window.interval(0.8);
-        let results = fitted.evaluate(&window.sample(), &config).unwrap();
-        for (m, r) in results.iter().enumerate() {
-            flagged[m] += usize::from(r.drifted);
-        }
-        for slot in alarms.feed(&results) {
-            onsets[slot] += 1;
-        }
-    }
-    let cpu_per_evaluation = (thread_cpu_ms() - start) / evaluations.max(1) as f64;
+    let slots = METHODS.len() * RULES.len();
+    println!();
+    println!(
+        "# live: {d} features, reference 5,000 rows, window {} rows in {SUBS} sub-windows \
+         (reservoirs of {} rows), sample {SAMPLE_ROWS} rows, every {INTERVAL_S} s, {RATE} rows/s, \
+         classifier_rows {}, α {}",
+        SUBS * SUB_ROWS,
+        SAMPLE_ROWS / SUBS,
+        config.classifier_rows,
+        config.alpha
+    );
 
-    let mut detection = vec![Vec::new(); 2 * RULES.len()];
+    println!(
+        "# detection: ρ 0.8 → 0.4 in every row from the change on (after 5 undrifted \
+         evaluations), {episodes} episodes, given up after {} min; time from the change until \
+         the method is reported drifted (its gauge; the alert fires 30 min later)",
+        GIVE_UP_EVALUATIONS * INTERVAL_S / 60
+    );
+    let mut detection = vec![Vec::new(); slots];
     for episode in 0..episodes {
         let mut window = LiveWindow::new(d, 77 + episode as u64);
         window.fill();
@@ -599,7 +685,7 @@ fn simulate_live(hours: usize, d: usize, episodes: usize) {
             window.interval(0.8);
             alarms.feed(&fitted.evaluate(&window.sample(), &config).unwrap());
         }
-        let mut found: Vec<Option<usize>> = vec![None; 2 * RULES.len()];
+        let mut found: Vec<Option<usize>> = vec![None; slots];
         let mut evaluation = 0;
         while evaluation < GIVE_UP_EVALUATIONS && found.iter().any(Option::is_none) {
             window.interval(0.4);
@@ -612,46 +698,80 @@ fn simulate_live(hours: usize, d: usize, episodes: usize) {
                 }
             }
         }
+        let shown: Vec<String> = found
+            .iter()
+            .enumerate()
+            .map(|(slot, f)| {
+                let name = format!(
+                    "{} {}",
+                    METHODS[slot / RULES.len()],
+                    RULES[slot % RULES.len()]
+                );
+                f.map_or(format!("{name}: missed"), |t| format!("{name}: {t} s"))
+            })
+            .collect();
+        println!("# episode {episode}: {}", shown.join("; "));
         for (slot, f) in found.into_iter().enumerate() {
             detection[slot].push(f);
         }
     }
+    println!("| method | persistence | median time to detection | range | missed |");
+    println!("|---|---|---|---|---|");
+    for (slot, times) in detection.iter().enumerate() {
+        let mut seen: Vec<usize> = times.iter().flatten().copied().collect();
+        seen.sort_unstable();
+        let (median, range) = match (seen.first(), seen.last()) {
+            (Some(lo), Some(hi)) => (
+                format!("{} s", seen[(seen.len() - 1) / 2]),
+                format!("{lo}–{hi} s"),
+            ),
+            _ => ("–".into(), "–".into()),
+        };
+        println!(
+            "| {} | {} | {median} | {range} | {}/{episodes} |",
+            METHODS[slot / RULES.len()],
+            RULES[slot % RULES.len()],
+            times.iter().filter(|t| t.is_none()).count()
+        );
+    }
 
-    let days = hours as f64 / 24.0;
-    println!();
-    println!(
-        "# live: {d} features, reference 5,000 rows, window {} rows in {SUBS} sub-windows, \
-         sample {SAMPLE_ROWS} rows, every {INTERVAL_S} s, {RATE} rows/s; {hours} h undrifted \
-         ({evaluations} evaluations, {cpu_per_evaluation:.0} ms CPU each); detection: ρ 0.8 → 0.4 \
-         from one evaluation on, {episodes} episodes, given up after {} min",
-        SUBS * SUB_ROWS,
-        GIVE_UP_EVALUATIONS * INTERVAL_S / 60
-    );
-    println!(
-        "| method | evaluations flagged | persistence | alarms / day (95% interval) | median time to detection | missed |"
-    );
-    println!("|---|---|---|---|---|---|");
-    for (m, method) in ["domain_classifier", "reconstruction_error"]
-        .iter()
-        .enumerate()
-    {
-        for (r, rule) in RULES.iter().enumerate() {
-            let slot = m * RULES.len() + r;
-            let (lo, hi) = poisson_interval(onsets[slot]);
-            let mut times: Vec<usize> = detection[slot].iter().flatten().copied().collect();
-            times.sort_unstable();
-            let median = times
-                .get(times.len().saturating_sub(1) / 2)
-                .map_or("–".to_string(), |t| format!("{t} s"));
-            println!(
-                "| {method} | {}/{evaluations} | {rule} | {:.1} ({:.1}–{:.1}) | {median} | {}/{episodes} |",
-                flagged[m],
-                onsets[slot] as f64 / days,
-                lo / days,
-                hi / days,
-                detection[slot].iter().filter(|t| t.is_none()).count()
-            );
+    let mut window = LiveWindow::new(d, 20_261_205);
+    window.fill();
+    let mut alarms = LiveAlarms::new();
+    let mut totals = Undrifted {
+        reported: vec![0; slots],
+        onsets: vec![0; slots],
+        alerts: vec![0; slots],
+        ..Undrifted::default()
+    };
+    for hour in 1..=hours {
+        let start = thread_cpu_ms();
+        for _ in 0..3_600 / INTERVAL_S {
+            window.interval(0.8);
+            let results = fitted.evaluate(&window.sample(), &config).unwrap();
+            for (m, r) in results.iter().enumerate() {
+                totals.flagged[m] += usize::from(r.drifted);
+            }
+            let changes = alarms.feed(&results);
+            for slot in changes.onsets {
+                totals.onsets[slot] += 1;
+            }
+            for slot in changes.alerts {
+                totals.alerts[slot] += 1;
+            }
+            for (slot, &now) in alarms.reported.iter().enumerate() {
+                totals.reported[slot] += usize::from(now);
+            }
+            totals.evaluations += 1;
         }
+        totals.cpu_ms += thread_cpu_ms() - start;
+        println!();
+        println!(
+            "# undrifted, after {hour} of {hours} simulated h ({} evaluations, {:.0} ms CPU each):",
+            totals.evaluations,
+            totals.cpu_ms / totals.evaluations as f64
+        );
+        totals.print();
     }
 }
 
