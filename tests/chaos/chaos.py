@@ -483,18 +483,24 @@ def disk_full(rig):
     sidecar = Sidecar(rig, "disk-full", env=env, wrap=wrap, state=mount, reference=False)
     during = run_load(scale, sidecar.url, rig.body, seconds=scale.outage + 2)
     wait_for(lambda: events(sidecar, "dropped") > 0, "events dropped on a full disk", sidecar)
-    dropped_full = events(sidecar, "dropped")
-    spooled = events(sidecar, "spooled")
+    spooled_full = events(sidecar, "spooled")
     promise(during.failed == 0, "disk-full",
             f"traffic unaffected by the full disk: {during.sent} requests, {during.failed} "
             f"failed")
     # Space returns (the filler goes, seen through the process's own mount namespace),
-    # then the cluster does. The load then runs until the events spooled since outnumber
-    # two whole disks' worth: a spool that lets go of delivered segments only when they
-    # are large, or holds them open, fills the disk once and drops from then on.
+    # then the cluster does, and the backlog is shipped (after the outage the sender may
+    # sit out its retry backoff, up to 30 s: at 1,000 rps more than this disk holds, so
+    # drops until then are the disk being full, counted). Then the load runs until the
+    # events spooled since outnumber two whole disks' worth: a spool that lets go of
+    # delivered segments only when they are large, or holds them open, fills the disk
+    # once and drops from then on.
     os.unlink(f"/proc/{sidecar.pid()}/root{mount}/filler")
     front.set_mode("relay")
-    per_disk = spooled * disk_bytes // (disk_bytes - filler_bytes)
+    wait_for(lambda: sidecar.metric("modelwatch_export_spool_bytes") == 0,
+             "the backlog shipped after the cluster returned", sidecar, timeout=120)
+    dropped_full = events(sidecar, "dropped")
+    spooled = events(sidecar, "spooled")
+    per_disk = spooled_full * disk_bytes // (disk_bytes - filler_bytes)
     after = Load(0, 0, 0, 0)
     runs = 0
     while events(sidecar, "spooled") - spooled < 2 * per_disk and runs < 30:
@@ -506,7 +512,8 @@ def disk_full(rig):
     seen = requests_seen(sidecar)
     dropped = events(sidecar, "dropped")
     promise(dropped == dropped_full and spooled_after >= 2 * per_disk, "disk-full",
-            f"no drops once space returned ({dropped_full} while full, {dropped} in all; "
+            f"no drops once space returned and the backlog was shipped ({dropped_full} "
+            f"before, {dropped} in all; "
             f"{spooled_after} events spooled since, about {spooled_after / per_disk:.1f} "
             "disks' worth)")
     stored = delivered_once(rig, "disk-full", sidecar, stream, seen - dropped)
@@ -515,7 +522,7 @@ def disk_full(rig):
     promise(not corrupt, "disk-full", f"no spool record found corrupt ({len(corrupt)} log "
             "lines about truncation or checksums)")
     TABLE.append(("disk-full", "1 MiB tmpfs", f"{seen} requests; {dropped} events dropped "
-                  f"and counted while full; {spooled_after} spooled after space returned "
+                  f"and counted while the disk was full; {spooled_after} spooled after space returned "
                   f"({spooled_after / per_disk:.1f} disks); {stored} delivered once; all "
                   "acknowledged spooled events delivered"))
     sidecar.stop()
