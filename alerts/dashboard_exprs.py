@@ -31,7 +31,7 @@ LABEL_VALUES = {
     "model_version": ["3"],
     "code": ["200", "404", "500", "502"],
     "reason": ["connect_refused", "queue_full", "stop", "length"],
-    "feature": ["income", "purpose", "prediction:score"],
+    "feature": ["income", "purpose", "prediction:score", "prompt_tokens"],
     "bin": ["0", "1"],
     "method": ["psi"],
     "output": ["score"],

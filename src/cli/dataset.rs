@@ -55,6 +55,10 @@ pub struct ProfileArgs {
     pub schema: SchemaFlags,
     #[command(flatten)]
     pub options: ProfileFlags,
+    /// Whole feature rows kept for multivariate drift (live, and `drift --multivariate`
+    /// against the profile); 0 keeps none.
+    #[arg(long, default_value_t = crate::profile::format::DEFAULT_ROW_SAMPLE_SIZE)]
+    pub row_sample_size: usize,
 }
 
 /// Flags of `modelwatch dataset add`.
@@ -126,8 +130,12 @@ pub fn run(args: DatasetArgs) -> anyhow::Result<()> {
                 ))
                 .into());
             }
-            let profile =
-                load_profile(root, &p.source, &p.schema.overrides(), &p.options.options())?;
+            let profile = load_profile(
+                root,
+                &p.source,
+                &p.schema.overrides(),
+                &p.options.options(p.row_sample_size),
+            )?;
             let json = profile.to_json();
             match &p.output {
                 Some(path) => {

@@ -36,21 +36,18 @@ pub struct ProfileFlags {
     /// Seed of the reservoir sampler.
     #[arg(long, default_value_t = ProfileOptions::default().seed)]
     pub seed: u64,
-    /// Whole feature rows kept for multivariate drift (live, and `drift --multivariate`
-    /// against the profile); 0 keeps none.
-    #[arg(long, default_value_t = ProfileOptions::default().row_sample_size)]
-    pub row_sample_size: usize,
 }
 
 impl ProfileFlags {
-    /// The options these flags describe.
-    pub fn options(&self) -> ProfileOptions {
+    /// The options these flags describe, keeping `row_sample_size` whole feature rows
+    /// (only a profile that is written needs them: `dataset profile` has the flag).
+    pub fn options(&self, row_sample_size: usize) -> ProfileOptions {
         ProfileOptions {
             bins: self.bins.into(),
             top_k: self.top_k as usize,
             sample_size: self.sample_size as usize,
             seed: self.seed,
-            row_sample_size: self.row_sample_size,
+            row_sample_size,
         }
     }
 }

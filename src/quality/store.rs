@@ -105,7 +105,7 @@ struct Inner {
 /// (`benches/prediction_store.rs`, release: 2 million predictions written at 174,000/s
 /// overall before, 222,000/s after; filling ten million had slowed to ~2,000/s past
 /// 1.4 GB and was stopped after 11 minutes, now 46 s).
-pub(crate) const RETENTION: &str = "version_id IN (SELECT id FROM versions) AND at_ms < ?1";
+const RETENTION: &str = "version_id IN (SELECT id FROM versions) AND at_ms < ?1";
 
 /// The store: the connection (shared by the writer thread and the feedback join) and the
 /// sending end of the write queue.

@@ -168,10 +168,12 @@ class Sidecar:
         full_env = dict(os.environ, MODELWATCH_LOG="info",
                         MODELWATCH_HOME=os.path.join(rig.tmp, "home"),
                         MODELWATCH_STATE_DIR=self.state, **(env or {}))
+        # reference=False: no analysis, so every exported event is a request event.
+        analysis = [] if reference is False else ["--reference", reference or rig.reference]
         self.command = list(wrap) + [
             rig.binary, "proxy", "--upstream", f"http://127.0.0.1:{rig.upstream}",
             "--listen", f"127.0.0.1:{self.port}", "--admin-listen", f"127.0.0.1:{self.admin}",
-            "--reference", reference or rig.reference, "--model-name", "credit", *args]
+            *analysis, "--model-name", "credit", *args]
         self.env = full_env
         self.start()
 
@@ -467,40 +469,62 @@ def disk_full(rig):
     front.set_mode("blackhole")
     mount = os.path.join(rig.tmp, "small")
     os.makedirs(mount)
-    # A 2 MiB tmpfs of the sidecar's own, in a private mount namespace; a filler file
-    # leaves it about 512 KiB, which the spool fills within seconds at the rate.
+    # A 1 MiB tmpfs of the sidecar's own, in a private mount namespace; a filler file
+    # leaves it 256 KiB, which the spool fills within seconds at the rate. 1 MiB is less
+    # than a quarter of the spool's segment size (100 MiB / 16): a drained segment must be
+    # let go because the disk is full, not because it grew large.
+    disk_bytes, filler_bytes = 1 << 20, 3 << 18
     wrap = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-            'mount -t tmpfs -o size=2m tmpfs "$0" && head -c 1572864 /dev/zero > "$0/filler" '
-            '&& exec "$@"', mount]
+            f'mount -t tmpfs -o size={disk_bytes} tmpfs "$0" && '
+            f'head -c {filler_bytes} /dev/zero > "$0/filler" && exec "$@"', mount]
     env = rig.export_env(front.url, stream, spool_bytes="104857600")
-    sidecar = Sidecar(rig, "disk-full", env=env, wrap=wrap, state=mount)
+    # No reference: the drop counter then counts request events only (it has no kind
+    # label), so "requests - dropped" is exactly the request events that must arrive.
+    sidecar = Sidecar(rig, "disk-full", env=env, wrap=wrap, state=mount, reference=False)
     during = run_load(scale, sidecar.url, rig.body, seconds=scale.outage + 2)
     wait_for(lambda: events(sidecar, "dropped") > 0, "events dropped on a full disk", sidecar)
-    dropped_full = events(sidecar, "dropped")
-    spooled = events(sidecar, "spooled")
+    spooled_full = events(sidecar, "spooled")
     promise(during.failed == 0, "disk-full",
             f"traffic unaffected by the full disk: {during.sent} requests, {during.failed} "
             f"failed")
     # Space returns (the filler goes, seen through the process's own mount namespace),
-    # then the cluster does.
+    # then the cluster does, and the backlog is shipped (after the outage the sender may
+    # sit out its retry backoff, up to 30 s: at 1,000 rps more than this disk holds, so
+    # drops until then are the disk being full, counted). Then the load runs until the
+    # events spooled since outnumber two whole disks' worth: a spool that lets go of
+    # delivered segments only when they are large, or holds them open, fills the disk
+    # once and drops from then on.
     os.unlink(f"/proc/{sidecar.pid()}/root{mount}/filler")
     front.set_mode("relay")
-    after = run_load(scale, sidecar.url, rig.body, seconds=max(2, scale.seconds // 2))
+    wait_for(lambda: sidecar.metric("modelwatch_export_spool_bytes") == 0,
+             "the backlog shipped after the cluster returned", sidecar, timeout=120)
+    dropped_full = events(sidecar, "dropped")
+    spooled = events(sidecar, "spooled")
+    per_disk = spooled_full * disk_bytes // (disk_bytes - filler_bytes)
+    after = Load(0, 0, 0, 0)
+    runs = 0
+    while events(sidecar, "spooled") - spooled < 2 * per_disk and runs < 30:
+        part = run_load(scale, sidecar.url, rig.body, seconds=max(2, scale.seconds // 2))
+        after = Load(after.sent + part.sent, after.failed + part.failed, part.p50_ms, part.p99_ms)
+        runs += 1
+    spooled_after = events(sidecar, "spooled") - spooled
     promise(after.failed == 0, "disk-full", f"traffic after: {after.failed} failed")
-    wait_for(lambda: events(sidecar, "spooled") > spooled, "spooling again after space returns",
-             sidecar)
     seen = requests_seen(sidecar)
     dropped = events(sidecar, "dropped")
-    promise(dropped == dropped_full, "disk-full",
-            f"no drops once space returned ({dropped_full} while full, {dropped} in all)")
+    promise(dropped == dropped_full and spooled_after >= 2 * per_disk, "disk-full",
+            f"no drops once space returned and the backlog was shipped ({dropped_full} "
+            f"before, {dropped} in all; "
+            f"{spooled_after} events spooled since, about {spooled_after / per_disk:.1f} "
+            "disks' worth)")
     stored = delivered_once(rig, "disk-full", sidecar, stream, seen - dropped)
     corrupt = [line for line in sidecar.log_text().splitlines() if "truncat" in line
                or "checksum" in line]
     promise(not corrupt, "disk-full", f"no spool record found corrupt ({len(corrupt)} log "
             "lines about truncation or checksums)")
-    TABLE.append(("disk-full", "2 MiB tmpfs", f"{seen} requests; {dropped} events dropped "
-                  f"and counted while full; {stored} delivered once; all acknowledged spooled "
-                  "events delivered"))
+    TABLE.append(("disk-full", "1 MiB tmpfs", f"{seen} requests; {dropped} events dropped "
+                  f"and counted while the disk was full; {spooled_after} spooled after space returned "
+                  f"({spooled_after / per_disk:.1f} disks); {stored} delivered once; all "
+                  "acknowledged spooled events delivered"))
     sidecar.stop()
     front.close()
 

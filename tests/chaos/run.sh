@@ -2,7 +2,7 @@
 # The full-length chaos suite: every scenario of tests/chaos/chaos.py at 1,000 rps with
 # 5-minute runs and faults, against the release binary, a real OpenSearch node started
 # here, a canned-response nginx model server and oha (latency-corrected) as the load.
-# About 45 minutes; it prints a table of every scenario's promise and figures and exits 1
+# About 65 minutes on two cores; it prints a table of every scenario's promise and figures and exits 1
 # when a promise is broken. (tests/run.sh runs the same scenarios at CI size.)
 #
 #   bash tests/chaos/run.sh                      # every scenario

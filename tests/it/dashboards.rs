@@ -107,6 +107,9 @@ const REQUIRED: &[(&str, &[&str])] = &[
             "modelwatch_llm_finish_reasons_total",
             "modelwatch_llm_errors_total",
             "modelwatch_llm_requests_in_flight",
+            // Drift of the text features and of embedding vectors.
+            "modelwatch_drift_detected",
+            "modelwatch_multivariate_drift_score",
         ],
     ),
 ];

@@ -86,6 +86,10 @@ pub struct Appended {
     pub error: Option<io::Error>,
 }
 
+/// The smallest segment [`SpoolLimits::for_cap`] chooses, and the size of every segment
+/// once the filesystem was found full.
+pub const MIN_SEGMENT_BYTES: u64 = 64 * 1024;
+
 /// Limits of a spool directory.
 #[derive(Clone, Debug)]
 pub struct SpoolLimits {
@@ -102,7 +106,7 @@ impl SpoolLimits {
     pub fn for_cap(max_bytes: u64) -> Self {
         Self {
             max_bytes,
-            segment_bytes: (max_bytes / 16).clamp(64 * 1024, 8 * 1024 * 1024),
+            segment_bytes: (max_bytes / 16).clamp(MIN_SEGMENT_BYTES, 8 * 1024 * 1024),
         }
     }
 }
@@ -264,6 +268,7 @@ pub fn open(
         active: None,
         next_seq,
         buffer: Vec::new(),
+        disk_full: false,
     };
     let reader = SpoolReader { shared, file: None };
     Ok((writer, reader, recovered))

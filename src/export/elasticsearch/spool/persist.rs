@@ -125,7 +125,16 @@ impl Persister {
         if appended.failed > 0 && due(&mut self.error_logged) {
             let why = appended.error.map_or(
                 "an event is larger than a spool record may be".to_string(),
-                |e| e.to_string(),
+                |e| match e.kind() {
+                    std::io::ErrorKind::StorageFull => format!(
+                        "{e}; the filesystem holds less than export.elasticsearch.spool_bytes \
+                         ({} bytes): delivered events give their space back as the cluster \
+                         takes them, and a smaller spool_bytes makes this a counted 'spool \
+                         full' instead",
+                        self.writer.shared.limits.max_bytes
+                    ),
+                    _ => e.to_string(),
+                },
             );
             tracing::error!(
                 dir = %self.writer.shared.dir.display(),

@@ -179,8 +179,20 @@ impl SpoolReader {
         }
         shared.publish(&state);
         let head = state.head;
+        // Read to the end of what was written: the writer may now seal and delete this
+        // segment, and an open descriptor would keep its blocks allocated (on a full disk
+        // the next segment could then never be created).
+        let caught_up = state
+            .segments
+            .iter()
+            .find(|s| s.seq == head.seq)
+            .is_none_or(|s| head.offset >= s.len);
         drop(state);
-        if self.file.as_ref().is_some_and(|(seq, _)| *seq < head.seq) {
+        if self
+            .file
+            .as_ref()
+            .is_some_and(|(seq, _)| *seq < head.seq || (*seq == head.seq && caught_up))
+        {
             self.file = None;
         }
         write_ack(&shared.dir, head);

@@ -377,3 +377,34 @@ fn a_failing_disk_refuses_events_without_a_panic_and_writing_resumes_after() {
     let resumed = append(&mut writer, 40..45, 300);
     assert_eq!(resumed.spooled, 5, "{resumed:?}");
 }
+
+/// Files under `dir` this process holds open although they were deleted (Linux).
+fn deleted_but_open(dir: &Path) -> Vec<String> {
+    let dir = dir.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .map(|target| target.to_string_lossy().into_owned())
+        .filter(|target| target.starts_with(&dir) && target.ends_with(" (deleted)"))
+        .collect()
+}
+
+#[test]
+fn a_delivered_segment_is_not_held_open_once_the_writer_deletes_it() {
+    // On a full disk, the blocks of a deleted segment come back only when no descriptor
+    // holds it: a reader that kept it open left no room for the next segment, for ever.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut writer, mut reader, _) = open(dir.path(), limits(1 << 20, 4096), gauge()).unwrap();
+    append(&mut writer, 0..8, 300);
+    assert_eq!(drain(&mut reader, 3), ids(0..8));
+    // Drained and over a quarter segment: the next sync seals and deletes it.
+    writer.sync().unwrap();
+    assert!(
+        segment_files(dir.path()).is_empty(),
+        "the drained segment is deleted"
+    );
+    assert_eq!(deleted_but_open(dir.path()), Vec::<String>::new());
+    // Reading goes on in the next segment.
+    append(&mut writer, 8..10, 300);
+    assert_eq!(drain(&mut reader, 3), ids(8..10));
+}

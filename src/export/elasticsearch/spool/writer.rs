@@ -1,7 +1,9 @@
 //! The spool's writing end: appends records to the active segment within the cap, seals
 //! full segments, takes back a partial write after an I/O error.
 
-use super::{Appended, Position, Segment, Shared, SpoolState, remove_consumed, segment};
+use super::{
+    Appended, MIN_SEGMENT_BYTES, Position, Segment, Shared, SpoolState, remove_consumed, segment,
+};
 use crate::export::elasticsearch::event::DocumentKind;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -13,6 +15,11 @@ pub struct SpoolWriter {
     pub(super) active: Option<(u64, File)>,
     pub(super) next_seq: u64,
     pub(super) buffer: Vec<u8>,
+    /// The filesystem said it was full: the disk is smaller than the cap, so from then on
+    /// segments are [`MIN_SEGMENT_BYTES`] long. A delivered segment gives its bytes back
+    /// only once it is sealed and read to its end; with segments sized for the cap, one
+    /// segment could hold the whole disk and every later event would be dropped.
+    pub(super) disk_full: bool,
 }
 
 impl SpoolWriter {
@@ -60,11 +67,12 @@ impl SpoolWriter {
     /// fit in the cap and the active segment; returns how many and where they end.
     fn write_some(&mut self, ends: &[usize], from: usize) -> io::Result<(usize, usize)> {
         let shared = self.shared.clone();
+        let segment_bytes = self.segment_bytes();
         let first_size = (ends[0] - from) as u64;
         let active_len = self.active_len(&shared.state());
-        if active_len.is_some_and(|len| {
-            len > segment::HEADER_BYTES && len + first_size > shared.limits.segment_bytes
-        }) {
+        if active_len
+            .is_some_and(|len| len > segment::HEADER_BYTES && len + first_size > segment_bytes)
+        {
             self.seal_active()?;
         }
         let (active_len, room) = {
@@ -82,10 +90,8 @@ impl SpoolWriter {
                 .saturating_sub(state.disk_bytes + header);
             (active_len, room)
         };
-        let segment_room = shared
-            .limits
-            .segment_bytes
-            .saturating_sub(active_len.unwrap_or(segment::HEADER_BYTES));
+        let segment_room =
+            segment_bytes.saturating_sub(active_len.unwrap_or(segment::HEADER_BYTES));
         // Records that fit the cap and, after the first, the segment size.
         let mut count = 0;
         let mut end = from;
@@ -102,11 +108,18 @@ impl SpoolWriter {
         }
         let (seq, created) = match &self.active {
             Some((seq, _)) => (*seq, 0),
-            None => (self.start_segment()?, segment::HEADER_BYTES),
+            None => match self.start_segment() {
+                Ok(seq) => (seq, segment::HEADER_BYTES),
+                Err(err) => {
+                    self.disk_full |= is_out_of_space(&err);
+                    return Err(err);
+                }
+            },
         };
         let committed = active_len.unwrap_or(segment::HEADER_BYTES);
         let file = &mut self.active.as_mut().expect("a segment is active").1;
         if let Err(err) = file.write_all(&self.buffer[from..end]) {
+            self.disk_full |= is_out_of_space(&err);
             // Take back a partial write so the file ends on a record boundary; if even
             // that fails, seal the segment at its last good length (the reader never
             // reads beyond it) and start afresh next time.
@@ -127,6 +140,15 @@ impl SpoolWriter {
         drop(state);
         shared.appended.notify_one();
         Ok((count, end))
+    }
+
+    /// The size beyond which the active segment is sealed.
+    fn segment_bytes(&self) -> u64 {
+        if self.disk_full {
+            MIN_SEGMENT_BYTES.min(self.shared.limits.segment_bytes)
+        } else {
+            self.shared.limits.segment_bytes
+        }
     }
 
     /// The active segment's length, if one is active.
@@ -202,7 +224,7 @@ impl SpoolWriter {
                             seq: *seq,
                             offset: len,
                         }
-                        && len >= self.shared.limits.segment_bytes / 4
+                        && len >= self.segment_bytes() / 4
                 }
                 _ => false,
             }
@@ -212,4 +234,12 @@ impl SpoolWriter {
         }
         Ok(())
     }
+}
+
+/// Whether a write failed because the filesystem (or the user's quota) is full.
+fn is_out_of_space(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    )
 }
