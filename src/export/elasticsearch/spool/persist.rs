@@ -9,6 +9,7 @@
 //! A full spool or a failing disk never stops the proxy: the events are counted `dropped`
 //! and the reason is logged at most once per [`LOG_EVERY`].
 
+use super::writer::is_out_of_space;
 use super::{Appended, SpoolWriter};
 use crate::export::elasticsearch::event::ExportRecord;
 use crate::export::elasticsearch::queue::{ExportCounters, ExportReceiver, Outcome, Received};
@@ -125,15 +126,18 @@ impl Persister {
         if appended.failed > 0 && due(&mut self.error_logged) {
             let why = appended.error.map_or(
                 "an event is larger than a spool record may be".to_string(),
-                |e| match e.kind() {
-                    std::io::ErrorKind::StorageFull => format!(
-                        "{e}; the filesystem holds less than export.elasticsearch.spool_bytes \
-                         ({} bytes): delivered events give their space back as the cluster \
-                         takes them, and a smaller spool_bytes makes this a counted 'spool \
-                         full' instead",
-                        self.writer.shared.limits.max_bytes
-                    ),
-                    _ => e.to_string(),
+                |e| {
+                    if is_out_of_space(&e) {
+                        format!(
+                            "{e}; the filesystem holds less than \
+                             export.elasticsearch.spool_bytes ({} bytes): delivered events \
+                             give their space back as the cluster takes them, and a smaller \
+                             spool_bytes makes this a counted 'spool full' instead",
+                            self.writer.shared.limits.max_bytes
+                        )
+                    } else {
+                        e.to_string()
+                    }
                 },
             );
             tracing::error!(

@@ -54,6 +54,7 @@ impl SpoolWriter {
                     break;
                 }
                 Err(err) => {
+                    self.disk_full |= is_out_of_space(&err);
                     appended.failed += ends.len() - index;
                     appended.error = Some(err);
                     break;
@@ -108,18 +109,11 @@ impl SpoolWriter {
         }
         let (seq, created) = match &self.active {
             Some((seq, _)) => (*seq, 0),
-            None => match self.start_segment() {
-                Ok(seq) => (seq, segment::HEADER_BYTES),
-                Err(err) => {
-                    self.disk_full |= is_out_of_space(&err);
-                    return Err(err);
-                }
-            },
+            None => (self.start_segment()?, segment::HEADER_BYTES),
         };
         let committed = active_len.unwrap_or(segment::HEADER_BYTES);
         let file = &mut self.active.as_mut().expect("a segment is active").1;
         if let Err(err) = file.write_all(&self.buffer[from..end]) {
-            self.disk_full |= is_out_of_space(&err);
             // Take back a partial write so the file ends on a record boundary; if even
             // that fails, seal the segment at its last good length (the reader never
             // reads beyond it) and start afresh next time.
@@ -237,7 +231,7 @@ impl SpoolWriter {
 }
 
 /// Whether a write failed because the filesystem (or the user's quota) is full.
-fn is_out_of_space(err: &io::Error) -> bool {
+pub(super) fn is_out_of_space(err: &io::Error) -> bool {
     matches!(
         err.kind(),
         io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
