@@ -56,36 +56,37 @@ const NEG_INF: &[u8] = b"\"\\u0000-Infinity\"";
 
 /// The body with every bare `NaN`, `Infinity` and `-Infinity` outside strings replaced by
 /// a sentinel string; borrowed unchanged when there is none (the common case).
+///
+/// It jumps with `memchr` from one quote, `N` or `I` to the next instead of looking at
+/// every byte: on the proxy benchmark's 1 KiB OIP body, the byte-at-a-time loop this
+/// replaces was about 18,600 instructions a request (callgrind), an eighth of the analysis
+/// worker's work per request.
 pub(crate) fn tolerate_non_finite(body: &[u8]) -> Cow<'_, [u8]> {
     let mut out: Option<Vec<u8>> = None;
-    let (mut in_string, mut escaped) = (false, false);
     let (mut i, mut copied) = (0, 0);
-    while i < body.len() {
-        let b = body[i];
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
+    while let Some(found) = memchr::memchr3(b'"', b'N', b'I', &body[i..]) {
+        let at = i + found;
+        if body[at] == b'"' {
+            i = after_string(body, at + 1);
+            continue;
+        }
+        // `-Infinity` is found at its `I`; a `-` cannot end a replaced literal, so one
+        // before `copied` is never part of it.
+        let start = if body[at] == b'I' && at > copied && body[at - 1] == b'-' {
+            at - 1
+        } else {
+            at
+        };
+        match non_finite_at(&body[start..]) {
+            Some((len, sentinel)) => {
+                let o = out.get_or_insert_with(|| Vec::with_capacity(body.len() + 64));
+                o.extend_from_slice(&body[copied..start]);
+                o.extend_from_slice(sentinel);
+                copied = start + len;
+                i = copied;
             }
-            i += 1;
-            continue;
+            None => i = at + 1,
         }
-        if b == b'"' {
-            in_string = true;
-        } else if matches!(b, b'N' | b'I' | b'-')
-            && let Some((len, sentinel)) = non_finite_at(&body[i..])
-        {
-            let o = out.get_or_insert_with(|| Vec::with_capacity(body.len() + 64));
-            o.extend_from_slice(&body[copied..i]);
-            o.extend_from_slice(sentinel);
-            i += len;
-            copied = i;
-            continue;
-        }
-        i += 1;
     }
     match out {
         None => Cow::Borrowed(body),
@@ -94,6 +95,23 @@ pub(crate) fn tolerate_non_finite(body: &[u8]) -> Cow<'_, [u8]> {
             Cow::Owned(o)
         }
     }
+}
+
+/// The index after the quote that closes the string whose contents start at `from`, or
+/// the body's length when it is never closed.
+fn after_string(body: &[u8], mut from: usize) -> usize {
+    while let Some(found) = memchr::memchr2(b'"', b'\\', &body[from..]) {
+        let at = from + found;
+        if body[at] == b'"' {
+            return at + 1;
+        }
+        // An escape: the next byte is escaped, whatever it is.
+        from = at + 2;
+        if from >= body.len() {
+            return body.len();
+        }
+    }
+    body.len()
 }
 
 fn non_finite_at(rest: &[u8]) -> Option<(usize, &'static [u8])> {
