@@ -5,6 +5,9 @@
 //! the same inputs and seed give the same bytes on every platform. ChaCha8 is a named
 //! algorithm whose stream `rand` does not change between releases (unlike `StdRng`); taken
 //! from it in 256-byte batches, a draw is cheap enough for one per value in a reservoir.
+//!
+//! Ids are not drawn from it: request and event ids (UUID v7) must differ between runs, and
+//! `uuid` takes their random bits from `rand`'s thread-local generator.
 
 use rand::{Rng as _, SeedableRng as _};
 
