@@ -21,7 +21,7 @@ pub struct SidecarHealth {
     pub analysis_dropped: u64,
     /// `modelwatch_analysis_queue_depth`.
     pub analysis_queue: u64,
-    /// `modelwatch_export_events_total` by `sink/outcome`, in registry order.
+    /// `modelwatch_export_events_total` by `sink/outcome/kind`, in registry order.
     pub export_events: Vec<(String, u64)>,
     /// `modelwatch_export_spool_bytes` summed over sinks: the export backlog on disk.
     pub spool_bytes: Option<u64>,
@@ -57,9 +57,10 @@ impl SidecarHealth {
         if let Some(f) = family("modelwatch_export_events_total") {
             for m in f.get_metric() {
                 let name = format!(
-                    "{}/{}",
+                    "{}/{}/{}",
                     label(m, "sink").unwrap_or("-"),
-                    label(m, "outcome").unwrap_or("-")
+                    label(m, "outcome").unwrap_or("-"),
+                    label(m, "kind").unwrap_or("-")
                 );
                 health
                     .export_events

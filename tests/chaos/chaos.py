@@ -168,12 +168,10 @@ class Sidecar:
         full_env = dict(os.environ, MODELWATCH_LOG="info",
                         MODELWATCH_HOME=os.path.join(rig.tmp, "home"),
                         MODELWATCH_STATE_DIR=self.state, **(env or {}))
-        # reference=False: no analysis, so every exported event is a request event.
-        analysis = [] if reference is False else ["--reference", reference or rig.reference]
         self.command = list(wrap) + [
             rig.binary, "proxy", "--upstream", f"http://127.0.0.1:{rig.upstream}",
             "--listen", f"127.0.0.1:{self.port}", "--admin-listen", f"127.0.0.1:{self.admin}",
-            *analysis, "--model-name", "credit", *args]
+            "--reference", reference or rig.reference, "--model-name", "credit", *args]
         self.env = full_env
         self.start()
 
@@ -361,9 +359,11 @@ def requests_seen(sidecar):
     return int(sidecar.metric("modelwatch_requests_total"))
 
 
-def events(sidecar, outcome):
+def events(sidecar, outcome, **kind):
+    """modelwatch_export_events_total of one outcome: every kind of document, or only
+    `kind="request"`, `"drift"` or `"performance"`."""
     return int(sidecar.metric("modelwatch_export_events_total", sink="elasticsearch",
-                              outcome=outcome))
+                              outcome=outcome, **kind))
 
 
 def peak_rss(sidecar):
@@ -478,11 +478,15 @@ def disk_full(rig):
             f'mount -t tmpfs -o size={disk_bytes} tmpfs "$0" && '
             f'head -c {filler_bytes} /dev/zero > "$0/filler" && exec "$@"', mount]
     env = rig.export_env(front.url, stream, spool_bytes="104857600")
-    # No reference: the drop counter then counts request events only (it has no kind
-    # label), so "requests - dropped" is exactly the request events that must arrive.
-    sidecar = Sidecar(rig, "disk-full", env=env, wrap=wrap, state=mount, reference=False)
+    # With the reference, and evaluating every second: drift snapshots compete with
+    # request events for the small disk, as in production. The drop counter's `kind`
+    # label tells them apart, so "requests - dropped request events" is exactly the
+    # request events that must arrive.
+    env["MODELWATCH__ANALYSIS__EVALUATION_INTERVAL"] = "1s"
+    sidecar = Sidecar(rig, "disk-full", env=env, wrap=wrap, state=mount)
     during = run_load(scale, sidecar.url, rig.body, seconds=scale.outage + 2)
-    wait_for(lambda: events(sidecar, "dropped") > 0, "events dropped on a full disk", sidecar)
+    wait_for(lambda: events(sidecar, "dropped", kind="request") > 0,
+             "request events dropped on a full disk", sidecar)
     spooled_full = events(sidecar, "spooled")
     promise(during.failed == 0, "disk-full",
             f"traffic unaffected by the full disk: {during.sent} requests, {during.failed} "
@@ -510,19 +514,24 @@ def disk_full(rig):
     spooled_after = events(sidecar, "spooled") - spooled
     promise(after.failed == 0, "disk-full", f"traffic after: {after.failed} failed")
     seen = requests_seen(sidecar)
-    dropped = events(sidecar, "dropped")
+    dropped = events(sidecar, "dropped")  # every kind: no drift snapshot may be lost either
     promise(dropped == dropped_full and spooled_after >= 2 * per_disk, "disk-full",
             f"no drops once space returned and the backlog was shipped ({dropped_full} "
             f"before, {dropped} in all; "
             f"{spooled_after} events spooled since, about {spooled_after / per_disk:.1f} "
             "disks' worth)")
-    stored = delivered_once(rig, "disk-full", sidecar, stream, seen - dropped)
+    dropped_requests = events(sidecar, "dropped", kind="request")
+    stored = delivered_once(rig, "disk-full", sidecar, stream, seen - dropped_requests)
+    drift_delivered = events(sidecar, "delivered", kind="drift")
+    drift_dropped = events(sidecar, "dropped", kind="drift")
     corrupt = [line for line in sidecar.log_text().splitlines() if "truncat" in line
                or "checksum" in line]
     promise(not corrupt, "disk-full", f"no spool record found corrupt ({len(corrupt)} log "
             "lines about truncation or checksums)")
     TABLE.append(("disk-full", "1 MiB tmpfs", f"{seen} requests; {dropped} events dropped "
-                  f"and counted while the disk was full; {spooled_after} spooled after space returned "
+                  f"and counted while the disk was full ({dropped_requests} request events, "
+                  f"{drift_dropped} drift snapshots; {drift_delivered} drift snapshots "
+                  f"delivered); {spooled_after} spooled after space returned "
                   f"({spooled_after / per_disk:.1f} disks); {stored} delivered once; all "
                   "acknowledged spooled events delivered"))
     sidecar.stop()

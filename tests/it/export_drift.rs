@@ -5,7 +5,8 @@
 //! node comes from `tests/services/opensearch.sh` (`OPENSEARCH_URL`).
 
 use crate::export_elasticsearch::{
-    cluster, export_count, forget, opensearch_url, search, wait_for_count,
+    cluster, export_count, export_kind_count, forget, opensearch_url, search, wait_for_count,
+    wait_for_kind_count,
 };
 use crate::live_drift::{
     TempDir, Wire, credit_profile, credit_rows, drifted, model_server, sample, send_rows,
@@ -284,6 +285,15 @@ async fn drift_snapshots_are_searchable_with_typed_fields() {
     assert_eq!(keys.len(), all.len(), "a snapshot stored twice");
     let requests = search(events).await;
     assert_eq!(requests.len(), 50, "1000 rows in batches of 20");
+    // The export counter tells the two kinds apart: exactly the request events as request,
+    // and the stored snapshots (more may have been delivered since) as drift.
+    wait_for_kind_count(proxy, "delivered", "request", 50.0).await;
+    let drift_delivered = export_kind_count(proxy, "delivered", "drift").await;
+    assert!(
+        drift_delivered >= all.len() as f64,
+        "{drift_delivered} drift snapshots counted delivered, {} stored",
+        all.len()
+    );
     // The analysis worker decoded them: each event says how and how many rows.
     for hit in &requests {
         let m = &hit["_source"]["modelwatch"];

@@ -9,7 +9,7 @@
 //! documents.
 
 use crate::support::client::{self, get, send};
-use crate::support::metrics_text::{parse, value};
+use crate::support::metrics_text::{parse, sum, value};
 use crate::support::proxy_process::ProxyProcess;
 use crate::support::upstream::Upstream;
 use bytes::Bytes;
@@ -112,28 +112,56 @@ pub(crate) async fn infer(proxy: &ProxyProcess, request_id: &str) {
     assert_eq!(answer.status, 200, "{}", answer.text());
 }
 
+/// `modelwatch_export_events_total` of one outcome, every kind of document together.
 pub async fn export_count(proxy: &ProxyProcess, outcome: &str) -> f64 {
+    export_count_where(proxy, &[("outcome", outcome)]).await
+}
+
+/// `modelwatch_export_events_total` of one outcome and one kind of document (`request`,
+/// `drift`, `performance`).
+pub async fn export_kind_count(proxy: &ProxyProcess, outcome: &str, kind: &str) -> f64 {
+    export_count_where(proxy, &[("outcome", outcome), ("kind", kind)]).await
+}
+
+async fn export_count_where(proxy: &ProxyProcess, labels: &[(&str, &str)]) -> f64 {
     let answer = get(&client::http1(), &proxy.admin_url("/metrics")).await;
-    value(
+    let mut labels = labels.to_vec();
+    labels.push(("sink", "elasticsearch"));
+    sum(
         &parse(&answer.text()),
         "modelwatch_export_events_total",
-        &[("sink", "elasticsearch"), ("outcome", outcome)],
+        &labels,
     )
     .unwrap_or(0.0)
 }
 
-/// Waits until the counter reaches `expected` (at most 30 s), then checks it stays there.
+/// Waits until the counter of `outcome` (all kinds) reaches `expected` (at most 30 s), then
+/// checks it stays there.
 pub(crate) async fn wait_for_count(proxy: &ProxyProcess, outcome: &str, expected: f64) {
+    wait_for(proxy, &[("outcome", outcome)], expected).await
+}
+
+/// As [`wait_for_count`], for one kind of document.
+pub(crate) async fn wait_for_kind_count(
+    proxy: &ProxyProcess,
+    outcome: &str,
+    kind: &str,
+    expected: f64,
+) {
+    wait_for(proxy, &[("outcome", outcome), ("kind", kind)], expected).await
+}
+
+async fn wait_for(proxy: &ProxyProcess, labels: &[(&str, &str)], expected: f64) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let seen = export_count(proxy, outcome).await;
+        let seen = export_count_where(proxy, labels).await;
         if seen >= expected {
-            assert_eq!(seen, expected, "outcome {outcome}; log:\n{}", proxy.log());
+            assert_eq!(seen, expected, "{labels:?}; log:\n{}", proxy.log());
             return;
         }
         assert!(
             Instant::now() < deadline,
-            "outcome {outcome} reached {seen}, not {expected}; log:\n{}",
+            "{labels:?} reached {seen}, not {expected}; log:\n{}",
             proxy.log()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -167,7 +195,16 @@ async fn every_request_arrives_once_with_the_documented_fields() {
     for id in &ids {
         infer(&proxy, id).await;
     }
-    wait_for_count(&proxy, "delivered", 25.0).await;
+    // Counted as request events: an on-call engineer reads `kind` to tell them from drift
+    // snapshots (this proxy has no reference, so it sends none).
+    wait_for_kind_count(&proxy, "delivered", "request", 25.0).await;
+    for kind in ["drift", "performance"] {
+        assert_eq!(
+            export_kind_count(&proxy, "delivered", kind).await,
+            0.0,
+            "{kind}"
+        );
+    }
 
     let hits = search(&stream).await;
     let mut seen: Vec<String> = hits
@@ -304,8 +341,8 @@ async fn a_mapping_conflict_goes_to_the_dead_letter_file_and_is_not_retried() {
     infer(&proxy, &numeric(1)).await;
     infer(&proxy, "not-a-number").await;
     infer(&proxy, &numeric(2)).await;
-    wait_for_count(&proxy, "dead_letter", 1.0).await;
-    wait_for_count(&proxy, "delivered", 2.0).await;
+    wait_for_kind_count(&proxy, "dead_letter", "request", 1.0).await;
+    wait_for_kind_count(&proxy, "delivered", "request", 2.0).await;
     // Given time to retry, it does not.
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(export_count(&proxy, "retried").await, 0.0);

@@ -80,6 +80,21 @@ pub enum DocumentKind {
 }
 
 impl DocumentKind {
+    pub const ALL: [DocumentKind; 3] = [
+        DocumentKind::Request,
+        DocumentKind::Drift,
+        DocumentKind::Performance,
+    ];
+
+    /// The `kind` label of `modelwatch_export_events_total`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentKind::Request => "request",
+            DocumentKind::Drift => "drift",
+            DocumentKind::Performance => "performance",
+        }
+    }
+
     /// The data stream this kind of document goes to.
     pub fn data_stream(self, config: &ElasticsearchConfig) -> &str {
         match self {
@@ -105,6 +120,46 @@ impl DocumentKind {
             2 => Some(DocumentKind::Performance),
             _ => None,
         }
+    }
+}
+
+/// How many documents of each kind: what one spool write or one shipped batch adds to
+/// the counters, so a mixed batch is counted under each document's own `kind`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KindCounts([usize; DocumentKind::ALL.len()]);
+
+impl KindCounts {
+    /// Counts each kind the iterator yields.
+    pub fn of(kinds: impl IntoIterator<Item = DocumentKind>) -> Self {
+        let mut counts = Self::default();
+        for kind in kinds {
+            counts.add(kind, 1);
+        }
+        counts
+    }
+
+    pub fn add(&mut self, kind: DocumentKind, n: usize) {
+        self.0[usize::from(kind.as_byte())] += n;
+    }
+
+    pub fn get(&self, kind: DocumentKind) -> usize {
+        self.0[usize::from(kind.as_byte())]
+    }
+
+    /// All kinds together.
+    pub fn total(&self) -> usize {
+        self.0.iter().sum()
+    }
+}
+
+impl std::ops::Add for KindCounts {
+    type Output = Self;
+
+    fn add(mut self, other: Self) -> Self {
+        for kind in DocumentKind::ALL {
+            KindCounts::add(&mut self, kind, other.get(kind));
+        }
+        self
     }
 }
 

@@ -2,14 +2,16 @@
 //! thread that writes events into the spool.
 //!
 //! `offer` never waits: when the events already waiting hold `queue_bytes`, the new one is
-//! dropped and counted as `modelwatch_export_events_total{outcome="dropped"}`. The channel
+//! dropped and counted as `modelwatch_export_events_total{outcome="dropped",kind}` under its
+//! own kind (`request`, `drift`, `performance`), so a lost drift snapshot is not mistaken for
+//! a lost request event. The channel
 //! itself is unbounded; the byte counter is what bounds it. Drift snapshots share the queue
 //! and its budget ([`ExportQueue::offer_drift`]). It is a std channel because its reader is
 //! a plain thread (file I/O blocks) that also wakes on a timer to fsync.
 
-use super::event::{ExportRecord, RenderedDocument, RequestRecord};
+use super::event::{DocumentKind, ExportRecord, KindCounts, RenderedDocument, RequestRecord};
 use crate::traffic::exchange::Exchange;
-use prometheus::{IntCounterVec, Opts, Registry};
+use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -53,9 +55,10 @@ impl Outcome {
     }
 }
 
-/// `modelwatch_export_events_total{sink="elasticsearch",outcome}`.
+/// `modelwatch_export_events_total{sink="elasticsearch",outcome,kind}`: each event is
+/// counted under its own [`DocumentKind`].
 #[derive(Clone)]
-pub struct ExportCounters(IntCounterVec);
+pub struct ExportCounters(Arc<[IntCounter]>);
 
 impl ExportCounters {
     pub fn register(registry: &Registry) -> prometheus::Result<Self> {
@@ -64,22 +67,41 @@ impl ExportCounters {
                 "modelwatch_export_events_total",
                 "Events handed to an exporter, by what became of them.",
             ),
-            &["sink", "outcome"],
+            &["sink", "outcome", "kind"],
         )?;
         registry.register(Box::new(events.clone()))?;
-        for outcome in Outcome::ALL {
-            events.with_label_values(&[SINK, outcome.as_str()]);
-        }
-        Ok(Self(events))
+        // Every series exists from the start (so rates begin at 0), and counting is an
+        // index, not a label lookup.
+        let series = Outcome::ALL
+            .iter()
+            .flat_map(|outcome| {
+                DocumentKind::ALL
+                    .map(|kind| events.with_label_values(&[SINK, outcome.as_str(), kind.as_str()]))
+            })
+            .collect();
+        Ok(Self(series))
     }
 
-    pub fn add(&self, outcome: Outcome, n: usize) {
-        if n == 0 {
-            return;
+    /// Counts `n` events of one kind.
+    pub fn add(&self, outcome: Outcome, kind: DocumentKind, n: usize) {
+        if n > 0 {
+            self.series(outcome, kind).inc_by(n as u64);
         }
-        self.0
-            .with_label_values(&[SINK, outcome.as_str()])
-            .inc_by(n as u64);
+    }
+
+    /// Counts a mixed set of events, each under its own kind.
+    pub fn add_each(&self, outcome: Outcome, counts: KindCounts) {
+        for kind in DocumentKind::ALL {
+            self.add(outcome, kind, counts.get(kind));
+        }
+    }
+
+    fn series(&self, outcome: Outcome, kind: DocumentKind) -> &IntCounter {
+        let row = Outcome::ALL
+            .iter()
+            .position(|o| *o == outcome)
+            .expect("every outcome is in Outcome::ALL");
+        &self.0[row * DocumentKind::ALL.len() + usize::from(kind.as_byte())]
     }
 }
 
@@ -165,10 +187,11 @@ impl ExportQueue {
 
     fn push(&self, record: ExportRecord) {
         let size = record.footprint();
+        let kind = record.kind();
         let before = self.queued_bytes.fetch_add(size, Ordering::Relaxed);
         if before + size > self.max_bytes || self.sender.send(Message::Record(record)).is_err() {
             self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
-            self.counters.add(Outcome::Dropped, 1);
+            self.counters.add(Outcome::Dropped, kind, 1);
         }
     }
 
@@ -223,3 +246,6 @@ impl ExportReceiver {
         record
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests;

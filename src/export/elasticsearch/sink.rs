@@ -17,6 +17,7 @@
 
 use super::bulk::{self, ItemOutcome};
 use super::client::{ClusterClient, Refused, retry_after};
+use super::event::KindCounts;
 use super::lifecycle;
 use super::queue::{ExportCounters, ExportQueue, Outcome};
 use super::refusal::{BlockReason, BlockedGauge, Verdict};
@@ -369,8 +370,12 @@ impl Shipper {
                     let mut retry = Vec::new();
                     for (event, outcome) in pending.into_iter().zip(outcomes) {
                         match outcome {
-                            ItemOutcome::Delivered => self.counters.add(Outcome::Delivered, 1),
-                            ItemOutcome::Duplicate => self.counters.add(Outcome::Duplicate, 1),
+                            ItemOutcome::Delivered => {
+                                self.counters.add(Outcome::Delivered, event.kind, 1)
+                            }
+                            ItemOutcome::Duplicate => {
+                                self.counters.add(Outcome::Duplicate, event.kind, 1)
+                            }
                             ItemOutcome::Retry => retry.push(event),
                             ItemOutcome::Rejected { status, reason } => {
                                 self.dead_letter(&[event], status, &reason)
@@ -405,7 +410,10 @@ impl Shipper {
                 }
                 Attempt::TooLarge { answer } => return PartShipped::TooLarge(pending, answer),
             };
-            self.counters.add(Outcome::Retried, pending.len());
+            self.counters.add_each(
+                Outcome::Retried,
+                KindCounts::of(pending.iter().map(|e| e.kind)),
+            );
             if !self.back_off(attempt, after).await {
                 return PartShipped::Interrupted;
             }
@@ -551,7 +559,10 @@ impl Shipper {
 
     /// Appends one line per event to the dead-letter file, with the reason.
     fn dead_letter(&self, events: &[SpooledEvent], status: u16, reason: &str) {
-        self.counters.add(Outcome::DeadLetter, events.len());
+        self.counters.add_each(
+            Outcome::DeadLetter,
+            KindCounts::of(events.iter().map(|e| e.kind)),
+        );
         tracing::warn!(
             events = events.len(),
             status,

@@ -30,7 +30,7 @@ pub use writer::SpoolWriter;
 #[cfg(test)]
 mod tests;
 
-use super::event::DocumentKind;
+use super::event::{DocumentKind, KindCounts};
 use prometheus::IntGauge;
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
@@ -77,11 +77,11 @@ pub struct Recovered {
 #[derive(Debug, Default)]
 pub struct Appended {
     /// Written to the segment file (in the page cache; durable after the next `sync`).
-    pub spooled: usize,
+    pub spooled: KindCounts,
     /// Refused: the spool holds `spool_bytes` already.
-    pub full: usize,
+    pub full: KindCounts,
     /// Refused: the write failed (disk full, I/O error) or the record is too large.
-    pub failed: usize,
+    pub failed: KindCounts,
     /// The write error, if one happened.
     pub error: Option<io::Error>,
 }

@@ -238,47 +238,6 @@ fn each_exchange_gets_its_own_event_id_whatever_its_request_id() {
     assert_eq!(first.clone().id(), first.id());
 }
 
-#[tokio::test]
-async fn the_export_queue_is_bounded_in_bytes_and_counts_what_it_drops() {
-    use super::queue::{ExportCounters, ExportQueue};
-    let registry = prometheus::Registry::new();
-    let counters = ExportCounters::register(&registry).unwrap();
-    let one = RequestRecord::from_exchange(&exchange("r-0")).footprint();
-    let (queue, mut receiver) = ExportQueue::new(one * 3, counters);
-    for i in 0..5 {
-        queue.offer(&exchange(&format!("r-{i}")));
-    }
-    let dropped = registry
-        .gather()
-        .iter()
-        .find(|f| f.name() == "modelwatch_export_events_total")
-        .unwrap()
-        .get_metric()
-        .iter()
-        .find(|m| m.get_label().iter().any(|l| l.value() == "dropped"))
-        .unwrap()
-        .get_counter()
-        .get_value();
-    assert_eq!(dropped, 2.0);
-    let Some(ExportRecord::Request(first)) = receiver.try_recv() else {
-        panic!("a request record comes first");
-    };
-    assert_eq!(first.request_id, "r-0");
-    assert_eq!(
-        first.path, "/invocations",
-        "the query string is not exported"
-    );
-    // Taking one frees its bytes: the next offer fits again.
-    queue.offer(&exchange("r-5"));
-    let ids: Vec<String> = std::iter::from_fn(|| receiver.try_recv())
-        .map(|r| match r {
-            ExportRecord::Request(r) => r.request_id,
-            ExportRecord::Drift(d) | ExportRecord::Performance(d) => d.id,
-        })
-        .collect();
-    assert_eq!(ids, ["r-1", "r-2", "r-5"]);
-}
-
 fn column(name: &str, score: Option<f64>, drifted: bool) -> crate::drift::report::ColumnReport {
     crate::drift::report::ColumnReport {
         name: name.into(),

@@ -50,7 +50,7 @@ const COUNTERS: &[(&str, &str, &str, &str)] = &[
         "modelwatch_export_events_total",
         "modelwatch_export_events",
         "{event}",
-        "Request events by sink and outcome.",
+        "Exported documents by sink, outcome and kind (request, drift, performance).",
     ),
     (
         "modelwatch_admin_refusals_total",

@@ -75,6 +75,22 @@ pub fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<
         .map(|s| s.value)
 }
 
+/// The sum of every sample of `name` that has these labels among its own (a PromQL
+/// `sum(name{labels})`); `None` when no sample matches.
+pub fn sum(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let matching: Vec<f64> = samples
+        .iter()
+        .filter(|s| {
+            s.name == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| s.labels.iter().any(|(sk, sv)| sk == k && sv == v))
+        })
+        .map(|s| s.value)
+        .collect();
+    (!matching.is_empty()).then(|| matching.iter().sum())
+}
+
 /// How many series a metric family has (histograms: count its `_count` series).
 pub fn series_count(samples: &[Sample], name: &str) -> usize {
     samples.iter().filter(|s| s.name == name).count()

@@ -7,7 +7,7 @@
 //! `fsync_interval` after its first unsynced write (what a power loss can take).
 //!
 //! A full spool or a failing disk never stops the proxy: the events are counted `dropped`
-//! and the reason is logged at most once per [`LOG_EVERY`].
+//! (each under its own `kind`) and the reason is logged at most once per [`LOG_EVERY`].
 
 use super::writer::is_out_of_space;
 use super::{Appended, SpoolWriter};
@@ -112,10 +112,10 @@ impl Persister {
     }
 
     fn count(&mut self, appended: Appended) {
-        self.counters.add(Outcome::Spooled, appended.spooled);
+        self.counters.add_each(Outcome::Spooled, appended.spooled);
         self.counters
-            .add(Outcome::Dropped, appended.full + appended.failed);
-        if appended.full > 0 && due(&mut self.full_logged) {
+            .add_each(Outcome::Dropped, appended.full + appended.failed);
+        if appended.full.total() > 0 && due(&mut self.full_logged) {
             tracing::warn!(
                 dir = %self.writer.shared.dir.display(),
                 max_bytes = self.writer.shared.limits.max_bytes,
@@ -123,7 +123,7 @@ impl Persister {
                  are dropped until the cluster accepts events again"
             );
         }
-        if appended.failed > 0 && due(&mut self.error_logged) {
+        if appended.failed.total() > 0 && due(&mut self.error_logged) {
             let why = appended.error.map_or(
                 "an event is larger than a spool record may be".to_string(),
                 |e| {

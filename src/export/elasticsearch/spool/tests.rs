@@ -1,6 +1,7 @@
 use super::segment::{self, Decoded};
 use super::*;
-use crate::export::elasticsearch::event::DocumentKind;
+use crate::export::elasticsearch::event::{DocumentKind, KindCounts};
+use crate::export::elasticsearch::queue::tests::export_events;
 use prometheus::IntGauge;
 use std::time::Duration;
 
@@ -157,7 +158,11 @@ fn events_come_back_oldest_first_across_segments_and_read_segments_are_deleted()
     assert_eq!(recovered, Recovered::default());
     let appended = append(&mut writer, 0..100, 300);
     assert_eq!(
-        (appended.spooled, appended.full, appended.failed),
+        (
+            appended.spooled.total(),
+            appended.full.total(),
+            appended.failed.total()
+        ),
         (100, 0, 0)
     );
     assert!(segment_files(dir.path()).len() > 5, "small segments rotate");
@@ -205,21 +210,26 @@ fn a_full_spool_refuses_new_events_and_takes_them_again_once_drained() {
     let cap = 64 * 1024;
     let (mut writer, mut reader, _) = open(dir.path(), SpoolLimits::for_cap(cap), gauge()).unwrap();
     let appended = append(&mut writer, 0..200, 500);
-    assert!(
-        appended.spooled > 100 && appended.spooled < 200,
-        "{appended:?}"
-    );
-    assert_eq!(appended.full, 200 - appended.spooled);
+    let spooled = appended.spooled.total();
+    assert!(spooled > 100 && spooled < 200, "{appended:?}");
+    // Each refused event is counted under its own kind (they alternate), so the counter
+    // says which data was lost.
+    assert_eq!(appended.full, KindCounts::of((spooled..200).map(kind)));
+    assert_eq!(appended.spooled, KindCounts::of((0..spooled).map(kind)));
     let on_disk: u64 = segment_files(dir.path())
         .iter()
         .map(|p| p.metadata().unwrap().len())
         .sum();
     assert!(on_disk <= cap, "{on_disk} bytes on disk for a cap of {cap}");
     // The kept events are the oldest ones, in order; the newest were refused.
-    assert_eq!(drain(&mut reader, 50), ids(0..appended.spooled));
+    assert_eq!(drain(&mut reader, 50), ids(0..spooled));
     writer.sync().unwrap();
     let again = append(&mut writer, 200..300, 500);
-    assert_eq!(again.spooled, 100, "room again after draining: {again:?}");
+    assert_eq!(
+        again.spooled.total(),
+        100,
+        "room again after draining: {again:?}"
+    );
 }
 
 #[test]
@@ -346,15 +356,33 @@ fn the_persister_writes_queued_events_and_syncs_on_close() {
     for (event, doc) in batch.events.iter().zip(&docs) {
         assert_eq!(doc["event"]["id"], event.id.as_str());
     }
-    let spooled = registry
-        .gather()
-        .iter()
-        .flat_map(|f| f.get_metric().to_vec())
-        .find(|m| m.get_label().iter().any(|l| l.value() == "spooled"))
-        .unwrap()
-        .get_counter()
-        .get_value();
-    assert_eq!(spooled, 5.0);
+    assert_eq!(export_events(&registry, "spooled", "request"), 5.0);
+}
+
+#[test]
+fn the_persister_counts_what_a_full_spool_refuses_under_each_document_kind() {
+    use crate::export::elasticsearch::event::RenderedDocument;
+    use crate::export::elasticsearch::queue::{ExportCounters, ExportQueue};
+    let dir = tempfile::tempdir().unwrap();
+    let registry = prometheus::Registry::new();
+    let counters = ExportCounters::register(&registry).unwrap();
+    // Room for the segment header and a little more: no event fits.
+    let cap = segment::HEADER_BYTES + 16;
+    let (writer, _reader, _) = open(dir.path(), limits(cap, cap), gauge()).unwrap();
+    let (queue, receiver) = ExportQueue::new(1 << 20, counters.clone());
+    let thread = persist::spawn(receiver, writer, Duration::from_secs(1), counters).unwrap();
+    for i in 0..3 {
+        queue.offer(&crate::export::elasticsearch::tests::exchange(&format!(
+            "f-{i}"
+        )));
+    }
+    let snapshot = RenderedDocument::new("d-0".into(), serde_json::json!({"n": 1}));
+    queue.offer_drift(vec![snapshot]);
+    queue.close();
+    thread.join().unwrap();
+    assert_eq!(export_events(&registry, "dropped", "request"), 3.0);
+    assert_eq!(export_events(&registry, "dropped", "drift"), 1.0);
+    assert_eq!(export_events(&registry, "spooled", "request"), 0.0);
 }
 
 #[test]
@@ -366,16 +394,16 @@ fn a_failing_disk_refuses_events_without_a_panic_and_writing_resumes_after() {
     // The directory disappears (an unmounted volume): the next segment cannot be created.
     std::fs::remove_dir_all(&spool).unwrap();
     let failed = append(&mut writer, 5..40, 300);
-    assert!(failed.failed > 0, "{failed:?}");
+    assert!(failed.failed.total() > 0, "{failed:?}");
     assert!(failed.error.is_some());
     assert_eq!(
         failed.spooled + failed.failed,
-        35,
-        "every event is accounted for"
+        KindCounts::of((5..40).map(kind)),
+        "every event is accounted for, under its own kind"
     );
     std::fs::create_dir_all(&spool).unwrap();
     let resumed = append(&mut writer, 40..45, 300);
-    assert_eq!(resumed.spooled, 5, "{resumed:?}");
+    assert_eq!(resumed.spooled.total(), 5, "{resumed:?}");
 }
 
 /// Files under `dir` this process holds open although they were deleted (Linux).

@@ -4,7 +4,7 @@
 use super::{
     Appended, MIN_SEGMENT_BYTES, Position, Segment, Shared, SpoolState, remove_consumed, segment,
 };
-use crate::export::elasticsearch::event::DocumentKind;
+use crate::export::elasticsearch::event::{DocumentKind, KindCounts};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -33,29 +33,33 @@ impl SpoolWriter {
         // Encode first (no lock held), then decide what fits.
         self.buffer.clear();
         let mut ends = Vec::new();
+        // The kind of each encoded record, so the refused ones are counted by kind.
+        let mut kinds = Vec::new();
         for (kind, id, document) in events {
             if segment::encode_record(kind, id, document, &mut self.buffer) {
                 ends.push(self.buffer.len());
+                kinds.push(kind);
             } else {
-                appended.failed += 1;
+                appended.failed.add(kind, 1);
             }
         }
+        let count = |range: &[DocumentKind]| KindCounts::of(range.iter().copied());
         let mut from = 0;
         let mut index = 0;
         while index < ends.len() {
             match self.write_some(&ends[index..], from) {
                 Ok((written, end)) if written > 0 => {
-                    appended.spooled += written;
+                    appended.spooled = appended.spooled + count(&kinds[index..index + written]);
                     index += written;
                     from = end;
                 }
                 Ok(_) => {
-                    appended.full += ends.len() - index;
+                    appended.full = count(&kinds[index..]);
                     break;
                 }
                 Err(err) => {
                     self.disk_full |= is_out_of_space(&err);
-                    appended.failed += ends.len() - index;
+                    appended.failed = appended.failed + count(&kinds[index..]);
                     appended.error = Some(err);
                     break;
                 }
