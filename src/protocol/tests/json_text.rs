@@ -90,14 +90,32 @@ fn the_jumping_scan_rewrites_exactly_what_a_byte_at_a_time_scan_does() {
     // Pieces that meet at every boundary the scan cares about: quotes and escapes around
     // the literals, literals glued to each other, to letters, to `-` and to the end.
     let pieces: [&[u8]; 16] = [
-        b"\"", b"\\", b"\\\"", b"NaN", b"Infinity", b"-Infinity", b"-", b"I", b"N", b"a",
-        b"_", b"1.5", b",", b"[", b"]", b" ",
+        b"\"",
+        b"\\",
+        b"\\\"",
+        b"NaN",
+        b"Infinity",
+        b"-Infinity",
+        b"-",
+        b"I",
+        b"N",
+        b"a",
+        b"_",
+        b"1.5",
+        b",",
+        b"[",
+        b"]",
+        b" ",
     ];
     let mut rng = crate::random::SeededRng::new(14);
     for case in 0..20_000 {
         let len = rng.below(12) as usize;
         let body: Vec<u8> = (0..len)
-            .flat_map(|_| pieces[rng.below(pieces.len() as u64) as usize].iter().copied())
+            .flat_map(|_| {
+                pieces[rng.below(pieces.len() as u64) as usize]
+                    .iter()
+                    .copied()
+            })
             .collect();
         assert_eq!(
             tolerate_non_finite(&body).as_ref(),
