@@ -133,13 +133,14 @@ impl KindCounts {
     pub fn of(kinds: impl IntoIterator<Item = DocumentKind>) -> Self {
         let mut counts = Self::default();
         for kind in kinds {
-            counts.add(kind, 1);
+            counts.push(kind);
         }
         counts
     }
 
-    pub fn add(&mut self, kind: DocumentKind, n: usize) {
-        self.0[usize::from(kind.as_byte())] += n;
+    /// Counts one document of `kind`.
+    pub fn push(&mut self, kind: DocumentKind) {
+        self.0[usize::from(kind.as_byte())] += 1;
     }
 
     pub fn get(&self, kind: DocumentKind) -> usize {
@@ -152,13 +153,19 @@ impl KindCounts {
     }
 }
 
+impl std::ops::AddAssign for KindCounts {
+    fn add_assign(&mut self, other: Self) {
+        for (mine, theirs) in self.0.iter_mut().zip(other.0) {
+            *mine += theirs;
+        }
+    }
+}
+
 impl std::ops::Add for KindCounts {
     type Output = Self;
 
     fn add(mut self, other: Self) -> Self {
-        for kind in DocumentKind::ALL {
-            KindCounts::add(&mut self, kind, other.get(kind));
-        }
+        self += other;
         self
     }
 }

@@ -40,7 +40,7 @@ impl SpoolWriter {
                 ends.push(self.buffer.len());
                 kinds.push(kind);
             } else {
-                appended.failed.add(kind, 1);
+                appended.failed.push(kind);
             }
         }
         let count = |range: &[DocumentKind]| KindCounts::of(range.iter().copied());
@@ -49,17 +49,17 @@ impl SpoolWriter {
         while index < ends.len() {
             match self.write_some(&ends[index..], from) {
                 Ok((written, end)) if written > 0 => {
-                    appended.spooled = appended.spooled + count(&kinds[index..index + written]);
+                    appended.spooled += count(&kinds[index..index + written]);
                     index += written;
                     from = end;
                 }
                 Ok(_) => {
-                    appended.full = count(&kinds[index..]);
+                    appended.full += count(&kinds[index..]);
                     break;
                 }
                 Err(err) => {
                     self.disk_full |= is_out_of_space(&err);
-                    appended.failed = appended.failed + count(&kinds[index..]);
+                    appended.failed += count(&kinds[index..]);
                     appended.error = Some(err);
                     break;
                 }
