@@ -61,6 +61,11 @@ fn with_roots(
     roots: RootCertStore,
     identity: Option<ClientIdentity>,
 ) -> anyhow::Result<rustls::ClientConfig> {
+    // rustls 0.23.48 deprecates the ring provider because ring has no post-quantum key
+    // exchange. Every TLS client in the binary (hyper-rustls, reqwest, OTLP) is built on
+    // ring; moving them all to aws-lc-rs, which brings a C library into the build, is a
+    // decision of its own, so the deprecation is acknowledged here rather than followed.
+    #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?

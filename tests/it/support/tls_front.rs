@@ -46,6 +46,9 @@ impl TlsFront {
             .unwrap();
         let chain: Vec<CertificateDer<'static>> = vec![server.der().clone()];
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der()));
+        // The provider the product's clients use (src/tls.rs says why its deprecation
+        // in rustls 0.23.48 is not followed).
+        #[allow(deprecated)]
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
