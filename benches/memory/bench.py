@@ -89,21 +89,28 @@ def main():
             sampler.join()
             cpu = (bench.cpu_seconds(p.pid) - before) / max(answered, 1) * 1000
             drops = bench.metric(admin, "modelwatch_analysis_dropped_total")
-            exported = bench.metric(admin, "modelwatch_export_events_total")
+            # One event is counted once per outcome it reaches (spooled, then delivered),
+            # so the outcomes are read apart, never summed.
+            spooled, dropped = (bench.metric(admin, "modelwatch_export_events_total",
+                                             outcome=outcome)
+                                for outcome in ("spooled", "dropped"))
             rows.append((name, answered, errors, p99, max(samples), bench.peak_rss_mb(p.pid),
-                         bench.rss_mb(p.pid), cpu, drops, exported, du_mb(state)))
+                         bench.rss_mb(p.pid), cpu, drops, spooled, dropped, du_mb(state)))
             print(f"  {name}: answered {answered} errors {errors} peak RSS "
                   f"{bench.peak_rss_mb(p.pid):.1f} MB", file=sys.stderr)
 
         print()
         print("| sidecar | answered | errors | p99 ms | peak RSS MiB (VmHWM) | RSS at end MiB "
-              "| CPU s per 1k req | analysis drops | export events counted | state dir MB |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for name, answered, errors, p99, _, hwm, end, cpu, drops, exported, disk in rows:
+              "| CPU s per 1k req | analysis drops | events spooled | events dropped "
+              "| state dir MB |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for (name, answered, errors, p99, _, hwm, end, cpu, drops, spooled, dropped,
+             disk) in rows:
             print(f"| {name} | {answered} | {errors} | {p99:.2f} | {hwm:.1f} | {end:.1f} "
-                  f"| {cpu:.3f} | {drops:.0f} | {exported:.0f} | {disk:.1f} |")
+                  f"| {cpu:.3f} | {drops:.0f} | {spooled:.0f} | {dropped:.0f} | {disk:.1f} |")
     finally:
         bench.stop_all(procs)
+        bench.shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
