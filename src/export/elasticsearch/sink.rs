@@ -15,21 +15,19 @@
 //! On stop, what is spooled is shipped for at most `flush_timeout`; the rest stays on disk
 //! for the next start. Nothing here is awaited by the proxy.
 
-use super::bulk::{self, ItemOutcome};
-use super::client::{ClusterClient, Refused, retry_after};
+mod attempt;
+mod dead_letter;
+
+use super::bulk::ItemOutcome;
+use super::client::ClusterClient;
 use super::event::KindCounts;
-use super::lifecycle;
 use super::queue::{ExportCounters, ExportQueue, Outcome};
-use super::refusal::{BlockReason, BlockedGauge, Verdict};
+use super::refusal::BlockedGauge;
 use super::spool::{self, SpoolLimits, SpoolReader, SpooledEvent};
-use super::templates::{self, Engine};
 use crate::config::elasticsearch::ElasticsearchConfig;
 use crate::config::state::ensure_writable;
-use bytes::Bytes;
-use http::Method;
-use serde_json::Value;
+use attempt::Attempt;
 use std::hash::{BuildHasher, Hasher};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -153,25 +151,6 @@ impl ElasticsearchSink {
             );
         }
     }
-}
-
-/// What one `_bulk` attempt came to.
-enum Attempt {
-    Items(Vec<ItemOutcome>, Option<Duration>),
-    RetryAll {
-        reason: String,
-        after: Option<Duration>,
-    },
-    /// The cluster refuses every request until someone acts: keep the events and wait.
-    Blocked {
-        reason: BlockReason,
-        status: u16,
-        answer: String,
-    },
-    /// 413: the body is too large; split the batch.
-    TooLarge {
-        answer: String,
-    },
 }
 
 /// Whether every event of a batch got its final outcome.
@@ -422,121 +401,6 @@ impl Shipper {
         PartShipped::Final
     }
 
-    /// One `_bulk` request (after the template, if it is not installed yet).
-    async fn attempt(&mut self, events: &[SpooledEvent]) -> Attempt {
-        if !self.templates_ready {
-            match self.install_templates().await {
-                Ok(()) => self.templates_ready = true,
-                Err(err) => {
-                    let refused = err.downcast_ref::<Refused>();
-                    if let Some(refused) = refused
-                        && let Verdict::Block(reason) =
-                            super::refusal::whole_request(refused.status)
-                    {
-                        return Attempt::Blocked {
-                            reason,
-                            status: refused.status,
-                            answer: format!("{err:#}"),
-                        };
-                    }
-                    return Attempt::RetryAll {
-                        reason: format!("installing the index template: {err:#}"),
-                        after: None,
-                    };
-                }
-            }
-        }
-        // Every action names its data stream, so one request carries both kinds.
-        let body = Bytes::from(bulk::encode_raw(events.iter().map(|e| {
-            (
-                e.kind.data_stream(&self.config),
-                e.id.as_str(),
-                e.document.as_slice(),
-            )
-        })));
-        let answer = match self
-            .client
-            .send(Method::POST, "/_bulk", Some(("application/x-ndjson", body)))
-            .await
-        {
-            Ok(answer) => answer,
-            Err(err) => {
-                return Attempt::RetryAll {
-                    reason: format!("{err:#}"),
-                    after: None,
-                };
-            }
-        };
-        let status = answer.status.as_u16();
-        let after = retry_after(&answer.headers, std::time::SystemTime::now());
-        let text = || String::from_utf8_lossy(&answer.body).into_owned();
-        if !answer.status.is_success() {
-            return match super::refusal::whole_request(status) {
-                Verdict::Retry => Attempt::RetryAll {
-                    reason: format!("HTTP {status}: {}", text()),
-                    after,
-                },
-                Verdict::Split => Attempt::TooLarge { answer: text() },
-                Verdict::Block(reason) => Attempt::Blocked {
-                    reason,
-                    status,
-                    answer: text(),
-                },
-            };
-        }
-        self.blocked.accepted();
-        let parsed = serde_json::from_slice::<Value>(&answer.body)
-            .map_err(|e| e.to_string())
-            .and_then(|json| bulk::outcomes(&json, events.len()));
-        match parsed {
-            Ok(outcomes) => Attempt::Items(outcomes, after),
-            // The cluster (or a proxy) answered 200 with something else: the events may or
-            // may not be stored, so they are sent again (a stored one answers 409).
-            Err(why) => Attempt::RetryAll {
-                reason: format!("unreadable _bulk answer ({why})"),
-                after,
-            },
-        }
-    }
-
-    /// Detects the engine and installs the lifecycle policy (ILM, or ISM when OpenSearch
-    /// has it) and the three templates.
-    async fn install_templates(&self) -> anyhow::Result<()> {
-        let root = self.client.send(Method::GET, "/", None).await?;
-        if !root.status.is_success() {
-            return Err(Refused {
-                what: "GET /".into(),
-                status: root.status.as_u16(),
-                body: String::from_utf8_lossy(&root.body).into_owned(),
-            }
-            .into());
-        }
-        let engine = Engine::from_root(&serde_json::from_slice(&root.body)?);
-        let requests = &self.config.data_stream;
-        let drift = &self.config.drift_data_stream;
-        let performance = &self.config.performance_data_stream;
-        // First, so the first backing index is created under its policy.
-        lifecycle::install(&self.client, engine, &[requests, drift, performance]).await?;
-        for (stream, template) in [
-            (requests, templates::index_template(requests, engine)),
-            (drift, templates::drift_template(drift, engine)),
-            (
-                performance,
-                templates::performance_template(performance, engine),
-            ),
-        ] {
-            self.client
-                .put_json(
-                    &format!("/_index_template/{}", templates::template_name(stream)),
-                    &template,
-                    &format!("the index template of {stream}"),
-                )
-                .await?;
-            tracing::info!(?engine, data_stream = %stream, "index template installed");
-        }
-        Ok(())
-    }
-
     /// Sleeps before the next attempt; `false` when the flush time would be over first.
     async fn back_off(&mut self, attempt: u32, after: Option<Duration>) -> bool {
         let delay = backoff(attempt, random_unit()).max(after.unwrap_or_default());
@@ -554,54 +418,6 @@ impl Shipper {
                 () = tokio::time::sleep_until(wake) => return true,
                 _ = self.stopped.changed() => {}
             }
-        }
-    }
-
-    /// Appends one line per event to the dead-letter file, with the reason.
-    fn dead_letter(&self, events: &[SpooledEvent], status: u16, reason: &str) {
-        self.counters.add_each(
-            Outcome::DeadLetter,
-            KindCounts::of(events.iter().map(|e| e.kind)),
-        );
-        tracing::warn!(
-            events = events.len(),
-            status,
-            file = %self.dead_letter.display(),
-            "events refused by Elasticsearch written to the dead-letter file: {reason}"
-        );
-        let mut lines = Vec::new();
-        for SpooledEvent { kind, id, document } in events {
-            // The document as written, even if it no longer parses (it did when spooled).
-            let document = serde_json::from_slice::<Value>(document)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(document).into()));
-            let line = serde_json::json!({
-                "@timestamp": humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
-                "_id": id,
-                "data_stream": kind.data_stream(&self.config),
-                "status": status,
-                "reason": reason,
-                "event": document,
-            });
-            serde_json::to_writer(&mut lines, &line).expect("JSON values always serialise");
-            lines.push(b'\n');
-        }
-        // Rare and small: a blocking append on the shipper's task is fine.
-        let written = self
-            .dead_letter
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| {
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&self.dead_letter)
-            })
-            .and_then(|mut file| file.write_all(&lines));
-        if let Err(err) = written {
-            tracing::error!(
-                file = %self.dead_letter.display(),
-                "could not write the dead-letter file, the refused events are lost: {err}"
-            );
         }
     }
 }
