@@ -299,10 +299,16 @@ fn every_dashboard_meets_the_lint_rules() {
                     let metrics = metric_contract::contract_metrics();
                     let recorded = metric_contract::recording_rules();
                     for s in selectors(selector).unwrap_or_default() {
-                        if let Some(why) =
-                            metric_contract::unknown_series(&s.metric, &metrics, &recorded)
-                        {
+                        let names = s.metric_names().unwrap_or_else(|why| {
                             problems.push(format!("{where_}: {why}"));
+                            Vec::new()
+                        });
+                        for name in names {
+                            if let Some(why) =
+                                metric_contract::unknown_series(&name, &metrics, &recorded)
+                            {
+                                problems.push(format!("{where_}: {why}"));
+                            }
                         }
                     }
                 }

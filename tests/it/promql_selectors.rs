@@ -16,6 +16,56 @@ pub struct Selector {
     pub enclosing_function: Option<String>,
 }
 
+impl Selector {
+    /// The metric names the selector can match: its name, or for a bare `{…}` selector the
+    /// names its `__name__` matcher lists (`="name"`, or `=~"a|b|c"` of plain names, which
+    /// is all the dashboards use; anything else is an error, so a lint never waves through
+    /// a name it cannot read).
+    pub fn metric_names(&self) -> Result<Vec<String>, String> {
+        if !self.metric.is_empty() {
+            return Ok(vec![self.metric.clone()]);
+        }
+        let Some(at) = self.matchers.find("__name__") else {
+            return Err(format!("{{{}}} names no metric", self.matchers));
+        };
+        let rest = self.matchers[at + "__name__".len()..].trim_start();
+        let (regex, rest) = match rest.strip_prefix("=~") {
+            Some(rest) => (true, rest),
+            None => (false, rest.strip_prefix('=').unwrap_or("!")),
+        };
+        let value = rest
+            .trim_start()
+            .strip_prefix('"')
+            .and_then(|v| v.split_once('"'))
+            .map(|(v, _)| v)
+            .ok_or_else(|| {
+                format!(
+                    "__name__ in {{{}}} is not `=` or `=~` a string",
+                    self.matchers
+                )
+            })?;
+        let names: Vec<String> = if regex {
+            value.split('|').map(str::to_string).collect()
+        } else {
+            vec![value.to_string()]
+        };
+        let plain = |n: &str| {
+            n.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+        };
+        match names.iter().find(|n| !plain(n)) {
+            Some(n) => Err(format!(
+                "__name__ in {{{}}}: {n:?} is not a plain metric name",
+                self.matchers
+            )),
+            None => Ok(names),
+        }
+    }
+}
+
 /// Aggregation operators: `sum by (x) (…)` puts the parentheses after a grouping clause.
 const AGGREGATIONS: &[&str] = &[
     "sum",
@@ -240,4 +290,18 @@ fn scanner_ignores_label_names_strings_and_recording_rule_colons() {
         Some("label_replace")
     );
     assert_eq!(found[1].enclosing_function, None);
+}
+
+#[test]
+fn bare_selectors_name_their_metrics_through_name_matchers() {
+    let names = |expr: &str| selectors(expr).unwrap()[0].metric_names();
+    assert_eq!(
+        names(r#"{__name__=~"a_total|b:rate5m", job=~"$job"}"#).unwrap(),
+        ["a_total", "b:rate5m"]
+    );
+    assert_eq!(names(r#"{job="x", __name__ = "up"}"#).unwrap(), ["up"]);
+    assert_eq!(names(r#"up{job="x"}"#).unwrap(), ["up"]);
+    assert!(names(r#"{__name__=~"modelwatch_.+"}"#).is_err());
+    assert!(names(r#"{__name__!="up"}"#).is_err());
+    assert!(names(r#"{job="x"}"#).is_err());
 }
