@@ -6,7 +6,7 @@
 //! closes the client's connection by surprise.
 
 use super::body::{Observed, OnBodyEnd};
-use super::headers;
+use super::headers::{self, ClientAddr};
 use super::llm::{LlmCall, LlmRequestTap, LlmResponseTap, LlmSinks};
 use super::metrics::{InFlight, ProxyMetrics, VersionHandles};
 use super::rescue::{self, ProxyError};
@@ -26,7 +26,6 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -114,7 +113,11 @@ impl Forwarder {
     }
 
     /// Answers one client request.
-    pub async fn handle(&self, req: Request<Incoming>, client: IpAddr) -> Response<ClientBody> {
+    pub async fn handle(
+        &self,
+        req: Request<Incoming>,
+        client: &ClientAddr,
+    ) -> Response<ClientBody> {
         let started = Instant::now();
         let received_at = SystemTime::now();
         let request_id = headers::request_id(req.headers());
@@ -128,7 +131,7 @@ impl Forwarder {
         let telemetry = self
             .otlp
             .as_ref()
-            .map(|otlp| otlp.request(&req, client, &request_id));
+            .map(|otlp| otlp.request(&req, client.ip, &request_id));
 
         let own_answer = self
             .tap
@@ -190,7 +193,7 @@ impl Forwarder {
     async fn forward(
         &self,
         req: Request<Incoming>,
-        client: IpAddr,
+        client: &ClientAddr,
         finish: &mut Finish,
         url_has_version: bool,
         received_at: SystemTime,

@@ -3,6 +3,7 @@
 //! a drain of the requests in flight.
 
 use super::forward::Forwarder;
+use super::headers::ClientAddr;
 use super::metrics::{ClientErrorReason, ProxyMetrics};
 use crate::config::ProxyConfig;
 use hyper::service::service_fn;
@@ -82,6 +83,7 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let started = Arc::new(AtomicBool::new(false));
+        let client = ClientAddr::new(peer.ip());
         let service = {
             let forwarder = forwarder.clone();
             let started = started.clone();
@@ -90,9 +92,10 @@ pub async fn serve(
                 started.store(true, Ordering::Relaxed);
                 let forwarder = forwarder.clone();
                 let closing = closing.clone();
+                let client = client.clone();
                 let http1 = req.version() < http::Version::HTTP_2;
                 async move {
-                    let mut response = forwarder.handle(req, peer.ip()).await;
+                    let mut response = forwarder.handle(req, &client).await;
                     // Read when the response is ready, so that a request in flight as the
                     // shutdown began closes its connection too.
                     if http1 && closing.load(Ordering::Relaxed) {

@@ -75,12 +75,20 @@ fn a_sane_client_request_id_is_kept_and_a_bad_one_replaced() {
 fn upstream_headers_carry_forwarding_information() {
     let mut h = map(&[("host", "sidecar:8080"), ("x-forwarded-for", "10.0.0.1")]);
     let id = HeaderValue::from_static("r1");
-    to_upstream(&mut h, &id, "127.0.0.1".parse().unwrap());
+    let client = ClientAddr::new("127.0.0.1".parse().unwrap());
+    to_upstream(&mut h, &id, &client);
     assert_eq!(h["x-request-id"], "r1");
     assert_eq!(h["x-forwarded-host"], "sidecar:8080");
     assert_eq!(h["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
     assert_eq!(h["x-forwarded-proto"], "http");
     assert!(!h.contains_key("host"));
+
+    // Without a prior hop, the address alone; IPv6 in its canonical text.
+    let client = ClientAddr::new("2001:db8::1".parse().unwrap());
+    let mut h = map(&[("x-forwarded-proto", "https")]);
+    to_upstream(&mut h, &id, &client);
+    assert_eq!(h["x-forwarded-for"], "2001:db8::1");
+    assert_eq!(h["x-forwarded-proto"], "https");
 }
 
 /// The removal by name of every hop-by-hop field this module did before its one-pass
