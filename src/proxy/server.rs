@@ -53,34 +53,9 @@ pub async fn serve(
     let closing = Arc::new(AtomicBool::new(false));
     let mut stop_accepting: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
 
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(conn) => conn,
-                Err(err) => {
-                    // Out of file descriptors and similar: back off briefly instead of
-                    // spinning; the listener itself is still fine.
-                    tracing::warn!(%err, "could not accept a connection");
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.changed(), if stop_accepting.is_none() => {
-                if config.shutdown_delay.is_zero() {
-                    break;
-                }
-                tracing::info!(
-                    delay = ?config.shutdown_delay,
-                    "shutting down: serving on for proxy.shutdown_delay, closing each \
-                     connection after its next response, then draining"
-                );
-                closing.store(true, Ordering::Relaxed);
-                stop_accepting = Some(Box::pin(tokio::time::sleep(config.shutdown_delay)));
-                continue;
-            }
-            () = async { stop_accepting.as_mut().expect("checked by the guard").await },
-                if stop_accepting.is_some() => break,
-        };
+    // Serves one accepted connection: from the accept loop, and from the backlog drain
+    // at the end of the delay.
+    let serve_one = |stream: tokio::net::TcpStream, peer: std::net::SocketAddr| {
         let _ = stream.set_nodelay(true);
         let started = Arc::new(AtomicBool::new(false));
         let client = ClientAddr::new(peer.ip());
@@ -140,9 +115,60 @@ pub async fn serve(
                 forwarder.export_refused_head();
             }
         });
+    };
+
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(err) => {
+                    // Out of file descriptors and similar: back off briefly instead of
+                    // spinning; the listener itself is still fine.
+                    tracing::warn!(%err, "could not accept a connection");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed(), if stop_accepting.is_none() => {
+                if config.shutdown_delay.is_zero() {
+                    break;
+                }
+                tracing::info!(
+                    delay = ?config.shutdown_delay,
+                    "shutting down: serving on for proxy.shutdown_delay, closing each \
+                     connection after its next response, then draining"
+                );
+                closing.store(true, Ordering::Relaxed);
+                stop_accepting = Some(Box::pin(tokio::time::sleep(config.shutdown_delay)));
+                continue;
+            }
+            () = async { stop_accepting.as_mut().expect("checked by the guard").await },
+                if stop_accepting.is_some() => break,
+        };
+        serve_one(stream, peer);
     }
 
-    drop(listener);
+    // Connections the kernel completed since the last accept wait in the listener's
+    // backlog, their requests perhaps already sent; closing the listener would reset
+    // them. Accept them first (a system call each, not a wait on the reactor), and serve
+    // them like every other connection in the delay. The listener closes here.
+    if let Ok(listener) = listener.into_std() {
+        let mut waiting = 0;
+        while let Ok((stream, peer)) = listener.accept() {
+            if stream.set_nonblocking(true).is_ok()
+                && let Ok(stream) = tokio::net::TcpStream::from_std(stream)
+            {
+                serve_one(stream, peer);
+                waiting += 1;
+            }
+        }
+        if waiting > 0 {
+            tracing::info!(
+                connections = waiting,
+                "served the connections left in the backlog"
+            );
+        }
+    }
     if !config.shutdown_delay.is_zero() {
         // A client whose connection was accepted a moment ago is writing its request now;
         // the drain would close that connection as idle before reading it. Its response
