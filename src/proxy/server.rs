@@ -151,7 +151,8 @@ pub async fn serve(
     // Connections the kernel completed since the last accept wait in the listener's
     // backlog, their requests perhaps already sent; closing the listener would reset
     // them. Accept them first (a system call each, not a wait on the reactor), and serve
-    // them like every other connection in the delay. The listener closes here.
+    // them like the others (with `Connection: close` after a delay). The listener closes
+    // here.
     if let Ok(listener) = listener.into_std() {
         let mut waiting = 0;
         while let Ok((stream, peer)) = listener.accept() {
