@@ -1,6 +1,13 @@
 //! Accepting client connections: HTTP/1.1 and h2c on one port, limits on the request head,
 //! and a graceful shutdown: serving on for `shutdown_delay` with `Connection: close`, then
 //! a drain of the requests in flight.
+//!
+//! The drain is our own rather than `hyper_util`'s `GracefulShutdown`, which shuts every
+//! connection down at once: a connection that has not sent its first request yet (in
+//! `auto`'s protocol detection, or idle since its accept) would be closed unread, and its
+//! client, which was accepted and may be writing right now, would see its request go
+//! unanswered. Here such a connection keeps its first-request deadline through the drain
+//! and is shut down once its first request arrives, like every other after its current one.
 
 use super::forward::Forwarder;
 use super::headers::ClientAddr;
@@ -9,23 +16,19 @@ use crate::config::ProxyConfig;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
-
-/// After `shutdown_delay`, how long connections accepted last have to send their request
-/// before the drain closes idle ones (a client writes at once: loopback or LAN round trips
-/// are well under this).
-const LAST_ACCEPTED_GRACE: Duration = Duration::from_millis(100);
+use tokio::sync::{Notify, mpsc, watch};
 
 /// Serves `listener` until `shutdown` turns true; then, for `shutdown_delay`, still accepts
 /// and serves, closing each HTTP/1.1 connection after its next response (h2 clients get
-/// GOAWAY at the drain); then stops accepting and drains in-flight requests for at most
-/// `drain_timeout`.
+/// GOAWAY at the drain); then stops accepting and drains for at most `drain_timeout`: each
+/// connection finishes the request it is serving and closes, and a connection that has not
+/// sent a request yet may still send one within its first-request deadline (it is answered
+/// with `Connection: close`).
 ///
 /// Why the delay: a request a client writes into a keep-alive connection just as the
 /// server closes it idle is never read, and the client sees a reset. The chaos suite's
@@ -48,7 +51,10 @@ pub async fn serve(
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(config.max_header_bytes as u32);
-    let graceful = GracefulShutdown::new();
+    // The drain's start, and its end: every connection's task holds a sender, so the
+    // receiver's `recv` returns `None` once the last connection has closed.
+    let (drain, draining) = watch::channel(false);
+    let (live, mut all_closed) = mpsc::channel::<Infallible>(1);
     let first_request_deadline = config.header_read_timeout;
     let closing = Arc::new(AtomicBool::new(false));
     let mut stop_accepting: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
@@ -58,13 +64,17 @@ pub async fn serve(
     let serve_one = |stream: tokio::net::TcpStream, peer: std::net::SocketAddr| {
         let _ = stream.set_nodelay(true);
         let started = Arc::new(AtomicBool::new(false));
+        let first_request = Arc::new(Notify::new());
         let client = ClientAddr::new(peer.ip());
         let service = {
             let forwarder = forwarder.clone();
             let started = started.clone();
+            let first_request = first_request.clone();
             let closing = closing.clone();
             service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                started.store(true, Ordering::Relaxed);
+                if !started.swap(true, Ordering::Relaxed) {
+                    first_request.notify_one();
+                }
                 let forwarder = forwarder.clone();
                 let closing = closing.clone();
                 let client = client.clone();
@@ -86,25 +96,43 @@ pub async fn serve(
         let conn = builder
             .serve_connection(TokioIo::new(stream), service)
             .into_owned();
-        let conn = graceful.watch(conn);
         let metrics = metrics.clone();
         let forwarder = forwarder.clone();
+        let mut draining = draining.clone();
+        let live = live.clone();
         tokio::spawn(async move {
+            let _live = live;
             tokio::pin!(conn);
             // hyper's header timeout starts once it knows the protocol; a client that
             // connects and sends nothing (or a byte at a time) must not hold a connection
             // open before that either.
             let deadline = tokio::time::sleep(first_request_deadline);
             tokio::pin!(deadline);
-            let result = tokio::select! {
-                result = &mut conn => result,
-                _ = &mut deadline => {
-                    if started.load(Ordering::Relaxed) {
-                        conn.await
-                    } else {
-                        metrics.client_error(ClientErrorReason::HeaderTimeout);
-                        tracing::debug!(%peer, "closed a connection that sent no request in time");
-                        return;
+            let (mut deadline_passed, mut drain_begun, mut shut_down) = (false, false, false);
+            let result = loop {
+                tokio::select! {
+                    result = conn.as_mut() => break result,
+                    _ = &mut deadline, if !deadline_passed => {
+                        if !started.load(Ordering::Relaxed) {
+                            metrics.client_error(ClientErrorReason::HeaderTimeout);
+                            tracing::debug!(%peer, "closed a connection that sent no request in time");
+                            return;
+                        }
+                        deadline_passed = true;
+                    }
+                    // An error means the server is gone: drain as well.
+                    _ = draining.wait_for(|begun| *begun), if !drain_begun => {
+                        drain_begun = true;
+                        if started.load(Ordering::Relaxed) {
+                            // Idle keep-alive connections close now; busy ones after
+                            // their response (h2: GOAWAY, streams in flight finish).
+                            conn.as_mut().graceful_shutdown();
+                            shut_down = true;
+                        }
+                    }
+                    () = first_request.notified(), if drain_begun && !shut_down => {
+                        conn.as_mut().graceful_shutdown();
+                        shut_down = true;
                     }
                 }
             };
@@ -130,6 +158,7 @@ pub async fn serve(
                 }
             },
             _ = shutdown.changed(), if stop_accepting.is_none() => {
+                closing.store(true, Ordering::Relaxed);
                 if config.shutdown_delay.is_zero() {
                     break;
                 }
@@ -138,7 +167,6 @@ pub async fn serve(
                     "shutting down: serving on for proxy.shutdown_delay, closing each \
                      connection after its next response, then draining"
                 );
-                closing.store(true, Ordering::Relaxed);
                 stop_accepting = Some(Box::pin(tokio::time::sleep(config.shutdown_delay)));
                 continue;
             }
@@ -170,15 +198,11 @@ pub async fn serve(
             );
         }
     }
-    if !config.shutdown_delay.is_zero() {
-        // A client whose connection was accepted a moment ago is writing its request now;
-        // the drain would close that connection as idle before reading it. Its response
-        // carries `Connection: close`, like every other in the delay.
-        tokio::time::sleep(LAST_ACCEPTED_GRACE).await;
-    }
     tracing::info!("stopped accepting; draining in-flight requests");
+    drain.send_replace(true);
+    drop(live);
     tokio::select! {
-        _ = graceful.shutdown() => tracing::info!("all connections drained"),
+        None = all_closed.recv() => tracing::info!("all connections drained"),
         _ = tokio::time::sleep(config.drain_timeout) => {
             tracing::warn!(
                 timeout = ?config.drain_timeout,

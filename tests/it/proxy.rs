@@ -421,6 +421,85 @@ async fn sigterm_lets_a_slow_request_in_flight_finish_then_exits_zero() {
     );
 }
 
+/// A client whose connection was accepted before the listener closed, but whose request
+/// comes only after the drain began (descheduled between its connect and its write, as on
+/// a loaded node), is answered: a connection keeps its first-request deadline through the
+/// drain, and its response closes it. Before, the drain closed it unread after a fixed
+/// 100 ms, and the client saw its request go unanswered.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_answers_a_request_that_comes_late_on_a_connection_accepted_before() {
+    let upstream = Upstream::start(|_req| async { respond(200, r#"{"outputs":[]}"#) }).await;
+    let mut proxy = ProxyProcess::start(
+        &upstream.url(),
+        &[("MODELWATCH__PROXY__SHUTDOWN_DELAY", "300ms")],
+    );
+    let request = "POST /v2/models/m/infer HTTP/1.1\r\nHost: m\r\n\
+                   Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+    // A keep-alive connection that has had its answer and sits idle: the drain closes it
+    // as soon as it begins, so its end says that the drain has begun.
+    let mut idle = TcpStream::connect(proxy.listen).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    idle.write_all(request.as_bytes()).unwrap();
+    let first = read_one_response(&mut idle);
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    // Connected (so accepted before the listener closes), request not yet written.
+    let mut late = TcpStream::connect(proxy.listen).unwrap();
+    late.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    proxy.terminate();
+    let mut buf = [0u8; 64];
+    let n = idle
+        .read(&mut buf)
+        .expect("the drain did not close the idle connection");
+    assert_eq!(n, 0, "expected EOF on the idle connection");
+
+    late.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let read = late.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        read.is_ok() && answer.starts_with("HTTP/1.1 200"),
+        "the late request went unanswered ({read:?}): {answer:?}\nlog:\n{}",
+        proxy.log()
+    );
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("\r\nconnection: close\r\n"),
+        "{answer}"
+    );
+    assert!(answer.ends_with(r#"{"outputs":[]}"#), "{answer}");
+    let status = tokio::task::block_in_place(|| proxy.wait(Duration::from_secs(20)))
+        .expect("the proxy did not exit after draining");
+    assert_eq!(status.code(), Some(0), "log:\n{}", proxy.log());
+}
+
+/// Reads one HTTP/1.1 response with a `Content-Length` body from `stream`.
+fn read_one_response(stream: &mut TcpStream) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buf).expect("no response");
+        assert!(n > 0, "closed before a whole response: {got:?}");
+        got.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&got).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length: usize = text[..end]
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse().ok())?
+                })
+                .expect("no content-length");
+            if got.len() >= end + 4 + length {
+                return text;
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_match_the_traffic_sent() {
     let upstream = Upstream::start(|req: Request<Incoming>| async move {
